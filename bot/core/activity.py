@@ -1,0 +1,118 @@
+"""Activity definitions: surveys, Let's Talk questions, feedback rounds, updates.
+
+Built from YAML by `bot.authoring`; the engine only reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "Condition",
+    "Localized",
+    "Option",
+    "Question",
+    "QuestionType",
+]
+
+
+class ActivityKind(StrEnum):
+    SURVEY = "survey"
+    LETS_TALK = "lets_talk"
+    FEEDBACK = "feedback"
+    UPDATE = "update"
+
+
+class QuestionType(StrEnum):
+    SINGLE_CHOICE = "single_choice"
+    MULTIPLE_CHOICE = "multiple_choice"
+    SCALE = "scale"
+    YES_NO = "yes_no"
+    RANKING = "ranking"
+    FREE_TEXT = "free_text"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Localized:
+    """A text with one translation per language code."""
+
+    values: Mapping[str, str]
+
+    def get(self, language: str, fallback: str = "en") -> str:
+        """The text in `language`, else in `fallback`, else in any language it has."""
+        if language in self.values:
+            return self.values[language]
+        if fallback in self.values:
+            return self.values[fallback]
+        return next(iter(self.values.values()), "")
+
+    def languages(self) -> frozenset[str]:
+        return frozenset(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    key: str
+    label: Localized
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """Skip logic: ask a question only when an earlier answer matches.
+
+    `any_of` matches option keys (or "yes"/"no"); `at_least`/`at_most` bound a
+    scale answer. A question whose condition refers to an unanswered or skipped
+    question is not asked.
+    """
+
+    question: str
+    any_of: tuple[str, ...] = ()
+    at_least: int | None = None
+    at_most: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    key: str
+    type: QuestionType
+    prompt: Localized
+    options: tuple[Option, ...] = ()
+    optional: bool = False
+    when: Condition | None = None
+    scale_min: int = 1
+    scale_max: int = 5
+    scale_min_label: Localized | None = None
+    scale_max_label: Localized | None = None
+    max_choices: int | None = None
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    key: str
+    kind: ActivityKind
+    title: Localized
+    questions: tuple[Question, ...]
+    version: int = 1
+    intro: Localized | None = None
+    closing: Localized | None = None
+    start_keywords: tuple[str, ...] = ()
+    school: str | None = None
+    default_language: str = "en"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def question(self, key: str) -> Question | None:
+        return next((q for q in self.questions if q.key == key), None)
+
+    def languages(self) -> frozenset[str]:
+        found: set[str] = set(self.title.languages())
+        for question in self.questions:
+            found |= question.prompt.languages()
+        return frozenset(found)

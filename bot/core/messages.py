@@ -1,0 +1,69 @@
+"""Provider-neutral messages: what channels hand the engine and what it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = ["Channel", "Choice", "InboundMessage", "OutboundMessage", "Reply"]
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+    SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One option offered with a question.
+
+    `payload` is what a button carries back (`q:<activity>:<question>:<option>`),
+    so a late tap still lands on the question it belonged to.
+    """
+
+    key: str
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a participant, already verified and parsed by its channel.
+
+    `address` is the channel's handle for the sender: an E.164 phone number for
+    SMS, a chat id for Telegram, a user id for Slack.
+    """
+
+    channel: Channel
+    address: str
+    text: str
+    provider_id: str | None = None
+    received_at: datetime | None = None
+    button: str | None = None
+    locale_hint: str | None = None
+    media_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the engine wants said to the participant who wrote; the channel renders it."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply or broadcast bound for one contact, as the sender hands it to a channel.
+
+    `reference` is the outbox row id, echoed back in delivery callbacks.
+    """
+
+    channel: Channel
+    address: str
+    text: str
+    choices: tuple[Choice, ...] = field(default=())
+    reference: str = ""

@@ -1,0 +1,81 @@
+"""Errors the project raises on purpose.
+
+    EngageError        base: the message says what to do
+    ├ ConfigError      names the variable
+    ├ ActivityError    file:line: field: problem (one per problem, all at once)
+    ├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
+    ├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
+    └ ProviderError    a provider refused or failed a send; .transient: retry
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ActivityError",
+    "ConfigError",
+    "DeliveryFailure",
+    "EngageError",
+    "ForgedRequest",
+    "ProviderError",
+    "UnsupportedEvent",
+]
+
+
+class EngageError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class ConfigError(EngageError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+class ActivityError(EngageError):
+    """An activity file is invalid. `problems` lists every `file:line: field: problem`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class ForgedRequest(EngageError):
+    """A webhook request whose signature or secret does not check out."""
+
+
+class UnsupportedEvent(EngageError):
+    """A provider payload we acknowledge but do not act on."""
+
+
+class DeliveryFailure(StrEnum):
+    """Why a send failed for good, so the sender can update the contact."""
+
+    OPTED_OUT = "opted_out"
+    INVALID_ADDRESS = "invalid_address"
+    UNREACHABLE = "unreachable"
+    BLOCKED = "blocked"
+    CONFIGURATION = "configuration"
+    REJECTED = "rejected"
+
+
+class ProviderError(EngageError):
+    """A provider refused or failed a send.
+
+    `transient` errors are retried by the outbox with backoff (`retry_after`
+    seconds when the provider said); permanent ones are recorded with `failure`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        code: str | None = None,
+        failure: DeliveryFailure | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.code = code
+        self.failure = failure
+        self.retry_after = retry_after
