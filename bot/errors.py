@@ -1,11 +1,11 @@
 """Errors the project raises on purpose.
 
-    EngageError        base: the message says what to do
-    ├ ConfigError      names the variable
-    ├ ActivityError    file:line: field: problem (one per problem, all at once)
-    ├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
-    ├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
-    └ ProviderError    a provider refused or failed a send; .transient: retry
+EngageError        base: the message says what to do
+├ ConfigError      names the variable
+├ ActivityError    file:line: field: problem (one per problem, all at once)
+├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
+├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
+└ ProviderError    a provider refused or failed a send; .transient: retry
 """
 
 from __future__ import annotations

@@ -19,7 +19,11 @@ def question_choices(activity: Activity, question: Question, language: str) -> t
     match question.type:
         case QuestionType.SINGLE_CHOICE | QuestionType.MULTIPLE_CHOICE | QuestionType.RANKING:
             return tuple(
-                Choice(o.key, o.label.get(language, fallback), choice_payload(activity, question, o.key))
+                Choice(
+                    o.key,
+                    o.label.get(language, fallback),
+                    choice_payload(activity, question, o.key),
+                )
                 for o in question.options
             )
         case QuestionType.YES_NO:
@@ -59,7 +63,9 @@ def _hint(activity: Activity, question: Question, language: str) -> str:
                     low_label=low.get(language, fallback),
                     high_label=high.get(language, fallback),
                 )
-            return text("hint_scale_plain", language, low=question.scale_min, high=question.scale_max)
+            return text(
+                "hint_scale_plain", language, low=question.scale_min, high=question.scale_max
+            )
         case _:
             return ""
 

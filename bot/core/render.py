@@ -13,7 +13,9 @@ def as_plain_text(text: str, choices: tuple[Choice, ...]) -> str:
     Choices labelled with their own number (a 1-5 scale) need no lines: the
     prompt already says what the numbers mean.
     """
-    if not choices or all(choice.label == choice.key and choice.key.isdigit() for choice in choices):
+    if not choices or all(
+        choice.label == choice.key and choice.key.isdigit() for choice in choices
+    ):
         return text
     lines = [text, *(f"{number}) {choice.label}" for number, choice in enumerate(choices, 1))]
     return "\n".join(lines)

@@ -121,7 +121,11 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "es": "Responda con un número del {low} al {high}.",
         "vi": "Trả lời bằng một số từ {low} đến {high}.",
     },
-    "hint_yes_no": {"en": "Reply YES or NO.", "es": "Responda SÍ o NO.", "vi": "Trả lời CÓ hoặc KHÔNG."},
+    "hint_yes_no": {
+        "en": "Reply YES or NO.",
+        "es": "Responda SÍ o NO.",
+        "vi": "Trả lời CÓ hoặc KHÔNG.",
+    },
     "hint_skip": {
         "en": "(Reply SKIP to skip.)",
         "es": "(Responda SALTAR para omitir.)",
@@ -166,6 +170,11 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "Thank you for your message. Our planning team will read it and may reply here.",
         "es": "Gracias por su mensaje. Nuestro equipo de planificación lo leerá y podría responder aquí.",
         "vi": "Cảm ơn tin nhắn của quý vị. Nhóm lập kế hoạch sẽ đọc và có thể trả lời tại đây.",
+    },
+    "button_closed": {
+        "en": "That question is closed now. Thank you!",
+        "es": "Esa pregunta ya está cerrada. ¡Gracias!",
+        "vi": "Câu hỏi đó đã đóng. Cảm ơn quý vị!",
     },
     "media_only": {
         "en": "Thank you! We can only read text messages. Please reply in words.",

@@ -1,0 +1,143 @@
+"""What the engine remembers about a participant between messages, and what one step yields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.core.messages import Channel, Reply
+
+__all__ = [
+    "AnswerValue",
+    "Awaiting",
+    "ConversationState",
+    "Event",
+    "EventKind",
+    "OnboardingStep",
+    "ParticipantState",
+    "Program",
+    "Response",
+    "ResponseStatus",
+    "School",
+    "Step",
+]
+
+AnswerValue = str | int | tuple[str, ...]
+
+
+class OnboardingStep(StrEnum):
+    LANGUAGE = "language"
+    CONSENT = "consent"
+    ROLE = "role"
+    SCHOOL = "school"
+
+
+class Awaiting(StrEnum):
+    """A menu the participant was just shown outside the normal flow."""
+
+    LANGUAGE_MENU = "language_menu"
+
+
+class ResponseStatus(StrEnum):
+    ANSWERED = "answered"
+    SKIPPED = "skipped"
+    UNPARSED = "unparsed"
+
+
+class EventKind(StrEnum):
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    LETS_TALK = "lets_talk"
+    ACTIVITY_STARTED = "activity_started"
+    ACTIVITY_COMPLETED = "activity_completed"
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_DECLINED = "consent_declined"
+    ONBOARDED = "onboarded"
+
+
+@dataclass(frozen=True, slots=True)
+class School:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """The district's settings the engine needs: who we are, languages, menus."""
+
+    name: str
+    contact: str
+    languages: tuple[str, ...] = ("en", "es")
+    default_language: str = "en"
+    roles: tuple[str, ...] = ("parent", "student", "staff", "community")
+    schools: tuple[School, ...] = ()
+    onboarding: tuple[OnboardingStep, ...] = tuple(OnboardingStep)
+    skippable: frozenset[OnboardingStep] = frozenset({OnboardingStep.ROLE, OnboardingStep.SCHOOL})
+    max_attempts: int = 3
+    # Keywords a provider already answers itself (Twilio replies to STOP/HELP on
+    # long codes); the engine acts on them but stays silent, so nobody gets two
+    # confirmations.
+    provider_keywords: Mapping[Channel, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """Progress through one activity."""
+
+    activity: str
+    version: int
+    question: str | None = None
+    attempts: int = 0
+    answers: Mapping[str, AnswerValue | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantState:
+    """Everything the engine needs to know about the sender of a message.
+
+    `onboarding` is the next onboarding step to ask, or None once finished;
+    `opted_out` is the state of the contact the message came from.
+    """
+
+    language: str | None = None
+    role: str | None = None
+    school: str | None = None
+    consent: bool | None = None
+    opted_out: bool = False
+    onboarding: OnboardingStep | None = None
+    onboarding_started: bool = False
+    awaiting: Awaiting | None = None
+    attempts: int = 0
+    conversation: ConversationState | None = None
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An answer to record (or a skip, or text we could not understand, kept as said)."""
+
+    activity: str
+    version: int
+    question: str
+    value: AnswerValue | None
+    text: str
+    status: ResponseStatus
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    activity: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one inbound message: new state, what to record and what to say."""
+
+    state: ParticipantState
+    responses: tuple[Response, ...] = ()
+    replies: tuple[Reply, ...] = ()
+    events: tuple[Event, ...] = ()

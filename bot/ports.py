@@ -1,0 +1,159 @@
+"""What the service layer needs from storage, as Protocols (storage/ implements them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
+from bot.core.state import ParticipantState, Response
+from bot.errors import DeliveryFailure
+
+__all__ = ["ActivityRow", "ChannelSender", "Outbox", "OutboxRow", "SenderRecord", "UnitOfWork"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRow:
+    """A stored activity version; `source` is its YAML."""
+
+    id: int
+    key: str
+    version: int
+    source: str
+    is_open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRecord:
+    """Who sent a message, as the store knows them."""
+
+    contact_id: int
+    participant_id: int
+    pseudonym: str
+    state: ParticipantState
+    conversation_id: int | None = None
+    conversation_activity_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    contact_id: int
+    channel: Channel
+    address: str
+    text: str
+    reply: Reply
+    kind: str
+    attempts: int
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything written inside commits together or not at all."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def find_sender(self, channel: Channel, address: str) -> SenderRecord | None: ...
+
+    def add_sender(self, channel: Channel, address: str, now: datetime) -> SenderRecord: ...
+
+    def record_inbound(
+        self,
+        sender: SenderRecord,
+        message: InboundMessage,
+        detected_language: str | None,
+        now: datetime,
+    ) -> int | None:
+        """The new message id, or None when this provider id was seen before."""
+        ...
+
+    def activity(self, activity_id: int) -> ActivityRow | None: ...
+
+    def open_activities(self) -> Sequence[ActivityRow]: ...
+
+    def save_participant(
+        self, participant_id: int, state: ParticipantState, now: datetime
+    ) -> None: ...
+
+    def record_consent(self, participant_id: int, now: datetime) -> None: ...
+
+    def start_conversation(self, participant_id: int, activity_id: int, now: datetime) -> int: ...
+
+    def save_conversation(
+        self, conversation_id: int, state: ParticipantState, completed: bool, now: datetime
+    ) -> None: ...
+
+    def add_responses(
+        self,
+        sender: SenderRecord,
+        conversation_ids: dict[str, int],
+        activity_ids: dict[str, int],
+        responses: Sequence[Response],
+        message_id: int | None,
+        channel: Channel,
+        detected_language: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    def enqueue(
+        self,
+        contact_id: int,
+        channel: Channel,
+        address: str,
+        replies: Sequence[Reply],
+        kind: str,
+        now: datetime,
+    ) -> None: ...
+
+    def set_opted_out(self, sender: SenderRecord, opted_out: bool, now: datetime) -> None: ...
+
+    def add_lets_talk(
+        self,
+        sender: SenderRecord,
+        message_id: int | None,
+        text: str,
+        language: str | None,
+        now: datetime,
+    ) -> int: ...
+
+
+class Outbox(Protocol):
+    """The queue the sender works from (storage.outbox.OutboxStore)."""
+
+    def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, channels: Sequence[Channel] | None = None
+    ) -> list[OutboxRow]: ...
+
+    def mark_sent(self, row: OutboxRow, provider_id: str, now: datetime) -> None: ...
+
+    def mark_retry(
+        self, row: OutboxRow, not_before: datetime, error: str, code: str | None
+    ) -> None: ...
+
+    def mark_failed(
+        self,
+        row: OutboxRow,
+        error: str,
+        code: str | None,
+        failure: DeliveryFailure | None,
+        now: datetime,
+    ) -> None: ...
+
+
+class ChannelSender(Protocol):
+    """The sending half of a channel adapter."""
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Send one message; return the provider's id for it or raise ProviderError."""
+        ...

@@ -1,0 +1,254 @@
+"""The outbox queue: claim due rows in one statement, then record what the provider said.
+
+On PostgreSQL any number of workers share the queue: the claim locks rows with
+`FOR UPDATE SKIP LOCKED`, so two workers never take the same row. On SQLite the
+claim runs under `BEGIN IMMEDIATE`, which serializes writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+
+from bot.core.messages import Channel
+from bot.errors import DeliveryFailure
+from bot.ports import OutboxRow
+from storage import models
+from storage.unit_of_work import reply_from_row
+
+__all__ = ["DELIVERY_ORDER", "Delivery", "OutboxStore"]
+
+outbox = models.Outbox.__table__
+contacts = models.Contact.__table__
+messages = models.Message.__table__
+
+# Delivery callbacks repeat and arrive out of order: a status only moves forward.
+DELIVERY_ORDER = {
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "delivered": 5,
+    "read": 6,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A provider's delivery report for a message we sent."""
+
+    channel: Channel
+    provider_id: str
+    status: str
+    error_code: str | None = None
+
+
+class OutboxStore:
+    """Outbox operations, each its own short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        channels: Sequence[Channel] | None = None,
+    ) -> list[OutboxRow]:
+        """Claim up to `limit` due rows (pending, or sending with an expired lease)."""
+        due = or_(
+            and_(outbox.c.status == "pending", outbox.c.not_before <= now),
+            and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+        )
+        pick = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit)
+        if channels is not None:
+            pick = pick.where(outbox.c.channel.in_([c.value for c in channels]))
+        if self.is_postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(pick.scalar_subquery()))
+            .values(status="sending", lease_until=now + lease, attempts=outbox.c.attempts + 1)
+            .returning(
+                outbox.c.id,
+                outbox.c.contact_id,
+                outbox.c.channel,
+                outbox.c.address,
+                outbox.c.body,
+                outbox.c.choices,
+                outbox.c.kind,
+                outbox.c.attempts,
+            )
+        )
+        with self.engine.begin() as connection:
+            rows = connection.execute(claim).all()
+            if not rows:
+                return []
+            # Opt-out is checked again at send time, not only when the row was queued.
+            stopped = {
+                contact_id
+                for (contact_id,) in connection.execute(
+                    select(contacts.c.id).where(
+                        contacts.c.id.in_({row.contact_id for row in rows}),
+                        or_(
+                            contacts.c.opted_out_at.is_not(None), contacts.c.invalid_at.is_not(None)
+                        ),
+                    )
+                )
+            }
+            held = [r.id for r in rows if r.contact_id in stopped and r.kind != "confirmation"]
+            if held:
+                connection.execute(
+                    update(outbox).where(outbox.c.id.in_(held)),
+                    {"status": "cancelled", "error": "opted out or unreachable at send time"},
+                )
+        return [
+            OutboxRow(
+                id=r.id,
+                contact_id=r.contact_id,
+                channel=Channel(r.channel),
+                address=r.address,
+                text=r.body,
+                reply=reply_from_row(r.body, r.choices),
+                kind=r.kind,
+                attempts=r.attempts,
+            )
+            for r in sorted(rows, key=lambda r: r.id)
+            if r.id not in held
+        ]
+
+    def mark_sent(self, row: OutboxRow, provider_id: str, now: datetime) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox).where(outbox.c.id == row.id),
+                {"status": "sent", "provider_id": provider_id, "sent_at": now, "lease_until": None},
+            )
+            participant_id = connection.execute(
+                select(contacts.c.participant_id).where(contacts.c.id == row.contact_id)
+            ).scalar()
+            connection.execute(
+                insert(messages),
+                {
+                    "direction": "out",
+                    "channel": row.channel.value,
+                    "contact_id": row.contact_id,
+                    "participant_id": participant_id,
+                    "provider_id": provider_id,
+                    "body": row.text,
+                    "status": "sent",
+                    "outbox_id": row.id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+
+    def mark_retry(
+        self, row: OutboxRow, not_before: datetime, error: str, code: str | None
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox).where(outbox.c.id == row.id),
+                {
+                    "status": "pending",
+                    "not_before": not_before,
+                    "lease_until": None,
+                    "error": error[:500],
+                    "error_code": code,
+                },
+            )
+
+    def mark_failed(
+        self,
+        row: OutboxRow,
+        error: str,
+        code: str | None,
+        failure: DeliveryFailure | None,
+        now: datetime,
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox).where(outbox.c.id == row.id),
+                {"status": "failed", "error": error[:500], "error_code": code, "lease_until": None},
+            )
+            self._apply_failure(connection, row.contact_id, failure, now)
+
+    def record_delivery(self, delivery: Delivery, now: datetime) -> bool:
+        """Apply a delivery report; False when no message has that provider id."""
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                select(messages.c.id, messages.c.status, messages.c.contact_id).where(
+                    messages.c.channel == delivery.channel.value,
+                    messages.c.direction == "out",
+                    messages.c.provider_id == delivery.provider_id,
+                )
+            ).first()
+            if found is None:
+                return False
+            rank = DELIVERY_ORDER.get(delivery.status, 0)
+            if rank >= DELIVERY_ORDER.get(found.status, 0):
+                connection.execute(
+                    update(messages).where(messages.c.id == found.id),
+                    {
+                        "status": delivery.status,
+                        "error_code": delivery.error_code,
+                        "updated_at": now,
+                    },
+                )
+            failure = FAILURE_BY_CODE.get(delivery.error_code or "")
+            if failure is not None and found.contact_id is not None:
+                self._apply_failure(connection, found.contact_id, failure, now)
+            return True
+
+    def _apply_failure(
+        self,
+        connection: Connection,
+        contact_id: int,
+        failure: DeliveryFailure | None,
+        now: datetime,
+    ) -> None:
+        if failure in (DeliveryFailure.OPTED_OUT, DeliveryFailure.BLOCKED):
+            # The provider refuses this contact: treat it as an opt-out (Twilio 21610).
+            connection.execute(
+                update(contacts).where(
+                    contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None)
+                ),
+                {"opted_out_at": now},
+            )
+            connection.execute(
+                update(outbox).where(
+                    outbox.c.contact_id == contact_id, outbox.c.status == "pending"
+                ),
+                {"status": "cancelled", "error": "opted out"},
+            )
+        elif failure in (DeliveryFailure.INVALID_ADDRESS, DeliveryFailure.UNREACHABLE):
+            connection.execute(
+                update(contacts).where(contacts.c.id == contact_id),
+                {"invalid_at": now, "invalid_reason": failure.value if failure else None},
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                status: count
+                for status, count in connection.execute(
+                    select(outbox.c.status, func.count()).group_by(outbox.c.status)
+                )
+            }
+
+
+# Delivery-report error codes that change what we may send to a contact.
+FAILURE_BY_CODE: dict[str, DeliveryFailure] = {
+    "21610": DeliveryFailure.OPTED_OUT,
+    "30004": DeliveryFailure.BLOCKED,
+    "30005": DeliveryFailure.UNREACHABLE,
+    "30006": DeliveryFailure.UNREACHABLE,
+}

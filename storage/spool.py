@@ -1,0 +1,75 @@
+"""A folder of inbound messages the database could not take in time.
+
+When the database stays locked past every retry, the webhook still answers 200
+(a 5xx would make the provider hold back later messages) and parks the message
+here; the server's background loop feeds it back through the service later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from bot.core.messages import Channel, InboundMessage
+
+__all__ = ["Spool"]
+
+log = logging.getLogger(__name__)
+
+
+class Spool:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def put(self, message: InboundMessage) -> Path:
+        """Write `message` atomically; returns its file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}-{uuid.uuid4().hex}.json"
+        data = {
+            "channel": message.channel.value,
+            "address": message.address,
+            "text": message.text,
+            "provider_id": message.provider_id,
+            "received_at": message.received_at.isoformat() if message.received_at else None,
+            "button": message.button,
+            "locale_hint": message.locale_hint,
+            "media_count": message.media_count,
+        }
+        temporary = self.folder / f".{name}.tmp"
+        temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, self.folder / name)
+        return self.folder / name
+
+    def pending(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(self.folder.glob("[0-9]*.json"))
+
+    def drain(self, handle: Callable[[InboundMessage], object], limit: int = 100) -> int:
+        """Feed up to `limit` parked messages to `handle`, oldest first; stops at the first error."""
+        done = 0
+        for path in self.pending()[:limit]:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            received = data.get("received_at")
+            message = InboundMessage(
+                channel=Channel(data["channel"]),
+                address=data["address"],
+                text=data["text"],
+                provider_id=data.get("provider_id"),
+                received_at=datetime.fromisoformat(received) if received else None,
+                button=data.get("button"),
+                locale_hint=data.get("locale_hint"),
+                media_count=int(data.get("media_count") or 0),
+            )
+            handle(message)
+            path.unlink()
+            done += 1
+        if done:
+            log.info("spool.drained", extra={"count": done})
+        return done

@@ -1,0 +1,438 @@
+"""The SQL unit of work: one connection, one transaction, the statements the service needs.
+
+SQLAlchemy Core rather than the ORM on this path: an inbound message costs a
+handful of statements and nothing else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.core.messages import Channel, Choice, InboundMessage, Reply
+from bot.core.state import (
+    Awaiting,
+    ConversationState,
+    OnboardingStep,
+    ParticipantState,
+    Response,
+)
+from bot.ports import ActivityRow, OutboxRow, SenderRecord
+from storage import models
+
+__all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
+
+participants = models.Participant.__table__
+contacts = models.Contact.__table__
+conversations = models.Conversation.__table__
+activities = models.Activity.__table__
+messages = models.Message.__table__
+responses = models.Response.__table__
+outbox = models.Outbox.__table__
+lets_talk = models.LetsTalk.__table__
+
+_SENDER = (
+    select(
+        contacts.c.id,
+        contacts.c.participant_id,
+        contacts.c.opted_out_at,
+        participants.c.pseudonym,
+        participants.c.language,
+        participants.c.role,
+        participants.c.school,
+        participants.c.consent,
+        participants.c.onboarding,
+        participants.c.onboarding_started,
+        participants.c.awaiting,
+        participants.c.attempts,
+        participants.c.pending,
+        conversations.c.id.label("conversation_id"),
+        conversations.c.activity_id,
+        conversations.c.question,
+        conversations.c.attempts.label("conversation_attempts"),
+        conversations.c.answers,
+        activities.c.key.label("activity_key"),
+        activities.c.version.label("activity_version"),
+    )
+    .select_from(contacts)
+    .join(participants, participants.c.id == contacts.c.participant_id)
+    .outerjoin(
+        conversations,
+        and_(
+            conversations.c.participant_id == participants.c.id,
+            conversations.c.status == "active",
+        ),
+    )
+    .outerjoin(activities, activities.c.id == conversations.c.activity_id)
+)
+
+
+def new_pseudonym() -> str:
+    """A random, stable handle for a participant, safe to show staff."""
+    return "P-" + secrets.token_hex(5).upper()
+
+
+def reply_to_row(reply: Reply) -> list[list[str]]:
+    return [[c.key, c.label, c.payload] for c in reply.choices]
+
+
+def reply_from_row(text: str, choices: Sequence[Sequence[str]] | None) -> Reply:
+    return Reply(text, tuple(Choice(*c) for c in choices or ()))
+
+
+def _answers_to_json(state: ConversationState | None) -> dict[str, Any]:
+    if state is None:
+        return {}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in state.answers.items()}
+
+
+def _answers_from_json(raw: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in (raw or {}).items()}
+
+
+class SqlUnitOfWork:
+    """A transaction on `engine`; `commit()` keeps it, leaving the block without it rolls back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._for_update = engine.dialect.name == "postgresql"
+        self._dialect_insert = postgresql.insert if self._for_update else sqlite.insert
+
+    @property
+    def connection(self) -> Connection:
+        assert self._connection is not None, "use the unit of work in a with block"
+        return self._connection
+
+    def __enter__(self) -> Self:
+        self._connection = self.engine.connect()
+        self._connection.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self.connection
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+            self._connection = None
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    # -- senders -------------------------------------------------------------
+
+    def find_sender(self, channel: Channel, address: str) -> SenderRecord | None:
+        query = _SENDER.where(contacts.c.channel == channel.value, contacts.c.address == address)
+        if self._for_update:
+            # Two messages from one person at once take turns.
+            query = query.with_for_update(of=participants)
+        row = self.connection.execute(query).first()
+        if row is None:
+            return None
+        conversation = None
+        if row.conversation_id is not None:
+            conversation = ConversationState(
+                activity=row.activity_key,
+                version=row.activity_version,
+                question=row.question,
+                attempts=row.conversation_attempts,
+                answers=_answers_from_json(row.answers),
+            )
+        state = ParticipantState(
+            language=row.language,
+            role=row.role,
+            school=row.school,
+            consent=row.consent,
+            opted_out=row.opted_out_at is not None,
+            onboarding=OnboardingStep(row.onboarding) if row.onboarding else None,
+            onboarding_started=row.onboarding_started,
+            awaiting=Awaiting(row.awaiting) if row.awaiting else None,
+            attempts=row.attempts,
+            conversation=conversation,
+            pending=tuple(row.pending or ()),
+        )
+        return SenderRecord(
+            contact_id=row.id,
+            participant_id=row.participant_id,
+            pseudonym=row.pseudonym,
+            state=state,
+            conversation_id=row.conversation_id,
+            conversation_activity_id=row.activity_id,
+        )
+
+    def add_sender(self, channel: Channel, address: str, now: datetime) -> SenderRecord:
+        pseudonym = new_pseudonym()
+        participant_id = self.connection.execute(
+            insert(participants).returning(participants.c.id),
+            {
+                "pseudonym": pseudonym,
+                "onboarding_started": False,
+                "attempts": 0,
+                "pending": [],
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        contact_id = self.connection.execute(
+            insert(contacts).returning(contacts.c.id),
+            {
+                "participant_id": participant_id,
+                "channel": channel.value,
+                "address": address,
+                "created_at": now,
+            },
+        ).scalar_one()
+        return SenderRecord(contact_id, participant_id, pseudonym, ParticipantState())
+
+    def record_inbound(
+        self,
+        sender: SenderRecord,
+        message: InboundMessage,
+        detected_language: str | None,
+        now: datetime,
+    ) -> int | None:
+        statement = (
+            self._dialect_insert(messages)
+            .values(
+                direction="in",
+                channel=message.channel.value,
+                contact_id=sender.contact_id,
+                participant_id=sender.participant_id,
+                provider_id=message.provider_id,
+                body=message.text,
+                status="received",
+                detected_language=detected_language,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(messages.c.id)
+        )
+        message_id: int | None = self.connection.execute(statement).scalar()
+        if message_id is not None:
+            self.connection.execute(
+                update(contacts).where(contacts.c.id == sender.contact_id),
+                {"last_inbound_at": now},
+            )
+        return message_id
+
+    # -- activities ----------------------------------------------------------
+
+    def activity(self, activity_id: int) -> ActivityRow | None:
+        row = self.connection.execute(
+            select(
+                activities.c.id,
+                activities.c.key,
+                activities.c.version,
+                activities.c.source,
+                activities.c.is_open,
+            ).where(activities.c.id == activity_id)
+        ).first()
+        return ActivityRow(*row) if row else None
+
+    def open_activities(self) -> Sequence[ActivityRow]:
+        rows = self.connection.execute(
+            select(
+                activities.c.id,
+                activities.c.key,
+                activities.c.version,
+                activities.c.source,
+                activities.c.is_open,
+            )
+            .where(activities.c.is_open.is_(True))
+            .order_by(activities.c.id.desc())
+        ).all()
+        return [ActivityRow(*row) for row in rows]
+
+    # -- state ---------------------------------------------------------------
+
+    def save_participant(self, participant_id: int, state: ParticipantState, now: datetime) -> None:
+        values: dict[str, Any] = {
+            "language": state.language,
+            "role": state.role,
+            "school": state.school,
+            "consent": state.consent,
+            "onboarding": state.onboarding.value if state.onboarding else None,
+            "onboarding_started": state.onboarding_started,
+            "awaiting": state.awaiting.value if state.awaiting else None,
+            "attempts": state.attempts,
+            "pending": list(state.pending),
+            "updated_at": now,
+        }
+        self.connection.execute(
+            update(participants).where(participants.c.id == participant_id), values
+        )
+
+    def record_consent(self, participant_id: int, now: datetime) -> None:
+        self.connection.execute(
+            update(participants).where(participants.c.id == participant_id), {"consent_at": now}
+        )
+
+    def start_conversation(self, participant_id: int, activity_id: int, now: datetime) -> int:
+        conversation_id: int = self.connection.execute(
+            insert(conversations).returning(conversations.c.id),
+            {
+                "participant_id": participant_id,
+                "activity_id": activity_id,
+                "status": "active",
+                "attempts": 0,
+                "answers": {},
+                "started_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        return conversation_id
+
+    def save_conversation(
+        self, conversation_id: int, state: ParticipantState, completed: bool, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {"updated_at": now}
+        if completed:
+            values.update(status="completed", completed_at=now, question=None)
+        elif state.conversation is not None:
+            values.update(
+                question=state.conversation.question,
+                attempts=state.conversation.attempts,
+                answers=_answers_to_json(state.conversation),
+            )
+        self.connection.execute(
+            update(conversations).where(conversations.c.id == conversation_id), values
+        )
+
+    def add_responses(
+        self,
+        sender: SenderRecord,
+        conversation_ids: dict[str, int],
+        activity_ids: dict[str, int],
+        responses_: Sequence[Response],
+        message_id: int | None,
+        channel: Channel,
+        detected_language: str | None,
+        now: datetime,
+    ) -> None:
+        rows = [
+            {
+                "participant_id": sender.participant_id,
+                "conversation_id": conversation_ids[r.activity],
+                "activity_id": activity_ids[r.activity],
+                "question": r.question,
+                "value": list(r.value) if isinstance(r.value, tuple) else r.value,
+                "text": r.text,
+                "status": r.status.value,
+                "language": r.language,
+                "detected_language": detected_language,
+                "channel": channel.value,
+                "message_id": message_id,
+                "created_at": now,
+            }
+            for r in responses_
+        ]
+        if rows:
+            self.connection.execute(insert(responses), rows)
+
+    # -- outbox, opt-out, Let's Talk -------------------------------------------
+
+    def enqueue(
+        self,
+        contact_id: int,
+        channel: Channel,
+        address: str,
+        replies: Sequence[Reply],
+        kind: str,
+        now: datetime,
+        broadcast_id: int | None = None,
+    ) -> None:
+        rows = [
+            {
+                "contact_id": contact_id,
+                "channel": channel.value,
+                "address": address,
+                "body": reply.text,
+                "choices": reply_to_row(reply),
+                "kind": kind,
+                "status": "pending",
+                "attempts": 0,
+                "not_before": now,
+                "broadcast_id": broadcast_id,
+                "created_at": now,
+            }
+            for reply in replies
+        ]
+        if rows:
+            self.connection.execute(insert(outbox), rows)
+
+    def set_opted_out(self, sender: SenderRecord, opted_out: bool, now: datetime) -> None:
+        """STOP reaches every contact of the person; START re-opens only the one it came on."""
+        if opted_out:
+            self.connection.execute(
+                update(contacts).where(
+                    contacts.c.participant_id == sender.participant_id,
+                    contacts.c.opted_out_at.is_(None),
+                ),
+                {"opted_out_at": now},
+            )
+            person = select(contacts.c.id).where(contacts.c.participant_id == sender.participant_id)
+            self.connection.execute(
+                update(outbox).where(outbox.c.contact_id.in_(person), outbox.c.status == "pending"),
+                {"status": "cancelled", "error": "opted out"},
+            )
+        else:
+            self.connection.execute(
+                update(contacts).where(contacts.c.id == sender.contact_id),
+                {"opted_out_at": None},
+            )
+
+    def add_lets_talk(
+        self,
+        sender: SenderRecord,
+        message_id: int | None,
+        text: str,
+        language: str | None,
+        now: datetime,
+    ) -> int:
+        item_id: int = self.connection.execute(
+            insert(lets_talk).returning(lets_talk.c.id),
+            {
+                "participant_id": sender.participant_id,
+                "contact_id": sender.contact_id,
+                "message_id": message_id,
+                "text": text,
+                "language": language,
+                "status": "open",
+                "created_at": now,
+            },
+        ).scalar_one()
+        return item_id
+
+    # -- the sender's side -----------------------------------------------------
+
+    def outbox_row(self, row: Any) -> OutboxRow:
+        return OutboxRow(
+            id=row.id,
+            contact_id=row.contact_id,
+            channel=Channel(row.channel),
+            address=row.address,
+            text=row.body,
+            reply=reply_from_row(row.body, row.choices),
+            kind=row.kind,
+            attempts=row.attempts,
+        )
+
+
+def state_snapshot(state: ParticipantState) -> dict[str, Any]:
+    """A JSON-able view of a state, for debugging and the simulator."""
+    return asdict(state)

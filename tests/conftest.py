@@ -1,0 +1,70 @@
+"""Shared fixtures: a fresh database on SQLite and on PostgreSQL for each test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from storage.database import connect, migrate
+from storage.models import Base
+
+POSTGRES_URL = os.environ.get(
+    "ENGAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+_postgres: Engine | None = None
+
+
+def _postgres_engine() -> Engine:
+    """One migrated PostgreSQL database for the session; tests truncate between them."""
+    global _postgres
+    if _postgres is None:
+        engine = connect(POSTGRES_URL)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OperationalError as error:
+            if os.environ.get("CI"):
+                raise RuntimeError(f"PostgreSQL is required in CI: {error}") from error
+            pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        migrate(engine)
+        _postgres = engine
+    return _postgres
+
+
+def _truncate(engine: Engine) -> None:
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, or the shared PostgreSQL one truncated."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'engage.db'}"
+        engine = connect(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+    else:
+        engine = _postgres_engine()
+        _truncate(engine)
+        yield POSTGRES_URL
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = connect(db_url)
+    yield engine
+    engine.dispose()
