@@ -23,6 +23,10 @@ __all__ = [
     "Activity",
     "AuditEntry",
     "Base",
+    "Broadcast",
+    "Enrollment",
+    "LinkCode",
+    "Segment",
     "Contact",
     "Conversation",
     "LetsTalk",
@@ -79,6 +83,7 @@ class Participant(Base):
     grade: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    forgotten_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -197,6 +202,9 @@ class Outbox(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(500))
     broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Set for broadcast rows ("b:<broadcast>:<contact>"): enqueueing twice after a
+    # crash cannot queue the same message twice.
+    dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -213,6 +221,11 @@ class LetsTalk(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))  # open | resolved
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32), index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -224,4 +237,60 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Broadcast(Base):
+    """An organizer's send to an audience: an activity invitation, an update or a reminder."""
+
+    __tablename__ = "broadcasts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # activity | update | reminder | message
+    message: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # language -> text
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the filter
+    status: Mapped[str] = mapped_column(String(16))  # scheduled | enqueuing | queued | cancelled
+    scheduled_at: Mapped[datetime] = mapped_column(DateTime)
+    reminder_of: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Segment(Base):
+    """A saved audience filter, by name."""
+
+    __tablename__ = "segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Enrollment(Base):
+    """How many people a school has per language and role, for representation."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (
+        UniqueConstraint("school", "language", "role", name="uq_enrollment_school_language_role"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school: Mapped[str] = mapped_column(ForeignKey("schools.code"))
+    language: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LinkCode(Base):
+    """A one-time code that joins a new channel (Telegram) to a participant's identity."""
+
+    __tablename__ = "link_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)

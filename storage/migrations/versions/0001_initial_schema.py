@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 23:33:36.505150
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -54,6 +54,53 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_schools_code")),
     )
     op.create_table(
+        "segments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
+        sa.UniqueConstraint("name", name=op.f("uq_segments_name")),
+    )
+    op.create_table(
+        "broadcasts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("message", sa.JSON(), nullable=False),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("scheduled_at", sa.DateTime(), nullable=False),
+        sa.Column("reminder_of", sa.Integer(), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("enqueued_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["activity_id"], ["activities.id"], name=op.f("fk_broadcasts_activity_id_activities")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reminder_of"], ["broadcasts.id"], name=op.f("fk_broadcasts_reminder_of_broadcasts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcasts")),
+    )
+    op.create_table(
+        "enrollment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school", sa.String(length=64), nullable=False),
+        sa.Column("language", sa.String(length=16), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school"], ["schools.code"], name=op.f("fk_enrollment_school_schools")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollment")),
+        sa.UniqueConstraint(
+            "school", "language", "role", name="uq_enrollment_school_language_role"
+        ),
+    )
+    op.create_table(
         "participants",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("pseudonym", sa.String(length=32), nullable=False),
@@ -70,6 +117,7 @@ def upgrade() -> None:
         sa.Column("grade", sa.String(length=16), nullable=True),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("external_id", sa.String(length=64), nullable=True),
+        sa.Column("forgotten_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -137,6 +185,23 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "link_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_link_codes_participant_id_participants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_codes")),
+        sa.UniqueConstraint("code", name=op.f("uq_link_codes_code")),
+    )
+    op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("direction", sa.String(length=4), nullable=False),
@@ -183,12 +248,14 @@ def upgrade() -> None:
         sa.Column("error_code", sa.String(length=32), nullable=True),
         sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("broadcast_id", sa.Integer(), nullable=True),
+        sa.Column("dedup_key", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["contact_id"], ["contacts.id"], name=op.f("fk_outbox_contact_id_contacts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("dedup_key", name=op.f("uq_outbox_dedup_key")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_broadcast_id"), ["broadcast_id"], unique=False)
@@ -205,6 +272,11 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("slack_channel", sa.String(length=32), nullable=True),
+        sa.Column("slack_ts", sa.String(length=32), nullable=True),
+        sa.Column("first_response_at", sa.DateTime(), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(), nullable=True),
+        sa.Column("resolved_by", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["activity_id"], ["activities.id"], name=op.f("fk_lets_talk_activity_id_activities")
@@ -226,6 +298,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_lets_talk_participant_id"), ["participant_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_lets_talk_slack_ts"), ["slack_ts"], unique=False)
 
     op.create_table(
         "responses",
@@ -279,6 +352,7 @@ def downgrade() -> None:
 
     op.drop_table("responses")
     with op.batch_alter_table("lets_talk", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_lets_talk_slack_ts"))
         batch_op.drop_index(batch_op.f("ix_lets_talk_participant_id"))
 
     op.drop_table("lets_talk")
@@ -293,6 +367,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_outbox_id"))
 
     op.drop_table("messages")
+    op.drop_table("link_codes")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_participant_status")
         batch_op.drop_index(batch_op.f("ix_conversations_activity_id"))
@@ -306,6 +381,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_participants_school"))
 
     op.drop_table("participants")
+    op.drop_table("enrollment")
+    op.drop_table("broadcasts")
+    op.drop_table("segments")
     op.drop_table("schools")
     op.drop_table("audit_log")
     with op.batch_alter_table("activities", schema=None) as batch_op:
