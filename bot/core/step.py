@@ -1,0 +1,591 @@
+"""The conversation engine: one inbound message in, the new state and what to say out.
+
+Pure: no I/O, the clock and every definition are arguments. Order of concerns
+for each message: keywords (any time, any configured language), a pending
+language menu, onboarding, the current activity's question, and finally Let's
+Talk for anything unsolicited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from bot.core.activity import Activity, ActivityKind, Condition, Question, QuestionType
+from bot.core.answers import parse_answer, parse_language_choice, parse_option, parse_yes_no
+from bot.core.keywords import Keyword, match_keyword, normalize
+from bot.core.messages import Channel, Choice, InboundMessage, Reply
+from bot.core.prompts import question_reply
+from bot.core.state import (
+    AnswerValue,
+    Awaiting,
+    ConversationState,
+    Event,
+    EventKind,
+    OnboardingStep,
+    ParticipantState,
+    Program,
+    Response,
+    ResponseStatus,
+    Step,
+)
+from bot.core.texts import LANGUAGE_NAMES, text
+
+__all__ = ["Activities", "invite", "step"]
+
+# Free text this long that is not an answer is a message to the district, not a typo.
+LETS_TALK_MIN_WORDS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Activities:
+    """The activity definitions a step may need.
+
+    `current` is the definition of the participant's conversation, if any (the
+    version it started on); `open` are the activities a family can start now,
+    newest first.
+    """
+
+    current: Activity | None = None
+    open: Sequence[Activity] = ()
+
+    def find(self, key: str) -> Activity | None:
+        if self.current is not None and self.current.key == key:
+            return self.current
+        return next((a for a in self.open if a.key == key), None)
+
+
+class _Turn:
+    """Collects what one step says, records and emits, then freezes it into a Step."""
+
+    def __init__(self, state: ParticipantState, program: Program, channel: Channel) -> None:
+        self.state = state
+        self.program = program
+        self.channel = channel
+        self.replies: list[Reply] = []
+        self.responses: list[Response] = []
+        self.events: list[Event] = []
+
+    @property
+    def language(self) -> str:
+        return self.state.language or self.program.default_language
+
+    def say(self, message_id: str, choices: tuple[Choice, ...] = (), **values: object) -> None:
+        values.setdefault("program", self.program.name)
+        values.setdefault("contact", self.program.contact)
+        self.replies.append(Reply(text(message_id, self.language, **values), choices))
+
+    def done(self) -> Step:
+        return Step(self.state, tuple(self.responses), tuple(self.replies), tuple(self.events))
+
+
+def step(
+    state: ParticipantState,
+    inbound: InboundMessage,
+    program: Program,
+    activities: Activities,
+    detected_language: str | None = None,
+) -> Step:
+    """Run one inbound message through the engine.
+
+    `detected_language` is the language the service detected in the text, if it
+    was confident; it only fills a language not chosen yet.
+    """
+    if state.language is None:
+        hint = detected_language or _configured(inbound.locale_hint, program)
+        if hint is not None:
+            state = replace(state, language=hint)
+    turn = _Turn(state, program, inbound.channel)
+    body = inbound.text.strip()
+
+    keyword = match_keyword(body, program.languages) if body else None
+    if (
+        keyword is not None
+        and turn.state.language is None
+        and keyword.language in program.languages
+    ):
+        turn.state = replace(turn.state, language=keyword.language)
+    silent = _is_provider_keyword(body, inbound.channel, program)
+
+    if keyword is not None and keyword.keyword is Keyword.STOP:
+        turn.state = replace(turn.state, opted_out=True, awaiting=None)
+        turn.events.append(Event(EventKind.OPTED_OUT))
+        if not silent:
+            turn.say("opted_out")
+        return turn.done()
+    if turn.state.opted_out:
+        if keyword is not None and keyword.keyword is Keyword.START:
+            turn.state = replace(turn.state, opted_out=False)
+            turn.events.append(Event(EventKind.OPTED_IN))
+            if not silent:
+                turn.say("opted_in")
+            _resume(turn, activities)
+        # Anything else from an opted-out contact is stored, never answered.
+        return turn.done()
+    if keyword is not None:
+        match keyword.keyword:
+            case Keyword.START:
+                if not silent:
+                    turn.say("opted_in")
+                _resume(turn, activities)
+                return turn.done()
+            case Keyword.HELP:
+                if not silent:
+                    turn.say("help")
+                return turn.done()
+            case Keyword.LANGUAGE:
+                turn.state = replace(turn.state, awaiting=Awaiting.LANGUAGE_MENU)
+                turn.say("language_menu", _language_choices(program))
+                return turn.done()
+            case _:
+                pass  # SKIP is an answer to the current question
+
+    if turn.state.awaiting is Awaiting.LANGUAGE_MENU:
+        turn.state = replace(turn.state, awaiting=None)
+        chosen = parse_language_choice(body, program.languages)
+        if chosen is not None:
+            turn.state = replace(turn.state, language=chosen)
+            turn.say("language_set")
+            _resume(turn, activities)
+            return turn.done()
+
+    if not body and inbound.button is None:
+        if inbound.media_count:
+            turn.say("media_only")
+        else:
+            _resume(turn, activities)
+        return turn.done()
+
+    if not _is_onboarded(turn.state, program):
+        _onboard(
+            turn, body, activities, skip=keyword is not None and keyword.keyword is Keyword.SKIP
+        )
+        return turn.done()
+
+    if inbound.button is not None and _answer_button(turn, inbound.button, activities):
+        return turn.done()
+
+    conversation = turn.state.conversation
+    current = activities.current
+    if conversation is not None and current is not None and conversation.question is not None:
+        question = current.question(conversation.question)
+        if question is not None:
+            skip = keyword is not None and keyword.keyword is Keyword.SKIP
+            _answer(turn, activities, current, question, body, skip)
+            return turn.done()
+
+    started = _start_by_keyword(turn, body, activities)
+    if not started:
+        _lets_talk(turn, body)
+    return turn.done()
+
+
+def invite(
+    state: ParticipantState, activity: Activity, program: Program, current: Activity | None
+) -> Step:
+    """Invite a participant to `activity`: start it now, or queue it behind the current one."""
+    turn = _Turn(state, program, Channel.SMS)
+    if state.opted_out or state.consent is False:
+        return turn.done()
+    busy = state.conversation is not None or not _is_onboarded(state, program)
+    if busy:
+        if activity.key not in state.pending:
+            turn.state = replace(state, pending=(*state.pending, activity.key))
+        return turn.done()
+    _start(turn, activity)
+    return turn.done()
+
+
+# -- onboarding ---------------------------------------------------------------
+
+
+def _is_onboarded(state: ParticipantState, program: Program) -> bool:
+    return state.onboarding_started and state.onboarding is None
+
+
+def _onboard(turn: _Turn, body: str, activities: Activities, *, skip: bool) -> None:
+    program = turn.program
+    if not turn.state.onboarding_started:
+        # First contact: remember what they asked for, keep what they said, ask step one.
+        wanted = _activity_for_keyword(body, activities)
+        if wanted is not None:
+            turn.state = replace(turn.state, pending=(wanted.key, *turn.state.pending))
+        elif _is_message(body):
+            turn.events.append(Event(EventKind.LETS_TALK, text=body))
+        first = program.onboarding[0] if program.onboarding else None
+        turn.state = replace(turn.state, onboarding_started=True, onboarding=first, attempts=0)
+        if first is None:
+            _finish_onboarding(turn, activities)
+        else:
+            _ask_onboarding(turn, first, welcome=True)
+        return
+
+    current = turn.state.onboarding
+    assert current is not None
+    value: str | None = None
+    understood = True
+    match current:
+        case OnboardingStep.LANGUAGE:
+            value = parse_language_choice(body, program.languages)
+            understood = value is not None
+            if understood:
+                turn.state = replace(turn.state, language=value)
+        case OnboardingStep.CONSENT:
+            value = parse_yes_no(body, turn.language)
+            understood = value is not None
+            if value == "yes":
+                turn.state = replace(turn.state, consent=True)
+                turn.events.append(Event(EventKind.CONSENT_GIVEN))
+            elif value == "no":
+                turn.state = replace(turn.state, consent=False, attempts=0)
+                turn.events.append(Event(EventKind.CONSENT_DECLINED))
+                turn.say("consent_declined")
+                return
+        case OnboardingStep.ROLE:
+            value = parse_option(body, _role_options(program), turn.language)
+            understood = value is not None or (skip and current in program.skippable)
+            if value is not None:
+                turn.state = replace(turn.state, role=value)
+        case OnboardingStep.SCHOOL:
+            options = [(s.code, (s.name, s.code)) for s in program.schools]
+            value = parse_option(body, options, turn.language)
+            understood = value is not None or (skip and current in program.skippable)
+            if value is not None:
+                turn.state = replace(turn.state, school=value)
+
+    if not understood:
+        attempts = turn.state.attempts + 1
+        if attempts < program.max_attempts or not _may_pass(current, program):
+            turn.state = replace(turn.state, attempts=attempts)
+            turn.say("not_understood")
+            _ask_onboarding(turn, current, welcome=False)
+            return
+        if current is OnboardingStep.LANGUAGE:
+            turn.state = replace(turn.state, language=turn.language)
+    _advance_onboarding(turn, current, activities)
+
+
+def _may_pass(current: OnboardingStep, program: Program) -> bool:
+    """After too many tries: a skippable step passes, and so does language (default kept)."""
+    return current in program.skippable or current is OnboardingStep.LANGUAGE
+
+
+def _advance_onboarding(turn: _Turn, current: OnboardingStep, activities: Activities) -> None:
+    steps = turn.program.onboarding
+    later = steps[steps.index(current) + 1 :] if current in steps else ()
+    following = next((s for s in later if _needs(turn, s)), None)
+    turn.state = replace(turn.state, onboarding=following, attempts=0)
+    if following is None:
+        _finish_onboarding(turn, activities)
+    else:
+        _ask_onboarding(turn, following, welcome=False)
+
+
+def _needs(turn: _Turn, onboarding_step: OnboardingStep) -> bool:
+    """Steps with nothing to choose from are not asked."""
+    match onboarding_step:
+        case OnboardingStep.LANGUAGE:
+            return len(turn.program.languages) > 1
+        case OnboardingStep.SCHOOL:
+            return bool(turn.program.schools) and turn.state.school is None
+        case OnboardingStep.ROLE:
+            return bool(turn.program.roles) and turn.state.role is None
+        case _:
+            return turn.state.consent is not True
+
+
+def _ask_onboarding(turn: _Turn, onboarding_step: OnboardingStep, *, welcome: bool) -> None:
+    program = turn.program
+    if not _needs(turn, onboarding_step):
+        _advance_onboarding(turn, onboarding_step, Activities())
+        return
+    match onboarding_step:
+        case OnboardingStep.LANGUAGE:
+            turn.say("welcome" if welcome else "language_menu", _language_choices(program))
+        case OnboardingStep.CONSENT:
+            choices = tuple(
+                Choice(k, text(k, turn.language), f"onboard:consent:{k}") for k in ("yes", "no")
+            )
+            turn.say("consent", choices)
+        case OnboardingStep.ROLE:
+            choices = tuple(
+                Choice(role, text(f"role_{role}", turn.language), f"onboard:role:{role}")
+                for role in program.roles
+            )
+            turn.say("ask_role", choices)
+            if onboarding_step in program.skippable:
+                turn.replies[-1] = _with_skip_hint(turn.replies[-1], turn.language)
+        case OnboardingStep.SCHOOL:
+            if len(program.schools) <= 9:
+                choices = tuple(
+                    Choice(s.code, s.name, f"onboard:school:{s.code}") for s in program.schools
+                )
+                turn.say("ask_school", choices)
+            else:
+                turn.say("ask_school_by_name")
+            if onboarding_step in program.skippable:
+                turn.replies[-1] = _with_skip_hint(turn.replies[-1], turn.language)
+
+
+def _with_skip_hint(reply: Reply, language: str) -> Reply:
+    return Reply(f"{reply.text} {text('hint_skip', language)}", reply.choices)
+
+
+def _finish_onboarding(turn: _Turn, activities: Activities) -> None:
+    if turn.state.consent is None and OnboardingStep.CONSENT not in turn.program.onboarding:
+        turn.state = replace(turn.state, consent=True)
+    turn.events.append(Event(EventKind.ONBOARDED))
+    turn.say("onboarded")
+    _start_next(turn, activities, fallback=True)
+
+
+# -- activities ---------------------------------------------------------------
+
+
+def _start(turn: _Turn, activity: Activity, activities: Activities | None = None) -> None:
+    turn.state = replace(
+        turn.state,
+        conversation=ConversationState(activity.key, activity.version),
+        pending=tuple(k for k in turn.state.pending if k != activity.key),
+    )
+    turn.events.append(Event(EventKind.ACTIVITY_STARTED, activity=activity.key))
+    if activity.intro is not None:
+        turn.replies.append(Reply(activity.intro.get(turn.language, activity.default_language)))
+    _advance(turn, activity, None, activities or Activities(current=activity))
+
+
+def _start_next(turn: _Turn, activities: Activities, *, fallback: bool) -> None:
+    """Start the first pending invitation; after onboarding, else the newest open survey."""
+    for key in turn.state.pending:
+        activity = activities.find(key)
+        if activity is not None:
+            _start(turn, activity, activities)
+            return
+    turn.state = replace(turn.state, pending=())
+    if fallback:
+        default = next((a for a in activities.open if _suits(a, turn.state)), None)
+        if default is not None:
+            _start(turn, default, activities)
+
+
+def _suits(activity: Activity, state: ParticipantState) -> bool:
+    if activity.kind not in (ActivityKind.SURVEY, ActivityKind.FEEDBACK):
+        return False
+    return activity.school is None or activity.school == state.school
+
+
+def _advance(turn: _Turn, activity: Activity, after: str | None, activities: Activities) -> None:
+    """Ask the next question whose condition holds; info texts are sent on the way."""
+    conversation = turn.state.conversation
+    assert conversation is not None
+    keys = [q.key for q in activity.questions]
+    start = keys.index(after) + 1 if after in keys else 0
+    for question in activity.questions[start:]:
+        if question.when is not None and not _holds(question.when, conversation.answers):
+            continue
+        reply = question_reply(activity, question, turn.language)
+        turn.replies.append(reply)
+        if question.type is QuestionType.INFO:
+            continue
+        turn.state = replace(
+            turn.state, conversation=replace(conversation, question=question.key, attempts=0)
+        )
+        return
+    _complete(turn, activity, activities)
+
+
+def _complete(turn: _Turn, activity: Activity, activities: Activities) -> None:
+    if activity.closing is not None:
+        turn.replies.append(Reply(activity.closing.get(turn.language, activity.default_language)))
+    else:
+        turn.say("completed")
+    turn.events.append(Event(EventKind.ACTIVITY_COMPLETED, activity=activity.key))
+    turn.state = replace(turn.state, conversation=None)
+    # The next invitation was waiting for this one to end.
+    _start_next(turn, activities, fallback=False)
+
+
+def _holds(condition: Condition, answers: Mapping[str, AnswerValue | None]) -> bool:
+    answer = answers.get(condition.question)
+    if answer is None:
+        return False
+    if condition.any_of:
+        given = set(answer) if isinstance(answer, tuple) else {str(answer)}
+        if not given & set(condition.any_of):
+            return False
+    if condition.at_least is not None or condition.at_most is not None:
+        if not isinstance(answer, int):
+            return False
+        if condition.at_least is not None and answer < condition.at_least:
+            return False
+        if condition.at_most is not None and answer > condition.at_most:
+            return False
+    return True
+
+
+def _answer(
+    turn: _Turn,
+    activities: Activities,
+    activity: Activity,
+    question: Question,
+    body: str,
+    skip: bool,
+) -> None:
+    conversation = turn.state.conversation
+    assert conversation is not None
+    value = None if skip else parse_answer(question, body, turn.language)
+    if value is not None:
+        _record(turn, activity, question, value, body, ResponseStatus.ANSWERED)
+    elif skip and question.optional:
+        _record(turn, activity, question, None, body, ResponseStatus.SKIPPED)
+    elif not skip and _is_message(body) and question.type is not QuestionType.FREE_TEXT:
+        # Not an answer but something they want the district to hear: keep it,
+        # thank them, and ask the question again without counting a failed try.
+        _lets_talk(turn, body)
+        turn.replies.append(question_reply(activity, question, turn.language))
+        return
+    else:
+        attempts = conversation.attempts + 1
+        if attempts < turn.program.max_attempts:
+            turn.state = replace(turn.state, conversation=replace(conversation, attempts=attempts))
+            turn.say("not_understood")
+            turn.replies.append(question_reply(activity, question, turn.language))
+            return
+        # Never an endless loop: keep what they said, mark it, move on.
+        _record(turn, activity, question, None, body, ResponseStatus.UNPARSED)
+        turn.say("moving_on")
+    _advance(turn, activity, question.key, activities)
+
+
+def _record(
+    turn: _Turn,
+    activity: Activity,
+    question: Question,
+    value: AnswerValue | None,
+    body: str,
+    status: ResponseStatus,
+) -> None:
+    conversation = turn.state.conversation
+    assert conversation is not None
+    turn.responses.append(
+        Response(activity.key, activity.version, question.key, value, body, status, turn.language)
+    )
+    answers = {**conversation.answers, question.key: value}
+    turn.state = replace(turn.state, conversation=replace(conversation, answers=answers))
+
+
+def _button_value(question: Question, option_key: str) -> AnswerValue | None:
+    match question.type:
+        case QuestionType.SCALE:
+            number = int(option_key) if option_key.lstrip("-").isdigit() else None
+            if number is not None and question.scale_min <= number <= question.scale_max:
+                return number
+            return None
+        case QuestionType.YES_NO:
+            return option_key if option_key in ("yes", "no") else None
+        case QuestionType.SINGLE_CHOICE:
+            return option_key if question.option(option_key) is not None else None
+        case QuestionType.MULTIPLE_CHOICE | QuestionType.RANKING:
+            return (option_key,) if question.option(option_key) is not None else None
+        case _:
+            return None
+
+
+def _answer_button(turn: _Turn, payload: str, activities: Activities) -> bool:
+    """A tapped button names its question, so a late tap lands where it belongs."""
+    parts = payload.split(":")
+    if len(parts) != 4 or parts[0] != "q":
+        return False
+    _, activity_key, question_key, option_key = parts
+    conversation = turn.state.conversation
+    activity = activities.current
+    question = activity.question(question_key) if activity is not None else None
+    value = _button_value(question, option_key) if question is not None else None
+    if (
+        conversation is None
+        or activity is None
+        or activity.key != activity_key
+        or question is None
+        or value is None
+    ):
+        turn.say("button_closed")
+        return True
+    _record(turn, activity, question, value, option_key, ResponseStatus.ANSWERED)
+    if conversation.question == question.key:
+        _advance(turn, activity, question.key, activities)
+    # A tap on an earlier question updates that answer; we stay where we are.
+    return True
+
+
+def _resume(turn: _Turn, activities: Activities) -> None:
+    """Put the participant back where they were: the onboarding step or the current question."""
+    state = turn.state
+    if state.onboarding_started and state.onboarding is not None:
+        _ask_onboarding(turn, state.onboarding, welcome=False)
+        return
+    conversation = state.conversation
+    current = activities.current
+    if conversation is None or current is None or conversation.question is None:
+        return
+    question = current.question(conversation.question)
+    if question is not None:
+        turn.replies.append(question_reply(current, question, turn.language))
+
+
+def _activity_for_keyword(body: str, activities: Activities) -> Activity | None:
+    said = normalize(body)
+    if not said:
+        return None
+    for activity in activities.open:
+        if any(normalize(word) == said for word in activity.start_keywords):
+            return activity
+    return None
+
+
+def _start_by_keyword(turn: _Turn, body: str, activities: Activities) -> bool:
+    activity = _activity_for_keyword(body, activities)
+    if activity is None:
+        return False
+    if turn.state.conversation is not None:
+        if activity.key not in turn.state.pending:
+            turn.state = replace(turn.state, pending=(*turn.state.pending, activity.key))
+        return True
+    _start(turn, activity, activities)
+    return True
+
+
+def _lets_talk(turn: _Turn, body: str) -> None:
+    if not body:
+        return
+    turn.events.append(Event(EventKind.LETS_TALK, text=body))
+    turn.say("lets_talk_ack")
+
+
+def _is_message(body: str) -> bool:
+    return len(body.split()) >= LETS_TALK_MIN_WORDS
+
+
+def _is_provider_keyword(body: str, channel: Channel, program: Program) -> bool:
+    words = program.provider_keywords.get(channel)
+    return bool(words) and body.strip().upper() in words  # type: ignore[operator]
+
+
+def _configured(language: str | None, program: Program) -> str | None:
+    if not language:
+        return None
+    code = language.split("-")[0].split("_")[0].lower()
+    return code if code in program.languages else None
+
+
+def _language_choices(program: Program) -> tuple[Choice, ...]:
+    return tuple(
+        Choice(code, LANGUAGE_NAMES.get(code, code), f"language:{code}")
+        for code in program.languages
+    )
+
+
+def _role_options(program: Program) -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (role, tuple(text(f"role_{role}", lang) for lang in (*program.languages, "en")) + (role,))
+        for role in program.roles
+    ]

@@ -1,0 +1,292 @@
+"""The conversation engine, driven message by message as a family would."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.core.activity import (
+    Activity,
+    ActivityKind,
+    Condition,
+    Localized,
+    Option,
+    Question,
+    QuestionType,
+)
+from bot.core.messages import Channel, InboundMessage
+from bot.core.state import (
+    ConversationState,
+    EventKind,
+    OnboardingStep,
+    ParticipantState,
+    Program,
+    ResponseStatus,
+    School,
+    Step,
+)
+from bot.core.step import Activities, invite, step
+
+
+def L(en: str, es: str | None = None) -> Localized:
+    return Localized({"en": en, **({"es": es} if es else {})})
+
+
+SURVEY = Activity(
+    key="priorities",
+    kind=ActivityKind.SURVEY,
+    title=L("Family priorities", "Prioridades"),
+    start_keywords=("PLAN",),
+    intro=L("Five quick questions about our schools.", "Cinco preguntas rápidas."),
+    closing=L("Thanks, that's all!", "¡Gracias, es todo!"),
+    questions=(
+        Question(
+            "top",
+            QuestionType.SINGLE_CHOICE,
+            L("What matters most?", "¿Qué importa más?"),
+            options=(
+                Option("safety", L("Safety", "Seguridad")),
+                Option("reading", L("Reading", "Lectura")),
+                Option("buses", L("Buses", "Autobuses")),
+            ),
+        ),
+        Question("safe", QuestionType.SCALE, L("How safe is school?", "¿Qué tan segura?")),
+        Question(
+            "why",
+            QuestionType.FREE_TEXT,
+            L("What would help?", "¿Qué ayudaría?"),
+            optional=True,
+            when=Condition("safe", at_most=2),
+        ),
+        Question("info", QuestionType.INFO, L("Almost done.", "Casi terminamos.")),
+        Question(
+            "news", QuestionType.YES_NO, L("Do you get news in your language?", "¿Recibe noticias?")
+        ),
+    ),
+)
+LETS_TALK = Activity(
+    key="belonging",
+    kind=ActivityKind.LETS_TALK,
+    title=L("Belonging"),
+    questions=(Question("q", QuestionType.FREE_TEXT, L("What helps you belong?")),),
+)
+PROGRAM = Program(
+    name="Riverside Plan",
+    contact="555-0100",
+    languages=("en", "es", "vi"),
+    schools=(School("lincoln-es", "Lincoln Elementary"), School("kennedy-hs", "Kennedy High")),
+    provider_keywords={Channel.SMS: frozenset({"STOP", "HELP", "START"})},
+)
+ONBOARDED = ParticipantState(language="en", consent=True, onboarding_started=True)
+
+
+def sms(body: str, button: str | None = None) -> InboundMessage:
+    return InboundMessage(Channel.SIMULATOR, "+15550100001", body, button=button)
+
+
+def run(
+    state: ParticipantState, *bodies: str, program: Program = PROGRAM
+) -> tuple[ParticipantState, list[Step]]:
+    steps = []
+    for body in bodies:
+        current = SURVEY if state.conversation is not None else None
+        result = step(state, sms(body), program, Activities(current, (SURVEY,)))
+        steps.append(result)
+        state = result.state
+    return state, steps
+
+
+def texts(result: Step) -> list[str]:
+    return [reply.text for reply in result.replies]
+
+
+def test_a_new_sender_is_welcomed_with_the_language_menu() -> None:
+    state, [first] = run(ParticipantState(), "Hi")
+    assert state.onboarding is OnboardingStep.LANGUAGE
+    assert texts(first)[0].startswith("Hi! This is Riverside Plan.")
+    assert [c.label for c in first.replies[0].choices] == ["English", "Español", "Tiếng Việt"]
+
+
+def test_onboarding_in_spanish_then_the_survey_starts() -> None:
+    state, steps = run(ParticipantState(), "Hola", "2", "sí", "1", "lincoln")
+    assert (state.language, state.consent, state.role, state.school) == (
+        "es",
+        True,
+        "parent",
+        "lincoln-es",
+    )
+    assert state.onboarding is None
+    last = steps[-1]
+    assert EventKind.ACTIVITY_STARTED in [e.kind for e in last.events]
+    assert texts(last)[-2] == "Cinco preguntas rápidas."
+    assert texts(last)[-1].startswith("¿Qué importa más?")
+    assert state.conversation == ConversationState("priorities", 1, "top")
+
+
+def test_a_start_keyword_on_first_contact_waits_for_onboarding() -> None:
+    state, steps = run(ParticipantState(), "PLAN", "1", "yes", "SKIP", "SKIP")
+    assert state.conversation is not None and state.conversation.question == "top"
+    assert state.role is None and state.school is None
+
+
+def test_declining_consent_stores_nothing_further() -> None:
+    state, [*_, last] = run(ParticipantState(), "hi", "1", "no")
+    assert state.consent is False
+    assert EventKind.CONSENT_DECLINED in [e.kind for e in last.events]
+    assert "will not save" in texts(last)[0]
+
+
+def test_the_whole_survey_with_skip_logic() -> None:
+    state, steps = run(ONBOARDED, "PLAN", "b", "2", "More counselors please", "yes")
+    answers = [(r.question, r.value, r.status) for s in steps for r in s.responses]
+    assert answers == [
+        ("top", "reading", ResponseStatus.ANSWERED),
+        ("safe", 2, ResponseStatus.ANSWERED),
+        ("why", "More counselors please", ResponseStatus.ANSWERED),
+        ("news", "yes", ResponseStatus.ANSWERED),
+    ]
+    assert state.conversation is None
+    assert "Almost done." in texts(steps[3])
+    assert texts(steps[-1]) == ["Thanks, that's all!"]
+
+
+def test_a_condition_that_does_not_hold_skips_the_question() -> None:
+    state, steps = run(ONBOARDED, "PLAN", "1", "5")
+    assert state.conversation is not None and state.conversation.question == "news"
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [("2", "reading"), ("B)", "reading"), ("lectura", "reading"), ("Buses", "buses")],
+    ids=["number", "letter", "label-in-spanish", "label"],
+)
+def test_what_people_type_parses(said: str, expected: str) -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, [result] = run(at_top, said)
+    assert result.responses[0].value == expected
+
+
+def test_unclear_answers_are_reprompted_then_kept_and_skipped() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, steps = run(at_top, "7", "zz", "9")
+    assert texts(steps[0])[0] == "Sorry, I didn't understand."
+    assert texts(steps[1])[0] == "Sorry, I didn't understand."
+    assert [(r.value, r.text, r.status) for r in steps[2].responses] == [
+        (None, "9", ResponseStatus.UNPARSED)
+    ]
+    assert state.conversation is not None and state.conversation.question == "safe"
+
+
+def test_skip_only_skips_optional_questions() -> None:
+    at_why = replace(
+        ONBOARDED,
+        conversation=ConversationState(
+            "priorities", 1, "why", answers={"top": "safety", "safe": 1}
+        ),
+    )
+    _, [skipped] = run(at_why, "SKIP")
+    assert skipped.responses[0].status is ResponseStatus.SKIPPED
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    _, [refused] = run(at_top, "skip")
+    assert refused.responses == ()
+    assert texts(refused)[0] == "Sorry, I didn't understand."
+
+
+def test_stop_opts_out_with_one_confirmation_and_then_silence() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, (stopped, ignored) = run(at_top, "Stop please", "2")
+    assert state.opted_out
+    assert [e.kind for e in stopped.events] == [EventKind.OPTED_OUT]
+    assert len(stopped.replies) == 1 and "unsubscribed" in stopped.replies[0].text
+    assert ignored.replies == () and ignored.responses == ()
+
+
+def test_spanish_stop_is_confirmed_in_spanish() -> None:
+    state, [stopped] = run(replace(ONBOARDED, language=None), "PARAR")
+    assert state.opted_out and state.language == "es"
+    assert texts(stopped) == [
+        "Ya no recibirá mensajes de Riverside Plan. Envíe START para volver a inscribirse."
+    ]
+
+
+def test_keywords_the_provider_answers_are_acted_on_silently() -> None:
+    program = PROGRAM
+    inbound = InboundMessage(Channel.SMS, "+15550100001", "STOP")
+    result = step(ONBOARDED, inbound, program, Activities())
+    assert result.state.opted_out and result.replies == ()
+
+
+def test_start_after_stop_resumes_the_question() -> None:
+    at_top = replace(
+        ONBOARDED, opted_out=True, conversation=ConversationState("priorities", 1, "top")
+    )
+    state, [started] = run(at_top, "START")
+    assert not state.opted_out
+    assert texts(started)[0].startswith("Welcome back")
+    assert texts(started)[1].startswith("What matters most?")
+
+
+def test_help_names_the_program_contact_and_how_to_stop() -> None:
+    _, [helped] = run(ONBOARDED, "help")
+    assert texts(helped) == [
+        "Riverside Plan. Questions? 555-0100. Text STOP to stop, LANGUAGE to change language. "
+        "Msg&data rates may apply."
+    ]
+
+
+def test_language_keyword_switches_and_re_asks() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, (menu, chosen) = run(at_top, "IDIOMA", "2")
+    assert [c.key for c in menu.replies[0].choices] == ["en", "es", "vi"]
+    assert state.language == "es"
+    assert texts(chosen)[1].startswith("¿Qué importa más?")
+
+
+def test_an_unsolicited_message_is_lets_talk() -> None:
+    state, [result] = run(ONBOARDED, "The pickup line at Lincoln is dangerous")
+    assert [(e.kind, e.text) for e in result.events] == [
+        (EventKind.LETS_TALK, "The pickup line at Lincoln is dangerous")
+    ]
+    assert texts(result)[0].startswith("Thank you for your message.")
+
+
+def test_a_comment_during_a_choice_question_is_kept_without_a_strike() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, [result] = run(at_top, "who do I call about the bus")
+    assert [e.kind for e in result.events] == [EventKind.LETS_TALK]
+    assert state.conversation is not None and state.conversation.attempts == 0
+
+
+def test_a_late_button_tap_lands_on_its_own_question() -> None:
+    at_safe = replace(
+        ONBOARDED,
+        conversation=ConversationState("priorities", 1, "safe", answers={"top": "safety"}),
+    )
+    result = step(
+        at_safe, sms("", button="q:priorities:top:buses"), PROGRAM, Activities(SURVEY, (SURVEY,))
+    )
+    assert [(r.question, r.value) for r in result.responses] == [("top", "buses")]
+    assert result.state.conversation is not None and result.state.conversation.question == "safe"
+
+
+def test_a_button_for_a_closed_activity_gets_a_polite_answer() -> None:
+    result = step(ONBOARDED, sms("", button="q:old-survey:q1:yes"), PROGRAM, Activities())
+    assert texts(result) == ["That question is closed now. Thank you!"]
+
+
+def test_an_invitation_waits_for_the_current_activity() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("belonging", 1, "q"))
+    queued = invite(at_top, SURVEY, PROGRAM, LETS_TALK)
+    assert queued.state.pending == ("priorities",) and queued.replies == ()
+    finished = step(
+        queued.state, sms("More clubs after school"), PROGRAM, Activities(LETS_TALK, (SURVEY,))
+    )
+    assert finished.state.conversation is not None
+    assert finished.state.conversation.activity == "priorities"
+
+
+def test_an_empty_message_with_a_photo_asks_for_words() -> None:
+    inbound = InboundMessage(Channel.SMS, "+15550100001", "", media_count=1)
+    result = step(ONBOARDED, inbound, PROGRAM, Activities())
+    assert texts(result) == ["Thank you! We can only read text messages. Please reply in words."]
