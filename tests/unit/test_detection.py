@@ -1,0 +1,145 @@
+"""The language detector answers clear texts and abstains on the rest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.detection import LanguageDetector, build_detector
+
+DEV_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "short_texts_dev.jsonl"
+DEV_LANGUAGES = ["en", "es", "fr", "pt", "ru", "zh", "ko", "ar", "vi"]
+# A district with languages no part knows (Somali for wordfreq, Haitian Creole for both).
+DISTRICT_LANGUAGES = ["en", "es", "vi", "zh", "ar", "so", "ht", "pt", "ru", "ko", "fr"]
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    return build_detector(DEV_LANGUAGES)
+
+
+@pytest.fixture(scope="module")
+def district_detector() -> LanguageDetector:
+    return build_detector(DISTRICT_LANGUAGES)
+
+
+@pytest.fixture(scope="module")
+def shared_script_detector() -> LanguageDetector:
+    return build_detector(["en", "zh", "ja", "ru", "uk"])
+
+
+CLEAR = {
+    "en_sentence": ("I do not know yet", "en"),
+    "en_word": ("yesterday", "en"),
+    "en_thanks": ("Thanks for the reminder", "en"),
+    "es_inverted_question": ("¿Cuándo es la reunión?", "es"),
+    "es_no_se": ("No sé", "es"),
+    "es_word": ("Gracias", "es"),
+    "fr_sentence": ("Je ne sais pas", "fr"),
+    "fr_word": ("Merci", "fr"),
+    "pt_sentence": ("Não sei", "pt"),
+    "pt_word": ("Obrigado", "pt"),
+    "vi_diacritics": ("Tôi không biết", "vi"),
+    "vi_thanks": ("Cảm ơn", "vi"),
+    "ru_word": ("Спасибо", "ru"),
+    "ru_sentence": ("Я не знаю", "ru"),
+    "zh_han_only": ("谢谢", "zh"),
+    "zh_sentence": ("我不知道", "zh"),
+    "ko_hangul": ("감사합니다", "ko"),
+    "ko_with_latin_terms": ("boolean (True, False 또는 None)", "ko"),
+    "ar_word": ("شكرا", "ar"),
+    "ar_sentence": ("لا أعرف", "ar"),
+}
+
+ABSTAIN = {
+    "empty": "",
+    "blank": "   ",
+    "digits": "12345",
+    "digit": "3",
+    "punctuation": "?!...",
+    "emoji": "👍",
+    "emoji_run": "🙂🙂🙏",
+    "no_es_en_pt": "No",
+    "ok_upper": "OK",
+    "ok_lower": "ok",
+    "hora_es_pt": "Hora",
+    "answer_letter": "A",
+    "answer_letter_paren": "b)",
+    "tipo_es_pt": "Tipo",
+    "type_en_fr": "Type",
+    "lone_surrogate": "a\ud800",
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), CLEAR.values(), ids=CLEAR.keys())
+def test_clear_text_gets_its_language(detector: LanguageDetector, text: str, expected: str) -> None:
+    assert detector.detect(text) == expected
+
+
+@pytest.mark.parametrize("text", ABSTAIN.values(), ids=ABSTAIN.keys())
+def test_text_without_language_signal_abstains(detector: LanguageDetector, text: str) -> None:
+    assert detector.detect(text) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), CLEAR.values(), ids=CLEAR.keys())
+def test_languages_no_part_knows_do_not_disturb_clear_text(
+    district_detector: LanguageDetector, text: str, expected: str
+) -> None:
+    assert district_detector.detect(text) == expected
+
+
+SHARED_SCRIPT = {
+    "han_only_is_chinese": ("谢谢", "zh"),
+    "han_with_kana_is_japanese": ("日本語が分かりません", "ja"),
+    "kana_only_is_japanese": ("ありがとう", "ja"),
+    "ukrainian_letters": ("Привіт, як справи?", "uk"),
+    "russian_letters": ("Спасибо, всё хорошо", "ru"),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), SHARED_SCRIPT.values(), ids=SHARED_SCRIPT.keys())
+def test_languages_sharing_a_script_are_told_apart(
+    shared_script_detector: LanguageDetector, text: str, expected: str
+) -> None:
+    assert shared_script_detector.detect(text) == expected
+
+
+UNCONFIGURED = {
+    "kana_without_japanese": "ありがとう",
+    "ukrainian_letters_without_ukrainian": "Привіт",
+    "greek_without_greek": "Ευχαριστώ",
+}
+
+
+@pytest.mark.parametrize("text", UNCONFIGURED.values(), ids=UNCONFIGURED.keys())
+def test_text_in_no_configured_language_abstains(detector: LanguageDetector, text: str) -> None:
+    assert detector.detect(text) is None
+
+
+def test_unknown_codes_are_accepted() -> None:
+    detector = build_detector(["en", "xx", "", "ES "])
+    assert detector.detect("¿Dónde está la escuela?") == "es"
+
+
+def test_dev_file_accuracy_meets_the_targets(detector: LanguageDetector) -> None:
+    if not DEV_FILE.exists():
+        pytest.skip(f"{DEV_FILE} is not here")
+    rows = [json.loads(line) for line in DEV_FILE.read_text(encoding="utf-8").splitlines() if line]
+    results = [(row["text"], _is_right(row["lang"], detector.detect(row["text"]))) for row in rows]
+    short = [right for text, right in results if len(text) <= 10]
+    assert sum(right for _, right in results) / len(results) >= 0.95
+    assert sum(short) / len(short) >= 0.93
+
+
+def _is_right(label: str, answer: str | None) -> bool:
+    return answer is None if label == "und" else answer == label
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text())
+def test_no_text_makes_detection_raise(detector: LanguageDetector, text: str) -> None:
+    assert detector.detect(text) in {None, *DEV_LANGUAGES}
