@@ -125,6 +125,10 @@ def step(
     if keyword is not None:
         match keyword.keyword:
             case Keyword.START:
+                if not turn.state.onboarding_started:
+                    # START as a first message (Telegram's /start) is a hello, not a return.
+                    _onboard(turn, "", activities, skip=False)
+                    return turn.done()
                 if not silent:
                     turn.say("opted_in")
                 _resume(turn, activities)
@@ -148,6 +152,10 @@ def step(
             turn.say("language_set")
             _resume(turn, activities)
             return turn.done()
+
+    if inbound.button is not None and not inbound.button.startswith("q:"):
+        _menu_button(turn, inbound.button, activities)
+        return turn.done()
 
     if not body and inbound.button is None:
         if inbound.media_count:
@@ -515,6 +523,36 @@ def _answer_button(turn: _Turn, payload: str, activities: Activities) -> bool:
         _advance(turn, activity, question.key, activities)
     # A tap on an earlier question updates that answer; we stay where we are.
     return True
+
+
+def _menu_button(turn: _Turn, payload: str, activities: Activities) -> None:
+    """A tapped menu button: `language:<code>` or `onboard:<step>:<key>`.
+
+    Read as the menu number it stands for, so a tap takes the same path as a
+    typed reply; a tap on a menu that is no longer showing changes nothing.
+    """
+    program, state = turn.program, turn.state
+    kind, _, rest = payload.partition(":")
+    asking = state.onboarding if state.onboarding_started else None
+    if kind == "language" and rest in program.languages:
+        if asking is OnboardingStep.LANGUAGE:
+            _onboard(turn, str(program.languages.index(rest) + 1), activities, skip=False)
+            return
+        turn.state = replace(state, language=rest, awaiting=None)
+        turn.say("language_set")
+        _resume(turn, activities)
+        return
+    step_name, _, key = rest.partition(":")
+    menus: dict[str, tuple[str, ...]] = {
+        OnboardingStep.CONSENT: ("yes", "no"),
+        OnboardingStep.ROLE: program.roles,
+        OnboardingStep.SCHOOL: tuple(s.code for s in program.schools),
+    }
+    keys = menus.get(step_name, ())
+    if kind == "onboard" and asking is not None and asking == step_name and key in keys:
+        _onboard(turn, str(keys.index(key) + 1), activities, skip=False)
+        return
+    turn.say("button_closed")
 
 
 def _resume(turn: _Turn, activities: Activities) -> None:

@@ -290,3 +290,55 @@ def test_an_empty_message_with_a_photo_asks_for_words() -> None:
     inbound = InboundMessage(Channel.SMS, "+15550100001", "", media_count=1)
     result = step(ONBOARDED, inbound, PROGRAM, Activities())
     assert texts(result) == ["Thank you! We can only read text messages. Please reply in words."]
+
+
+def tap(state: ParticipantState, payload: str) -> Step:
+    current = SURVEY if state.conversation is not None else None
+    return step(state, sms("", button=payload), PROGRAM, Activities(current, (SURVEY,)))
+
+
+def test_start_as_a_first_message_is_a_hello() -> None:
+    inbound = InboundMessage(Channel.TELEGRAM, "555000111", "/start", locale_hint="es")
+    result = step(ParticipantState(), inbound, PROGRAM, Activities(None, (SURVEY,)))
+    assert result.state.onboarding is OnboardingStep.LANGUAGE
+    assert texts(result)[0].startswith("¡Hola! Le escribe Riverside Plan.")
+
+
+def test_onboarding_by_buttons_alone_reaches_the_survey() -> None:
+    state = step(ParticipantState(), sms("hi"), PROGRAM, Activities(None, (SURVEY,))).state
+    for payload in ("language:es", "onboard:consent:yes", "onboard:role:staff"):
+        state = tap(state, payload).state
+    last = tap(state, "onboard:school:kennedy-hs")
+    assert (last.state.language, last.state.consent, last.state.role, last.state.school) == (
+        "es",
+        True,
+        "staff",
+        "kennedy-hs",
+    )
+    assert texts(last)[-1].startswith("¿Qué importa más?")
+
+
+def test_a_language_button_outside_onboarding_switches_and_re_asks() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    result = tap(at_top, "language:es")
+    assert result.state.language == "es"
+    assert texts(result)[0] == "De acuerdo, le escribiremos en español."
+    assert texts(result)[1].startswith("¿Qué importa más?")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["onboard:consent:yes", "onboard:role:parent", "onboard:school:nowhere", "language:xx", "x:y"],
+    ids=[
+        "consent-after-onboarding",
+        "role-after-onboarding",
+        "unknown-school",
+        "bad-language",
+        "junk",
+    ],
+)
+def test_a_stale_or_unknown_menu_button_changes_nothing(payload: str) -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    result = tap(at_top, payload)
+    assert result.state == at_top and result.responses == ()
+    assert texts(result) == ["That question is closed now. Thank you!"]
