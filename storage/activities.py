@@ -13,6 +13,7 @@ from storage import models
 __all__ = [
     "ActivitySummary",
     "LoadResult",
+    "audit_in",
     "list_activities",
     "record_audit",
     "set_open",
@@ -144,6 +145,13 @@ def record_audit(
 ) -> None:
     with engine.begin() as connection:
         _audit(connection, actor, action, detail, now)
+
+
+def audit_in(
+    connection: Connection, actor: str, action: str, detail: dict[str, object], now: datetime
+) -> None:
+    """Write an audit entry inside the caller's transaction, so it commits with the action."""
+    _audit(connection, actor, action, detail, now)
 
 
 def _audit(
