@@ -1,0 +1,91 @@
+"""The staff side in provider-neutral terms: who a staff member is, the Let's Talk inbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+__all__ = [
+    "InboxItem",
+    "InboxSummary",
+    "ItemStatus",
+    "ReplyOutcome",
+    "StaffProfile",
+    "StaffReply",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffProfile:
+    """A staff member as their workspace knows them (Slack's `users.info`)."""
+
+    id: str
+    name: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+    email: str | None = None
+    is_bot: bool = False
+
+
+class ItemStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One Let's Talk message and who sent it, as far as staff may know them.
+
+    `thread_ts` is the thread staff discuss it in: None until posted, and for a
+    follow-up from someone with an open thread, that thread.
+    """
+
+    id: int
+    pseudonym: str
+    channel: str
+    text: str
+    created_at: datetime
+    school: str | None = None
+    role: str | None = None
+    language: str | None = None
+    status: ItemStatus = ItemStatus.OPEN
+    thread_channel: str | None = None
+    thread_ts: str | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffReply:
+    """A staff member's answer in an item's thread, to deliver to the participant.
+
+    `provider_id` (the Slack event id) makes a redelivered event change nothing.
+    """
+
+    thread_channel: str
+    thread_ts: str
+    author: str
+    text: str
+    provider_id: str
+
+
+class ReplyOutcome(StrEnum):
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"
+    NOT_A_THREAD = "not_a_thread"
+    OPTED_OUT = "opted_out"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxSummary:
+    """How the inbox stands: open threads, the oldest, and how fast staff answer."""
+
+    open: int
+    unanswered: int
+    oldest_open: datetime | None
+    median_first_response: timedelta | None
+    answered_last_30_days: int
+    items: tuple[InboxItem, ...] = field(default=())
