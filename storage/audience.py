@@ -1,0 +1,525 @@
+"""Audiences: who a broadcast reaches, from a filter an organizer types.
+
+Filter syntax (clauses are ANDed, `|` separates alternatives):
+
+    role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,
+    not-answered=family-priorities-2026,not-finished=draft-plan,segment=NAME
+
+or `all` for everyone. Schools and languages may be given by code or name.
+
+An audience is people, not phone numbers: each person gets at most one
+message per broadcast, on one contact. The contact is the one they last wrote
+from, else the first of SMS, Telegram, Slack. A person is counted as
+`opted_out` when every contact we could use said STOP, `unreachable` when we
+have no usable contact on an enabled channel (none, or numbers that failed
+for good), and `declined` when they said no to taking part.
+
+`recipients()` is one SELECT over participants and their contacts, ordered by
+participant id and streamed; `count()` folds the same stream into numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.core.messages import Channel
+from bot.errors import EngageError
+from storage import models
+from storage.activities import audit_in
+
+__all__ = [
+    "Audience",
+    "AudienceCounts",
+    "AudienceError",
+    "AudienceRules",
+    "Reach",
+    "Recipient",
+    "count",
+    "parse_audience",
+    "recipients",
+    "resolve_audience",
+    "save_segment",
+]
+
+participants = models.Participant.__table__
+contacts = models.Contact.__table__
+conversations = models.Conversation.__table__
+responses = models.Response.__table__
+activities = models.Activity.__table__
+segments = models.Segment.__table__
+schools = models.School.__table__
+
+# Which contact a person is reached on when they never wrote to us.
+CHANNEL_PREFERENCE: tuple[Channel, ...] = (Channel.SMS, Channel.TELEGRAM, Channel.SLACK)
+KEYS = (
+    "role",
+    "school",
+    "language",
+    "channel",
+    "grade",
+    "not-answered",
+    "not-finished",
+    "segment",
+)
+_SEGMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_GRADES = {"kg": "K", "k": "K", "kindergarten": "K", "pk": "PK", "pre-k": "PK", "prek": "PK"}
+
+
+class AudienceError(EngageError):
+    """A filter that cannot be used: bad syntax, an unknown school, an empty audience…"""
+
+
+class Reach(StrEnum):
+    SEND = "send"
+    OPTED_OUT = "opted_out"
+    UNREACHABLE = "unreachable"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """One filter. Every field narrows the audience; an empty field does not."""
+
+    roles: tuple[str, ...] = ()
+    schools: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    grades: tuple[str, ...] = ()
+    not_answered: tuple[str, ...] = ()
+    not_finished: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        clauses = [
+            f"{key}={'|'.join(values)}"
+            for key, values in (
+                ("role", self.roles),
+                ("school", self.schools),
+                ("language", self.languages),
+                ("channel", tuple(c.value for c in self.channels)),
+                ("grade", self.grades),
+                *(("not-answered", (key,)) for key in self.not_answered),
+                *(("not-finished", (key,)) for key in self.not_finished),
+                *(("segment", (name,)) for name in self.segments),
+            )
+            if values
+        ]
+        return ",".join(clauses) or "all"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "role": list(self.roles),
+            "school": list(self.schools),
+            "language": list(self.languages),
+            "channel": [c.value for c in self.channels],
+            "grade": list(self.grades),
+            "not_answered": list(self.not_answered),
+            "not_finished": list(self.not_finished),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Audience:
+        return cls(
+            roles=tuple(data.get("role", ())),
+            schools=tuple(data.get("school", ())),
+            languages=tuple(data.get("language", ())),
+            channels=tuple(Channel(c) for c in data.get("channel", ())),
+            grades=tuple(data.get("grade", ())),
+            not_answered=tuple(data.get("not_answered", ())),
+            not_finished=tuple(data.get("not_finished", ())),
+        )
+
+    def narrowed(self, other: Audience) -> Audience:
+        """Both filters at once (a saved segment inside a filter)."""
+
+        def both(mine: tuple[Any, ...], theirs: tuple[Any, ...]) -> tuple[Any, ...]:
+            if not mine:
+                return theirs
+            if not theirs:
+                return mine
+            return tuple(v for v in mine if v in theirs)
+
+        return Audience(
+            roles=both(self.roles, other.roles),
+            schools=both(self.schools, other.schools),
+            languages=both(self.languages, other.languages),
+            channels=both(self.channels, other.channels),
+            grades=both(self.grades, other.grades),
+            not_answered=tuple(dict.fromkeys((*self.not_answered, *other.not_answered))),
+            not_finished=tuple(dict.fromkeys((*self.not_finished, *other.not_finished))),
+        )
+
+    def is_impossible(self, original: Audience, other: Audience) -> bool:
+        """Whether narrowing emptied a dimension both filters restricted."""
+        pairs = (
+            (self.roles, original.roles, other.roles),
+            (self.schools, original.schools, other.schools),
+            (self.languages, original.languages, other.languages),
+            (self.channels, original.channels, other.channels),
+            (self.grades, original.grades, other.grades),
+        )
+        return any(not result and mine and theirs for result, mine, theirs in pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceRules:
+    """What filters may name: the district's languages and roles, the channels turned on."""
+
+    languages: Sequence[str]
+    default_language: str
+    roles: Sequence[str]
+    channels: Sequence[Channel] = CHANNEL_PREFERENCE
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One person of an audience and the contact a message would go to (if any)."""
+
+    participant_id: int
+    language: str
+    reach: Reach
+    contact_id: int | None = None
+    channel: Channel | None = None
+    address: str | None = None
+
+
+@dataclass
+class AudienceCounts:
+    """The numbers an organizer sees before confirming a broadcast."""
+
+    people: int = 0
+    reachable: int = 0
+    opted_out: int = 0
+    unreachable: int = 0
+    declined: int = 0
+    by_channel: Counter[str] = field(default_factory=Counter)
+    by_language: Counter[str] = field(default_factory=Counter)
+
+    def add(self, recipient: Recipient) -> None:
+        self.people += 1
+        match recipient.reach:
+            case Reach.SEND:
+                self.reachable += 1
+                assert recipient.channel is not None
+                self.by_channel[recipient.channel.value] += 1
+                self.by_language[recipient.language] += 1
+            case Reach.OPTED_OUT:
+                self.opted_out += 1
+            case Reach.UNREACHABLE:
+                self.unreachable += 1
+            case Reach.DECLINED:
+                self.declined += 1
+
+
+# -- parsing -------------------------------------------------------------------
+
+
+def parse_audience(text: str) -> Audience:
+    """Parse a filter's syntax (see the module docstring); names are checked by resolve_audience.
+
+    Raises AudienceError for an empty filter, an unknown key or a key given twice.
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise AudienceError("the audience filter is empty; write --to all to reach everyone")
+    if cleaned.lower() in ("all", "everyone", "*"):
+        return Audience()
+    found: dict[str, tuple[str, ...]] = {}
+    repeatable = ("not-answered", "not-finished", "segment")
+    for clause in cleaned.split(","):
+        key, sep, value = clause.partition("=")
+        key = key.strip().lower().replace("_", "-")
+        if not sep:
+            raise AudienceError(f"{clause.strip()!r} is not key=value (keys: {', '.join(KEYS)})")
+        if key not in KEYS:
+            raise AudienceError(f"unknown filter {key!r}; use one of: {', '.join(KEYS)}")
+        values = tuple(v.strip() for v in value.split("|") if v.strip())
+        if not values:
+            raise AudienceError(f"{key}= needs a value")
+        if key in found and key not in repeatable:
+            raise AudienceError(f"{key} is given twice; write {key}=a|b for either")
+        found[key] = (*found.get(key, ()), *values)
+    try:
+        channels = tuple(Channel(c.lower()) for c in found.get("channel", ()))
+    except ValueError:
+        known = ", ".join(c.value for c in CHANNEL_PREFERENCE)
+        raise AudienceError(
+            f"unknown channel in {'|'.join(found['channel'])!r}; use {known}"
+        ) from None
+    return Audience(
+        roles=tuple(r.lower() for r in found.get("role", ())),
+        schools=found.get("school", ()),
+        languages=found.get("language", ()),
+        channels=channels,
+        grades=tuple(_grade(g) for g in found.get("grade", ())),
+        not_answered=found.get("not-answered", ()),
+        not_finished=found.get("not-finished", ()),
+        segments=tuple(s.lower() for s in found.get("segment", ())),
+    )
+
+
+def resolve_audience(connection: Connection, text: str, rules: AudienceRules) -> Audience:
+    """Parse `text`, check every name it uses, expand saved segments; a ready Audience.
+
+    Raises AudienceError listing every unknown school, language, role, channel,
+    activity or segment at once.
+    """
+    audience = parse_audience(text)
+    problems: list[str] = []
+    for name in audience.segments:
+        stored = connection.execute(
+            select(segments.c.audience).where(segments.c.name == name)
+        ).scalar()
+        if stored is None:
+            known = connection.execute(select(segments.c.name).order_by(segments.c.name))
+            names = ", ".join(known.scalars()) or "none saved yet"
+            problems.append(f"unknown segment {name!r} (saved: {names})")
+            continue
+        saved = Audience.from_json(stored)
+        narrowed = audience.narrowed(saved)
+        if narrowed.is_impossible(audience, saved):
+            problems.append(f"segment {name!r} ({saved}) leaves nobody with the rest of the filter")
+        audience = narrowed
+    audience = replace(audience, segments=())
+    school_codes = {
+        _fold(value): code
+        for code, name in connection.execute(select(schools.c.code, schools.c.name))
+        for value in (code, name)
+    }
+    resolved_schools = []
+    for school in audience.schools:
+        code = school_codes.get(_fold(school))
+        if code is None:
+            names = ", ".join(sorted(set(school_codes.values()))) or "none loaded: run engage init"
+            problems.append(f"unknown school {school!r} (schools: {names})")
+        else:
+            resolved_schools.append(code)
+    language_codes = {code.lower(): code for code in rules.languages}
+    resolved_languages = []
+    for language in audience.languages:
+        code = language_codes.get(language.lower())
+        if code is None:
+            problems.append(
+                f"{language!r} is not a district language ({', '.join(rules.languages)})"
+            )
+        else:
+            resolved_languages.append(code)
+    for role in audience.roles:
+        if role not in rules.roles:
+            problems.append(f"{role!r} is not a role ({', '.join(rules.roles)})")
+    for channel in audience.channels:
+        if channel not in rules.channels:
+            enabled = ", ".join(c.value for c in rules.channels) or "none"
+            problems.append(f"channel {channel.value!r} is not turned on here (on: {enabled})")
+    keys = {*audience.not_answered, *audience.not_finished}
+    if keys:
+        stored_keys = set(
+            connection.execute(
+                select(activities.c.key).where(activities.c.key.in_(keys)).distinct()
+            ).scalars()
+        )
+        for key in sorted(keys - stored_keys):
+            problems.append(f"unknown activity {key!r} (see engage activity list)")
+    if problems:
+        raise AudienceError("; ".join(problems))
+    return replace(
+        audience,
+        schools=tuple(dict.fromkeys(resolved_schools)),
+        languages=tuple(dict.fromkeys(resolved_languages)),
+    )
+
+
+def save_segment(
+    engine: Engine, name: str, audience: Audience, now: datetime, actor: str = "cli"
+) -> bool:
+    """Save (or replace) a named audience; True when it is new."""
+    if not _SEGMENT_NAME.match(name):
+        raise AudienceError(
+            f"segment name {name!r}: use lowercase letters, digits, - and _ (at most 64)"
+        )
+    with engine.begin() as connection:
+        existing = connection.execute(select(segments.c.id).where(segments.c.name == name)).scalar()
+        data = audience.to_json()
+        if existing is None:
+            connection.execute(
+                insert(segments), {"name": name, "audience": data, "created_at": now}
+            )
+        else:
+            connection.execute(
+                update(segments).where(segments.c.id == existing), {"audience": data}
+            )
+        audit_in(connection, actor, "segment.save", {"name": name, "audience": str(audience)}, now)
+    return existing is None
+
+
+# -- selecting -----------------------------------------------------------------
+
+
+def _conditions(audience: Audience, default_language: str) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [participants.c.forgotten_at.is_(None)]
+    if audience.roles:
+        where.append(participants.c.role.in_(audience.roles))
+    if audience.schools:
+        where.append(participants.c.school.in_(audience.schools))
+    if audience.languages:
+        language = func.coalesce(participants.c.language, default_language)
+        where.append(language.in_(audience.languages))
+    if audience.grades:
+        where.append(participants.c.grade.in_(audience.grades))
+    for key in audience.not_answered:
+        answered = (
+            select(responses.c.id)
+            .join(activities, activities.c.id == responses.c.activity_id)
+            .where(
+                responses.c.participant_id == participants.c.id,
+                responses.c.status == "answered",
+                activities.c.key == key,
+            )
+        )
+        where.append(~exists(answered))
+    for key in audience.not_finished:
+        finished = (
+            select(conversations.c.id)
+            .join(activities, activities.c.id == conversations.c.activity_id)
+            .where(
+                conversations.c.participant_id == participants.c.id,
+                conversations.c.status == "completed",
+                activities.c.key == key,
+            )
+        )
+        where.append(~exists(finished))
+    return where
+
+
+def audience_query(
+    audience: Audience,
+    rules: AudienceRules,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+    only: Sequence[int] | None = None,
+) -> Select[Any]:
+    """The SELECT behind `recipients`: each matching person with their usable-channel contacts."""
+    channels = [c.value for c in (audience.channels or rules.channels) if c in rules.channels]
+    where = _conditions(audience, rules.default_language)
+    if only is not None:
+        where.append(participants.c.id.in_(only))
+    people = select(participants.c.id).where(*where, participants.c.id > after)
+    if limit is not None:
+        people = people.order_by(participants.c.id).limit(limit)
+    return (
+        select(
+            participants.c.id,
+            participants.c.language,
+            participants.c.consent,
+            contacts.c.id.label("contact_id"),
+            contacts.c.channel,
+            contacts.c.address,
+            contacts.c.opted_out_at,
+            contacts.c.invalid_at,
+            contacts.c.last_inbound_at,
+        )
+        .select_from(participants)
+        .outerjoin(
+            contacts,
+            and_(contacts.c.participant_id == participants.c.id, contacts.c.channel.in_(channels)),
+        )
+        .where(participants.c.id.in_(people.scalar_subquery()))
+        .order_by(participants.c.id, contacts.c.id)
+    )
+
+
+def recipients(
+    connection: Connection,
+    audience: Audience,
+    rules: AudienceRules,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+    only: Sequence[int] | None = None,
+) -> Iterator[Recipient]:
+    """Every person of the audience in participant-id order, with the contact to use.
+
+    `after`/`limit` select a slice by participant id (how broadcasts enqueue
+    in batches); rows are streamed, never all loaded.
+    """
+    query = audience_query(audience, rules, after=after, limit=limit, only=only)
+    result = connection.execute(query, execution_options={"yield_per": 2000})
+    current: list[Any] = []
+    for row in result:
+        if current and current[0].id != row.id:
+            yield _choose(current, rules.default_language)
+            current = []
+        current.append(row)
+    if current:
+        yield _choose(current, rules.default_language)
+
+
+def count(connection: Connection, audience: Audience, rules: AudienceRules) -> AudienceCounts:
+    """Fold the audience into the numbers shown before a broadcast is confirmed."""
+    counts = AudienceCounts()
+    for recipient in recipients(connection, audience, rules):
+        counts.add(recipient)
+    return counts
+
+
+def _choose(rows: list[Any], default_language: str) -> Recipient:
+    first = rows[0]
+    language = first.language or default_language
+    if first.consent is False:
+        return Recipient(first.id, language, Reach.DECLINED)
+    usable = [
+        r
+        for r in rows
+        if r.contact_id is not None and r.opted_out_at is None and r.invalid_at is None
+    ]
+    if usable:
+        best = min(usable, key=_preference)
+        return Recipient(
+            first.id, language, Reach.SEND, best.contact_id, Channel(best.channel), best.address
+        )
+    if any(r.contact_id is not None and r.opted_out_at is not None for r in rows):
+        return Recipient(first.id, language, Reach.OPTED_OUT)
+    return Recipient(first.id, language, Reach.UNREACHABLE)
+
+
+def _preference(row: Any) -> tuple[int, float, int, int]:
+    # The contact they last wrote from first, then SMS, Telegram, Slack.
+    wrote = row.last_inbound_at
+    recency = -wrote.timestamp() if wrote is not None else 0.0
+    rank = next(
+        (i for i, c in enumerate(CHANNEL_PREFERENCE) if c.value == row.channel),
+        len(CHANNEL_PREFERENCE),
+    )
+    return (0 if wrote is not None else 1, recency, rank, row.contact_id)
+
+
+def _grade(value: str) -> str:
+    cleaned = value.strip()
+    alias = _GRADES.get(cleaned.lower())
+    if alias:
+        return alias
+    return str(int(cleaned)) if cleaned.isdigit() else cleaned
+
+
+def _fold(value: str) -> str:
+    return value.strip().lower()
