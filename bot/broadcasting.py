@@ -1,0 +1,604 @@
+"""Broadcasts for organizers: plan, preview the numbers, confirm, enqueue; reminders.
+
+    plan = broadcasting.plan("family-priorities-2026", "role=parent,school=lincoln-es")
+    print(plan.counts.reachable, plan.estimate.finishes_at)   # shown before confirming
+    broadcast_id = broadcasting.confirm(plan, actor="cli")
+    broadcasting.enqueue(broadcast_id)                       # or let the scheduler do it
+
+An activity broadcast is an invitation that goes through the engine's
+`invite()`: a participant who is free gets the activity's intro and first
+question, exactly as the engine would say it, in their language; one in the
+middle of another activity gets it queued behind that one (one active
+conversation per person). A progress update with no question is a plain
+message. Reminders are scheduled broadcasts that re-ask the open question
+to those the invitation reached who have not finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from bot.core.activity import Activity, ActivityKind, Localized
+from bot.core.messages import Channel, Reply
+from bot.core.prompts import question_reply
+from bot.core.state import Program
+from bot.core.step import invite
+from bot.errors import ActivityError, EngageError
+from bot.quiet_hours import QuietHours
+from storage import models
+from storage.audience import (
+    Audience,
+    AudienceCounts,
+    AudienceError,
+    AudienceRules,
+    count,
+    resolve_audience,
+    save_segment,
+)
+from storage.broadcasts import (
+    BatchOutcome,
+    BroadcastError,
+    BroadcastKind,
+    BroadcastRecord,
+    BroadcastStatus,
+    BroadcastStore,
+    EnqueueBatch,
+    Progress,
+)
+
+__all__ = [
+    "BroadcastPolicy",
+    "Broadcasting",
+    "Estimate",
+    "Plan",
+    "combine",
+    "parse_delay",
+    "parse_when",
+]
+
+log = logging.getLogger(__name__)
+
+Parse = Callable[[str, str], Activity]
+
+# A time this far in the past is a typo, not "now".
+PAST_TOLERANCE = timedelta(minutes=1)
+# What "no rate limit" means in an estimate.
+UNLIMITED_RATE = 50.0
+
+REMINDER_PREFIX: Mapping[str, str] = {
+    "en": "Reminder from {program}: we would still love your answers to “{title}”.",
+    "es": "Recordatorio de {program}: todavía queremos sus respuestas a “{title}”.",
+    "vi": "Nhắc nhở từ {program}: chúng tôi vẫn mong nhận được câu trả lời cho “{title}”.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastPolicy:
+    """Sending limits and defaults, from settings."""
+
+    rates: Mapping[Channel, float]
+    quiet_hours: QuietHours | None = None
+    reminders: int = 1
+    max_reminders: int = 3
+    reminder_delay: timedelta = timedelta(days=3)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """How long sending takes at the configured rates, quiet hours included."""
+
+    seconds: float
+    starts_at: datetime
+    finishes_at: datetime
+    deferred: bool  # the start waits for quiet hours to end
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A broadcast as the organizer is about to confirm it."""
+
+    kind: BroadcastKind
+    activity_key: str
+    activity_id: int
+    title: str
+    audience: Audience
+    scheduled_at: datetime
+    counts: AudienceCounts
+    estimate: Estimate
+    reminders: tuple[datetime, ...] = ()
+    message: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "activity": self.activity_key,
+            "kind": self.kind.value,
+            "audience": str(self.audience),
+            "people": self.counts.people,
+            "reachable": self.counts.reachable,
+            "opted_out": self.counts.opted_out,
+            "unreachable": self.counts.unreachable,
+            "declined": self.counts.declined,
+            "by_channel": dict(self.counts.by_channel),
+            "estimate_s": round(self.estimate.seconds),
+        }
+
+
+def combine(replies: Sequence[Reply]) -> Reply:
+    """The replies of one step as one message: texts in order, the last one's choices.
+
+    One message, not several: separate SMS can arrive out of order, and the
+    question must come after its introduction.
+    """
+    texts = [r.text for r in replies if r.text]
+    choices = next((r.choices for r in reversed(replies) if r.choices), ())
+    return Reply("\n\n".join(texts), choices)
+
+
+def parse_delay(text: str) -> timedelta:
+    """`3d`, `36h`, `90m` or `2w` as a timedelta; raises EngageError otherwise."""
+    cleaned = text.strip().lower()
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if len(cleaned) >= 2 and cleaned[-1] in units and cleaned[:-1].isdigit():
+        delay = timedelta(**{units[cleaned[-1]]: int(cleaned[:-1])})
+        if delay > timedelta(0):
+            return delay
+    raise EngageError(f"delay {text!r}: write a number and m, h, d or w, like 3d")
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """`--at` as naive UTC: ISO date-time in the district's time zone, or `+2h`/`+1d`.
+
+    Raises EngageError for anything unreadable or in the past.
+    """
+    cleaned = text.strip()
+    if cleaned.startswith("+"):
+        return now + parse_delay(cleaned[1:])
+    try:
+        moment = datetime.fromisoformat(cleaned.replace(" ", "T", 1))
+    except ValueError:
+        raise EngageError(
+            f"--at {text!r}: write a local date and time like 2026-09-14T18:00, or +2h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    if utc < now - PAST_TOLERANCE:
+        raise EngageError(f"--at {text!r} is in the past; leave --at out to send now")
+    return max(utc, now)
+
+
+class Broadcasting:
+    """The organizer's broadcasts against one database.
+
+    `parse` turns a stored activity's YAML into its definition; `rules` say
+    which languages, roles and channels filters may name.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        program: Program,
+        rules: AudienceRules,
+        policy: BroadcastPolicy,
+        parse: Parse,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.engine = engine
+        self.program = program
+        self.rules = rules
+        self.policy = policy
+        self.parse = parse
+        self.clock = clock
+        self.store = BroadcastStore(engine)
+        self._definitions: dict[int, Activity] = {}
+
+    # -- planning ------------------------------------------------------------------
+
+    def plan(
+        self,
+        activity_key: str,
+        to: str,
+        *,
+        at: datetime | None = None,
+        reminders: int | None = None,
+        reminder_delay: timedelta | None = None,
+    ) -> Plan:
+        """Check everything and count the audience; nothing is written.
+
+        Raises BroadcastError (or AudienceError) for an unknown, closed or
+        invalid activity, a bad filter, a time in the past, or nobody to send to.
+        """
+        now = self.clock()
+        if at is not None and at < now - PAST_TOLERANCE:
+            raise BroadcastError("the time to send is in the past; leave it out to send now")
+        scheduled_at = max(at or now, now)
+        if not self.rules.channels:
+            raise BroadcastError(
+                "no channel is configured here, so nobody can be reached: set TWILIO_* "
+                "(or TELEGRAM_*, SLACK_*) as the workers have them"
+            )
+        activity_id, activity = self._activity(activity_key)
+        with self.engine.connect() as connection:
+            audience = resolve_audience(connection, to, self.rules)
+            audience = self._within_school(audience, activity)
+            counts = count(connection, audience, self.rules)
+        kind = _kind(activity)
+        if counts.reachable == 0:
+            raise BroadcastError(
+                f"nobody to send to: {counts.people} match {audience}, of whom "
+                f"{counts.opted_out} opted out, {counts.unreachable} are unreachable and "
+                f"{counts.declined} declined"
+            )
+        wanted = self.policy.reminders if reminders is None else reminders
+        if kind is not BroadcastKind.ACTIVITY:
+            wanted = 0 if reminders is None else reminders
+        if wanted and kind is not BroadcastKind.ACTIVITY:
+            raise BroadcastError("reminders go with activities that ask something")
+        if wanted > self.policy.max_reminders:
+            raise BroadcastError(
+                f"at most {self.policy.max_reminders} reminders (ENGAGE_REMINDERS_MAX)"
+            )
+        if wanted < 0:
+            raise BroadcastError("--reminders cannot be negative")
+        delay = reminder_delay or self.policy.reminder_delay
+        planned_reminders = tuple(scheduled_at + delay * (n + 1) for n in range(wanted))
+        estimate = self.estimate(counts, scheduled_at)
+        warnings = self._warnings(activity, counts, estimate)
+        message = {}
+        if kind is BroadcastKind.UPDATE:
+            message = {lang: self._update_text(activity, lang) for lang in self.program.languages}
+        return Plan(
+            kind=kind,
+            activity_key=activity.key,
+            activity_id=activity_id,
+            title=activity.title.get(activity.default_language),
+            audience=audience,
+            scheduled_at=scheduled_at,
+            counts=counts,
+            estimate=estimate,
+            reminders=planned_reminders,
+            message=message,
+            warnings=tuple(warnings),
+        )
+
+    def estimate(self, counts: AudienceCounts, start: datetime) -> Estimate:
+        """Time to send `counts` from `start`: channels in parallel, SMS paused at night."""
+        longest = 0.0
+        finish = start
+        deferred = False
+        for channel_name, number in counts.by_channel.items():
+            channel = Channel(channel_name)
+            rate = self.policy.rates.get(channel) or UNLIMITED_RATE
+            seconds = number / rate
+            longest = max(longest, seconds)
+            quiet = self.policy.quiet_hours
+            if channel is Channel.SMS and quiet is not None:
+                deferred = deferred or quiet.is_quiet(start)
+                end = quiet.finish_time(start, seconds)
+            else:
+                end = start + timedelta(seconds=seconds)
+            finish = max(finish, end)
+        starts = start
+        if deferred and self.policy.quiet_hours is not None:
+            starts = self.policy.quiet_hours.next_allowed(start)
+        return Estimate(longest, starts, finish, deferred)
+
+    def confirm(self, plan: Plan, actor: str) -> int:
+        """Create the broadcast (and its reminders) as planned; its id.
+
+        The audience is counted again when it is enqueued; the plan's numbers
+        are what the organizer saw.
+        """
+        ids = self.store.create(
+            kind=plan.kind,
+            audience=plan.audience,
+            scheduled_at=plan.scheduled_at,
+            now=self.clock(),
+            actor=actor,
+            activity_id=plan.activity_id,
+            message=plan.message,
+            reminders=plan.reminders,
+            detail=plan.summary(),
+        )
+        log.info(
+            "broadcast.created",
+            extra={
+                "broadcast_id": ids[0],
+                "kind": plan.kind.value,
+                "reachable": plan.counts.reachable,
+            },
+        )
+        return ids[0]
+
+    def save_segment(self, name: str, to: str, actor: str) -> tuple[bool, Audience]:
+        """Save a filter under `name` for `segment=NAME`; (is new, the stored audience)."""
+        with self.engine.connect() as connection:
+            audience = resolve_audience(connection, to, self.rules)
+        created = save_segment(self.engine, name.strip().lower(), audience, self.clock(), actor)
+        return created, audience
+
+    def preview(self, to: str) -> AudienceCounts:
+        """The numbers of an audience, without an activity (`/engage stats`, `segment save`)."""
+        with self.engine.connect() as connection:
+            audience = resolve_audience(connection, to, self.rules)
+            return count(connection, audience, self.rules)
+
+    # -- running -------------------------------------------------------------------
+
+    def run_due(self, actor: str = "scheduler") -> list[int]:
+        """Enqueue every broadcast whose time has come (and resume interrupted ones)."""
+        done = []
+        for broadcast_id in self.store.due(self.clock()):
+            if self.enqueue(broadcast_id, actor=actor) is not None:
+                done.append(broadcast_id)
+        return done
+
+    def enqueue(
+        self,
+        broadcast_id: int,
+        *,
+        actor: str = "scheduler",
+        progress: Callable[[BatchOutcome], None] | None = None,
+        batch_size: int = 1000,
+    ) -> BatchOutcome | None:
+        """Write the broadcast's outbox rows now; None when another process is doing it,
+        or it is cancelled or already queued. Safe to run again after a crash."""
+        record = self.store.get(broadcast_id)
+        if record is None:
+            raise BroadcastError(f"no broadcast {broadcast_id}")
+        with self.store.enqueue_lock(broadcast_id) as held:
+            if not held or not self.store.start_enqueue(broadcast_id):
+                return None
+            try:
+                decide, only = self._decider(record)
+            except (ActivityError, BroadcastError) as error:
+                # It cannot be sent as it is; stop it rather than retry forever.
+                self.store.cancel(broadcast_id, self.clock(), actor)
+                log.error(
+                    "broadcast.unsendable",
+                    extra={"broadcast_id": broadcast_id, "error": str(error)},
+                )
+                raise BroadcastError(f"broadcast {broadcast_id} cancelled: {error}") from error
+            outcome = self.store.enqueue(
+                broadcast_id,
+                Audience() if only is not None else record.audience,
+                self.rules,
+                self.clock(),
+                decide,
+                size=batch_size,
+                only=only,
+                progress=progress,
+                stop=lambda: self.store.is_cancelled(broadcast_id),
+            )
+            finished = self.store.finish_enqueue(broadcast_id, outcome, self.clock(), actor)
+        log.info(
+            "broadcast.enqueued",
+            extra={"broadcast_id": broadcast_id, "finished": finished, **outcome.as_dict()},
+        )
+        return outcome
+
+    def status(self, broadcast_id: int) -> Progress:
+        return self.store.progress(broadcast_id)
+
+    def latest(self, limit: int = 20) -> list[BroadcastRecord]:
+        return self.store.latest(limit)
+
+    def cancel(self, broadcast_id: int, actor: str) -> int:
+        record = self.store.get(broadcast_id)
+        if record is None:
+            raise BroadcastError(f"no broadcast {broadcast_id}")
+        if record.status is BroadcastStatus.CANCELLED:
+            raise BroadcastError(f"broadcast {broadcast_id} is already cancelled")
+        return self.store.cancel(broadcast_id, self.clock(), actor)
+
+    # -- deciding per recipient ----------------------------------------------------------
+
+    def _decider(
+        self, record: BroadcastRecord
+    ) -> tuple[Callable[[EnqueueBatch], None], list[int] | None]:
+        if record.activity_id is None:
+            raise BroadcastError("it names no activity")
+        activity = self._definition(record.activity_id)
+        match record.kind:
+            case BroadcastKind.ACTIVITY:
+                return self._invitations(record.activity_id, activity), None
+            case BroadcastKind.UPDATE | BroadcastKind.MESSAGE:
+                return self._messages(record, activity), None
+            case BroadcastKind.REMINDER:
+                assert record.reminder_of is not None
+                targets = self.store.reminder_targets(record.reminder_of, activity.key)
+                return self._reminders(activity), targets
+        raise BroadcastError(f"unknown broadcast kind {record.kind}")
+
+    def _not_before(self, channel: Channel | None, now: datetime) -> datetime:
+        quiet = self.policy.quiet_hours
+        if channel is Channel.SMS and quiet is not None:
+            return quiet.next_allowed(now)
+        return now
+
+    def _invitations(self, activity_id: int, activity: Activity) -> Callable[[EnqueueBatch], None]:
+        def decide(batch: EnqueueBatch) -> None:
+            for recipient, loaded in batch.reachable:
+                state = loaded.state
+                conversation = state.conversation
+                if conversation is not None and conversation.activity == activity.key:
+                    batch.skip(recipient)  # already taking it
+                    continue
+                if activity.key in state.pending:
+                    batch.skip(recipient)  # already waiting for it
+                    continue
+                current = (
+                    self._definition(loaded.conversation_activity_id)
+                    if loaded.conversation_activity_id is not None
+                    else None
+                )
+                result = invite(state, activity, self.program, current)
+                if result.replies:
+                    started = result.state.conversation
+                    start = (activity_id, started) if started is not None else None
+                    pending = (
+                        result.state.pending if result.state.pending != state.pending else None
+                    )
+                    batch.send(
+                        recipient,
+                        combine(result.replies),
+                        self._not_before(recipient.channel, batch.now),
+                        start=start,
+                        pending=pending,
+                    )
+                elif result.state.pending != state.pending:
+                    batch.set_pending(recipient, result.state.pending)
+                else:
+                    batch.skip(recipient)
+
+        return decide
+
+    def _messages(
+        self, record: BroadcastRecord, activity: Activity
+    ) -> Callable[[EnqueueBatch], None]:
+        def decide(batch: EnqueueBatch) -> None:
+            for recipient, loaded in batch.reachable:
+                language = loaded.state.language or self.program.default_language
+                body = record.message.get(language) or self._update_text(activity, language)
+                batch.send(recipient, Reply(body), self._not_before(recipient.channel, batch.now))
+
+        return decide
+
+    def _reminders(self, activity: Activity) -> Callable[[EnqueueBatch], None]:
+        def decide(batch: EnqueueBatch) -> None:
+            for recipient, loaded in batch.reachable:
+                conversation = loaded.state.conversation
+                if (
+                    conversation is None
+                    or conversation.activity != activity.key
+                    or conversation.question is None
+                    or loaded.conversation_activity_id is None
+                ):
+                    batch.skip(recipient)
+                    continue
+                definition = self._definition(loaded.conversation_activity_id)
+                question = definition.question(conversation.question)
+                if question is None:
+                    batch.skip(recipient)
+                    continue
+                language = loaded.state.language or self.program.default_language
+                prefix = self._reminder_prefix(definition, language)
+                ask = question_reply(definition, question, language)
+                batch.send(
+                    recipient,
+                    combine([Reply(prefix), ask]),
+                    self._not_before(recipient.channel, batch.now),
+                )
+
+        return decide
+
+    def _reminder_prefix(self, activity: Activity, language: str) -> str:
+        own = activity.extra.get("reminder")
+        if isinstance(own, Localized):
+            return own.get(language, activity.default_language)
+        template = REMINDER_PREFIX.get(language) or REMINDER_PREFIX["en"]
+        title = activity.title.get(language, activity.default_language)
+        return template.format(program=self.program.name, title=title)
+
+    def _update_text(self, activity: Activity, language: str) -> str:
+        parts = [
+            text.get(language, activity.default_language)
+            for text in (activity.intro, activity.closing)
+            if text is not None
+        ]
+        return "\n\n".join(p for p in parts if p) or activity.title.get(
+            language, activity.default_language
+        )
+
+    # -- activities ----------------------------------------------------------------
+
+    def _activity(self, key: str) -> tuple[int, Activity]:
+        table = models.Activity.__table__
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(table.c.id, table.c.version, table.c.is_open)
+                .where(table.c.key == key)
+                .order_by(table.c.version.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            raise BroadcastError(f"no activity named {key!r}: see engage activity list")
+        if not row.is_open:
+            raise BroadcastError(f"activity {key!r} is closed; load or open it before broadcasting")
+        try:
+            return row.id, self._definition(row.id)
+        except ActivityError as error:
+            raise BroadcastError(
+                f"activity {key!r} v{row.version} does not validate, so it cannot be sent:\n{error}"
+            ) from error
+
+    def _definition(self, activity_id: int) -> Activity:
+        found = self._definitions.get(activity_id)
+        if found is not None:
+            return found
+        table = models.Activity.__table__
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(table.c.key, table.c.version, table.c.source).where(
+                    table.c.id == activity_id
+                )
+            ).first()
+        if row is None:
+            raise BroadcastError(f"activity version {activity_id} is missing")
+        definition = self.parse(row.source, f"{row.key}@v{row.version}")
+        self._definitions[activity_id] = definition
+        return definition
+
+    def _within_school(self, audience: Audience, activity: Activity) -> Audience:
+        """A school's own round reaches that school's people only."""
+        if activity.school is None:
+            return audience
+        if audience.schools and activity.school not in audience.schools:
+            raise AudienceError(
+                f"activity {activity.key!r} belongs to school {activity.school!r}; "
+                f"the filter names {', '.join(audience.schools)}"
+            )
+        return Audience(
+            roles=audience.roles,
+            schools=(activity.school,),
+            languages=audience.languages,
+            channels=audience.channels,
+            grades=audience.grades,
+            not_answered=audience.not_answered,
+            not_finished=audience.not_finished,
+        )
+
+    def _warnings(
+        self, activity: Activity, counts: AudienceCounts, estimate: Estimate
+    ) -> list[str]:
+        warnings = []
+        have = activity.languages()
+        for language, number in sorted(counts.by_language.items()):
+            if language not in have:
+                warnings.append(
+                    f"{number} people read {language}, which {activity.key!r} lacks: they get "
+                    f"{activity.default_language}"
+                )
+        quiet = self.policy.quiet_hours
+        crosses = quiet is not None and (
+            estimate.deferred or quiet.next_quiet(estimate.starts_at) < estimate.finishes_at
+        )
+        if counts.by_channel.get(Channel.SMS.value) and quiet is not None and crosses:
+            warnings.append(
+                f"SMS waits during quiet hours ({quiet.start:%H:%M}-{quiet.end:%H:%M} "
+                f"{quiet.zone.key})"
+            )
+        return warnings
+
+
+def _kind(activity: Activity) -> BroadcastKind:
+    if activity.kind is ActivityKind.UPDATE and not activity.questions:
+        return BroadcastKind.UPDATE
+    return BroadcastKind.ACTIVITY

@@ -1,0 +1,779 @@
+"""Broadcasts in the database: create and schedule them, enqueue in batches, report progress.
+
+Enqueueing walks the audience in participant-id order, one transaction per
+batch. A batch writes its outbox rows with `INSERT … ON CONFLICT (dedup_key)
+DO NOTHING` (key `b:<broadcast>:<contact>`), and changes a participant's
+conversation state only for the rows it actually inserted. So a crash in the
+middle of a broadcast, and any number of restarts (or two processes resuming
+the same broadcast), end with one row per recipient and one conversation per
+participant. A resumed broadcast simply walks the audience again from the start.
+
+Status: `scheduled` (waiting for its time) → `enqueuing` → `queued` (every
+row written; the sender does the rest), or `cancelled`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.core.messages import Reply
+from bot.core.state import Awaiting, ConversationState, OnboardingStep, ParticipantState
+from bot.errors import EngageError
+from storage import models
+from storage.activities import audit_in
+from storage.audience import Audience, AudienceRules, Reach, Recipient, recipients
+from storage.unit_of_work import reply_to_row
+
+__all__ = [
+    "BatchOutcome",
+    "BroadcastError",
+    "BroadcastKind",
+    "BroadcastRecord",
+    "BroadcastStatus",
+    "BroadcastStore",
+    "EnqueueBatch",
+    "LoadedState",
+    "Progress",
+    "dedup_key",
+]
+
+log = logging.getLogger(__name__)
+
+broadcasts = models.Broadcast.__table__
+outbox = models.Outbox.__table__
+participants = models.Participant.__table__
+conversations = models.Conversation.__table__
+activities = models.Activity.__table__
+messages = models.Message.__table__
+contacts = models.Contact.__table__
+
+# Advisory-lock class for "this process is enqueueing broadcast N" (PostgreSQL).
+_LOCK_CLASS = 7405
+
+
+class BroadcastError(EngageError):
+    """A broadcast that cannot be created, enqueued or changed as asked."""
+
+
+class BroadcastKind(StrEnum):
+    ACTIVITY = "activity"  # an invitation: the activity's intro and first question
+    UPDATE = "update"  # a message with no question (a progress update)
+    REMINDER = "reminder"  # to those who started an activity and have not finished
+    MESSAGE = "message"
+
+
+class BroadcastStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    ENQUEUING = "enqueuing"
+    QUEUED = "queued"
+    CANCELLED = "cancelled"
+
+
+def dedup_key(broadcast_id: int, contact_id: int) -> str:
+    """The outbox key that makes a broadcast reach a contact at most once."""
+    return f"b:{broadcast_id}:{contact_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRecord:
+    id: int
+    kind: BroadcastKind
+    status: BroadcastStatus
+    audience: Audience
+    scheduled_at: datetime
+    created_by: str
+    created_at: datetime
+    total: int = 0
+    activity_id: int | None = None
+    activity_key: str | None = None
+    message: Mapping[str, str] = field(default_factory=dict)
+    reminder_of: int | None = None
+    enqueued_at: datetime | None = None
+
+
+@dataclass
+class Progress:
+    """Where a broadcast stands: outbox rows by state, delivery reports, people waiting."""
+
+    broadcast_id: int
+    status: str
+    total: int = 0
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    failed: int = 0
+    opted_out: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.opted_out
+
+    @property
+    def finished(self) -> bool:
+        return self.status == BroadcastStatus.QUEUED and self.queued + self.sending == 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedState:
+    """A participant's engine state, read under lock inside an enqueue batch."""
+
+    participant_id: int
+    state: ParticipantState
+    conversation_id: int | None
+    conversation_activity_id: int | None
+
+
+@dataclass
+class BatchOutcome:
+    """Counts over a whole enqueue, batch by batch."""
+
+    people: int = 0
+    queued: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    opted_out: int = 0
+    unreachable: int = 0
+    declined: int = 0
+    last_participant: int = 0
+
+    def merge(self, other: BatchOutcome) -> None:
+        for name in ("people", "queued", "waiting", "skipped", "opted_out", "unreachable"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.declined += other.declined
+        self.last_participant = max(self.last_participant, other.last_participant)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "people": self.people,
+            "queued": self.queued,
+            "waiting": self.waiting,
+            "skipped": self.skipped,
+            "opted_out": self.opted_out,
+            "unreachable": self.unreachable,
+            "declined": self.declined,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    recipient: Recipient
+    reply: Reply
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    participant_id: int
+    activity_id: int
+    conversation: ConversationState
+
+
+class EnqueueBatch:
+    """One transaction of an enqueue: recipients, their states, then what to write.
+
+    The caller decides per recipient (`send`, `set_pending`, `skip`); the store
+    then writes it all at once. A conversation start or pending change tied to
+    a message applies only when that message's outbox row was new.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        broadcast_id: int,
+        recipients_: list[Recipient],
+        states: dict[int, LoadedState],
+        now: datetime,
+    ) -> None:
+        self.connection = connection
+        self.broadcast_id = broadcast_id
+        self.recipients = recipients_
+        self.states = states
+        self.now = now
+        self.outcome = BatchOutcome(
+            last_participant=max((r.participant_id for r in recipients_), default=0)
+        )
+        self._messages: list[_Message] = []
+        self._starts: dict[int, _Start] = {}
+        self._pending_with_message: dict[int, tuple[str, ...]] = {}
+        self._pending: dict[int, tuple[str, ...]] = {}
+        for recipient in recipients_:
+            self.outcome.people += 1
+            match recipient.reach:
+                case Reach.OPTED_OUT:
+                    self.outcome.opted_out += 1
+                case Reach.UNREACHABLE:
+                    self.outcome.unreachable += 1
+                case Reach.DECLINED:
+                    self.outcome.declined += 1
+                case _:
+                    pass
+
+    @property
+    def reachable(self) -> Iterator[tuple[Recipient, LoadedState]]:
+        for recipient in self.recipients:
+            if recipient.reach is Reach.SEND and recipient.participant_id in self.states:
+                yield recipient, self.states[recipient.participant_id]
+
+    def send(
+        self,
+        recipient: Recipient,
+        reply: Reply,
+        not_before: datetime,
+        *,
+        start: tuple[int, ConversationState] | None = None,
+        pending: tuple[str, ...] | None = None,
+    ) -> None:
+        """Queue `reply`; with it (only if the row is new) start a conversation, set pending."""
+        self._messages.append(_Message(recipient, reply, not_before))
+        if start is not None:
+            activity_id, conversation = start
+            self._starts[recipient.participant_id] = _Start(
+                recipient.participant_id, activity_id, conversation
+            )
+        if pending is not None:
+            self._pending_with_message[recipient.participant_id] = pending
+
+    def set_pending(self, recipient: Recipient, pending: tuple[str, ...]) -> None:
+        """Queue the invitation behind the participant's current activity (idempotent)."""
+        self._pending[recipient.participant_id] = pending
+        self.outcome.waiting += 1
+
+    def skip(self, recipient: Recipient) -> None:
+        self.outcome.skipped += 1
+
+    def write(self) -> BatchOutcome:
+        inserted = self._insert_messages()
+        self.outcome.queued += len(inserted)
+        self.outcome.skipped += len(self._messages) - len(inserted)
+        started_ids = {
+            r.participant_id
+            for r in (m.recipient for m in self._messages)
+            if r.contact_id in inserted
+        }
+        starts = [s for pid, s in self._starts.items() if pid in started_ids]
+        if starts:
+            self.connection.execute(
+                insert(conversations),
+                [
+                    {
+                        "participant_id": s.participant_id,
+                        "activity_id": s.activity_id,
+                        "status": "active",
+                        "question": s.conversation.question,
+                        "attempts": s.conversation.attempts,
+                        "answers": {},
+                        "started_at": self.now,
+                        "updated_at": self.now,
+                    }
+                    for s in starts
+                ],
+            )
+        pending = dict(self._pending)
+        pending.update(
+            {pid: p for pid, p in self._pending_with_message.items() if pid in started_ids}
+        )
+        if pending:
+            self.connection.execute(
+                update(participants)
+                .where(participants.c.id == bindparam("pid"))
+                .values(pending=bindparam("new_pending"), updated_at=bindparam("now")),
+                [
+                    {"pid": pid, "new_pending": list(value), "now": self.now}
+                    for pid, value in pending.items()
+                ],
+            )
+        return self.outcome
+
+    def _insert_messages(self) -> set[int]:
+        """Insert the outbox rows; the contact ids whose row is new."""
+        if not self._messages:
+            return set()
+        rows = [
+            {
+                "contact_id": m.recipient.contact_id,
+                "channel": m.recipient.channel.value if m.recipient.channel else "",
+                "address": m.recipient.address,
+                "body": m.reply.text,
+                "choices": reply_to_row(m.reply),
+                "kind": "broadcast",
+                "status": "pending",
+                "attempts": 0,
+                "not_before": m.not_before,
+                "broadcast_id": self.broadcast_id,
+                "dedup_key": dedup_key(self.broadcast_id, m.recipient.contact_id or 0),
+                "created_at": self.now,
+            }
+            for m in self._messages
+        ]
+        dialect_insert = (
+            postgresql.insert if self.connection.dialect.name == "postgresql" else sqlite.insert
+        )
+        statement = (
+            dialect_insert(outbox)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(outbox.c.contact_id)
+        )
+        return set(self.connection.execute(statement, rows).scalars().all())
+
+
+class BroadcastStore:
+    """Broadcast rows and their outbox rows; each method is its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    # -- creating ----------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        kind: BroadcastKind,
+        audience: Audience,
+        scheduled_at: datetime,
+        now: datetime,
+        actor: str,
+        activity_id: int | None = None,
+        message: Mapping[str, str] | None = None,
+        reminders: Sequence[datetime] = (),
+        detail: Mapping[str, object] | None = None,
+    ) -> list[int]:
+        """Create a broadcast and its scheduled reminders; ids, the broadcast's first."""
+        with self.engine.begin() as connection:
+            broadcast_id = self._insert(
+                connection, kind, audience, scheduled_at, now, actor, activity_id, message, None
+            )
+            ids = [broadcast_id]
+            for moment in reminders:
+                ids.append(
+                    self._insert(
+                        connection,
+                        BroadcastKind.REMINDER,
+                        audience,
+                        moment,
+                        now,
+                        actor,
+                        activity_id,
+                        None,
+                        broadcast_id,
+                    )
+                )
+            audit_in(
+                connection,
+                actor,
+                "broadcast.create",
+                {
+                    "broadcast": broadcast_id,
+                    "kind": kind.value,
+                    "audience": str(audience),
+                    "scheduled_at": scheduled_at.isoformat(),
+                    "reminders": ids[1:],
+                    **(detail or {}),
+                },
+                now,
+            )
+        return ids
+
+    def _insert(
+        self,
+        connection: Connection,
+        kind: BroadcastKind,
+        audience: Audience,
+        scheduled_at: datetime,
+        now: datetime,
+        actor: str,
+        activity_id: int | None,
+        message: Mapping[str, str] | None,
+        reminder_of: int | None,
+    ) -> int:
+        broadcast_id: int = connection.execute(
+            insert(broadcasts).returning(broadcasts.c.id),
+            {
+                "activity_id": activity_id,
+                "kind": kind.value,
+                "message": dict(message or {}),
+                "audience": audience.to_json(),
+                "status": BroadcastStatus.SCHEDULED.value,
+                "scheduled_at": scheduled_at,
+                "reminder_of": reminder_of,
+                "total": 0,
+                "created_by": actor,
+                "created_at": now,
+            },
+        ).scalar_one()
+        return broadcast_id
+
+    # -- reading -----------------------------------------------------------------
+
+    def get(self, broadcast_id: int) -> BroadcastRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(_RECORD.where(broadcasts.c.id == broadcast_id)).first()
+        return _record(row) if row is not None else None
+
+    def latest(self, limit: int = 20) -> list[BroadcastRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(_RECORD.order_by(broadcasts.c.id.desc()).limit(limit))
+            return [_record(row) for row in rows]
+
+    def due(self, now: datetime) -> list[int]:
+        """Broadcasts to enqueue now: scheduled ones whose time came, and interrupted ones."""
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(broadcasts.c.id)
+                    .where(
+                        or_(
+                            (broadcasts.c.status == BroadcastStatus.SCHEDULED.value)
+                            & (broadcasts.c.scheduled_at <= now),
+                            broadcasts.c.status == BroadcastStatus.ENQUEUING.value,
+                        )
+                    )
+                    .order_by(broadcasts.c.scheduled_at, broadcasts.c.id)
+                ).scalars()
+            )
+
+    def next_scheduled(self) -> datetime | None:
+        with self.engine.connect() as connection:
+            found: datetime | None = connection.execute(
+                select(func.min(broadcasts.c.scheduled_at)).where(
+                    broadcasts.c.status == BroadcastStatus.SCHEDULED.value
+                )
+            ).scalar()
+            return found
+
+    def progress(self, broadcast_id: int) -> Progress:
+        """Counts of this broadcast's outbox rows by state, and of delivery reports."""
+        record = self.get(broadcast_id)
+        if record is None:
+            raise BroadcastError(f"no broadcast {broadcast_id}: see engage broadcast status")
+        progress = Progress(broadcast_id, record.status.value)
+        with self.engine.connect() as connection:
+            by_status = connection.execute(
+                select(
+                    outbox.c.status,
+                    func.count(),
+                )
+                .where(outbox.c.broadcast_id == broadcast_id)
+                .group_by(outbox.c.status)
+            ).all()
+            delivery = connection.execute(
+                select(messages.c.status, func.count())
+                .select_from(outbox)
+                .join(messages, messages.c.outbox_id == outbox.c.id)
+                .where(outbox.c.broadcast_id == broadcast_id, messages.c.direction == "out")
+                .group_by(messages.c.status)
+            ).all()
+        for status, number in by_status:
+            progress.total += number
+            match status:
+                case "pending":
+                    progress.queued += number
+                case "sending":
+                    progress.sending += number
+                case "sent":
+                    progress.sent += number
+                case "failed":
+                    progress.failed += number
+                case "cancelled":
+                    progress.opted_out += number
+        for status, number in delivery:
+            if status in ("delivered", "read"):
+                progress.delivered += number
+            elif status in ("undelivered", "failed"):
+                progress.undelivered += number
+        return progress
+
+    # -- changing ----------------------------------------------------------------
+
+    def cancel(self, broadcast_id: int, now: datetime, actor: str) -> int:
+        """Stop a broadcast: it is not enqueued further and its unsent rows are cancelled.
+
+        Returns how many queued messages were cancelled. Its reminders are cancelled too.
+        """
+        with self.engine.begin() as connection:
+            ids = [broadcast_id] + list(
+                connection.execute(
+                    select(broadcasts.c.id).where(broadcasts.c.reminder_of == broadcast_id)
+                ).scalars()
+            )
+            connection.execute(
+                update(broadcasts).where(broadcasts.c.id.in_(ids)),
+                {"status": BroadcastStatus.CANCELLED.value},
+            )
+            cancelled = connection.execute(
+                update(outbox).where(outbox.c.broadcast_id.in_(ids), outbox.c.status == "pending"),
+                {"status": "cancelled", "error": "broadcast cancelled"},
+            ).rowcount
+            audit_in(
+                connection,
+                actor,
+                "broadcast.cancel",
+                {"broadcast": broadcast_id, "cancelled": cancelled},
+                now,
+            )
+        return int(cancelled or 0)
+
+    def start_enqueue(self, broadcast_id: int) -> bool:
+        """Move a due broadcast to `enqueuing`; False if it is cancelled or already queued."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(broadcasts).where(
+                    broadcasts.c.id == broadcast_id,
+                    broadcasts.c.status.in_(
+                        [BroadcastStatus.SCHEDULED.value, BroadcastStatus.ENQUEUING.value]
+                    ),
+                ),
+                {"status": BroadcastStatus.ENQUEUING.value},
+            ).rowcount
+        return bool(changed)
+
+    def finish_enqueue(
+        self, broadcast_id: int, outcome: BatchOutcome, now: datetime, actor: str
+    ) -> bool:
+        """Mark the broadcast queued with its total; False if it was cancelled meanwhile."""
+        with self.engine.begin() as connection:
+            total = connection.execute(
+                select(func.count()).where(outbox.c.broadcast_id == broadcast_id)
+            ).scalar_one()
+            changed = connection.execute(
+                update(broadcasts).where(
+                    broadcasts.c.id == broadcast_id,
+                    broadcasts.c.status == BroadcastStatus.ENQUEUING.value,
+                ),
+                {"status": BroadcastStatus.QUEUED.value, "total": total, "enqueued_at": now},
+            ).rowcount
+            if changed:
+                audit_in(
+                    connection,
+                    actor,
+                    "broadcast.enqueued",
+                    {"broadcast": broadcast_id, "total": total, **outcome.as_dict()},
+                    now,
+                )
+        return bool(changed)
+
+    def is_cancelled(self, broadcast_id: int) -> bool:
+        with self.engine.connect() as connection:
+            status = connection.execute(
+                select(broadcasts.c.status).where(broadcasts.c.id == broadcast_id)
+            ).scalar()
+        return status == BroadcastStatus.CANCELLED.value
+
+    def enqueue_lock(self, broadcast_id: int) -> _EnqueueLock | _NoLock:
+        """Hold "I am enqueueing this broadcast" across processes (PostgreSQL; no-op on SQLite).
+
+        Enqueueing twice at once is safe anyway (dedup keys); the lock saves the work.
+        """
+        return _EnqueueLock(self.engine, broadcast_id) if self.is_postgres else _NoLock()
+
+    # -- enqueueing --------------------------------------------------------------
+
+    def enqueue(
+        self,
+        broadcast_id: int,
+        audience: Audience,
+        rules: AudienceRules,
+        now: datetime,
+        decide: Callable[[EnqueueBatch], None],
+        *,
+        size: int = 1000,
+        only: Sequence[int] | None = None,
+        progress: Callable[[BatchOutcome], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> BatchOutcome:
+        """Walk the audience in batches of `size` people, one transaction each.
+
+        `decide` fills each batch (reading `batch.reachable`); the batch is then
+        written and committed. `progress` sees the running totals after each
+        commit; `stop` is asked between batches (a cancelled broadcast).
+        """
+        total = BatchOutcome()
+        after = 0
+        while stop is None or not stop():
+            with self.engine.begin() as connection:
+                found = list(
+                    recipients(connection, audience, rules, after=after, limit=size, only=only)
+                )
+                if not found:
+                    break
+                reachable = sorted(r.participant_id for r in found if r.reach is Reach.SEND)
+                states = self._lock_and_load(connection, reachable)
+                batch = EnqueueBatch(connection, broadcast_id, found, states, now)
+                decide(batch)
+                total.merge(batch.write())
+            after = total.last_participant
+            if progress is not None:
+                progress(total)
+        return total
+
+    def _lock_and_load(self, connection: Connection, ids: list[int]) -> dict[int, LoadedState]:
+        if not ids:
+            return {}
+        if self.is_postgres:
+            # Lock first, then read: a read after the lock sees what an inbound
+            # message committed while we waited (READ COMMITTED).
+            connection.execute(
+                select(participants.c.id)
+                .where(participants.c.id.in_(ids))
+                .order_by(participants.c.id)
+                .with_for_update()
+            ).all()
+        rows = connection.execute(_STATE.where(participants.c.id.in_(ids))).all()
+        return {row.id: _loaded(row) for row in rows}
+
+    def reminder_targets(self, broadcast_id: int, activity_key: str) -> list[int]:
+        """Participants invited by `broadcast_id` whose conversation on the activity is still open."""
+        with self.engine.connect() as connection:
+            invited = (
+                select(contacts.c.participant_id)
+                .join(outbox, outbox.c.contact_id == contacts.c.id)
+                .where(outbox.c.broadcast_id == broadcast_id, outbox.c.status == "sent")
+            )
+            rows = connection.execute(
+                select(conversations.c.participant_id)
+                .join(activities, activities.c.id == conversations.c.activity_id)
+                .where(
+                    conversations.c.status == "active",
+                    activities.c.key == activity_key,
+                    conversations.c.participant_id.in_(invited),
+                )
+                .distinct()
+            )
+            return sorted(rows.scalars())
+
+
+class _EnqueueLock:
+    def __init__(self, engine: Engine, broadcast_id: int) -> None:
+        self.engine = engine
+        self.broadcast_id = broadcast_id
+        self.connection: Connection | None = None
+
+    def __enter__(self) -> bool:
+        self.connection = self.engine.connect()
+        held = self.connection.execute(
+            text("SELECT pg_try_advisory_lock(:c, :b)"), {"c": _LOCK_CLASS, "b": self.broadcast_id}
+        ).scalar()
+        self.connection.commit()
+        return bool(held)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.connection is not None
+        try:
+            self.connection.execute(
+                text("SELECT pg_advisory_unlock(:c, :b)"),
+                {"c": _LOCK_CLASS, "b": self.broadcast_id},
+            )
+            self.connection.commit()
+        finally:
+            self.connection.close()
+
+
+class _NoLock:
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_RECORD = select(
+    broadcasts.c.id,
+    broadcasts.c.kind,
+    broadcasts.c.status,
+    broadcasts.c.audience,
+    broadcasts.c.scheduled_at,
+    broadcasts.c.created_by,
+    broadcasts.c.created_at,
+    broadcasts.c.total,
+    broadcasts.c.activity_id,
+    activities.c.key.label("activity_key"),
+    broadcasts.c.message,
+    broadcasts.c.reminder_of,
+    broadcasts.c.enqueued_at,
+).outerjoin(activities, activities.c.id == broadcasts.c.activity_id)
+
+
+def _record(row: Any) -> BroadcastRecord:
+    return BroadcastRecord(
+        id=row.id,
+        kind=BroadcastKind(row.kind),
+        status=BroadcastStatus(row.status),
+        audience=Audience.from_json(row.audience or {}),
+        scheduled_at=row.scheduled_at,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        total=row.total,
+        activity_id=row.activity_id,
+        activity_key=row.activity_key,
+        message=dict(row.message or {}),
+        reminder_of=row.reminder_of,
+        enqueued_at=row.enqueued_at,
+    )
+
+
+_STATE = (
+    select(
+        participants.c.id,
+        participants.c.language,
+        participants.c.role,
+        participants.c.school,
+        participants.c.consent,
+        participants.c.onboarding,
+        participants.c.onboarding_started,
+        participants.c.awaiting,
+        participants.c.attempts,
+        participants.c.pending,
+        conversations.c.id.label("conversation_id"),
+        conversations.c.activity_id,
+        conversations.c.question,
+        conversations.c.attempts.label("conversation_attempts"),
+        conversations.c.answers,
+        activities.c.key.label("activity_key"),
+        activities.c.version.label("activity_version"),
+    )
+    .select_from(participants)
+    .outerjoin(
+        conversations,
+        (conversations.c.participant_id == participants.c.id)
+        & (conversations.c.status == "active"),
+    )
+    .outerjoin(activities, activities.c.id == conversations.c.activity_id)
+)
+
+
+def _loaded(row: Any) -> LoadedState:
+    conversation = None
+    if row.conversation_id is not None:
+        conversation = ConversationState(
+            activity=row.activity_key,
+            version=row.activity_version,
+            question=row.question,
+            attempts=row.conversation_attempts,
+            answers={
+                k: tuple(v) if isinstance(v, list) else v for k, v in (row.answers or {}).items()
+            },
+        )
+    state = ParticipantState(
+        language=row.language,
+        role=row.role,
+        school=row.school,
+        consent=row.consent,
+        opted_out=False,
+        onboarding=OnboardingStep(row.onboarding) if row.onboarding else None,
+        onboarding_started=bool(row.onboarding_started),
+        awaiting=Awaiting(row.awaiting) if row.awaiting else None,
+        attempts=row.attempts or 0,
+        conversation=conversation,
+        pending=tuple(row.pending or ()),
+    )
+    return LoadedState(row.id, state, row.conversation_id, row.activity_id)
