@@ -7,16 +7,24 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from bot.core.messages import Channel, OutboundMessage
 from bot.errors import ProviderError
 from bot.ports import ChannelSender, Outbox, OutboxRow
 
-__all__ = ["OutboxSender", "RateLimiter"]
+__all__ = ["OutboxSender", "RateLimiter", "RunDb"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+
+class RunDb(Protocol):
+    """Runs a blocking database call from async code (in a worker thread in the server)."""
+
+    def __call__(self, work: Callable[[], T], /) -> Awaitable[T]: ...
+
 
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_SECONDS = 60.0
@@ -81,7 +89,7 @@ class OutboxSender:
         channels: Mapping[Channel, ChannelSender],
         clock: Callable[[], datetime],
         *,
-        run_db: Callable[[Callable[[], T]], Awaitable[T]] | None = None,
+        run_db: RunDb | None = None,
         rates: Mapping[Channel, float] | None = None,
         batch: int = 100,
         concurrency: int = 16,
@@ -90,7 +98,7 @@ class OutboxSender:
         self.outbox = outbox
         self.channels = dict(channels)
         self.clock = clock
-        self.run_db = run_db or _inline
+        self.run_db: RunDb = run_db or _inline
         self.rates = dict(rates or {})
         self.batch = batch
         self.concurrency = concurrency

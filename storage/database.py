@@ -27,17 +27,19 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def connect(url: str, **options: Any) -> Engine:
+def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     """An engine with the settings each backend needs.
 
     SQLite: WAL (readers never block the writer), a busy timeout, foreign keys
     on, and `BEGIN IMMEDIATE` for write transactions so two writers queue on
-    the lock instead of failing half-way with "database is locked".
+    the lock instead of failing half-way with "database is locked". The busy
+    timeout (seconds) is short: the service retries, and Twilio gives up on a
+    webhook after 15 s.
     """
     url = normalize_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **options)
-    engine = create_engine(url, connect_args={"timeout": 10}, **options)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout}, **options)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -48,7 +50,7 @@ def connect(url: str, **options: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

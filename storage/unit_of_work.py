@@ -13,7 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
@@ -245,12 +245,13 @@ class SqlUnitOfWork:
         return ActivityRow(*row) if row else None
 
     def open_activities(self) -> Sequence[ActivityRow]:
+        """Open activities, newest first, without their source (see `activity`)."""
         rows = self.connection.execute(
             select(
                 activities.c.id,
                 activities.c.key,
                 activities.c.version,
-                activities.c.source,
+                literal(""),
                 activities.c.is_open,
             )
             .where(activities.c.is_open.is_(True))

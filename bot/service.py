@@ -1,0 +1,236 @@
+"""The service layer: one inbound message, one transaction.
+
+Load who sent it, run the pure engine, then store the new state, the answers,
+the message log and the replies (as outbox rows) together, so a crash leaves
+either all of it or none of it, and a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from bot.authoring import parse_activity
+from bot.core.activity import Activity
+from bot.core.messages import InboundMessage
+from bot.core.state import EventKind, ParticipantState, Program, Step
+from bot.core.step import Activities, step
+from bot.detection import LanguageDetector
+from bot.ports import ActivityRow, SenderRecord, UnitOfWork
+
+__all__ = ["Inbound", "Outcome", "Service", "utcnow"]
+
+log = logging.getLogger(__name__)
+
+# Text shorter than this says too little to detect a language from.
+MIN_DETECTION_CHARS = 2
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as the database stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one inbound message."""
+
+    duplicate: bool
+    participant_id: int | None = None
+    replies: int = 0
+    step: Step | None = None
+
+
+Inbound = InboundMessage
+
+
+class Service:
+    """Runs inbound messages through the engine against a store.
+
+    `new_uow` opens a fresh unit of work; `detector` may be None (no detection).
+    """
+
+    def __init__(
+        self,
+        new_uow: Callable[[], UnitOfWork],
+        program: Program,
+        detector: LanguageDetector | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        retries: int = 3,
+    ) -> None:
+        self.new_uow = new_uow
+        self.program = program
+        self.detector = detector
+        self.clock = clock
+        self.retries = retries
+        self._definitions: dict[int, Activity] = {}
+
+    def handle_inbound(self, message: InboundMessage) -> Outcome:
+        """Store and answer one message; retry when the database is briefly busy."""
+        for attempt in range(self.retries + 1):
+            try:
+                return self._handle(message)
+            except (OperationalError, IntegrityError, DBAPIError) as error:
+                # A locked SQLite file, a PostgreSQL serialization failure, or two
+                # first messages from one new number racing to create them.
+                if attempt == self.retries:
+                    raise
+                log.warning(
+                    "inbound.retry",
+                    extra={"attempt": attempt + 1, "error": type(error).__name__},
+                )
+                time.sleep(0.05 * (2**attempt))
+        raise AssertionError("unreachable")
+
+    def definition(self, uow: UnitOfWork, row: ActivityRow) -> Activity:
+        """The parsed activity of a stored version (versions never change, so cached)."""
+        activity = self._definitions.get(row.id)
+        if activity is None:
+            source = row.source or self._source(uow, row.id)
+            activity = parse_activity(source, f"{row.key}@v{row.version}")
+            self._definitions[row.id] = activity
+        return activity
+
+    @staticmethod
+    def _source(uow: UnitOfWork, activity_id: int) -> str:
+        stored = uow.activity(activity_id)
+        return stored.source if stored is not None else ""
+
+    def _handle(self, message: InboundMessage) -> Outcome:
+        now = self.clock()
+        detected = self._detect(message.text)
+        with self.new_uow() as uow:
+            sender = uow.find_sender(message.channel, message.address)
+            if sender is None:
+                sender = uow.add_sender(message.channel, message.address, now)
+            message_id = uow.record_inbound(sender, message, detected, now)
+            if message_id is None:
+                log.info("inbound.duplicate", extra={"channel": message.channel.value})
+                return Outcome(duplicate=True, participant_id=sender.participant_id)
+            ids: dict[str, int] = {}
+            current = None
+            activity_id = sender.conversation_activity_id
+            if activity_id is not None:
+                current = self._definitions.get(activity_id)
+                if current is None:
+                    row = uow.activity(activity_id)
+                    current = self.definition(uow, row) if row is not None else None
+                if current is not None:
+                    ids[current.key] = activity_id
+            open_rows = uow.open_activities()
+            open_ = [self.definition(uow, row) for row in open_rows]
+            for row in open_rows:
+                ids.setdefault(row.key, row.id)
+            result = step(sender.state, message, self.program, Activities(current, open_), detected)
+            self._store(uow, sender, message, result, message_id, ids, detected, now)
+            uow.commit()
+        log.info(
+            "inbound.accepted",
+            extra={
+                "channel": message.channel.value,
+                "participant_id": sender.participant_id,
+                "replies": len(result.replies),
+            },
+        )
+        return Outcome(False, sender.participant_id, len(result.replies), result)
+
+    def _detect(self, text: str) -> str | None:
+        if self.detector is None or len(text.strip()) < MIN_DETECTION_CHARS:
+            return None
+        return self.detector.detect(text)
+
+    def _store(
+        self,
+        uow: UnitOfWork,
+        sender: SenderRecord,
+        message: InboundMessage,
+        result: Step,
+        message_id: int,
+        activity_ids: dict[str, int],
+        detected: str | None,
+        now: datetime,
+    ) -> None:
+        before, after = sender.state, result.state
+        conversation_ids: dict[str, int] = {}
+        if sender.conversation_id is not None and before.conversation is not None:
+            conversation_ids[before.conversation.activity] = sender.conversation_id
+        completed: set[str] = set()
+        confirmation = False
+        for event in result.events:
+            match event.kind:
+                case EventKind.ACTIVITY_STARTED:
+                    assert event.activity is not None
+                    conversation_ids[event.activity] = uow.start_conversation(
+                        sender.participant_id, activity_ids[event.activity], now
+                    )
+                case EventKind.ACTIVITY_COMPLETED:
+                    assert event.activity is not None
+                    completed.add(event.activity)
+                case EventKind.OPTED_OUT:
+                    uow.set_opted_out(sender, True, now)
+                    confirmation = True
+                case EventKind.OPTED_IN:
+                    uow.set_opted_out(sender, False, now)
+                case EventKind.CONSENT_GIVEN:
+                    uow.record_consent(sender.participant_id, now)
+                case EventKind.LETS_TALK:
+                    uow.add_lets_talk(
+                        sender, message_id, event.text or "", detected or after.language, now
+                    )
+                case _:
+                    pass
+        if result.responses:
+            uow.add_responses(
+                sender,
+                conversation_ids,
+                activity_ids,
+                result.responses,
+                message_id,
+                message.channel,
+                detected,
+                now,
+            )
+        for key, conversation_id in conversation_ids.items():
+            unchanged = (
+                key not in completed
+                and before.conversation is not None
+                and before.conversation == after.conversation
+                and before.conversation.activity == key
+            )
+            if not unchanged:
+                uow.save_conversation(conversation_id, after, key in completed, now)
+        if _participant_changed(before, after):
+            uow.save_participant(sender.participant_id, after, now)
+        # The opt-out confirmation is the one message that may still go to a
+        # contact that just opted out; the sender lets only that kind through.
+        kind = "confirmation" if confirmation else "reply"
+        uow.enqueue(sender.contact_id, message.channel, message.address, result.replies, kind, now)
+
+
+def _participant_changed(before: ParticipantState, after: ParticipantState) -> bool:
+    return (
+        before.language,
+        before.role,
+        before.school,
+        before.consent,
+        before.onboarding,
+        before.onboarding_started,
+        before.awaiting,
+        before.attempts,
+        before.pending,
+    ) != (
+        after.language,
+        after.role,
+        after.school,
+        after.consent,
+        after.onboarding,
+        after.onboarding_started,
+        after.awaiting,
+        after.attempts,
+        after.pending,
+    )
