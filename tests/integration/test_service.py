@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from bot.authoring import parse_activity
 from sqlalchemy import Engine, func, select
 
+from bot.authoring import parse_activity
 from bot.core.messages import Channel, InboundMessage
 from bot.core.state import Program, School
 from bot.service import Service
