@@ -161,9 +161,7 @@ def _clean_text(body: str) -> str:
     """Without control characters but newlines and tabs, at most `MAX_BODY` characters."""
     # A lone CR is a line break on some handsets; dropping it would join two words.
     body = body.replace("\r\n", "\n").replace("\r", "\n")
-    kept = "".join(
-        char for char in body if char in "\n\t" or unicodedata.category(char) != "Cc"
-    )
+    kept = "".join(char for char in body if char in "\n\t" or unicodedata.category(char) != "Cc")
     return kept[:MAX_BODY]
 
 
@@ -263,9 +261,7 @@ class TwilioSms:
 
     # -- webhooks --------------------------------------------------------------
 
-    def is_genuine(
-        self, path: str, query: str, params: Params, signature: str | None
-    ) -> bool:
+    def is_genuine(self, path: str, query: str, params: Params, signature: str | None) -> bool:
         """Whether `X-Twilio-Signature` signs this request for our public URL.
 
         Pass every form pair, blank ones included (`parse_qsl(body,
@@ -331,7 +327,12 @@ class TwilioSms:
             # aiohttp wants a running loop for its session, so it opens on the first send.
             trace = aiohttp.TraceConfig()
             trace.on_request_end.append(_remember_retry_after)
-            self._http = AsyncTwilioHttpClient(trace_configs=[trace])
+            # twilio logs each request's URL at INFO, and a GET's query can hold a phone
+            # number; quiet unless the entrypoint chose a level for this logger.
+            http_log = logging.getLogger(f"{__name__}.http")
+            if http_log.level == logging.NOTSET:
+                http_log.setLevel(logging.WARNING)
+            self._http = AsyncTwilioHttpClient(logger=http_log, trace_configs=[trace])
             client = Client(self.account_sid, self._auth_token, http_client=self._http)
             # TWILIO_REGION/TWILIO_EDGE in the environment would rewrite the API host
             # (127.0.0.1 became 127.us1.0.1); configuration comes from Settings only.
