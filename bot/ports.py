@@ -6,13 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.state import ParticipantState, Response
 from bot.errors import DeliveryFailure
 
-__all__ = ["ActivityRow", "ChannelSender", "Outbox", "OutboxRow", "SenderRecord", "UnitOfWork"]
+__all__ = [
+    "ActivityRow",
+    "ChannelSender",
+    "Outbox",
+    "OutboxRow",
+    "SenderRecord",
+    "SentLookup",
+    "UnitOfWork",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +145,22 @@ class Outbox(Protocol):
 
     def mark_sent(self, row: OutboxRow, provider_id: str, now: datetime) -> None: ...
 
+    def mark_sent_many(self, sent: Sequence[tuple[OutboxRow, str]], now: datetime) -> int:
+        """Record many sends in one transaction; how many rows were still being sent."""
+        ...
+
+    def release(self, rows: Sequence[OutboxRow], not_before: datetime) -> None:
+        """Give claimed rows back unsent; the claim does not count as an attempt."""
+        ...
+
+    def defer_broadcasts(self, channel: Channel, until: datetime) -> int:
+        """Quiet hours: broadcast rows of `channel` due before `until` wait until then."""
+        ...
+
+    def known_provider_ids(self, channel: Channel, provider_ids: Sequence[str]) -> set[str]:
+        """Which of these provider ids are already recorded for a sent message."""
+        ...
+
     def mark_retry(
         self, row: OutboxRow, not_before: datetime, error: str, code: str | None
     ) -> None: ...
@@ -156,4 +180,18 @@ class ChannelSender(Protocol):
 
     async def send(self, message: OutboundMessage) -> str:
         """Send one message; return the provider's id for it or raise ProviderError."""
+        ...
+
+
+@runtime_checkable
+class SentLookup(Protocol):
+    """A channel that can say whether a message already went out (Twilio can; Telegram cannot).
+
+    The sender asks before sending a row again whose earlier attempt may have
+    reached the provider (a worker killed mid-send, a time-out), so a retry
+    does not send it twice.
+    """
+
+    async def find_sent(self, message: OutboundMessage) -> list[str]:
+        """Provider ids of messages already sent to `message.address` with this text."""
         ...

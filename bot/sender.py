@@ -11,7 +11,8 @@ from typing import Protocol, TypeVar
 
 from bot.core.messages import Channel, OutboundMessage
 from bot.errors import ProviderError
-from bot.ports import ChannelSender, Outbox, OutboxRow
+from bot.ports import ChannelSender, Outbox, OutboxRow, SentLookup
+from bot.quiet_hours import QuietHours
 
 __all__ = ["OutboxSender", "RateLimiter", "RunDb"]
 
@@ -26,8 +27,21 @@ class RunDb(Protocol):
     def __call__(self, work: Callable[[], T], /) -> Awaitable[T]: ...
 
 
-MAX_ATTEMPTS = 6
+# With backoff capped at a minute, ten tries span a few minutes of provider trouble;
+# a longer outage pauses the whole channel instead (BREAKER_FAILURES).
+MAX_ATTEMPTS = 10
 MAX_BACKOFF_SECONDS = 60.0
+# Consecutive transient failures on a channel that pause it, so a provider answering
+# 500 is probed now and then instead of being hit with the whole backlog.
+BREAKER_FAILURES = 3
+# A send must start this long before its row's lease ends (the Twilio client times
+# out after 15 s), so a row is never sent by a worker that no longer holds it.
+SEND_MARGIN = timedelta(seconds=20)
+# Sends are recorded in batches: at most this many, or this often.
+RECORD_BATCH = 200
+RECORD_EVERY = timedelta(seconds=1)
+# Quiet hours: how often to push the night's broadcast rows to the morning.
+DEFER_EVERY = timedelta(seconds=30)
 
 
 class RateLimiter:
@@ -80,7 +94,13 @@ class OutboxSender:
     """Sends what the outbox holds through the channels that are configured.
 
     `run_db` runs a blocking database call (in a worker thread in the server);
-    `rates` caps sends per second per channel (0 or missing: no cap).
+    `rates` caps sends per second per channel (0 or missing: no cap);
+    `quiet_hours`, if set, holds SMS broadcasts (not replies) until morning.
+
+    Exactly-once: a row is sent only while this worker holds its lease (with
+    SEND_MARGIN to spare), and a row tried before (`attempts > 1`: a worker died
+    after sending, or a time-out) is first looked up at the provider when the
+    channel can (`SentLookup`), and recorded instead of sent again if found.
     """
 
     def __init__(
@@ -94,6 +114,7 @@ class OutboxSender:
         batch: int = 100,
         concurrency: int = 16,
         lease: timedelta = timedelta(minutes=2),
+        quiet_hours: QuietHours | None = None,
     ) -> None:
         self.outbox = outbox
         self.channels = dict(channels)
@@ -103,34 +124,59 @@ class OutboxSender:
         self.batch = batch
         self.concurrency = concurrency
         self.lease = lease
+        self.quiet_hours = quiet_hours
+        self.margin = min(SEND_MARGIN, lease / 4)
         self._limiters: dict[Channel, RateLimiter] = {}
+        self._sent: list[tuple[OutboxRow, str]] = []
+        self._recorded_at = datetime.min
+        self._deferred_at = datetime.min
+        self._failures: dict[Channel, int] = {}
+        self._paused_until: dict[Channel, datetime] = {}
+        self._adopted: set[str] = set()
 
-    async def run_once(self) -> int:
-        """Send one batch of due messages; returns how many rows were handled."""
-        if not self.channels:
+    async def run_once(self, only: Channel | None = None) -> int:
+        """Send one batch of due messages (of `only` that channel); how many rows were handled."""
+        channels = [c for c in self.channels if only is None or c is only]
+        if not channels:
             return 0
         now = self.clock()
-        rows = await self.run_db(
-            lambda: self.outbox.claim_due(now, self.batch, self.lease, list(self.channels))
-        )
+        await self._defer_for_quiet_hours(now)
+        rows: list[OutboxRow] = []
+        for channel in channels:
+            if self._paused(channel, now):
+                continue
+            limit = self._claim_limit(channel)
+            rows += await self.run_db(
+                lambda c=channel, n=limit: self.outbox.claim_due(now, n, self.lease, [c])  # type: ignore[misc]
+            )
         if not rows:
             return 0
+        deadline = now + self.lease - self.margin
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(row: OutboxRow) -> None:
             async with gate:
-                await self._send(row)
+                await self._send(row, deadline)
 
-        await asyncio.gather(*(one(row) for row in rows))
+        try:
+            await asyncio.gather(*(one(row) for row in rows))
+        finally:
+            await self._record()
         return len(rows)
 
     async def run(self, stop: asyncio.Event, idle: float = 0.25) -> None:
-        """Keep sending until `stop` is set; sleeps `idle` seconds when nothing is due."""
+        """Keep sending until `stop` is set; sleeps `idle` seconds when nothing is due.
+
+        Each channel runs its own loop, so a slow one (SMS at 1/s) never holds up the others.
+        """
+        await asyncio.gather(*(self._run_channel(c, stop, idle) for c in self.channels))
+
+    async def _run_channel(self, channel: Channel, stop: asyncio.Event, idle: float) -> None:
         while not stop.is_set():
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(channel)
             except Exception:  # the loop must outlive one bad batch; the rows' leases expire
-                log.exception("outbox.batch_failed")
+                log.exception("outbox.batch_failed", extra={"channel": channel.value})
                 handled = 0
             if handled == 0:
                 try:
@@ -138,25 +184,118 @@ class OutboxSender:
                 except TimeoutError:
                     pass
 
-    async def _send(self, row: OutboxRow) -> None:
+    async def _send(self, row: OutboxRow, deadline: datetime) -> None:
         channel = self.channels[row.channel]
+        held_until = self._held_until(row)
+        if held_until is not None:
+            # Quiet hours began, or the channel is paused: back to the queue, no attempt spent.
+            await self.run_db(lambda: self.outbox.release([row], held_until))
+            return
         limiter = self._limiter(row.channel)
         if limiter is not None:
             await limiter.acquire()
+        if self.clock() >= deadline:
+            # Too close to the end of our lease: another worker may take the row over.
+            await self.run_db(lambda: self.outbox.release([row], self.clock()))
+            return
         message = OutboundMessage(
             row.channel, row.address, row.reply.text, row.reply.choices, reference=str(row.id)
         )
         try:
-            provider_id = await channel.send(message)
+            provider_id = None
+            if row.attempts > 1 and isinstance(channel, SentLookup):
+                provider_id = await self._already_sent(channel, row, message)
+            if provider_id is None:
+                provider_id = await channel.send(message)
         except ProviderError as error:
             await self._failed(row, error)
             return
-        sent_at = self.clock()
-        await self.run_db(lambda: self.outbox.mark_sent(row, provider_id, sent_at))
-        log.info("outbox.sent", extra={"outbox_id": row.id, "channel": row.channel.value})
+        self._failures[row.channel] = 0
+        self._sent.append((row, provider_id))
+        log.debug("outbox.sent", extra={"outbox_id": row.id, "channel": row.channel.value})
+        if len(self._sent) >= RECORD_BATCH or self.clock() - self._recorded_at >= RECORD_EVERY:
+            await self._record()
+
+    async def _record(self) -> None:
+        """Mark what was sent, many rows in one transaction."""
+        sent, self._sent = self._sent, []
+        self._recorded_at = self.clock()
+        if sent:
+            now = self.clock()
+            await self.run_db(lambda: self.outbox.mark_sent_many(sent, now))
+            log.info("outbox.recorded", extra={"sent": len(sent)})
+
+    async def _already_sent(
+        self, channel: SentLookup, row: OutboxRow, message: OutboundMessage
+    ) -> str | None:
+        """The provider id of an earlier attempt of this row that did go out, if any."""
+        found = await channel.find_sent(message)
+        if not found:
+            return None
+        known = await self.run_db(lambda: self.outbox.known_provider_ids(row.channel, found))
+        for provider_id in found:
+            if provider_id not in known and provider_id not in self._adopted:
+                self._adopted.add(provider_id)
+                log.info(
+                    "outbox.recovered", extra={"outbox_id": row.id, "channel": row.channel.value}
+                )
+                return provider_id
+        return None
+
+    def _held_until(self, row: OutboxRow) -> datetime | None:
+        now = self.clock()
+        paused = self._paused_until.get(row.channel)
+        if paused is not None and paused > now:
+            return paused
+        quiet = self.quiet_hours
+        if quiet is not None and row.kind == "broadcast" and row.channel is Channel.SMS:
+            allowed = quiet.next_allowed(now)
+            if allowed > now:
+                return allowed
+        return None
+
+    def _paused(self, channel: Channel, now: datetime) -> bool:
+        paused = self._paused_until.get(channel)
+        return paused is not None and paused > now
+
+    async def _defer_for_quiet_hours(self, now: datetime) -> None:
+        quiet = self.quiet_hours
+        if quiet is None or Channel.SMS not in self.channels:
+            return
+        allowed = quiet.next_allowed(now)
+        if allowed > now and now - self._deferred_at >= DEFER_EVERY:
+            self._deferred_at = now
+            deferred = await self.run_db(lambda: self.outbox.defer_broadcasts(Channel.SMS, allowed))
+            if deferred:
+                log.info("outbox.quiet_hours", extra={"deferred": deferred})
+
+    def _claim_limit(self, channel: Channel) -> int:
+        rate = self.rates.get(channel, 0)
+        if rate <= 0:
+            return self.batch
+        # No more than can go out in half the lease at this rate: a row left waiting
+        # in the rate limiter past its lease would be taken over by another worker.
+        window = (self.lease - self.margin).total_seconds() / 2
+        return max(1, min(self.batch, int(rate * window)))
 
     async def _failed(self, row: OutboxRow, error: ProviderError) -> None:
         now = self.clock()
+        if error.transient:
+            failures = self._failures.get(row.channel, 0) + 1
+            self._failures[row.channel] = failures
+            if error.retry_after is not None or failures >= BREAKER_FAILURES:
+                pause = backoff(max(failures - BREAKER_FAILURES + 1, 1), error.retry_after)
+                until = now + timedelta(seconds=pause)
+                self._paused_until[row.channel] = until
+                log.warning(
+                    "outbox.channel_paused",
+                    extra={"channel": row.channel.value, "pause_s": round(pause, 1)},
+                )
+                if failures >= BREAKER_FAILURES:
+                    # The provider is down, not this message: wait for it without
+                    # spending the row's attempts, so an outage defers and never drops.
+                    await self.run_db(lambda: self.outbox.release([row], until))
+                    return
         if error.transient and row.attempts < MAX_ATTEMPTS:
             wait = backoff(row.attempts, error.retry_after)
             later = now + timedelta(seconds=wait)

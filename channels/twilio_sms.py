@@ -382,6 +382,34 @@ class TwilioSms:
         )
         return sid
 
+    async def find_sent(self, message: OutboundMessage) -> list[str]:
+        """Sids of messages Twilio already has to `message.address` with this body.
+
+        Twilio takes no idempotency key, so before sending a row again whose
+        earlier attempt may have gone out (a worker killed mid-send, a timeout),
+        the outbox asks here. Raises ProviderError (transient) when Twilio cannot say.
+        """
+        client = self._twilio()
+        body = self.render(message)
+        sender = {} if self.messaging_service_sid else {"from_": self.from_number or ""}
+        try:
+            async with asyncio.timeout(self.timeout):
+                found = await client.messages.list_async(
+                    to=message.address, limit=50, page_size=50, **sender
+                )
+        except (TwilioRestException, TwilioServiceException) as error:
+            failed = as_provider_error(error)
+            raise ProviderError(str(failed), transient=True, code=failed.code) from error
+        except TimeoutError as error:
+            raise ProviderError(
+                "twilio: lookup timed out", transient=True, code="timeout"
+            ) from error
+        except aiohttp.ClientError as error:
+            raise ProviderError(
+                f"twilio: {type(error).__name__}", transient=True, code="network"
+            ) from error
+        return [m.sid for m in found if m.body == body and isinstance(m.sid, str)]
+
     async def close(self) -> None:
         """Close the HTTP session; a later send opens a new one."""
         if self._http is not None:

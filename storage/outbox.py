@@ -7,11 +7,12 @@ claim runs under `BEGIN IMMEDIATE`, which serializes writers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, or_, select, update
 
 from bot.core.messages import Channel
 from bot.errors import DeliveryFailure
@@ -20,6 +21,8 @@ from storage import models
 from storage.unit_of_work import reply_from_row
 
 __all__ = ["DELIVERY_ORDER", "Delivery", "OutboxStore"]
+
+log = logging.getLogger(__name__)
 
 outbox = models.Outbox.__table__
 contacts = models.Contact.__table__
@@ -69,7 +72,9 @@ class OutboxStore:
             and_(outbox.c.status == "pending", outbox.c.not_before <= now),
             and_(outbox.c.status == "sending", outbox.c.lease_until < now),
         )
-        pick = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit)
+        # Replies to someone who just wrote go before a broadcast's backlog.
+        is_broadcast = case((outbox.c.kind == "broadcast", 1), else_=0)
+        pick = select(outbox.c.id).where(due).order_by(is_broadcast, outbox.c.id).limit(limit)
         if channels is not None:
             pick = pick.where(outbox.c.channel.in_([c.value for c in channels]))
         if self.is_postgres:
@@ -127,28 +132,110 @@ class OutboxStore:
         ]
 
     def mark_sent(self, row: OutboxRow, provider_id: str, now: datetime) -> None:
+        self.mark_sent_many([(row, provider_id)], now)
+
+    def mark_sent_many(self, sent: Sequence[tuple[OutboxRow, str]], now: datetime) -> int:
+        """Record many sends in one transaction; returns how many rows it marked.
+
+        Only rows still `sending` change: a status callback (`record_delivery`
+        with the row's reference) may have recorded the same send first.
+        """
+        if not sent:
+            return 0
         with self.engine.begin() as connection:
-            connection.execute(
-                update(outbox).where(outbox.c.id == row.id),
-                {"status": "sent", "provider_id": provider_id, "sent_at": now, "lease_until": None},
+            live_query = select(outbox.c.id).where(
+                outbox.c.id.in_([row.id for row, _ in sent]), outbox.c.status == "sending"
             )
-            participant_id = connection.execute(
-                select(contacts.c.participant_id).where(contacts.c.id == row.contact_id)
-            ).scalar()
+            if self.is_postgres:
+                live_query = live_query.with_for_update()
+            live = set(connection.execute(live_query).scalars())
+            marked = [(row, provider_id) for row, provider_id in sent if row.id in live]
+            if not marked:
+                return 0
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.id == bindparam("row_id"))
+                .values(
+                    status="sent",
+                    provider_id=bindparam("sid"),
+                    sent_at=bindparam("at"),
+                    lease_until=None,
+                ),
+                [{"row_id": row.id, "sid": sid, "at": now} for row, sid in marked],
+            )
+            people = dict(
+                connection.execute(
+                    select(contacts.c.id, contacts.c.participant_id).where(
+                        contacts.c.id.in_({row.contact_id for row, _ in marked})
+                    )
+                ).all()
+            )
             connection.execute(
                 insert(messages),
-                {
-                    "direction": "out",
-                    "channel": row.channel.value,
-                    "contact_id": row.contact_id,
-                    "participant_id": participant_id,
-                    "provider_id": provider_id,
-                    "body": row.text,
-                    "status": "sent",
-                    "outbox_id": row.id,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                [
+                    {
+                        "direction": "out",
+                        "channel": row.channel.value,
+                        "contact_id": row.contact_id,
+                        "participant_id": people.get(row.contact_id),
+                        "provider_id": provider_id,
+                        "body": row.text,
+                        "status": "sent",
+                        "outbox_id": row.id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for row, provider_id in marked
+                ],
+            )
+        return len(marked)
+
+    def release(self, rows: Sequence[OutboxRow], not_before: datetime) -> None:
+        """Give claimed rows back unsent (quiet hours began, or their lease ran short).
+
+        They are pending again from `not_before`, and the claim does not count as an attempt.
+        """
+        if not rows:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]), outbox.c.status == "sending")
+                .values(
+                    status="pending",
+                    not_before=not_before,
+                    lease_until=None,
+                    attempts=outbox.c.attempts - 1,
+                )
+            )
+
+    def defer_broadcasts(self, channel: Channel, until: datetime) -> int:
+        """Quiet hours: pending broadcast rows of `channel` due before `until` wait until then."""
+        with self.engine.begin() as connection:
+            deferred = connection.execute(
+                update(outbox).where(
+                    outbox.c.status == "pending",
+                    outbox.c.not_before < until,
+                    outbox.c.kind == "broadcast",
+                    outbox.c.channel == channel.value,
+                ),
+                {"not_before": until},
+            ).rowcount
+        return int(deferred or 0)
+
+    def known_provider_ids(self, channel: Channel, provider_ids: Sequence[str]) -> set[str]:
+        """Which of these provider ids are already recorded for a sent message."""
+        if not provider_ids:
+            return set()
+        with self.engine.connect() as connection:
+            return set(
+                connection.execute(
+                    select(messages.c.provider_id).where(
+                        messages.c.channel == channel.value,
+                        messages.c.direction == "out",
+                        messages.c.provider_id.in_(list(provider_ids)),
+                    )
+                ).scalars()
             )
 
     def mark_retry(
@@ -181,16 +268,25 @@ class OutboxStore:
             )
             self._apply_failure(connection, row.contact_id, failure, now)
 
-    def record_delivery(self, delivery: Delivery, now: datetime) -> bool:
-        """Apply a delivery report; False when no message has that provider id."""
+    def record_delivery(
+        self, delivery: Delivery, now: datetime, reference: str | None = None
+    ) -> bool:
+        """Apply a delivery report; False when no message has that provider id.
+
+        `reference` is the outbox row id the callback URL carried: a report for
+        a send that was never recorded (the worker died between the provider's
+        answer and its write) marks that row sent, so nobody resends it.
+        """
         with self.engine.begin() as connection:
-            found = connection.execute(
-                select(messages.c.id, messages.c.status, messages.c.contact_id).where(
-                    messages.c.channel == delivery.channel.value,
-                    messages.c.direction == "out",
-                    messages.c.provider_id == delivery.provider_id,
-                )
-            ).first()
+            known = select(messages.c.id, messages.c.status, messages.c.contact_id).where(
+                messages.c.channel == delivery.channel.value,
+                messages.c.direction == "out",
+                messages.c.provider_id == delivery.provider_id,
+            )
+            found = connection.execute(known).first()
+            if found is None and reference is not None:
+                if self._adopt(connection, delivery, reference, now):
+                    found = connection.execute(known).first()
             if found is None:
                 return False
             rank = DELIVERY_ORDER.get(delivery.status, 0)
@@ -207,6 +303,53 @@ class OutboxStore:
             if failure is not None and found.contact_id is not None:
                 self._apply_failure(connection, found.contact_id, failure, now)
             return True
+
+    def _adopt(
+        self, connection: Connection, delivery: Delivery, reference: str, now: datetime
+    ) -> bool:
+        if not reference.isdigit():
+            return False
+        query = select(outbox.c.id, outbox.c.contact_id, outbox.c.body).where(
+            outbox.c.id == int(reference),
+            outbox.c.channel == delivery.channel.value,
+            outbox.c.status.in_(("sending", "pending", "failed")),
+        )
+        if self.is_postgres:
+            query = query.with_for_update()
+        row = connection.execute(query).first()
+        if row is None:
+            return False
+        connection.execute(
+            update(outbox).where(outbox.c.id == row.id),
+            {
+                "status": "sent",
+                "provider_id": delivery.provider_id,
+                "sent_at": now,
+                "lease_until": None,
+                "error": None,
+                "error_code": None,
+            },
+        )
+        participant_id = connection.execute(
+            select(contacts.c.participant_id).where(contacts.c.id == row.contact_id)
+        ).scalar()
+        connection.execute(
+            insert(messages),
+            {
+                "direction": "out",
+                "channel": delivery.channel.value,
+                "contact_id": row.contact_id,
+                "participant_id": participant_id,
+                "provider_id": delivery.provider_id,
+                "body": row.body,
+                "status": "sent",
+                "outbox_id": row.id,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        log.info("outbox.adopted", extra={"outbox_id": row.id, "channel": delivery.channel.value})
+        return True
 
     def _apply_failure(
         self,

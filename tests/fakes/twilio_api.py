@@ -260,7 +260,38 @@ def _app(fake: FakeTwilio) -> Starlette:
             callbacks = BackgroundTask(_post_callbacks, fake, form, sid)
         return JSONResponse(_created(fake, sid, form), status_code=201, background=callbacks)
 
-    return Starlette(routes=[Route(MESSAGES_PATH, create_message, methods=["POST"])])
+    async def list_messages(request: Request) -> Response:
+        """`GET …/Messages.json?To=…&From=…`: accepted messages, newest first, as Twilio lists."""
+        if request.headers.get("authorization") != expected_auth:
+            return _error(401, 20003, "Authenticate")
+        to, sender = request.query_params.get("To"), request.query_params.get("From")
+        found = [
+            _created(fake, m["sid"], m)
+            for m in reversed(fake.messages)
+            if (to is None or m.get("To") == to) and (sender is None or m.get("From") == sender)
+        ]
+        size = int(request.query_params.get("PageSize", "50"))
+        path = request.url.path
+        return JSONResponse(
+            {
+                "messages": found[:size],
+                "first_page_uri": f"{path}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "start": 0,
+                "end": max(min(len(found), size) - 1, 0),
+                "uri": f"{path}?PageSize={size}&Page=0",
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route(MESSAGES_PATH, create_message, methods=["POST"]),
+            Route(MESSAGES_PATH, list_messages, methods=["GET"]),
+        ]
+    )
 
 
 @contextmanager
