@@ -16,8 +16,10 @@ to those the invitation reached who have not finished.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -70,6 +72,8 @@ Parse = Callable[[str, str], Activity]
 PAST_TOLERANCE = timedelta(minutes=1)
 # What "no rate limit" means in an estimate.
 UNLIMITED_RATE = 50.0
+# How often serve and worker look for broadcasts whose time has come.
+SCHEDULE_EVERY_SECONDS = 5.0
 
 REMINDER_PREFIX: Mapping[str, str] = {
     "en": "Reminder from {program}: we would still love your answers to “{title}”.",
@@ -331,6 +335,23 @@ class Broadcasting:
             return count(connection, audience, self.rules)
 
     # -- running -------------------------------------------------------------------
+
+    async def run_schedule(
+        self,
+        stop: asyncio.Event,
+        run_db: Callable[[Callable[[], list[int]]], Awaitable[list[int]]],
+        every: float = SCHEDULE_EVERY_SECONDS,
+    ) -> None:
+        """Enqueue due broadcasts every `every` seconds until `stop` is set (serve and worker)."""
+        while not stop.is_set():
+            try:
+                await run_db(self.run_due)
+            except EngageError as error:
+                log.error("broadcast.schedule_error", extra={"error": str(error)})
+            except Exception:  # the loop must outlive one bad broadcast; it is retried
+                log.exception("broadcast.schedule_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
 
     def run_due(self, actor: str = "scheduler") -> list[int]:
         """Enqueue every broadcast whose time has come (and resume interrupted ones)."""

@@ -58,6 +58,7 @@ __all__ = [
     "recipients",
     "resolve_audience",
     "save_segment",
+    "saved_segments",
 ]
 
 participants = models.Participant.__table__
@@ -369,6 +370,15 @@ def save_segment(
             )
         audit_in(connection, actor, "segment.save", {"name": name, "audience": str(audience)}, now)
     return existing is None
+
+
+def saved_segments(engine: Engine) -> list[tuple[str, Audience]]:
+    """Every saved segment by name."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(segments.c.name, segments.c.audience).order_by(segments.c.name)
+        )
+        return [(name, Audience.from_json(data or {})) for name, data in rows]
 
 
 # -- selecting -----------------------------------------------------------------
