@@ -262,6 +262,9 @@ def _app(fake: FakeTwilio) -> Starlette:
 
     async def list_messages(request: Request) -> Response:
         """`GET …/Messages.json?To=…&From=…`: accepted messages, newest first, as Twilio lists."""
+        recorded = RecordedRequest(request.method, request.url.path, dict(request.headers), {})
+        with fake._changed:
+            fake._requests.append(recorded)  # a lookup, not a send: no script is used up
         if request.headers.get("authorization") != expected_auth:
             return _error(401, 20003, "Authenticate")
         to, sender = request.query_params.get("To"), request.query_params.get("From")
