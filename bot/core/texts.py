@@ -181,6 +181,31 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "es": "¡Gracias! Solo podemos leer mensajes de texto. Por favor responda con palabras.",
         "vi": "Cảm ơn! Chúng tôi chỉ đọc được tin nhắn chữ. Vui lòng trả lời bằng chữ.",
     },
+    "staff_reply": {
+        "en": "{program} team: {message}",
+        "es": "Equipo de {program}: {message}",
+        "vi": "Nhóm {program}: {message}",
+    },
+    "link_offer": {
+        "en": "To answer on Telegram too, open this link on your phone: {url} It works once, for 24 hours.",
+        "es": "Para responder también por Telegram, abra este enlace en su teléfono: {url} Funciona una vez, durante 24 horas.",
+        "vi": "Để trả lời qua Telegram, hãy mở liên kết này trên điện thoại: {url} Liên kết dùng được một lần, trong 24 giờ.",
+    },
+    "link_unavailable": {
+        "en": "Sorry, {program} is not on Telegram yet.",
+        "es": "Lo sentimos, {program} todavía no está en Telegram.",
+        "vi": "Xin lỗi, {program} chưa có trên Telegram.",
+    },
+    "linked": {
+        "en": "Your Telegram is now connected to your text messages with {program}.",
+        "es": "Su Telegram ya está conectado a sus mensajes de texto con {program}.",
+        "vi": "Telegram của quý vị đã được kết nối với tin nhắn của {program}.",
+    },
+    "link_invalid": {
+        "en": "That link has expired or was already used. Text LINK to our number to get a new one.",
+        "es": "Ese enlace venció o ya se usó. Envíe LINK a nuestro número para recibir otro.",
+        "vi": "Liên kết đã hết hạn hoặc đã được dùng. Nhắn LINK đến số của chúng tôi để nhận liên kết mới.",
+    },
 }
 
 

@@ -1,0 +1,169 @@
+"""Joining channels to one person: link codes, deep-link presets, blocks, staff contacts.
+
+`SqlLinkUnitOfWork` is the service's unit of work plus what bot.linking
+needs inside the same transaction; the functions below are one short
+transaction each.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.core.messages import Channel
+from bot.linking import Redeemed
+from storage import models
+from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
+
+__all__ = ["SqlLinkUnitOfWork", "block_contact", "ensure_staff_contact"]
+
+link_codes = models.LinkCode.__table__
+contacts = models.Contact.__table__
+participants = models.Participant.__table__
+schools = models.School.__table__
+outbox = models.Outbox.__table__
+
+
+class SqlLinkUnitOfWork(SqlUnitOfWork):
+    def create_link_code(
+        self, participant_id: int, code: str, channel: Channel, expires_at: datetime, now: datetime
+    ) -> None:
+        self.connection.execute(
+            insert(link_codes),
+            {
+                "code": code,
+                "participant_id": participant_id,
+                "channel": channel.value,
+                "expires_at": expires_at,
+                "created_at": now,
+            },
+        )
+
+    def redeem_link_code(
+        self, code: str, channel: Channel, address: str, now: datetime
+    ) -> Redeemed:
+        """Give `channel`/`address` to the code's participant, once, before it expires.
+
+        An address already known moves over (its earlier participant keeps
+        what they answered); a second use by the same address changes nothing.
+        """
+        query = select(link_codes).where(link_codes.c.code == code)
+        if self._for_update:
+            query = query.with_for_update()
+        row = self.connection.execute(query).first()
+        if row is None or row.channel != channel.value:
+            return Redeemed.INVALID
+        contact = self.connection.execute(
+            select(contacts.c.id, contacts.c.participant_id).where(
+                contacts.c.channel == channel.value, contacts.c.address == address
+            )
+        ).first()
+        if row.used_at is not None:
+            same = contact is not None and contact.participant_id == row.participant_id
+            return Redeemed.ALREADY if same else Redeemed.INVALID
+        if row.expires_at < now:
+            return Redeemed.INVALID
+        if contact is None:
+            self.connection.execute(
+                insert(contacts),
+                {
+                    "participant_id": row.participant_id,
+                    "channel": channel.value,
+                    "address": address,
+                    "created_at": now,
+                },
+            )
+        else:
+            self.connection.execute(
+                update(contacts).where(contacts.c.id == contact.id),
+                {"participant_id": row.participant_id},
+            )
+        self.connection.execute(
+            update(link_codes).where(link_codes.c.id == row.id), {"used_at": now}
+        )
+        return Redeemed.LINKED
+
+    def preset_school(self, participant_id: int, school: str, now: datetime) -> bool:
+        """Set a school not chosen yet, if the district has it; whether it was set."""
+        known = self.connection.execute(
+            select(schools.c.code).where(schools.c.code == school)
+        ).first()
+        if known is None:
+            return False
+        result = self.connection.execute(
+            update(participants).where(
+                participants.c.id == participant_id, participants.c.school.is_(None)
+            ),
+            {"school": school, "updated_at": now},
+        )
+        return bool(result.rowcount)
+
+
+def block_contact(engine: Engine, channel: Channel, address: str, now: datetime) -> bool:
+    """The person blocked us on this channel: stop sending there (only there)."""
+    with engine.begin() as connection:
+        contact_id = connection.execute(
+            select(contacts.c.id).where(
+                contacts.c.channel == channel.value, contacts.c.address == address
+            )
+        ).scalar()
+        if contact_id is None:
+            return False
+        connection.execute(
+            update(contacts).where(contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None)),
+            {"opted_out_at": now},
+        )
+        connection.execute(
+            update(outbox).where(outbox.c.contact_id == contact_id, outbox.c.status == "pending"),
+            {"status": "cancelled", "error": "blocked the bot"},
+        )
+    return True
+
+
+def ensure_staff_contact(
+    engine: Engine, channel: Channel, address: str, name: str | None, now: datetime
+) -> bool:
+    """A staff member's first message: make them a participant with role staff; whether new."""
+    try:
+        return _add_staff_contact(engine, channel, address, name, now)
+    except IntegrityError:
+        # Their second message raced the first one here; the first made them.
+        return False
+
+
+def _add_staff_contact(
+    engine: Engine, channel: Channel, address: str, name: str | None, now: datetime
+) -> bool:
+    with engine.begin() as connection:
+        known = connection.execute(
+            select(contacts.c.id).where(
+                contacts.c.channel == channel.value, contacts.c.address == address
+            )
+        ).first()
+        if known is not None:
+            return False
+        participant_id = connection.execute(
+            insert(participants).returning(participants.c.id),
+            {
+                "pseudonym": new_pseudonym(),
+                "role": "staff",
+                "name": name,
+                "onboarding_started": False,
+                "attempts": 0,
+                "pending": [],
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        connection.execute(
+            insert(contacts),
+            {
+                "participant_id": participant_id,
+                "channel": channel.value,
+                "address": address,
+                "created_at": now,
+            },
+        )
+    return True
