@@ -1,0 +1,171 @@
+"""The Let's Talk inbox: every Let's Talk message becomes a thread staff answer in Slack.
+
+The inbound transaction only stores the message (a `lets_talk` row); this
+loop posts new rows to the inbox channel afterwards, so a family's message
+never waits on Slack. A staff reply in a thread goes back to the family on
+their own channel through the outbox; "Resolved" closes the thread, and the
+time to the first staff reply is kept per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol
+
+from bot.core.staff import InboxItem, InboxSummary, ReplyOutcome, StaffReply
+from bot.core.state import Program
+from bot.core.texts import text
+from bot.errors import ProviderError
+from bot.sender import RunDb
+
+__all__ = ["Inbox", "InboxPoster", "InboxStore"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 20
+LEASE = timedelta(minutes=2)
+NOTES: Mapping[ReplyOutcome, str] = {
+    ReplyOutcome.OPTED_OUT: (
+        ":no_entry: Not sent: this person has opted out on the channel they wrote from."
+    ),
+    ReplyOutcome.UNREACHABLE: (
+        ":warning: Not sent: their number or chat can no longer be reached."
+    ),
+}
+
+
+class InboxStore(Protocol):
+    """storage.inbox.SqlInbox"""
+
+    def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[InboxItem]: ...
+
+    def mark_posted(self, item_id: int, channel: str, ts: str) -> None: ...
+
+    def item(self, item_id: int) -> InboxItem | None: ...
+
+    def add_staff_reply(
+        self, reply: StaffReply, compose: Callable[[str | None], str], now: datetime
+    ) -> ReplyOutcome: ...
+
+    def resolve(self, item_id: int, by: str, now: datetime) -> InboxItem | None: ...
+
+    def summary(self, now: datetime, limit: int = 10) -> InboxSummary: ...
+
+
+class InboxPoster(Protocol):
+    """channels.slack.SlackChannel"""
+
+    async def post_inbox_item(
+        self, channel: str, item: InboxItem, school_name: str | None = None
+    ) -> str: ...
+
+    async def update_inbox_item(
+        self, channel: str, ts: str, item: InboxItem, school_name: str | None = None
+    ) -> None: ...
+
+    async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
+
+
+class Inbox:
+    """Posts Let's Talk items to `channel` and handles what staff do in their threads."""
+
+    def __init__(
+        self,
+        store: InboxStore,
+        poster: InboxPoster,
+        channel: str,
+        program: Program,
+        run_db: RunDb,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.poster = poster
+        self.channel = channel
+        self.program = program
+        self.run_db = run_db
+        self.clock = clock
+        self._schools = {school.code: school.name for school in program.schools}
+
+    async def post_pending(self) -> int:
+        """Post one batch of new items; returns how many were posted."""
+        now = self.clock()
+        items = await self.run_db(lambda: self.store.claim_unposted(now, BATCH, LEASE))
+        posted = 0
+        for item in items:
+            try:
+                ts = await self.poster.post_inbox_item(
+                    self.channel, item, self._schools.get(item.school or "")
+                )
+            except ProviderError as error:
+                # The lease runs out and the next round tries again.
+                log.warning("inbox.post_failed", extra={"item_id": item.id, "code": error.code})
+                if not error.transient:
+                    break
+                continue
+            await self.run_db(partial(self.store.mark_posted, item.id, self.channel, ts))
+            posted += 1
+            log.info("inbox.posted", extra={"item_id": item.id, "follow_up": bool(item.thread_ts)})
+        return posted
+
+    async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
+        """Keep posting until `stop` is set."""
+        while not stop.is_set():
+            try:
+                posted = await self.post_pending()
+            except Exception:  # the loop must outlive one bad round; leases expire
+                log.exception("inbox.round_failed")
+                posted = 0
+            if posted == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
+                except TimeoutError:
+                    pass
+
+    async def reply(self, reply: StaffReply) -> ReplyOutcome:
+        """Deliver a staff reply in an inbox thread to the participant, once."""
+        if reply.thread_channel != self.channel:
+            return ReplyOutcome.NOT_A_THREAD
+        now = self.clock()
+
+        def compose(language: str | None) -> str:
+            return text(
+                "staff_reply",
+                language or self.program.default_language,
+                program=self.program.name,
+                message=reply.text,
+            )
+
+        outcome = await self.run_db(lambda: self.store.add_staff_reply(reply, compose, now))
+        log.info("inbox.reply", extra={"outcome": outcome.value})
+        note = NOTES.get(outcome)
+        if note is not None:
+            try:
+                await self.poster.post_note(self.channel, note, reply.thread_ts)
+            except ProviderError as error:
+                log.warning("inbox.note_failed", extra={"code": error.code})
+        return outcome
+
+    async def resolve(self, item_id: int, user: str) -> InboxItem | None:
+        """Close a thread and show it as resolved in Slack."""
+        now = self.clock()
+        item = await self.run_db(lambda: self.store.resolve(item_id, user, now))
+        if item is None or item.thread_ts is None:
+            return item
+        try:
+            await self.poster.update_inbox_item(
+                item.thread_channel or self.channel,
+                item.thread_ts,
+                item,
+                self._schools.get(item.school or ""),
+            )
+        except ProviderError as error:
+            log.warning("inbox.update_failed", extra={"item_id": item_id, "code": error.code})
+        return item
+
+    async def summary(self) -> InboxSummary:
+        now = self.clock()
+        return await self.run_db(lambda: self.store.summary(now))

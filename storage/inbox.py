@@ -1,0 +1,314 @@
+"""The Let's Talk inbox in the database: threads, staff replies, resolving, the export.
+
+A `lets_talk` row is posted to Slack once: `slack_channel`/`slack_ts` name
+its thread. While a post is under way the row holds a lease in `slack_ts`
+(`lease:<until>`), so several servers share the work and a crash mid-post
+only delays it. A follow-up from someone whose thread is still open joins
+that thread: it gets the same `slack_ts`, and the thread's first row (the
+lowest id) is the one that is resolved and timed.
+
+A staff reply is an outbox row (kind `staff_reply`, deduplicated on the Slack
+event id) to the contact the thread's latest message came from, plus an
+audit entry naming the staff member, the thread and what they wrote; the
+synthesis pack exports both directions (storage.synthesis.lets_talk_threads).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.core.staff import InboxItem, InboxSummary, ItemStatus, ReplyOutcome, StaffReply
+from storage import models
+
+__all__ = ["SqlInbox"]
+
+lets_talk = models.LetsTalk.__table__
+participants = models.Participant.__table__
+contacts = models.Contact.__table__
+outbox = models.Outbox.__table__
+audit = models.AuditEntry.__table__
+
+LEASE = "lease:"
+STAFF_REPLY = "staff_reply"
+REPLY_ACTION = "lets_talk.reply"
+RESOLVE_ACTION = "lets_talk.resolve"
+# A follow-up joins an open thread this recent; older ones start afresh.
+THREAD_WINDOW = timedelta(days=30)
+
+_ITEM = (
+    select(
+        lets_talk.c.id,
+        lets_talk.c.text,
+        lets_talk.c.language.label("item_language"),
+        lets_talk.c.status,
+        lets_talk.c.slack_channel,
+        lets_talk.c.slack_ts,
+        lets_talk.c.first_response_at,
+        lets_talk.c.resolved_at,
+        lets_talk.c.resolved_by,
+        lets_talk.c.created_at,
+        lets_talk.c.participant_id,
+        participants.c.pseudonym,
+        participants.c.school,
+        participants.c.role,
+        participants.c.language,
+        contacts.c.channel,
+    )
+    .select_from(lets_talk)
+    .join(participants, participants.c.id == lets_talk.c.participant_id)
+    .join(contacts, contacts.c.id == lets_talk.c.contact_id)
+)
+
+
+def _lease(until: datetime) -> str:
+    return LEASE + until.isoformat(timespec="seconds")
+
+
+def _is_posted(ts: str | None) -> bool:
+    return ts is not None and not ts.startswith(LEASE)
+
+
+def _item(row: Any, thread_ts: str | None = None) -> InboxItem:
+    slack_ts = row.slack_ts if _is_posted(row.slack_ts) else None
+    return InboxItem(
+        id=row.id,
+        pseudonym=row.pseudonym,
+        channel=row.channel,
+        text=row.text,
+        created_at=row.created_at,
+        school=row.school,
+        role=row.role,
+        language=row.item_language or row.language,
+        status=ItemStatus(row.status),
+        thread_channel=row.slack_channel,
+        thread_ts=thread_ts if thread_ts is not None else slack_ts,
+        first_response_at=row.first_response_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+    )
+
+
+class SqlInbox:
+    """Inbox operations, each its own short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self.is_postgres else sqlite.insert
+
+    # -- posting -------------------------------------------------------------------
+
+    def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[InboxItem]:
+        """Lease up to `limit` items not yet in Slack, oldest first.
+
+        A follow-up comes back with `thread_ts` set to its person's open
+        thread; the caller posts it there and calls `mark_posted` with it.
+        """
+        due = or_(
+            lets_talk.c.slack_ts.is_(None),
+            and_(lets_talk.c.slack_ts.like(LEASE + "%"), lets_talk.c.slack_ts < _lease(now)),
+        )
+        pick = select(lets_talk.c.id).where(due).order_by(lets_talk.c.id).limit(limit)
+        if self.is_postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            ids = list(connection.execute(pick).scalars())
+            if not ids:
+                return []
+            connection.execute(
+                update(lets_talk).where(lets_talk.c.id.in_(ids)), {"slack_ts": _lease(now + lease)}
+            )
+            rows = connection.execute(
+                _ITEM.where(lets_talk.c.id.in_(ids)).order_by(lets_talk.c.id)
+            ).all()
+            return [_item(row, self._open_thread(connection, row, now)) for row in rows]
+
+    def _open_thread(self, connection: Connection, row: Any, now: datetime) -> str | None:
+        ts: str | None = connection.execute(
+            select(lets_talk.c.slack_ts)
+            .where(
+                lets_talk.c.participant_id == row.participant_id,
+                lets_talk.c.id < row.id,
+                lets_talk.c.status == ItemStatus.OPEN.value,
+                lets_talk.c.slack_ts.is_not(None),
+                lets_talk.c.slack_ts.not_like(LEASE + "%"),
+                lets_talk.c.created_at >= now - THREAD_WINDOW,
+            )
+            .order_by(lets_talk.c.id.desc())
+            .limit(1)
+        ).scalar()
+        return ts
+
+    def mark_posted(self, item_id: int, channel: str, ts: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(lets_talk).where(lets_talk.c.id == item_id),
+                {"slack_channel": channel, "slack_ts": ts},
+            )
+
+    # -- threads ---------------------------------------------------------------------
+
+    def _root(self, connection: Connection, channel: str, ts: str) -> Any:
+        return connection.execute(
+            _ITEM.where(lets_talk.c.slack_channel == channel, lets_talk.c.slack_ts == ts)
+            .order_by(lets_talk.c.id)
+            .limit(1)
+        ).first()
+
+    def thread(self, channel: str, ts: str) -> InboxItem | None:
+        """The item a Slack thread is about (its first message), if any."""
+        with self.engine.connect() as connection:
+            row = self._root(connection, channel, ts)
+        return _item(row) if row is not None else None
+
+    def item(self, item_id: int) -> InboxItem | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
+        return _item(row) if row is not None else None
+
+    def add_staff_reply(
+        self, reply: StaffReply, compose: Callable[[str | None], str], now: datetime
+    ) -> ReplyOutcome:
+        """Queue a staff reply to the thread's participant, on the channel they last wrote from.
+
+        `compose` turns the participant's language into the text they get.
+        """
+        with self.engine.begin() as connection:
+            root = self._root(connection, reply.thread_channel, reply.thread_ts)
+            if root is None:
+                return ReplyOutcome.NOT_A_THREAD
+            latest = connection.execute(
+                select(
+                    contacts.c.id,
+                    contacts.c.channel,
+                    contacts.c.address,
+                    contacts.c.opted_out_at,
+                    contacts.c.invalid_at,
+                )
+                .select_from(lets_talk)
+                .join(contacts, contacts.c.id == lets_talk.c.contact_id)
+                .where(
+                    lets_talk.c.slack_channel == reply.thread_channel,
+                    lets_talk.c.slack_ts == reply.thread_ts,
+                )
+                .order_by(lets_talk.c.id.desc())
+                .limit(1)
+            ).one()
+            if latest.opted_out_at is not None:
+                return ReplyOutcome.OPTED_OUT
+            if latest.invalid_at is not None:
+                return ReplyOutcome.UNREACHABLE
+            outbox_id = connection.execute(
+                self._insert(outbox)
+                .values(
+                    contact_id=latest.id,
+                    channel=latest.channel,
+                    address=latest.address,
+                    body=compose(root.item_language or root.language),
+                    choices=[],
+                    kind=STAFF_REPLY,
+                    status="pending",
+                    attempts=0,
+                    not_before=now,
+                    dedup_key=f"slack:{reply.provider_id}"[:64],
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(outbox.c.id)
+            ).scalar()
+            if outbox_id is None:
+                return ReplyOutcome.DUPLICATE
+            connection.execute(
+                update(lets_talk).where(
+                    lets_talk.c.id == root.id, lets_talk.c.first_response_at.is_(None)
+                ),
+                {"first_response_at": now},
+            )
+            connection.execute(
+                insert(audit),
+                {
+                    "actor": f"slack:{reply.author}",
+                    "action": REPLY_ACTION,
+                    "detail": {"item": root.id, "outbox_id": outbox_id, "text": reply.text},
+                    "created_at": now,
+                },
+            )
+        return ReplyOutcome.QUEUED
+
+    def resolve(self, item_id: int, by: str, now: datetime) -> InboxItem | None:
+        """Mark an item's whole thread resolved (again is harmless); the updated first item."""
+        with self.engine.begin() as connection:
+            row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
+            if row is None:
+                return None
+            if row.status != ItemStatus.RESOLVED.value:
+                same_thread = (
+                    and_(
+                        lets_talk.c.slack_channel == row.slack_channel,
+                        lets_talk.c.slack_ts == row.slack_ts,
+                    )
+                    if _is_posted(row.slack_ts)
+                    else lets_talk.c.id == item_id
+                )
+                connection.execute(
+                    update(lets_talk).where(same_thread),
+                    {"status": ItemStatus.RESOLVED.value, "resolved_at": now, "resolved_by": by},
+                )
+                connection.execute(
+                    insert(audit),
+                    {
+                        "actor": f"slack:{by}",
+                        "action": RESOLVE_ACTION,
+                        "detail": {"item": item_id},
+                        "created_at": now,
+                    },
+                )
+            if _is_posted(row.slack_ts):
+                row = self._root(connection, row.slack_channel, row.slack_ts)
+            else:
+                row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
+        return _item(row)
+
+    # -- reporting -------------------------------------------------------------------
+
+    def _roots(self, connection: Connection) -> list[Any]:
+        """The first item of every thread (and every item not posted yet)."""
+        first = (
+            select(func.min(lets_talk.c.id))
+            .where(lets_talk.c.slack_ts.is_not(None), lets_talk.c.slack_ts.not_like(LEASE + "%"))
+            .group_by(lets_talk.c.slack_channel, lets_talk.c.slack_ts)
+        )
+        unposted = or_(lets_talk.c.slack_ts.is_(None), lets_talk.c.slack_ts.like(LEASE + "%"))
+        return list(
+            connection.execute(
+                _ITEM.where(or_(lets_talk.c.id.in_(first), unposted)).order_by(lets_talk.c.id)
+            ).all()
+        )
+
+    def summary(self, now: datetime, limit: int = 10) -> InboxSummary:
+        """Open threads (oldest first), how many await a first answer, and answer times."""
+        with self.engine.connect() as connection:
+            roots = self._roots(connection)
+        open_ = [r for r in roots if r.status == ItemStatus.OPEN.value]
+        recent = [
+            r.first_response_at - r.created_at
+            for r in roots
+            if r.first_response_at is not None and r.first_response_at >= now - timedelta(days=30)
+        ]
+        median = None
+        if recent:
+            median = timedelta(seconds=statistics.median(d.total_seconds() for d in recent))
+        return InboxSummary(
+            open=len(open_),
+            unanswered=sum(1 for r in open_ if r.first_response_at is None),
+            oldest_open=min((r.created_at for r in open_), default=None),
+            median_first_response=median,
+            answered_last_30_days=len(recent),
+            items=tuple(_item(r) for r in open_[:limit]),
+        )

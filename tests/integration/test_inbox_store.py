@@ -1,0 +1,108 @@
+"""The Let's Talk inbox in the database, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from bot.core.messages import Channel
+from bot.core.staff import ItemStatus, ReplyOutcome, StaffReply
+from storage import models
+from storage.inbox import SqlInbox
+from storage.linking import SqlLinkUnitOfWork, block_contact
+
+NOW = datetime(2026, 9, 1, 15, 0)
+LEASE = timedelta(minutes=2)
+PHONE = "+15550100001"
+
+
+def family(engine: Engine, phone: str = PHONE) -> tuple[int, int]:
+    with SqlLinkUnitOfWork(engine) as uow:
+        sender = uow.add_sender(Channel.SMS, phone, NOW)
+        uow.commit()
+    return sender.participant_id, sender.contact_id
+
+
+def lets_talk(engine: Engine, text: str, phone: str = PHONE, at: datetime = NOW) -> int:
+    with SqlLinkUnitOfWork(engine) as uow:
+        sender = uow.find_sender(Channel.SMS, phone)
+        assert sender is not None
+        item = uow.add_lets_talk(sender, None, text, "es", at)
+        uow.commit()
+    return item
+
+
+def reply(ts: str, event: str, text: str = "We hear you") -> StaffReply:
+    return StaffReply("C0INBOX", ts, "U0STAFF", text, event)
+
+
+def test_items_are_leased_once_until_the_lease_runs_out(engine: Engine) -> None:
+    family(engine)
+    first = lets_talk(engine, "The buses are late")
+    inbox = SqlInbox(engine)
+    [item] = inbox.claim_unposted(NOW, 10, LEASE)
+    assert (item.id, item.text, item.language, item.channel) == (
+        first,
+        "The buses are late",
+        "es",
+        "sms",
+    )
+    assert inbox.claim_unposted(NOW + timedelta(minutes=1), 10, LEASE) == []
+    [again] = inbox.claim_unposted(NOW + timedelta(minutes=3), 10, LEASE)
+    assert again.id == first
+    inbox.mark_posted(first, "C0INBOX", "1726500000.000200")
+    assert inbox.claim_unposted(NOW + timedelta(hours=1), 10, LEASE) == []
+
+
+def test_a_follow_up_joins_the_open_thread_and_not_a_resolved_one(engine: Engine) -> None:
+    family(engine)
+    inbox = SqlInbox(engine)
+    first = lets_talk(engine, "The buses are late")
+    inbox.claim_unposted(NOW, 10, LEASE)
+    inbox.mark_posted(first, "C0INBOX", "1.1")
+    lets_talk(engine, "And the stop has no light", at=NOW + timedelta(minutes=5))
+    [follow_up] = inbox.claim_unposted(NOW + timedelta(minutes=5), 10, LEASE)
+    assert follow_up.thread_ts == "1.1"
+    inbox.mark_posted(follow_up.id, "C0INBOX", "1.1")
+    resolved = inbox.resolve(first, "U0STAFF", NOW + timedelta(hours=1))
+    assert resolved is not None and resolved.status is ItemStatus.RESOLVED
+    with engine.connect() as connection:
+        statuses = connection.execute(select(models.LetsTalk.__table__.c.status)).scalars().all()
+    assert statuses == ["resolved", "resolved"]
+    lets_talk(engine, "Thanks for fixing it", at=NOW + timedelta(hours=2))
+    [fresh] = inbox.claim_unposted(NOW + timedelta(hours=2), 10, LEASE)
+    assert fresh.thread_ts is None
+
+
+def test_a_staff_reply_is_queued_once_and_times_the_thread(engine: Engine) -> None:
+    _, contact_id = family(engine)
+    inbox = SqlInbox(engine)
+    item = lets_talk(engine, "The buses are late")
+    inbox.claim_unposted(NOW, 10, LEASE)
+    inbox.mark_posted(item, "C0INBOX", "1.1")
+    later = NOW + timedelta(minutes=42)
+    compose = lambda language: f"[{language}] Team: We hear you"  # noqa: E731
+    assert inbox.add_staff_reply(reply("1.1", "Ev1"), compose, later) is ReplyOutcome.QUEUED
+    assert inbox.add_staff_reply(reply("1.1", "Ev1"), compose, later) is ReplyOutcome.DUPLICATE
+    assert inbox.add_staff_reply(reply("9.9", "Ev2"), compose, later) is ReplyOutcome.NOT_A_THREAD
+    with engine.connect() as connection:
+        rows = connection.execute(select(models.Outbox.__table__)).all()
+    assert [(r.contact_id, r.kind, r.body, r.dedup_key) for r in rows] == [
+        (contact_id, "staff_reply", "[es] Team: We hear you", "slack:Ev1")
+    ]
+    summary = inbox.summary(later)
+    assert (summary.open, summary.unanswered) == (1, 0)
+    assert summary.median_first_response == timedelta(minutes=42)
+    assert summary.items[0].first_response_at == later
+
+
+def test_a_reply_to_an_opted_out_family_is_refused(engine: Engine) -> None:
+    family(engine)
+    inbox = SqlInbox(engine)
+    item = lets_talk(engine, "The buses are late")
+    inbox.claim_unposted(NOW, 10, LEASE)
+    inbox.mark_posted(item, "C0INBOX", "1.1")
+    assert block_contact(engine, Channel.SMS, PHONE, NOW)
+    outcome = inbox.add_staff_reply(reply("1.1", "Ev1"), lambda language: "x", NOW)
+    assert outcome is ReplyOutcome.OPTED_OUT
