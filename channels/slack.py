@@ -17,6 +17,8 @@ one listener takes them all and the handlers route by payload.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -34,7 +36,6 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Channel, Choice, InboundMessage, OutboundMessage, Reply
@@ -70,6 +71,7 @@ SELECT_VALUE_LIMIT = 150
 # Up to this many choices are buttons; more go in a menu.
 MAX_BUTTONS = 5
 MAX_SELECT_OPTIONS = 100
+SIGNATURE_WINDOW_SECONDS = 300
 PROFILE_TTL_SECONDS = 3600.0
 GROUP_TTL_SECONDS = 300.0
 
@@ -102,13 +104,23 @@ class SlackHandlers(Protocol):
 # -- verifying -------------------------------------------------------------------
 
 
-def is_genuine(body: bytes, headers: Mapping[str, str], verifier: SignatureVerifier) -> bool:
-    """Slack's signature over the raw body, within five minutes (CHANNELS.md 3.1)."""
+def is_genuine(
+    body: bytes, headers: Mapping[str, str], signing_secret: str, now: float | None = None
+) -> bool:
+    """Slack's signature over the raw bytes, within five minutes (CHANNELS.md 3.1).
+
+    Computed here rather than with slack_sdk's SignatureVerifier, which decodes
+    the body as UTF-8 first and raises on a body that is not.
+    """
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
     if not timestamp.isdigit() or not signature:
         return False
-    return verifier.is_valid(body, timestamp, signature)
+    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode())
 
 
 def is_readable(body: bytes, content_type: str | None) -> bool:
@@ -431,14 +443,14 @@ class SlackChannel:
             token=token, base_url=base if base.endswith("/") else base + "/"
         )
         self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
-        self.verifier = SignatureVerifier(signing_secret)
+        self.signing_secret = signing_secret
         self._dms: dict[str, str] = {}
         self._profiles: dict[str, tuple[float, StaffProfile]] = {}
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def is_genuine(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        return is_genuine(body, headers, self.verifier)
+        return is_genuine(body, headers, self.signing_secret)
 
     async def close(self) -> None:
         """Nothing is held open: slack_sdk opens a session per call when given none."""
@@ -572,6 +584,26 @@ class SlackChannel:
 # -- Bolt ------------------------------------------------------------------------
 
 
+def _teams(body: Mapping[str, Any]) -> set[str]:
+    """Every workspace a request names: the envelope's, the sender's (Slack Connect), the
+    installation's."""
+
+    def part(key: str) -> Mapping[str, Any]:
+        value = body.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    found = [
+        body.get("team_id"),
+        part("event").get("user_team"),
+        part("user").get("team_id"),
+        part("team").get("id"),
+    ]
+    for authorization in body.get("authorizations") or ():
+        if isinstance(authorization, Mapping):
+            found.append(authorization.get("team_id"))
+    return {t for t in found if isinstance(t, str) and t}
+
+
 def _is_direct_message(body: Mapping[str, Any]) -> bool:
     container = body.get("container")
     if not isinstance(container, Mapping) or container.get("is_ephemeral"):
@@ -605,9 +637,14 @@ def build_bolt_app(
             bot_token=channel.client.token,
         )
 
+    # Bolt gives each request a client with the token `authorize` returns; one with a
+    # token of its own here would make it warn that the token is ignored.
+    requests_client = AsyncWebClient(
+        base_url=channel.client.base_url, retry_handlers=channel.client.retry_handlers
+    )
     app = AsyncApp(
         signing_secret=signing_secret,
-        client=channel.client,
+        client=requests_client,
         authorize=authorize,
         process_before_response=False,
         # Our own posts carry bot_id and are dropped by parse_event; no bot ids needed.
@@ -624,9 +661,8 @@ def build_bolt_app(
     async def only_our_workspace(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        team = req.context.team_id
-        if workspace and team and team != workspace:
-            log.warning("slack.other_workspace", extra={"team_id": team})
+        if workspace and _teams(req.body) - {workspace}:
+            log.warning("slack.other_workspace")
             return BoltResponse(status=200, body="")
         return await next()
 

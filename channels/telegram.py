@@ -281,6 +281,8 @@ class _ChatPace:
 
     async def wait(self, chat: str) -> None:
         """Call holding `lock(chat)`."""
+        if self.per_second <= 0:
+            return
         lock, tokens, updated = self._chats[chat]
         loop = asyncio.get_running_loop()
         now = loop.time()

@@ -3,7 +3,8 @@
 Serve `FakeSlackApi().app` with tests.fakes.server.serve and set
 SLACK_API_BASE_URL to `base + "/api/"`. Methods route on the last path
 segment, the query string is ignored, JSON and form bodies are both read
-(CHANNELS.md 4). `response_url` posts go to `/respond/<anything>`. Every call
+(CHANNELS.md 4), and query parameters count as arguments
+too. `response_url` posts go to `/respond/<anything>`. Every call
 is recorded; `fail_next(method, kind, times)` scripts "429", "500" or a
 Slack error code such as "channel_not_found".
 """
@@ -86,9 +87,10 @@ class FakeSlackApi:
 
     async def _fields(self, request: Request) -> dict[str, Any]:
         raw = (await request.body()).decode()
+        # slack_sdk sends some methods' arguments in the query string (conversations.open).
+        fields: dict[str, Any] = dict(request.query_params)
         if request.headers.get("content-type", "").startswith("application/json"):
-            return dict(json.loads(raw or "{}"))
-        fields: dict[str, Any] = {}
+            return {**fields, **json.loads(raw or "{}")}
         for key, value in parse_qsl(raw, keep_blank_values=True):
             try:
                 fields[key] = json.loads(value) if value[:1] in "[{" else value

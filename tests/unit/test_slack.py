@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from datetime import datetime
@@ -150,14 +152,23 @@ def signed(secret: str, body: bytes, at: int) -> dict[str, str]:
 
 
 def test_signatures_are_checked_within_five_minutes() -> None:
-    verifier = SignatureVerifier("signing-secret")
     body = json.dumps(load("message__im")).encode()
     now = int(time.time())
-    assert is_genuine(body, signed("signing-secret", body, now), verifier)
-    assert not is_genuine(body, signed("other-secret", body, now), verifier)
-    assert not is_genuine(body + b" ", signed("signing-secret", body, now), verifier)
-    assert not is_genuine(body, signed("signing-secret", body, now - 301), verifier)
-    assert not is_genuine(body, {}, verifier)
+    secret = "signing-secret"
+    assert is_genuine(body, signed(secret, body, now), secret)
+    assert not is_genuine(body, signed("other-secret", body, now), secret)
+    assert not is_genuine(body + b" ", signed(secret, body, now), secret)
+    assert not is_genuine(body, signed(secret, body, now - 301), secret)
+    assert not is_genuine(body, {}, secret)
+    assert not is_genuine(body, {**signed(secret, body, now), "x-slack-signature": "é"}, secret)
+
+
+def test_a_body_that_is_not_utf8_is_checked_not_raised_on() -> None:
+    body = b"\xff\xfe"
+    now = int(time.time())
+    signature = "v0=" + hmac.new(b"s", f"v0:{now}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"x-slack-request-timestamp": str(now), "x-slack-signature": signature}
+    assert is_genuine(body, headers, "s")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,270 @@
+"""`/engage` in Slack: help and stats for staff; broadcasts and the inbox for organizers.
+
+    /engage help
+    /engage stats [ACTIVITY]
+    /engage broadcast ACTIVITY [FILTER]     e.g. role=parent,school=lincoln-es (default: all)
+    /engage inbox
+
+A broadcast is never sent from the command itself: the answer shows who
+would get it and asks for a Confirm tap, and the tap plans it again (the
+numbers may have moved) before creating it. Organizers are Slack user ids
+(SLACK_ORGANIZERS) or members of a user group (SLACK_ORGANIZER_GROUP).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.core.messages import Choice, Reply
+from bot.core.staff import InboxSummary
+from bot.errors import EngageError, ProviderError
+
+__all__ = [
+    "BroadcastPreview",
+    "Broadcasts",
+    "EngageCommand",
+    "Organizers",
+    "ProgressRow",
+]
+
+log = logging.getLogger(__name__)
+
+CONFIRM = "broadcast:confirm:"
+CANCEL = "broadcast:cancel"
+HELP = (
+    "*/engage* — the district engagement bot\n"
+    "• `/engage stats [ACTIVITY]` — how many started, finished and answered\n"
+    "• `/engage broadcast ACTIVITY [FILTER]` — organizers: preview, then confirm, a send "
+    "(filters like `role=parent,school=lincoln-es,language=es`; default `all`)\n"
+    "• `/engage inbox` — organizers: open Let's Talk threads and response times\n"
+    "Write to me here to take an activity yourself."
+)
+REFUSAL = (
+    "Only organizers can {what}. If you should be one, ask the planning team to add "
+    "your Slack user id ({user}) to SLACK_ORGANIZERS."
+)
+
+
+class ProgressRow(Protocol):
+    """An activity's progress (storage.progress.ActivityProgress)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def started(self) -> int: ...
+    @property
+    def completed(self) -> int: ...
+    @property
+    def answers(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastPreview:
+    """What an organizer sees before (and after) confirming a broadcast."""
+
+    activity: str
+    title: str
+    audience: str
+    reachable: int
+    people: int
+    opted_out: int = 0
+    unreachable: int = 0
+    by_channel: Mapping[str, int] = field(default_factory=dict)
+    finishes_at: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    broadcast_id: int | None = None
+
+
+class Broadcasts(Protocol):
+    """Planning and creating broadcasts (bot.broadcasting); raise EngageError with the reason."""
+
+    def preview(self, activity: str, to: str) -> BroadcastPreview: ...
+
+    def confirm(self, activity: str, to: str, actor: str) -> BroadcastPreview: ...
+
+
+class Organizers:
+    """Who may broadcast and read the inbox."""
+
+    def __init__(
+        self,
+        user_ids: frozenset[str],
+        group: str | None = None,
+        group_members: Callable[[str], Awaitable[frozenset[str]]] | None = None,
+    ) -> None:
+        self.user_ids = user_ids
+        self.group = group
+        self.group_members = group_members
+
+    async def includes(self, user_id: str) -> bool:
+        if user_id in self.user_ids:
+            return True
+        if self.group is None or self.group_members is None:
+            return False
+        try:
+            return user_id in await self.group_members(self.group)
+        except ProviderError as error:
+            log.warning("organizers.group_unavailable", extra={"code": error.code})
+            return False
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    return _duration(now - moment)
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // (24 * 60)} days"
+
+
+class EngageCommand:
+    """Answers `/engage …` with a Reply shown only to the person who typed it.
+
+    `stats()` lists activities' progress; `broadcasts` is None while the
+    broadcast module is not wired in; `inbox()` summarizes the inbox (None
+    without an inbox channel); `thread_link(team_domain, ts)` links a thread.
+    """
+
+    def __init__(
+        self,
+        organizers: Organizers,
+        stats: Callable[[], Awaitable[Sequence[ProgressRow]]],
+        broadcasts: Broadcasts | None,
+        inbox: Callable[[], Awaitable[InboxSummary]] | None,
+        run: Callable[[Callable[[], BroadcastPreview]], Awaitable[BroadcastPreview]],
+        clock: Callable[[], datetime],
+        inbox_channel: str | None = None,
+    ) -> None:
+        self.organizers = organizers
+        self.stats = stats
+        self.broadcasts = broadcasts
+        self.inbox = inbox
+        self.run = run
+        self.clock = clock
+        self.inbox_channel = inbox_channel
+
+    async def handle(self, user_id: str, text: str, team_domain: str | None = None) -> Reply:
+        verb, _, rest = text.strip().partition(" ")
+        match verb.lower():
+            case "" | "help":
+                return Reply(HELP)
+            case "stats":
+                return await self._stats(rest.strip())
+            case "broadcast":
+                if not await self.organizers.includes(user_id):
+                    return Reply(REFUSAL.format(what="broadcast", user=user_id))
+                return await self._preview(rest.strip())
+            case "inbox":
+                if not await self.organizers.includes(user_id):
+                    return Reply(REFUSAL.format(what="see the inbox", user=user_id))
+                return await self._inbox(team_domain)
+            case _:
+                return Reply(f"I don't know `{verb}`.\n{HELP}")
+
+    async def decide(self, user_id: str, payload: str) -> Reply:
+        """A tap on Confirm or Cancel under a broadcast preview."""
+        if payload == CANCEL:
+            return Reply("Broadcast cancelled; nothing was sent.")
+        if not payload.startswith(CONFIRM):
+            return Reply("That button has expired.")
+        if not await self.organizers.includes(user_id):
+            return Reply(REFUSAL.format(what="broadcast", user=user_id))
+        if self.broadcasts is None:
+            return Reply("Broadcasting is not available on this server.")
+        activity, _, to = payload.removeprefix(CONFIRM).partition("|")
+        broadcasts = self.broadcasts
+        try:
+            done = await self.run(lambda: broadcasts.confirm(activity, to, f"slack:{user_id}"))
+        except EngageError as error:
+            return Reply(f"Not sent: {error}")
+        log.info("organizers.broadcast", extra={"broadcast_id": done.broadcast_id})
+        return Reply(
+            f"Broadcast #{done.broadcast_id} of *{done.title}* is queued for "
+            f"{done.reachable} people ({done.audience}). Follow it with "
+            f"`engage broadcast status {done.broadcast_id}`."
+        )
+
+    async def _stats(self, key: str) -> Reply:
+        rows = list(await self.stats())
+        if key:
+            rows = [row for row in rows if row.key == key]
+            if not rows:
+                known = ", ".join(f"`{r.key}`" for r in await self.stats()) or "none yet"
+                return Reply(f"No activity named `{key}`. Activities: {known}.")
+        if not rows:
+            return Reply("No activities are loaded yet.")
+        lines = [
+            f"*{row.title}* (`{row.key}` v{row.version}, {'open' if row.is_open else 'closed'}): "
+            f"{row.started} started, {row.completed} finished, {row.answers} answers"
+            for row in rows
+        ]
+        return Reply("\n".join(lines))
+
+    async def _preview(self, rest: str) -> Reply:
+        activity, _, to = rest.partition(" ")
+        to = to.strip().removeprefix("to ").strip() or "all"
+        if not activity:
+            return Reply("Which activity? `/engage broadcast ACTIVITY [FILTER]`")
+        if self.broadcasts is None:
+            return Reply("Broadcasting is not available on this server.")
+        broadcasts = self.broadcasts
+        try:
+            plan = await self.run(lambda: broadcasts.preview(activity, to))
+        except EngageError as error:
+            return Reply(f"Cannot broadcast: {error}")
+        channels = ", ".join(f"{n} by {c}" for c, n in sorted(plan.by_channel.items()))
+        lines = [
+            f"*{plan.title}* to {plan.audience}: *{plan.reachable} people* ({channels}).",
+            f"Not reachable: {plan.opted_out} opted out, {plan.unreachable} unreachable.",
+        ]
+        if plan.finishes_at is not None:
+            lines.append(f"Sending would finish around {plan.finishes_at:%Y-%m-%d %H:%M} UTC.")
+        lines.extend(f"⚠ {w}" for w in plan.warnings)
+        lines.append("Nothing is sent until you confirm.")
+        payload = f"{CONFIRM}{plan.activity}|{to}"
+        choices = (
+            Choice("confirm", f"Send to {plan.reachable}", payload),
+            Choice("cancel", "Cancel", CANCEL),
+        )
+        return Reply("\n".join(lines), choices)
+
+    async def _inbox(self, team_domain: str | None) -> Reply:
+        if self.inbox is None:
+            return Reply("The Let's Talk inbox is off: set SLACK_INBOX_CHANNEL.")
+        summary = await self.inbox()
+        now = self.clock()
+        head = f"*Let's Talk inbox*: {summary.open} open, {summary.unanswered} without a reply"
+        if summary.oldest_open is not None:
+            head += f"; oldest {_ago(summary.oldest_open, now)} ago"
+        lines = [head + "."]
+        if summary.median_first_response is not None:
+            lines.append(
+                f"Median time to a first reply (last 30 days, {summary.answered_last_30_days} "
+                f"threads): {_duration(summary.median_first_response)}."
+            )
+        for item in summary.items:
+            where = item.text if len(item.text) <= 80 else item.text[:79] + "…"
+            link = self._link(team_domain, item.thread_channel, item.thread_ts)
+            who = f"{item.pseudonym} · {item.school or 'no school'} · {item.channel}"
+            lines.append(f"• {who}, {_ago(item.created_at, now)} ago: {where} {link}".rstrip())
+        return Reply("\n".join(lines))
+
+    @staticmethod
+    def _link(team_domain: str | None, channel: str | None, ts: str | None) -> str:
+        if not (team_domain and channel and ts):
+            return ""
+        return f"https://{team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"

@@ -1,0 +1,131 @@
+"""What staff do in Slack, routed: DMs to the engine, thread replies and Resolved to the
+inbox, `/engage` and its buttons to the organizers' commands.
+
+Implements channels.slack.SlackHandlers. Bolt has already answered Slack when
+these run; `spawn` keeps that work on a task set the server waits for at
+shutdown, so a message acknowledged to Slack is not dropped by a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Protocol
+
+from bot.core.messages import InboundMessage, Reply
+from bot.core.staff import StaffProfile, StaffReply
+from bot.errors import ProviderError
+from bot.inbox import Inbox
+from bot.organizers import EngageCommand
+from bot.sender import RunDb
+
+__all__ = ["SlackDesk", "StaffDirectory"]
+
+log = logging.getLogger(__name__)
+
+RESOLVE = "lets_talk:resolve:"
+BROADCAST = "broadcast:"
+
+
+class StaffDirectory(Protocol):
+    """channels.slack.SlackChannel"""
+
+    async def profile(self, user_id: str) -> StaffProfile: ...
+
+
+class SlashCommandLike(Protocol):
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def team_domain(self) -> str | None: ...
+
+
+class SlackDesk:
+    """Routes Slack requests, after their ack.
+
+    `accept` hands a message to the service (as the webhooks do);
+    `ensure_staff(user_id, name)` makes a first-time writer a staff participant.
+    """
+
+    def __init__(
+        self,
+        accept: Callable[[InboundMessage], Awaitable[None]],
+        directory: StaffDirectory,
+        ensure_staff: Callable[[str, str | None], bool],
+        run_db: RunDb,
+        commands: EngageCommand,
+        inbox: Inbox | None = None,
+    ) -> None:
+        self.accept = accept
+        self.directory = directory
+        self.ensure_staff = ensure_staff
+        self.run_db = run_db
+        self.commands = commands
+        self.inbox = inbox
+        self._known: dict[str, str | None] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- channels.slack.SlackHandlers ------------------------------------------------
+
+    async def message(self, message: InboundMessage) -> None:
+        locale = await self._staff_locale(message.address)
+        await self.accept(replace(message, locale_hint=message.locale_hint or locale))
+
+    async def tap(self, message: InboundMessage) -> Reply | None:
+        payload = message.button or ""
+        if payload.startswith(RESOLVE):
+            number = payload.removeprefix(RESOLVE)
+            if self.inbox is not None and number.isdigit():
+                await self.inbox.resolve(int(number), message.address)
+            return None
+        if payload.startswith(BROADCAST):
+            return await self.commands.decide(message.address, payload)
+        await self.message(message)
+        return None
+
+    async def thread_reply(self, reply: StaffReply) -> None:
+        if self.inbox is not None:
+            await self.inbox.reply(reply)
+
+    async def command(self, command: SlashCommandLike) -> Reply:
+        return await self.commands.handle(command.user_id, command.text, command.team_domain)
+
+    # -- work after the ack ----------------------------------------------------------
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` on a task the server waits for at shutdown."""
+        task = asyncio.ensure_future(self._logged(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait (a while) for work still under way."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    @staticmethod
+    async def _logged(work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception:  # after the ack nobody else would hear of it
+            log.exception("slack.work_failed")
+
+    async def _staff_locale(self, user_id: str) -> str | None:
+        """Their Slack locale; on first sight, make them a staff participant too."""
+        if user_id in self._known:
+            return self._known[user_id]
+        try:
+            profile: StaffProfile | None = await self.directory.profile(user_id)
+        except ProviderError as error:
+            log.warning("slack.profile_unavailable", extra={"code": error.code})
+            profile = None
+        name = profile.name if profile is not None else None
+        await self.run_db(lambda: self.ensure_staff(user_id, name))
+        locale = profile.locale if profile is not None else None
+        if profile is not None:
+            self._known[user_id] = locale
+        return locale

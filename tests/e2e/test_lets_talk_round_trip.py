@@ -1,0 +1,150 @@
+"""Let's Talk, both ways: a family's SMS becomes a thread in the Slack inbox, a staff reply
+in that thread goes back to them by SMS, and the thread is resolved and timed."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import models
+from tests.e2e.chat_bot import (
+    INBOX,
+    SLACK_FIXTURES,
+    ChatBot,
+    eventually,
+    fixture,
+    running_bot,
+)
+
+pytestmark = pytest.mark.e2e
+
+FAMILY = "+15550100177"
+COMPLAINT = "Los autobuses siempre llegan tarde a Lincoln"
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[ChatBot]:
+    with running_bot(tmp_path, twilio=True, slack=True) as bot:
+        yield bot
+
+
+class Family:
+    def __init__(self, bot: ChatBot) -> None:
+        self.bot = bot
+
+    def texts(self, body: str) -> None:
+        self.bot.sms(body, FAMILY)
+
+    def received(self) -> list[str]:
+        return self.bot.texts_to(FAMILY)
+
+
+def inbox_posts(bot: ChatBot) -> list[dict[str, Any]]:
+    assert bot.slack is not None
+    return [c for c in bot.slack.called("chat.postMessage") if c.get("channel") == INBOX]
+
+
+def staff_reply(text: str, thread_ts: str, event_id: str) -> dict[str, Any]:
+    data = copy.deepcopy(fixture(SLACK_FIXTURES, "message__thread_reply"))
+    data["event_id"] = event_id
+    data["event"].update(text=text, thread_ts=thread_ts)
+    return data
+
+
+def onboarded_family(bot: ChatBot) -> Family:
+    family = Family(bot)
+    for body in ["Hola", "2", "sí", "1", "lincoln"]:
+        family.texts(body)
+    eventually(lambda: any("bienvenido" in b for b in family.received()))
+    return family
+
+
+def test_an_sms_thread_in_slack_and_a_staff_reply_by_sms(bot: ChatBot) -> None:
+    family = onboarded_family(bot)
+    family.texts(COMPLAINT)
+    eventually(lambda: len(inbox_posts(bot)) == 1)
+    [post] = inbox_posts(bot)
+    assert post["text"].startswith("Let's Talk from P-")
+    header = post["blocks"][0]["elements"][0]["text"]
+    assert header.endswith(" · Lincoln Elementary · parent · ES · SMS")
+    assert post["blocks"][1]["text"]["text"] == COMPLAINT
+    [item] = bot.rows(models.LetsTalk)
+    assert item.slack_channel == INBOX and item.slack_ts and not item.slack_ts.startswith("lease")
+
+    event = staff_reply("Gracias, agregaremos una ruta en octubre.", item.slack_ts, "Ev9001")
+    assert bot.slack_event(event).status_code == 200
+    answer = "Equipo de Riverside Plan 2030: Gracias, agregaremos una ruta en octubre."
+    eventually(lambda: answer in family.received())
+    # Slack retries the same event: the family still gets one answer.
+    bot.slack_event(event, headers={"X-Slack-Retry-Num": "1"})
+    eventually(lambda: [r.status for r in bot.rows(models.Outbox)][-1] == "sent")
+    assert family.received().count(answer) == 1
+
+    [item] = bot.rows(models.LetsTalk)
+    assert item.first_response_at is not None and item.first_response_at >= item.created_at
+    [audit] = [a for a in bot.rows(models.AuditEntry) if a.action == "lets_talk.reply"]
+    assert (audit.actor, audit.detail["item"]) == ("slack:U0STAFF", item.id)
+    outgoing = [m for m in bot.rows(models.Message) if m.direction == "out" and answer == m.body]
+    assert len(outgoing) == 1
+
+    # The family answers back: it joins the same thread.
+    family.texts("Muchas gracias, eso ayudaría mucho a mi familia")
+    eventually(lambda: len(inbox_posts(bot)) == 2)
+    assert inbox_posts(bot)[1]["thread_ts"] == item.slack_ts
+    assert [row.slack_ts for row in bot.rows(models.LetsTalk)] == [item.slack_ts] * 2
+
+    resolve = copy.deepcopy(fixture(SLACK_FIXTURES, "block_actions__resolve"))
+    resolve["actions"][0]["value"] = f"lets_talk:resolve:{item.id}"
+    resolve["container"]["message_ts"] = item.slack_ts
+    assert bot.slack_interaction(resolve).status_code == 200
+    eventually(lambda: all(r.status == "resolved" for r in bot.rows(models.LetsTalk)))
+    assert {r.resolved_by for r in bot.rows(models.LetsTalk)} == {"U0STAFF"}
+    assert bot.slack is not None
+    eventually(lambda: len(bot.slack.called("chat.update")) == 1)  # type: ignore[union-attr]
+    [update] = bot.slack.called("chat.update")
+    assert (update["channel"], update["ts"]) == (INBOX, item.slack_ts)
+    assert "Resolved by <@U0STAFF>" in update["blocks"][-1]["elements"][0]["text"]
+
+
+def test_a_reply_to_a_family_that_opted_out_is_not_sent(bot: ChatBot) -> None:
+    family = onboarded_family(bot)
+    family.texts(COMPLAINT)
+    eventually(lambda: len(inbox_posts(bot)) == 1)
+    family.texts("PARAR")
+    eventually(lambda: any("Ya no recibirá" in b for b in family.received()))
+    count = len(family.received())
+    [item] = bot.rows(models.LetsTalk)
+    bot.slack_event(staff_reply("Lo sentimos mucho.", item.slack_ts, "Ev9101"))
+    eventually(lambda: len([p for p in inbox_posts(bot) if "Not sent" in p["text"]]) == 1)
+    assert len(family.received()) == count
+    assert not [r for r in bot.rows(models.Outbox) if r.kind == "staff_reply"]
+
+
+def test_a_reply_in_a_thread_that_is_not_an_inbox_item_changes_nothing(bot: ChatBot) -> None:
+    bot.slack_event(staff_reply("Sounds good", "1700000000.000001", "Ev9201"))
+    other = staff_reply("Sounds good", "1726500000.000200", "Ev9202")
+    other["event"]["channel"] = "C0GENERAL"
+    bot.slack_event(other)
+    time.sleep(0.5)
+    assert bot.rows(models.Outbox) == []
+    assert [a.action for a in bot.rows(models.AuditEntry)] == ["activity.load"]
+
+
+def test_the_inbox_command_lists_open_threads_with_links(bot: ChatBot) -> None:
+    family = onboarded_family(bot)
+    family.texts(COMPLAINT)
+    eventually(lambda: len(inbox_posts(bot)) == 1)
+    [item] = bot.rows(models.LetsTalk)
+    form = {**fixture(SLACK_FIXTURES, "command__engage_stats"), "text": "inbox"}
+    bot.slack_command(form)
+    assert bot.slack is not None
+    eventually(lambda: len(bot.slack.called("response_url")) == 1)  # type: ignore[union-attr]
+    text = bot.slack.called("response_url")[0]["text"]
+    assert text.startswith("*Let's Talk inbox*: 1 open, 1 without a reply")
+    link = f"https://district.slack.com/archives/{INBOX}/p{item.slack_ts.replace('.', '')}"
+    assert link in text and "Lincoln" not in text.split("\n")[0]
