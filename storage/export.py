@@ -1,33 +1,76 @@
-"""Exports for the synthesis stage: one row per answer, participants pseudonymized."""
+"""Exports for the synthesis stage: tidy and wide tables, participants pseudonymized.
+
+Tidy: one row per answer (`TIDY_COLUMNS`). Wide: one row per participant ×
+activity (`wide_responses`). docs/synthesis.md documents every column.
+
+A round can hold a million answers, so rows are read in chunks straight off
+the database cursor and turned into columns with numpy/pandas; anything that
+needs Python (labels, keyed hashes) is computed once per distinct value, never
+per row. `write_tidy` streams chunks to disk; every writer writes a temporary
+file and renames it at the end, so a failed export leaves nothing half-written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
 from bot.core.texts import text as system_text
+from bot.errors import EngageError
 from storage import models
+from storage.activities import record_audit
 
-__all__ = ["ExportFormat", "participant_key", "tidy_responses", "write_table"]
+__all__ = [
+    "CONTACTS_COLUMN",
+    "TIDY_COLUMNS",
+    "XLSX_MAX_ROWS",
+    "ExportError",
+    "ExportFormat",
+    "ExportResult",
+    "Version",
+    "activity_versions",
+    "export_activity",
+    "iter_tidy",
+    "participant_key",
+    "question_order",
+    "snapshot",
+    "tidy_responses",
+    "wide_responses",
+    "write_table",
+    "write_tidy",
+]
+
+Parse = Callable[[str, str], Activity]
 
 responses = models.Response.__table__
 participants = models.Participant.__table__
 activities = models.Activity.__table__
+contacts = models.Contact.__table__
 
 TIDY_COLUMNS = [
     "participant",
     "activity",
     "activity_version",
     "kind",
+    "round",
     "scope_school",
     "question",
     "question_type",
@@ -45,6 +88,13 @@ TIDY_COLUMNS = [
     "grade",
     "received_at",
 ]
+CONTACTS_COLUMN = "contacts"
+# One header row, then data: Excel's sheet limit.
+XLSX_MAX_ROWS = 1_048_575
+CHUNK_ROWS = 100_000
+# On SQLite, scanning the table in id order beats the activity index (which
+# needs a sort of every row) once the activity holds this share of all answers.
+SCAN_SHARE = 0.2
 
 
 class ExportFormat(StrEnum):
@@ -53,10 +103,169 @@ class ExportFormat(StrEnum):
     PARQUET = "parquet"
 
 
+class ExportError(EngageError):
+    """An export that cannot be made: unknown activity, no answers, unwritable path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One stored version of an activity, parsed."""
+
+    id: int
+    version: int
+    activity: Activity
+
+    @property
+    def round(self) -> str:
+        """The definition's `round` label when it has one, else its version ("v2")."""
+        value = self.activity.extra.get("round")
+        return f"v{self.version}" if value is None else str(value)
+
+
 def participant_key(secret: str, participant_id: int) -> str:
     """A keyed hash: stable across exports, meaningless without the district's secret."""
     digest = hmac.new(secret.encode(), str(participant_id).encode(), hashlib.sha256)
     return digest.hexdigest()[:16]
+
+
+def activity_versions(connection: Connection, activity_key: str, parse: Parse) -> list[Version]:
+    """Every stored version of `activity_key`, oldest first; ExportError when there is none."""
+    rows = connection.execute(
+        select(activities.c.id, activities.c.key, activities.c.version, activities.c.source)
+        .where(activities.c.key == activity_key)
+        .order_by(activities.c.version)
+    ).all()
+    if not rows:
+        raise ExportError(f"no activity named {activity_key!r}: see `engage activity list`")
+    return [
+        Version(row.id, row.version, parse(row.source, f"{row.key}@v{row.version}")) for row in rows
+    ]
+
+
+def question_order(versions: Sequence[Version]) -> list[tuple[str, str, str]]:
+    """(key, type, English prompt) of every question, in the newest version's order;
+    questions only older versions asked come after. Display-only texts are left out."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for version in reversed(versions):
+        activity = version.activity
+        for question in activity.questions:
+            if question.type is QuestionType.INFO or question.key in seen:
+                continue
+            seen[question.key] = (
+                question.key,
+                question.type.value,
+                question.prompt.get("en", activity.default_language),
+            )
+    return list(seen.values())
+
+
+# -- reading -------------------------------------------------------------------
+
+_FETCH = [
+    "participant_id",
+    "activity_id",
+    "question",
+    "value",
+    "text",
+    "status",
+    "language",
+    "detected_language",
+    "channel",
+    "created_at",
+]
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: every query of one export sees the same data.
+
+    SQLite's default here is BEGIN IMMEDIATE (for writers); a reader must not
+    hold the write lock for the length of an export, so it begins DEFERRED.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection = connection.execution_options(sqlite_begin="DEFERRED")
+        else:
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection
+
+
+def _responses_sql(connection: Connection, ids: Sequence[int]) -> str:
+    marks = ", ".join(str(int(i)) for i in ids)
+    table = "responses"
+    if connection.dialect.name == "sqlite":
+        mine = connection.execute(
+            select(func.count()).select_from(responses).where(responses.c.activity_id.in_(ids))
+        ).scalar_one()
+        total = connection.execute(
+            select(func.max(responses.c.id)).select_from(responses)
+        ).scalar_one()
+        if total and mine >= SCAN_SHARE * total:
+            table = "responses NOT INDEXED"
+    return (
+        "SELECT participant_id, activity_id, question, CAST(value AS TEXT), text, status, "
+        f"language, detected_language, channel, created_at FROM {table} "
+        f"WHERE activity_id IN ({marks}) ORDER BY id"
+    )
+
+
+def _participant_table(connection: Connection, include_contacts: bool) -> pd.DataFrame:
+    """role, school, grade (and contacts) of every participant, indexed by id.
+
+    All of them: one scan of a table of at most some hundred thousand rows costs
+    less than finding which of them answered this activity.
+    """
+    rows = connection.execute(
+        select(participants.c.id, participants.c.role, participants.c.school, participants.c.grade)
+    ).all()
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    frame = pd.DataFrame(
+        {
+            "role": pd.Series(columns[1], dtype=object).fillna("").to_numpy(),
+            "school": pd.Series(columns[2], dtype=object).fillna("").to_numpy(),
+            "grade": pd.Series(columns[3], dtype=object).fillna("").to_numpy(),
+        },
+        index=pd.Index(np.asarray(columns[0], dtype=np.int64), name="id"),
+    )
+    if include_contacts:
+        found: dict[int, list[str]] = {}
+        for row in connection.execute(
+            select(
+                contacts.c.participant_id,
+                contacts.c.channel,
+                contacts.c.address,
+                contacts.c.opted_out_at,
+            )
+            .join(participants, participants.c.id == contacts.c.participant_id)
+            .where(participants.c.forgotten_at.is_(None))
+            .order_by(contacts.c.id)
+        ):
+            entry = f"{row.channel}:{row.address}"
+            if row.opted_out_at is not None:
+                entry += " (opted out)"
+            found.setdefault(row.participant_id, []).append(entry)
+        frame[CONTACTS_COLUMN] = ["; ".join(found.get(int(i), [])) for i in frame.index]
+    return frame
+
+
+def _stream_rows(
+    connection: Connection, sql: str, chunk_rows: int
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """Raw DB-API rows in chunks: no per-row objects besides the driver's tuples."""
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    # psycopg streams from a named (server-side) cursor; sqlite3 steps lazily anyway.
+    cursor = raw.cursor() if connection.dialect.name == "sqlite" else raw.cursor("engage_export")
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(chunk_rows):
+            yield rows
+    finally:
+        cursor.close()
+
+
+# -- labels ----------------------------------------------------------------------
 
 
 def _value_keys(value: Any) -> list[str]:
@@ -71,7 +280,7 @@ def _label(activity: Activity, question_key: str, value: Any, language: str) -> 
     question = activity.question(question_key)
     if question is None or value is None:
         return ""
-    if question.type in (QuestionType.SCALE, QuestionType.FREE_TEXT):
+    if question.type is QuestionType.SCALE or question.type is QuestionType.FREE_TEXT:
         return str(value)
     if question.type is QuestionType.YES_NO:
         return system_text(str(value), language) if value in ("yes", "no") else str(value)
@@ -82,92 +291,517 @@ def _label(activity: Activity, question_key: str, value: Any, language: str) -> 
     return "; ".join(labels)
 
 
+class _Labels:
+    """Value, English label and label as seen, computed once per distinct answer."""
+
+    def __init__(self, versions: dict[int, Version]) -> None:
+        self.versions = versions
+        self.cache: dict[tuple[int, str, str, str], tuple[str, str, str]] = {}
+
+    def __call__(self, activity_id: int, question: str, raw: str, language: str) -> tuple[str, ...]:
+        key = (activity_id, question, raw, language)
+        found = self.cache.get(key)
+        if found is None:
+            activity = self.versions[activity_id].activity
+            value = None if raw == "" else json.loads(raw)
+            found = (
+                ";".join(_value_keys(value)),
+                _label(activity, question, value, "en"),
+                _label(activity, question, value, language),
+            )
+            self.cache[key] = found
+        return found
+
+
+def _encode(values: list[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes and distinct values of a column of ints or strings (None allowed)."""
+    if not isinstance(values, np.ndarray):
+        values = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    # factorize turns None into NaN: give it back as None.
+    distinct = [None if isinstance(u, float) and u != u else u for u in uniques]
+    return codes.astype(np.int64, copy=False), distinct
+
+
+def _take(values: list[str], codes: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.string()).take(pa.array(codes, type=pa.int64()))
+
+
+def _strings(values: list[Any]) -> pa.Array:
+    array = pa.array(values, type=pa.string())
+    return pc.fill_null(array, "") if array.null_count else array
+
+
+class _Chunker:
+    """Turns raw response rows into tidy rows, column by column.
+
+    Each distinct participant, question and answer is looked at once per chunk
+    (and cached across chunks); the rows themselves only move through numpy
+    and Arrow.
+    """
+
+    def __init__(
+        self,
+        versions: list[Version],
+        people: pd.DataFrame,
+        secret: str,
+        timezone: str,
+        include_contacts: bool,
+    ) -> None:
+        self.versions = {v.id: v for v in versions}
+        self.people = people
+        self.secret = secret
+        self.zone = ZoneInfo(timezone)
+        self.timezone = timezone
+        self.include_contacts = include_contacts
+        self.labels = _Labels(self.versions)
+        self.keys: dict[int, str] = {}
+        # The same keyed hash as participant_key(), without re-keying per person.
+        self.keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+        self.questions: dict[tuple[int, str], tuple[str, str]] = {}
+
+    def _key(self, participant_id: int) -> str:
+        key = self.keys.get(participant_id)
+        if key is None:
+            digest = self.keyed.copy()
+            digest.update(str(participant_id).encode())
+            key = self.keys[participant_id] = digest.hexdigest()[:16]
+        return key
+
+    def _question(self, activity_id: int, question_key: str) -> tuple[str, str]:
+        found = self.questions.get((activity_id, question_key))
+        if found is None:
+            activity = self.versions[activity_id].activity
+            question = activity.question(question_key)
+            found = (
+                (question.type.value, question.prompt.get(activity.default_language))
+                if question
+                else ("", "")
+            )
+            self.questions[(activity_id, question_key)] = found
+        return found
+
+    def table(self, rows: Sequence[Sequence[Any]]) -> pa.Table:
+        raw = dict(zip(_FETCH, (list(column) for column in zip(*rows, strict=True)), strict=True))
+        out: dict[str, pa.Array] = {}
+
+        id_codes, id_uniques = _encode(np.asarray(raw["participant_id"], dtype=np.int64))
+        out["participant"] = _take([self._key(int(i)) for i in id_uniques], id_codes)
+
+        act_codes, act_uniques = _encode(np.asarray(raw["activity_id"], dtype=np.int64))
+        versions = [self.versions[int(a)] for a in act_uniques]
+        out["activity"] = _take([v.activity.key for v in versions], act_codes)
+        out["activity_version"] = pa.array(
+            np.asarray([v.version for v in versions], dtype=np.int64)[act_codes]
+        )
+        out["kind"] = _take([v.activity.kind.value for v in versions], act_codes)
+        out["round"] = _take([v.round for v in versions], act_codes)
+        out["scope_school"] = _take([v.activity.school or "" for v in versions], act_codes)
+
+        q_codes, q_uniques = _encode(raw["question"])
+        pair_codes, pair_uniques = _encode(act_codes * len(q_uniques) + q_codes)
+        pairs = [
+            (int(act_uniques[int(p) // len(q_uniques)]), str(q_uniques[int(p) % len(q_uniques)]))
+            for p in pair_uniques
+        ]
+        meta = [self._question(a, q) for a, q in pairs]
+        out["question"] = _take([str(q) for q in q_uniques], q_codes)
+        out["question_type"] = _take([m[0] for m in meta], pair_codes)
+        out["question_text"] = _take([m[1] for m in meta], pair_codes)
+        free = np.asarray([m[0] == QuestionType.FREE_TEXT.value for m in meta], dtype=bool)
+        is_free = free[pair_codes]
+
+        # Free text is its own label: leave it out so that distinct answers stay few.
+        v_codes, v_uniques = _encode(raw["value"])
+        v_codes = np.where(is_free, len(v_uniques), v_codes)
+        v_uniques.append(None)
+        l_codes, l_uniques = _encode(raw["language"])
+        combined = (pair_codes * len(v_uniques) + v_codes) * len(l_uniques) + l_codes
+        c_codes, c_uniques = _encode(combined)
+        labelled = []
+        for code in c_uniques:
+            language = l_uniques[int(code) % len(l_uniques)] or ""
+            rest = int(code) // len(l_uniques)
+            activity_id, question_key = pairs[rest // len(v_uniques)]
+            value = v_uniques[rest % len(v_uniques)]
+            labelled.append(
+                self.labels(activity_id, question_key, "" if value is None else value, language)
+            )
+        out["value"] = _take([x[0] for x in labelled], c_codes)
+        out["label_en"] = _take([x[1] for x in labelled], c_codes)
+        out["label_seen"] = _take([x[2] for x in labelled], c_codes)
+
+        status = _strings(raw["status"])
+        keep_text = pc.or_(pa.array(is_free), pc.equal(status, "unparsed"))
+        out["text"] = pc.if_else(keep_text, _strings(raw["text"]), "")
+        out["status"] = status
+        out["language"] = _take([str(x or "") for x in l_uniques], l_codes)
+        out["detected_language"] = _strings(raw["detected_language"])
+        out["channel"] = _strings(raw["channel"])
+
+        where = self.people.index.get_indexer(pd.Index(id_uniques, dtype=np.int64))
+        missing = where < 0
+        for column in ("role", "school", "grade") + (
+            (CONTACTS_COLUMN,) if self.include_contacts else ()
+        ):
+            known = self.people[column].to_numpy(dtype=object)[where]
+            known[missing] = ""
+            out[column] = _take(list(known), id_codes)
+
+        received = pd.to_datetime(pd.Series(raw["created_at"]), format="ISO8601", utc=True)
+        out["received_at"] = pa.array(received.dt.tz_convert(self.zone).dt.floor("s"))
+        columns = TIDY_COLUMNS + ([CONTACTS_COLUMN] if self.include_contacts else [])
+        return pa.table({name: out[name] for name in columns})
+
+
+def _iter_tables(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str,
+    include_contacts: bool,
+    chunk_rows: int,
+) -> Iterator[pa.Table]:
+    with snapshot(engine) as connection:
+        versions = activity_versions(connection, activity_key, parse)
+        people = _participant_table(connection, include_contacts)
+        chunker = _Chunker(versions, people, secret, timezone, include_contacts)
+        sql = _responses_sql(connection, [v.id for v in versions])
+        for rows in _stream_rows(connection, sql, chunk_rows):
+            yield chunker.table(rows)
+
+
+def iter_tidy(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str = "UTC",
+    *,
+    include_contacts: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The tidy table of `activity_key` in chunks of at most `chunk_rows` rows, in arrival order.
+
+    Raises ExportError when the activity is unknown. Contact details (the
+    `contacts` column) only with `include_contacts`.
+    """
+    for table in _iter_tables(
+        engine, activity_key, parse, secret, timezone, include_contacts, chunk_rows
+    ):
+        yield table.to_pandas()
+
+
+def _empty(timezone: str, include_contacts: bool) -> pd.DataFrame:
+    columns = TIDY_COLUMNS + ([CONTACTS_COLUMN] if include_contacts else [])
+    frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
+    frame["activity_version"] = frame["activity_version"].astype(np.int64)
+    frame["received_at"] = pd.Series([], dtype=f"datetime64[ns, {timezone}]")
+    return frame
+
+
 def tidy_responses(
     engine: Engine,
     activity_key: str,
-    parse: Callable[[str, str], Activity],
+    parse: Parse,
     secret: str,
     timezone: str = "UTC",
+    *,
+    include_contacts: bool = False,
 ) -> pd.DataFrame:
     """Every answer to every version of `activity_key`, one row each (see TIDY_COLUMNS)."""
-    query = (
-        select(
-            responses.c.participant_id,
-            responses.c.activity_id,
-            responses.c.question,
-            responses.c.value,
-            responses.c.text,
-            responses.c.status,
-            responses.c.language,
-            responses.c.detected_language,
-            responses.c.channel,
-            responses.c.created_at,
-            participants.c.role,
-            participants.c.school,
-            participants.c.grade,
-        )
-        .join(participants, participants.c.id == responses.c.participant_id)
-        .join(activities, activities.c.id == responses.c.activity_id)
-        .where(activities.c.key == activity_key)
-        .order_by(responses.c.id)
+    chunks = list(
+        iter_tidy(engine, activity_key, parse, secret, timezone, include_contacts=include_contacts)
     )
-    with engine.connect() as connection:
-        versions = {
-            row.id: (row.version, parse(row.source, f"{row.key}@v{row.version}"))
-            for row in connection.execute(
-                select(
-                    activities.c.id, activities.c.key, activities.c.version, activities.c.source
-                ).where(activities.c.key == activity_key)
-            )
-        }
-        rows = connection.execute(query).all()
-    zone = ZoneInfo(timezone)
-    records: list[dict[str, Any]] = []
-    for row in rows:
-        version, activity = versions[row.activity_id]
-        question = activity.question(row.question)
-        free = question is not None and question.type is QuestionType.FREE_TEXT
-        records.append(
-            {
-                "participant": participant_key(secret, row.participant_id),
-                "activity": activity.key,
-                "activity_version": version,
-                "kind": activity.kind.value,
-                "scope_school": activity.school or "",
-                "question": row.question,
-                "question_type": question.type.value if question else "",
-                "question_text": question.prompt.get(activity.default_language) if question else "",
-                "value": "" if free else ";".join(_value_keys(row.value)),
-                "label_en": "" if free else _label(activity, row.question, row.value, "en"),
-                "label_seen": ""
-                if free
-                else _label(activity, row.question, row.value, row.language),
-                "text": row.text if (free or row.status == "unparsed") else "",
-                "status": row.status,
-                "language": row.language,
-                "detected_language": row.detected_language or "",
-                "channel": row.channel,
-                "role": row.role or "",
-                "school": row.school or "",
-                "grade": row.grade or "",
-                "received_at": row.created_at.replace(tzinfo=ZoneInfo("UTC"))
-                .astimezone(zone)
-                .isoformat(timespec="seconds"),
-            }
-        )
-    return pd.DataFrame.from_records(records, columns=TIDY_COLUMNS)
+    if not chunks:
+        return _empty(timezone, include_contacts)
+    if len(chunks) == 1:
+        return chunks[0]
+    return pd.concat(chunks, ignore_index=True)
 
 
-def write_table(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
-    """Write `frame` as `fmt`; written to a temporary name first, so nothing is half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
+# -- the wide table --------------------------------------------------------------
+
+WIDE_BASE_COLUMNS = [
+    "participant",
+    "activity",
+    "kind",
+    "round",
+    "scope_school",
+    "role",
+    "school",
+    "grade",
+    "language",
+    "channel",
+    "first_received_at",
+    "last_received_at",
+    "answered",
+    "skipped",
+    "unparsed",
+]
+
+
+def wide_responses(tidy: pd.DataFrame, questions: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
+    """One row per participant × activity: who they are, then one column per question.
+
+    `questions` is (key, type) in the order the activity asks them; questions
+    answered only in older versions follow. A question answered twice (a later
+    version, a retake) keeps the latest answer. Choice questions give the option
+    keys in `<question>` and the English labels in `<question>__label_en`; a
+    scale gives its number; free text its original words (and unparsed replies
+    are kept as said).
+    """
+    group = ["participant", "activity"]
+    extra = [CONTACTS_COLUMN] if CONTACTS_COLUMN in tidy.columns else []
+    if tidy.empty:
+        return pd.DataFrame(columns=WIDE_BASE_COLUMNS + extra)
+    ordered = tidy.sort_values("received_at", kind="stable")
+    grouped = ordered.groupby(group, sort=False)
+    base = grouped.agg(
+        kind=("kind", "last"),
+        round=("round", "last"),
+        scope_school=("scope_school", "last"),
+        role=("role", "last"),
+        school=("school", "last"),
+        grade=("grade", "last"),
+        language=("language", "last"),
+        channel=("channel", "last"),
+        first_received_at=("received_at", "min"),
+        last_received_at=("received_at", "max"),
+    )
+    counts = (
+        pd.crosstab([ordered["participant"], ordered["activity"]], ordered["status"])
+        .reindex(columns=["answered", "skipped", "unparsed"], fill_value=0)
+        .astype(np.int64)
+    )
+    base = base.join(counts)
+    if extra:
+        base = base.join(grouped[CONTACTS_COLUMN].last())
+    latest = ordered.drop_duplicates(group + ["question"], keep="last")
+    types = dict(questions)
+    for key, kind in latest.groupby("question", sort=False)["question_type"].last().items():
+        types.setdefault(str(key), str(kind))
+    free = latest["question_type"] == QuestionType.FREE_TEXT.value
+    shown = latest["value"].where(~free & (latest["status"] != "unparsed"), latest["text"])
+    cells = latest.assign(shown=shown).set_index(group + ["question"])
+    values = cells["shown"].unstack("question")
+    labels = cells["label_en"].unstack("question")
+    columns: dict[str, pd.Series] = {}
+    for key, kind in types.items():
+        if key not in values.columns:
+            continue
+        column = values[key]
+        if kind == QuestionType.SCALE.value:
+            column = pd.to_numeric(column, errors="coerce").astype("Int64")
+        columns[key] = column
+        if kind in CHOICE_TYPES:
+            columns[f"{key}__label_en"] = labels[key]
+    answers = pd.DataFrame(columns, index=values.index)
+    wide = base.join(answers).reset_index()
+    ordered_columns = WIDE_BASE_COLUMNS + extra + list(answers.columns)
+    return wide[ordered_columns]
+
+
+CHOICE_TYPES = frozenset(
+    {
+        QuestionType.SINGLE_CHOICE.value,
+        QuestionType.MULTIPLE_CHOICE.value,
+        QuestionType.RANKING.value,
+        QuestionType.YES_NO.value,
+    }
+)
+
+
+# -- writing ---------------------------------------------------------------------
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def _open_for_writing(path: Path) -> Path:
+    """Check `path` can be written before doing any work; returns the temporary name."""
+    temporary = _temporary(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
+        with open(temporary, "wb"):
+            pass
+    except OSError as error:
+        raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
+    return temporary
+
+
+def _finish(temporary: Path, path: Path) -> Path:
+    try:
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
+    return path
+
+
+def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel has no time zones: local wall-clock times (the zone is in the docs)."""
+    ready = frame.copy()
+    for name in ready.columns:
+        if isinstance(ready[name].dtype, pd.DatetimeTZDtype):
+            ready[name] = ready[name].dt.tz_localize(None)
+    return ready
+
+
+def _write(frame: pd.DataFrame, temporary: Path, fmt: ExportFormat) -> None:
     match fmt:
         case ExportFormat.CSV:
             frame.to_csv(temporary, index=False, encoding="utf-8")
         case ExportFormat.XLSX:
-            frame.to_excel(temporary, index=False, engine="openpyxl")
+            if len(frame) > XLSX_MAX_ROWS:
+                raise ExportError(
+                    f"{len(frame)} rows do not fit in an Excel sheet "
+                    f"({XLSX_MAX_ROWS} at most): use --format parquet or csv"
+                )
+            _excel_ready(frame).to_excel(temporary, index=False, engine="openpyxl")
         case ExportFormat.PARQUET:
             frame.to_parquet(temporary, index=False, engine="pyarrow")
-    temporary.replace(path)
-    return path
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
+    """Write `frame` as `fmt`; written to a temporary name first, so nothing is half-written."""
+    temporary = _open_for_writing(path)
+    try:
+        _write(frame, temporary, fmt)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return _finish(temporary, path)
+
+
+def write_tidy(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str,
+    path: Path,
+    fmt: ExportFormat,
+    *,
+    include_contacts: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
+    """Stream the tidy table of `activity_key` to `path`; returns the number of rows.
+
+    Raises ExportError, leaving nothing at `path`, when the activity is unknown,
+    has no answers yet, or `path` cannot be written.
+    """
+    temporary = _open_for_writing(path)
+    rows = 0
+    try:
+        tables = _iter_tables(
+            engine, activity_key, parse, secret, timezone, include_contacts, chunk_rows
+        )
+        if fmt is ExportFormat.PARQUET:
+            writer: pq.ParquetWriter | None = None
+            try:
+                for table in tables:
+                    if writer is None:
+                        writer = pq.ParquetWriter(temporary, table.schema)
+                    writer.write_table(table)
+                    rows += table.num_rows
+            finally:
+                if writer is not None:
+                    writer.close()
+        elif fmt is ExportFormat.CSV:
+            for table in tables:
+                table.to_pandas().to_csv(
+                    temporary, index=False, encoding="utf-8", mode="a", header=rows == 0
+                )
+                rows += table.num_rows
+        else:
+            frames = []
+            for table in tables:
+                rows += table.num_rows
+                if rows > XLSX_MAX_ROWS:
+                    raise ExportError(
+                        f"{activity_key} has more answers than an Excel sheet holds "
+                        f"({XLSX_MAX_ROWS}): use --format parquet or csv"
+                    )
+                frames.append(table.to_pandas())
+            if frames:
+                _write(pd.concat(frames, ignore_index=True), temporary, fmt)
+        if rows == 0:
+            raise ExportError(f"{activity_key} has no answers yet: nothing to export")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _finish(temporary, path)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: Path
+    rows: int
+    table: str
+
+
+def export_activity(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str,
+    path: Path,
+    fmt: ExportFormat,
+    now: datetime,
+    *,
+    wide: bool = False,
+    include_contacts: bool = False,
+    actor: str = "cli",
+) -> ExportResult:
+    """Write the tidy (or, with `wide`, the wide) table of `activity_key` and audit it.
+
+    Raises ExportError, leaving nothing at `path`, when the activity is
+    unknown, has no answers yet, or `path` cannot be written.
+    """
+    if wide:
+        _open_for_writing(path).unlink()
+        tidy = tidy_responses(
+            engine, activity_key, parse, secret, timezone, include_contacts=include_contacts
+        )
+        if tidy.empty:
+            raise ExportError(f"{activity_key} has no answers yet: nothing to export")
+        with engine.connect() as connection:
+            versions = activity_versions(connection, activity_key, parse)
+        questions = [(key, kind) for key, kind, _ in question_order(versions)]
+        frame = wide_responses(tidy, questions)
+        write_table(frame, path, fmt)
+        rows = len(frame)
+    else:
+        rows = write_tidy(
+            engine,
+            activity_key,
+            parse,
+            secret,
+            timezone,
+            path,
+            fmt,
+            include_contacts=include_contacts,
+        )
+    table = "wide" if wide else "tidy"
+    record_audit(
+        engine,
+        actor,
+        "export",
+        {
+            "activity": activity_key,
+            "table": table,
+            "format": fmt.value,
+            "rows": rows,
+            "path": str(path.resolve()),
+            "include_contacts": include_contacts,
+        },
+        now,
+    )
+    return ExportResult(path, rows, table)
