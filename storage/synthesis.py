@@ -1,0 +1,894 @@
+"""The synthesis pack: everything the planning committee needs from one activity, in one folder.
+
+`write_pack` builds the folder next to its destination and renames it into
+place at the end, so an interrupted or failed export leaves nothing
+half-written. docs/synthesis.md lists the files; README.md inside the pack
+says the same for the committee.
+
+A public pack (`public=True`) holds aggregates only: no row-level tables, no
+Let's Talk threads, no quotes; every count below the threshold is suppressed
+(see storage.suppression).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from bot.core.activity import Activity, QuestionType
+from bot.core.texts import text as system_text
+from bot.themes import find_themes
+from storage import models
+from storage.activities import record_audit
+from storage.charts import bar_chart, column_chart
+from storage.export import (
+    XLSX_MAX_ROWS,
+    ExportError,
+    Parse,
+    Version,
+    activity_versions,
+    participant_key,
+    question_order,
+    snapshot,
+    tidy_responses,
+    wide_responses,
+)
+from storage.representation import Representation, RepresentationError, measure_representation
+from storage.suppression import DEFAULT_THRESHOLD, marker, suppress
+
+__all__ = ["PackReport", "lets_talk_threads", "summarize", "theme_table", "write_pack"]
+
+lets_talk = models.LetsTalk.__table__
+participants = models.Participant.__table__
+outbox = models.Outbox.__table__
+contacts = models.Contact.__table__
+audit = models.AuditEntry.__table__
+
+MANIFEST = "pack.json"
+DIMENSIONS = ("school", "role", "language")
+EXCLUSIVE = frozenset(
+    {QuestionType.SINGLE_CHOICE.value, QuestionType.YES_NO.value, QuestionType.SCALE.value}
+)
+COUNTED = EXCLUSIVE | {QuestionType.MULTIPLE_CHOICE.value, QuestionType.RANKING.value}
+# How storage.inbox records a staff member's reply to a Let's Talk thread.
+STAFF_REPLY_KINDS = ("staff_reply",)
+STAFF_REPLY_ACTION = "lets_talk.reply"
+UNKNOWN = "(unknown)"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PackReport:
+    """What a pack holds: its folder, its files (relative), and notes for the organizer."""
+
+    directory: Path
+    files: tuple[str, ...]
+    answers: int
+    participants: int
+    public: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# -- summary -------------------------------------------------------------------------
+
+
+def _option_labels(versions: Sequence[Version]) -> dict[tuple[str, str], str]:
+    """English label of every option, the newest version's wording winning."""
+    labels: dict[tuple[str, str], str] = {}
+    for version in versions:
+        activity = version.activity
+        for question in activity.questions:
+            for option in question.options:
+                labels[(question.key, option.key)] = option.label.get(
+                    "en", activity.default_language
+                )
+            if question.type is QuestionType.YES_NO:
+                for answer in ("yes", "no"):
+                    labels[(question.key, answer)] = system_text(answer, "en")
+            if question.type is QuestionType.SCALE:
+                for number in range(question.scale_min, question.scale_max + 1):
+                    labels[(question.key, str(number))] = str(number)
+    return labels
+
+
+def _latest(tidy: pd.DataFrame) -> pd.DataFrame:
+    """One row per participant and question: the latest (tidy rows are in arrival order)."""
+    latest = tidy.drop_duplicates(["participant", "question"], keep="last").copy()
+    for dimension in DIMENSIONS:
+        latest[dimension] = latest[dimension].replace("", UNKNOWN)
+    return latest
+
+
+def summarize(tidy: pd.DataFrame, versions: Sequence[Version]) -> dict[str, pd.DataFrame]:
+    """summary.xlsx, one frame per sheet: questions, overall, by_school, by_role,
+    by_language, scales, rankings.
+
+    Counts are of people (their latest answer to a question). Shares are of the
+    people who answered that question in that group; a multiple-choice share
+    is of people who chose the option, so shares there add up to more than 1.
+    """
+    order = question_order(versions)
+    types = {key: kind for key, kind, _ in order}
+    latest = _latest(tidy)
+    status = (
+        pd.crosstab(latest["question"], latest["status"])
+        .reindex(columns=["answered", "skipped", "unparsed"], fill_value=0)
+        .astype("int64")
+    )
+    questions = pd.DataFrame(
+        [
+            {
+                "question": key,
+                "type": kind,
+                "text": prompt,
+                "reached": int(status.loc[key].sum()) if key in status.index else 0,
+                "answered": int(status.loc[key, "answered"]) if key in status.index else 0,
+                "skipped": int(status.loc[key, "skipped"]) if key in status.index else 0,
+                "unparsed": int(status.loc[key, "unparsed"]) if key in status.index else 0,
+            }
+            for key, kind, prompt in order
+        ]
+    )
+    answered = latest[
+        (latest["status"] == "answered") & latest["question"].map(types).isin(COUNTED)
+    ]
+    chosen = answered.assign(option=answered["value"].str.split(";")).explode("option")
+    chosen = chosen[chosen["option"].notna() & (chosen["option"] != "")]
+    labels = _option_labels(versions)
+    observed = chosen.groupby("question")["option"].unique()
+    options = {
+        key: list(
+            dict.fromkeys([o for (q, o) in labels if q == key] + sorted(observed.get(key, [])))
+        )
+        for key, kind, _ in order
+        if kind in COUNTED
+    }
+    sheets: dict[str, pd.DataFrame] = {"questions": questions}
+    for dimension in (None, *DIMENSIONS):
+        sheets["overall" if dimension is None else f"by_{dimension}"] = _counts(
+            answered, chosen, options, labels, types, dimension
+        )
+    sheets["scales"] = _scales(answered, types)
+    sheets["rankings"] = _rankings(answered, labels, types)
+    return sheets
+
+
+def _counts(
+    answered: pd.DataFrame,
+    chosen: pd.DataFrame,
+    options: dict[str, list[str]],
+    labels: dict[tuple[str, str], str],
+    types: dict[str, str],
+    dimension: str | None,
+) -> pd.DataFrame:
+    group = [dimension] if dimension else []
+    respondents = answered.groupby([*group, "question"]).size()
+    counts = chosen.groupby([*group, "question", "option"]).size().to_dict()
+    rows = []
+    for index, n in respondents.items():
+        key = index if isinstance(index, tuple) else (index,)
+        question = str(key[-1])
+        for option in options.get(question, []):
+            count = int(counts.get((*key, option), 0))
+            rows.append(
+                {
+                    **({dimension: key[0]} if dimension else {}),
+                    "question": question,
+                    "type": types.get(question, ""),
+                    "option": option,
+                    "label": labels.get((question, option), option),
+                    "count": count,
+                    "respondents": int(n),
+                    "share": count / int(n),
+                }
+            )
+    columns = [*group, "question", "type", "option", "label", "count", "respondents", "share"]
+    frame = pd.DataFrame(rows, columns=columns)
+    order = {key: i for i, key in enumerate(options)}
+    return frame.sort_values(
+        [*group, "question"],
+        key=lambda c: c.map(order) if c.name == "question" else c,
+        kind="stable",
+    ).reset_index(drop=True)
+
+
+def _scales(answered: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    scale = answered[answered["question"].map(types.get) == QuestionType.SCALE.value]
+    scale = scale.assign(score=pd.to_numeric(scale["value"], errors="coerce")).dropna(
+        subset=["score"]
+    )
+    frames = []
+    for dimension in (None, *DIMENSIONS):
+        keys = ["question"] if dimension is None else [dimension, "question"]
+        stats = scale.groupby(keys)["score"].agg(n="size", mean="mean").reset_index()
+        stats.insert(0, "dimension", dimension or "all")
+        stats.insert(1, "group", stats.pop(dimension) if dimension else "all")
+        frames.append(stats)
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    columns = ["dimension", "group", "question", "n", "mean"]
+    return result.reindex(columns=columns) if not result.empty else pd.DataFrame(columns=columns)
+
+
+def _rankings(
+    answered: pd.DataFrame, labels: dict[tuple[str, str], str], types: dict[str, str]
+) -> pd.DataFrame:
+    ranking = answered[answered["question"].map(types.get) == QuestionType.RANKING.value]
+    rows = []
+    for question, group in ranking.groupby("question", sort=False):
+        positions: dict[str, list[int]] = {}
+        for value in group["value"]:
+            for place, option in enumerate(str(value).split(";"), start=1):
+                if option:
+                    positions.setdefault(option, []).append(place)
+        for option, places in sorted(positions.items()):
+            rows.append(
+                {
+                    "question": question,
+                    "option": option,
+                    "label": labels.get((str(question), option), option),
+                    "ranked": len(places),
+                    "first_choice": sum(1 for p in places if p == 1),
+                    "mean_position": float(np.mean(places)),
+                    "respondents": len(group),
+                }
+            )
+    columns = [
+        "question",
+        "option",
+        "label",
+        "ranked",
+        "first_choice",
+        "mean_position",
+        "respondents",
+    ]
+    return pd.DataFrame(rows, columns=columns).sort_values(
+        ["question", "mean_position"], kind="stable"
+    )
+
+
+def publish_summary(sheets: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:
+    """The summary with every count below `threshold` (and what derives from it) hidden."""
+    safe: dict[str, pd.DataFrame] = {}
+    safe["questions"] = suppress(
+        sheets["questions"], threshold, ["reached", "answered", "skipped", "unparsed"]
+    )
+    for name in ("overall", *(f"by_{d}" for d in DIMENSIONS)):
+        frame = sheets[name]
+        dimension = name.removeprefix("by_") if name != "overall" else None
+        group = [dimension] if dimension else []
+        exclusive = frame["type"].isin(EXCLUSIVE)
+        parts = []
+        for is_exclusive, part in ((True, frame[exclusive]), (False, frame[~exclusive])):
+            parts.append(
+                suppress(
+                    part,
+                    threshold,
+                    ["respondents", "count"],
+                    derived={"respondents": ["count", "share"], "count": ["share"]},
+                    complements=[[*group, "question"], *([["question", "option"]] if group else [])]
+                    if is_exclusive
+                    else ([["question", "option"]] if group else []),
+                    complement_count="count",
+                )
+            )
+        safe[name] = pd.concat(parts).sort_index()
+    safe["scales"] = suppress(sheets["scales"], threshold, ["n"], derived={"n": ["mean"]})
+    safe["rankings"] = suppress(
+        sheets["rankings"],
+        threshold,
+        ["respondents", "ranked", "first_choice"],
+        derived={
+            "respondents": ["ranked", "first_choice", "mean_position"],
+            "ranked": ["mean_position"],
+        },
+    )
+    return safe
+
+
+# -- Let's Talk ----------------------------------------------------------------------
+
+
+def lets_talk_threads(
+    engine: Engine, versions: Sequence[Version], secret: str, timezone: str
+) -> pd.DataFrame:
+    """Let's Talk messages about the activity and unsolicited ones, one row each, with
+    staff replies on the first row of their thread.
+
+    Messages sharing a Slack thread share `thread` (its first message's id). A
+    staff reply is the audit entry `lets_talk.reply` naming the thread (who
+    wrote what); an outbox row of kind `staff_reply` without one is matched to
+    the person's latest message before it.
+    """
+    zone = ZoneInfo(timezone)
+    ids = [v.id for v in versions]
+    keys = {v.id: v.activity.key for v in versions}
+    with snapshot(engine) as connection:
+        items = connection.execute(
+            select(
+                lets_talk.c.id,
+                lets_talk.c.participant_id,
+                lets_talk.c.activity_id,
+                lets_talk.c.text,
+                lets_talk.c.language,
+                lets_talk.c.status,
+                lets_talk.c.slack_channel,
+                lets_talk.c.slack_ts,
+                lets_talk.c.created_at,
+                lets_talk.c.first_response_at,
+                lets_talk.c.resolved_at,
+                participants.c.role,
+                participants.c.school,
+            )
+            .join(participants, participants.c.id == lets_talk.c.participant_id)
+            .where(lets_talk.c.activity_id.in_(ids) | lets_talk.c.activity_id.is_(None))
+            .order_by(lets_talk.c.created_at, lets_talk.c.id)
+        ).all()
+        roots = {
+            (row.slack_channel, row.slack_ts): row.root
+            for row in connection.execute(
+                select(
+                    lets_talk.c.slack_channel,
+                    lets_talk.c.slack_ts,
+                    func.min(lets_talk.c.id).label("root"),
+                )
+                .where(lets_talk.c.slack_ts.is_not(None))
+                .group_by(lets_talk.c.slack_channel, lets_talk.c.slack_ts)
+            )
+        }
+        audited = connection.execute(
+            select(audit.c.actor, audit.c.detail, audit.c.created_at)
+            .where(audit.c.action == STAFF_REPLY_ACTION)
+            .order_by(audit.c.created_at, audit.c.id)
+        ).all()
+        people = sorted({item.participant_id for item in items})
+        queued = (
+            connection.execute(
+                select(outbox.c.id, outbox.c.body, outbox.c.created_at, contacts.c.participant_id)
+                .join(contacts, contacts.c.id == outbox.c.contact_id)
+                .where(outbox.c.kind.in_(STAFF_REPLY_KINDS), contacts.c.participant_id.in_(people))
+                .order_by(outbox.c.created_at, outbox.c.id)
+            ).all()
+            if people
+            else []
+        )
+
+    def thread_of(item: Any) -> int:
+        posted = item.slack_ts is not None and not str(item.slack_ts).startswith("lease:")
+        return int(roots.get((item.slack_channel, item.slack_ts), item.id)) if posted else item.id
+
+    thread = {item.id: thread_of(item) for item in items}
+    replies: dict[int, list[str]] = {}
+    seen_outbox: set[int] = set()
+    for entry in audited:
+        detail = entry.detail or {}
+        root = detail.get("item")
+        if root in thread.values():
+            when = _local_text(entry.created_at, zone)
+            replies.setdefault(root, []).append(f"[{when}] {entry.actor}: {detail.get('text', '')}")
+            if detail.get("outbox_id") is not None:
+                seen_outbox.add(int(detail["outbox_id"]))
+    by_person: dict[int, list[Any]] = {}
+    for item in items:
+        by_person.setdefault(item.participant_id, []).append(item)
+    for reply in queued:
+        if reply.id in seen_outbox:
+            continue
+        earlier = [
+            i for i in by_person.get(reply.participant_id, []) if i.created_at <= reply.created_at
+        ]
+        if earlier:
+            when = _local_text(reply.created_at, zone)
+            replies.setdefault(thread[earlier[-1].id], []).append(f"[{when}] {reply.body}")
+    records = [
+        {
+            "thread": thread[item.id],
+            "message": item.id,
+            "participant": participant_key(secret, item.participant_id),
+            "activity": keys.get(item.activity_id, "") if item.activity_id else "",
+            "received_at": _local_text(item.created_at, zone),
+            "language": item.language or "",
+            "role": item.role or "",
+            "school": item.school or "",
+            "text": item.text,
+            "status": item.status,
+            "first_response_at": _local_text(item.first_response_at, zone),
+            "resolved_at": _local_text(item.resolved_at, zone),
+            "staff_replies": "\n".join(replies.get(item.id, []))
+            if thread[item.id] == item.id
+            else "",
+        }
+        for item in items
+    ]
+    columns = [
+        "thread",
+        "message",
+        "participant",
+        "activity",
+        "received_at",
+        "language",
+        "role",
+        "school",
+        "text",
+        "status",
+        "first_response_at",
+        "resolved_at",
+        "staff_replies",
+    ]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _local_text(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).isoformat(timespec="seconds")
+
+
+# -- themes --------------------------------------------------------------------------
+
+
+def theme_table(
+    tidy: pd.DataFrame,
+    versions: Sequence[Version],
+    threads: pd.DataFrame | None,
+    *,
+    public: bool = False,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> pd.DataFrame:
+    """Themes of every free-text question (and of Let's Talk messages), per language.
+
+    A text's language is the detected one when detection was confident, else
+    the language the participant was using. Public: no quotes, and themes
+    smaller than `threshold` are folded into one suppressed row.
+    """
+    order = {key: i for i, (key, _, _) in enumerate(question_order(versions))}
+    free = _latest(tidy)
+    free = free[
+        (free["question_type"] == QuestionType.FREE_TEXT.value)
+        & (free["status"] == "answered")
+        & (free["text"].str.strip() != "")
+    ]
+    sources: list[tuple[str, str, pd.Series]] = []
+    for question, group in free.groupby("question", sort=False):
+        language = group["detected_language"].where(
+            group["detected_language"] != "", group["language"]
+        )
+        for code, texts in group["text"].groupby(language.to_numpy(), sort=True):
+            sources.append((str(question), str(code), texts))
+    if threads is not None and len(threads):
+        for code, texts in threads["text"].groupby(
+            threads["language"].replace("", UNKNOWN).to_numpy(), sort=True
+        ):
+            sources.append(("lets_talk", str(code), texts))
+    sources.sort(key=lambda s: (order.get(s[0], len(order)), s[0], s[1]))
+    rows = []
+    for question, language, texts in sources:
+        themes = find_themes(list(texts), language)
+        total = sum(t.size for t in themes)
+        small = 0
+        for number, theme in enumerate(themes, start=1):
+            if public and theme.size < threshold:
+                small += theme.size
+                continue
+            quotes = () if public else theme.quotes
+            rows.append(
+                {
+                    "question": question,
+                    "language": language,
+                    "theme": number,
+                    "top_terms": ", ".join(theme.terms) or "(no distinctive words)",
+                    "size": theme.size,
+                    "share": theme.size / total if total else np.nan,
+                    "quote_1": quotes[0] if len(quotes) > 0 else "",
+                    "quote_2": quotes[1] if len(quotes) > 1 else "",
+                    "quote_3": quotes[2] if len(quotes) > 2 else "",
+                }
+            )
+        if small:
+            rows.append(
+                {
+                    "question": question,
+                    "language": language,
+                    "theme": 0,
+                    "top_terms": "(smaller themes)",
+                    "size": small,
+                    "share": small / total,
+                    "quote_1": "",
+                    "quote_2": "",
+                    "quote_3": "",
+                }
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "question",
+            "language",
+            "theme",
+            "top_terms",
+            "size",
+            "share",
+            "quote_1",
+            "quote_2",
+            "quote_3",
+        ],
+    )
+    if public:
+        frame = suppress(frame, threshold, ["size"], derived={"size": ["share"]})
+    return frame
+
+
+# -- representation --------------------------------------------------------------------
+
+
+def representation_tables(
+    report: Representation, *, public: bool, threshold: int
+) -> dict[str, pd.DataFrame]:
+    """representation.xlsx: per school × language (the dashboard's view), and × role."""
+    sheets = {
+        "school_language": report.frame(("school", "language")),
+        "school_language_role": report.frame(("school", "language", "role")),
+        "school": report.frame(("school",)),
+        "language": report.frame(("language",)),
+    }
+    if not public:
+        return sheets
+    derived = {
+        "enrolled": ["response_rate", "index", "gap"],
+        "respondents": ["response_rate", "index", "gap"],
+    }
+    return {
+        name: suppress(frame, threshold, ["enrolled", "respondents"], derived=derived)
+        for name, frame in sheets.items()
+    }
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _excel(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            ready = frame.copy()
+            for column in ready.columns:
+                if isinstance(ready[column].dtype, pd.DatetimeTZDtype):
+                    ready[column] = ready[column].dt.tz_localize(None)
+            ready.to_excel(writer, sheet_name=name[:31], index=False)
+
+
+def _table(
+    frame: pd.DataFrame, folder: Path, stem: str, files: list[str], notes: list[str]
+) -> None:
+    frame.to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8")
+    frame.to_parquet(folder / f"{stem}.parquet", index=False, engine="pyarrow")
+    files += [f"{stem}.csv", f"{stem}.parquet"]
+    if len(frame) <= XLSX_MAX_ROWS:
+        _excel({stem: frame}, folder / f"{stem}.xlsx")
+        files.append(f"{stem}.xlsx")
+    else:
+        notes.append(f"{stem}.xlsx left out: {len(frame):,} rows are more than Excel holds")
+
+
+def _file_name(text: str) -> str:
+    return _UNSAFE.sub("-", text).strip("-") or "question"
+
+
+def _charts(
+    folder: Path,
+    sheets: dict[str, pd.DataFrame],
+    tidy: pd.DataFrame,
+    versions: Sequence[Version],
+    representation: Representation | None,
+    timezone: str,
+    public: bool,
+    threshold: int,
+) -> list[str]:
+    charts = folder / "charts"
+    charts.mkdir()
+    made: list[str] = []
+    hidden = marker(threshold)
+    note = f"Counts under {threshold} are not shown." if public else ""
+    overall = sheets["overall"]
+    prompts = {key: prompt for key, _, prompt in question_order(versions)}
+    for question, group in overall.groupby("question", sort=False):
+        shown = group[group["share"] != hidden]
+        if shown.empty:
+            continue
+        path = charts / f"question-{_file_name(str(question))}.png"
+        bar_chart(
+            path,
+            [str(label) for label in shown["label"]],
+            [float(v) for v in shown["share"]],
+            f"{question}: {prompts.get(str(question), '')}",
+            percent=True,
+            note=note,
+        )
+        made.append(f"charts/{path.name}")
+    days = tidy["received_at"].dt.tz_convert(timezone).dt.date.value_counts().sort_index()
+    if len(days) and not public:
+        full = pd.date_range(days.index.min(), days.index.max(), freq="D").date
+        days = days.reindex(full, fill_value=0)
+        column_chart(
+            charts / "answers-per-day.png",
+            [d.strftime("%b %d") for d in days.index],
+            [float(v) for v in days.to_numpy()],
+            "Answers per day (district time)",
+        )
+        made.append("charts/answers-per-day.png")
+    questions = sheets["questions"]
+    shown_q = questions[questions["reached"] != hidden]
+    if len(shown_q):
+        bar_chart(
+            charts / "completion.png",
+            [str(q) for q in shown_q["question"]],
+            [float(v) for v in shown_q["answered"].replace(hidden, 0)],
+            "People who answered each question",
+            note=note,
+        )
+        made.append("charts/completion.png")
+    if representation is not None and representation.groups:
+        table = representation.frame(("school", "language"))
+        if public:
+            table = table[(table["enrolled"] >= threshold) & (table["respondents"] >= threshold)]
+        if len(table):
+            bar_chart(
+                charts / "representation.png",
+                [f"{s} · {la}" for s, la in zip(table["school"], table["language"], strict=True)],
+                [float(v) for v in table["response_rate"].fillna(0)],
+                "Response rate by school and language",
+                percent=True,
+                reference=representation.rate,
+                reference_label=f"district rate {representation.rate:.0%}",
+                highlight=[bool(v) for v in table["under_represented"]],
+                note=note,
+            )
+            made.append("charts/representation.png")
+    return made
+
+
+def _readme(
+    activity: Activity,
+    files: list[str],
+    notes: list[str],
+    *,
+    answers: int,
+    people: int,
+    public: bool,
+    threshold: int,
+    timezone: str,
+    generated_at: str,
+) -> str:
+    lines = [
+        f"# Synthesis pack: {activity.key}",
+        "",
+        f"{activity.title.get('en', activity.default_language)}. Generated {generated_at} "
+        f"(times in {timezone}). {answers:,} answers from {people:,} people.",
+        "",
+    ]
+    if public:
+        lines += [
+            f"**PUBLIC.** Aggregates only. Every count under {threshold} shows as "
+            f"`{marker(threshold)}`, as does every share, mean or rate computed from it; "
+            "no row-level data, Let's Talk text or quotes.",
+            "",
+        ]
+    else:
+        lines += [
+            "**Internal.** Row-level answers and free text: share only with the planning "
+            "committee. Participants appear as pseudonymous keys, stable across exports.",
+            "",
+        ]
+    describe = {
+        "tidy": "one row per answer (columns in docs/synthesis.md)",
+        "wide": "one row per participant and activity, a column per question",
+        "summary": "per question: counts and shares overall and by school, role and "
+        "language; scale means with n; rankings",
+        "lets_talk": "Let's Talk messages with staff replies",
+        "themes": "themes of every free-text question per language: top terms, size, quotes",
+        "representation": "response rate against enrollment per school × language "
+        "(× role), under-represented groups flagged",
+        "charts": "a chart",
+    }
+    lines += ["## Files", ""]
+    for name in files:
+        stem = name.split("/")[0].split(".")[0]
+        lines.append(f"- `{name}`: {describe.get(stem, '')}")
+    if notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _prepare(directory: Path) -> Path:
+    """A fresh staging folder beside `directory`; refuses a folder that is not a pack."""
+    try:
+        if directory.exists():
+            if not directory.is_dir():
+                raise ExportError(f"cannot write {directory}: it is a file, not a folder")
+            if any(directory.iterdir()) and not (directory / MANIFEST).is_file():
+                raise ExportError(
+                    f"cannot write {directory}: the folder has other files; "
+                    "choose a new or empty folder"
+                )
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    except OSError as error:
+        raise ExportError(f"cannot write {directory}: {error.strerror or error}") from error
+
+
+def _swap(staging: Path, directory: Path) -> None:
+    """Put the finished pack in place; an older pack there is replaced whole."""
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+        os.replace(directory, old)
+    try:
+        os.replace(staging, directory)
+    except OSError:
+        if old is not None:
+            os.replace(old, directory)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_pack(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str,
+    directory: Path,
+    now: datetime,
+    *,
+    public: bool = False,
+    threshold: int = DEFAULT_THRESHOLD,
+    include_contacts: bool = False,
+    actor: str = "cli",
+) -> PackReport:
+    """Write the synthesis pack of `activity_key` to `directory` and audit it.
+
+    Raises ExportError, leaving nothing behind, when the activity is unknown,
+    has no answers yet, or the folder cannot be written. `include_contacts`
+    adds contact details to the row-level tables; a public pack never has them.
+    """
+    if public and include_contacts:
+        raise ExportError("a public pack never includes contact details: drop --include-contacts")
+    if threshold < 1:
+        raise ExportError(f"the suppression threshold must be at least 1, not {threshold}")
+    staging = _prepare(directory)
+    try:
+        report = _build(
+            engine,
+            activity_key,
+            parse,
+            secret,
+            timezone,
+            staging,
+            directory,
+            now,
+            public=public,
+            threshold=threshold,
+            include_contacts=include_contacts,
+        )
+        _swap(staging, directory)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"cannot write {directory}: {error.strerror or error}") from error
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    record_audit(
+        engine,
+        actor,
+        "export.pack",
+        {
+            "activity": activity_key,
+            "path": str(directory),
+            "answers": report.answers,
+            "public": public,
+            "threshold": threshold,
+            "include_contacts": include_contacts,
+            "files": len(report.files),
+        },
+        now,
+    )
+    return report
+
+
+def _build(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str,
+    folder: Path,
+    directory: Path,
+    now: datetime,
+    *,
+    public: bool,
+    threshold: int,
+    include_contacts: bool,
+) -> PackReport:
+    tidy = tidy_responses(
+        engine, activity_key, parse, secret, timezone, include_contacts=include_contacts
+    )
+    if tidy.empty:
+        raise ExportError(f"{activity_key} has no answers yet: nothing to export")
+    with engine.connect() as connection:
+        versions = activity_versions(connection, activity_key, parse)
+    newest = versions[-1].activity
+    files: list[str] = []
+    notes: list[str] = []
+    if not public:
+        _table(tidy, folder, "tidy", files, notes)
+        questions = [(key, kind) for key, kind, _ in question_order(versions)]
+        _table(wide_responses(tidy, questions), folder, "wide", files, notes)
+    sheets = summarize(tidy, versions)
+    published = publish_summary(sheets, threshold) if public else sheets
+    _excel(published, folder / "summary.xlsx")
+    files.append("summary.xlsx")
+    threads = lets_talk_threads(engine, versions, secret, timezone)
+    if not public:
+        threads.to_csv(folder / "lets_talk.csv", index=False, encoding="utf-8")
+        _excel({"lets_talk": threads}, folder / "lets_talk.xlsx")
+        files += ["lets_talk.csv", "lets_talk.xlsx"]
+    themes = theme_table(tidy, versions, threads, public=public, threshold=threshold)
+    themes.to_csv(folder / "themes.csv", index=False, encoding="utf-8")
+    _excel({"themes": themes}, folder / "themes.xlsx")
+    files += ["themes.csv", "themes.xlsx"]
+    representation: Representation | None = None
+    try:
+        representation = measure_representation(engine, activity_key)
+    except RepresentationError as error:
+        notes.append(f"no representation table: {error}")
+    if representation is not None:
+        tables = representation_tables(representation, public=public, threshold=threshold)
+        _excel(tables, folder / "representation.xlsx")
+        tables["school_language"].to_csv(
+            folder / "representation.csv", index=False, encoding="utf-8"
+        )
+        files += ["representation.xlsx", "representation.csv"]
+    files += _charts(folder, published, tidy, versions, representation, timezone, public, threshold)
+    generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
+    people = int(tidy["participant"].nunique())
+    readme = _readme(
+        newest,
+        files,
+        notes,
+        answers=len(tidy),
+        people=people,
+        public=public,
+        threshold=threshold,
+        timezone=timezone,
+        generated_at=generated.isoformat(timespec="minutes"),
+    )
+    (folder / "README.md").write_text(readme, encoding="utf-8")
+    manifest = {
+        "activity": activity_key,
+        "generated_at": generated.isoformat(timespec="seconds"),
+        "answers": len(tidy),
+        "participants": people,
+        "public": public,
+        "threshold": threshold,
+        "files": ["README.md", *files],
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return PackReport(
+        directory=directory,
+        files=tuple(["README.md", MANIFEST, *files]),
+        answers=len(tidy),
+        participants=people,
+        public=public,
+        notes=tuple(notes),
+    )
