@@ -1,0 +1,613 @@
+"""The organizers' dashboard at `/`: how the round is going and whose voices are missing.
+
+Server-rendered HTML with inline CSS and inline SVG charts: it works on a
+district network with no internet access. Behind the admin token
+(ENGAGE_ADMIN_TOKEN): the sign-in form posts the token once and gets a signed
+session cookie (HMAC keyed by the token, so changing the token signs everyone
+out). A wrong token answers 401; after `MAX_FAILURES` wrong tokens from one
+address within `FAILURE_WINDOW`, every attempt from it answers 429 until the
+window has passed. Attempts are counted in the database, so every server
+process sees the same count. Without a token configured the dashboard is off
+(`/` answers 404), never open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+from importlib import resources
+from string import Template
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.core.activity import Activity
+from bot.svg_charts import Segment, columns, horizontal_bars, stacked_bars
+from storage.logins import count_failed_logins, record_login
+from storage.progress import (
+    ActivityProgress,
+    FunnelStep,
+    InboxSummary,
+    activity_progress,
+    answers_per_day,
+    inbox_summary,
+    question_funnel,
+)
+from storage.representation import (
+    FollowUp,
+    Representation,
+    RepresentationError,
+    follow_up_plans,
+    measure_representation,
+    plan_follow_up,
+)
+
+__all__ = ["DashboardConfig", "SessionSigner", "dashboard_off_routes", "dashboard_routes"]
+
+log = logging.getLogger(__name__)
+RunDb = Callable[[Callable[[], Any]], Awaitable[Any]]
+Parse = Callable[[str, str], Activity]
+
+COOKIE = "engage_session"
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+DAYS = 30
+UTC = ZoneInfo("UTC")
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+BADGE = '<span class="badge warn">under-represented</span>'
+PROBLEMS = {
+    "none": "No group is under-represented right now: nothing to follow up.",
+    "enrollment": "Import enrollment first: engage enrollment import FILE.",
+    "csrf": "That form had expired. Please try again.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """What the dashboard needs from settings and the district file, as plain values."""
+
+    admin_token: str
+    timezone: str = "UTC"
+    program: str = "District Engage"
+    secure_cookie: bool = False
+    session_hours: int = 12
+
+
+class SessionSigner:
+    """Signed, expiring session values; no session store (any process can check them)."""
+
+    def __init__(self, admin_token: str, hours: int) -> None:
+        self._key = hmac.new(admin_token.encode(), b"engage-dashboard-session", hashlib.sha256)
+        self._token = admin_token.encode()
+        self.hours = hours
+
+    def _mac(self, message: str) -> str:
+        digest = self._key.copy()
+        digest.update(message.encode())
+        return digest.hexdigest()
+
+    def is_token(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self._token)
+
+    def issue(self, now: datetime) -> str:
+        expires = int((now + timedelta(hours=self.hours)).replace(tzinfo=UTC).timestamp())
+        body = f"{expires}.{secrets.token_urlsafe(12)}"
+        return f"{body}.{self._mac('session:' + body)}"
+
+    def is_valid(self, value: str | None, now: datetime) -> bool:
+        if not value or value.count(".") != 2:
+            return False
+        body, _, mac = value.rpartition(".")
+        if not hmac.compare_digest(mac, self._mac("session:" + body)):
+            return False
+        expires = body.split(".", 1)[0]
+        return expires.isdigit() and int(expires) > now.replace(tzinfo=UTC).timestamp()
+
+    def csrf(self, session: str) -> str:
+        return self._mac("csrf:" + session)[:32]
+
+
+def _page(title: str, body: str, *, refresh: bool = False) -> str:
+    template = (resources.files("bot") / "templates" / "dashboard.html").read_text("utf-8")
+    return Template(template).substitute(
+        title=escape(title),
+        body=body,
+        refresh='<meta http-equiv="refresh" content="60">' if refresh else "",
+    )
+
+
+def _html(content: str, status: int = 200, **headers: str) -> HTMLResponse:
+    return HTMLResponse(content, status_code=status, headers={**HEADERS, **headers})
+
+
+def _login_page(config: DashboardConfig, problem: str = "") -> str:
+    notice = f'<p class="error" id="login-error">{escape(problem)}</p>' if problem else ""
+    body = f"""
+<main class="login"><section>
+<h2>{escape(config.program)}: organizers</h2>
+{notice}
+<form method="post" action="/login">
+<label for="token">Admin token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit" id="sign-in">Sign in</button>
+</form>
+<p class="muted">The token is ENGAGE_ADMIN_TOKEN on the server.</p>
+</section></main>"""
+    return _page(f"Sign in: {config.program}", body)
+
+
+# -- what the page shows -----------------------------------------------------------
+
+
+@dataclass
+class Overview:
+    activities: list[ActivityProgress]
+    selected: ActivityProgress | None
+    funnel: list[FunnelStep]
+    per_day: pd.Series
+    representation: Representation | None
+    representation_problem: str
+    inbox: InboxSummary
+    plans: list[FollowUp]
+
+
+def gather(
+    engine: Engine, parse: Parse, activity_key: str | None, timezone: str, now: datetime
+) -> Overview:
+    """Everything the dashboard shows for `activity_key` (default: the first open activity)."""
+    progress = activity_progress(engine)
+    selected = next((a for a in progress if a.key == activity_key), None)
+    if selected is None and activity_key is None and progress:
+        selected = progress[0]
+    key = selected.key if selected else None
+    representation, problem = None, ""
+    if selected is not None:
+        try:
+            representation = measure_representation(engine, key)
+        except RepresentationError as error:
+            problem = str(error)
+    return Overview(
+        activities=progress,
+        selected=selected,
+        funnel=question_funnel(engine, key, parse) if key else [],
+        per_day=answers_per_day(engine, key, timezone, DAYS, now),
+        representation=representation,
+        representation_problem=problem,
+        inbox=inbox_summary(engine),
+        plans=follow_up_plans(engine),
+    )
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return "—"
+    return moment.replace(tzinfo=UTC).astimezone(zone).strftime("%b %d, %H:%M")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "—"
+
+
+def _tiles(overview: Overview) -> str:
+    selected = overview.selected
+    tiles = []
+    if selected is not None:
+        tiles += [
+            ("started", selected.started, "people started"),
+            ("completed", selected.completed, "completed"),
+            ("answers", selected.answers, "answers"),
+        ]
+    tiles.append(("inbox-open", overview.inbox.open, "Let's Talk open"))
+    if overview.representation is not None:
+        tiles.append(
+            (
+                "gaps",
+                len(overview.representation.under_represented),
+                "under-represented groups",
+            )
+        )
+    return (
+        '<div class="tiles">'
+        + "".join(
+            f'<div class="tile" id="tile-{name}"><div class="number">{value:,}</div>'
+            f'<div class="label">{escape(label)}</div></div>'
+            for name, value, label in tiles
+        )
+        + "</div>"
+    )
+
+
+def _counts(overview: Overview, zone: ZoneInfo) -> str:
+    if not overview.activities:
+        return (
+            '<section id="counts"><h2>Activities</h2><p class="muted">No activity loaded yet: '
+            "<code>engage activity load FILE</code>.</p></section>"
+        )
+    rows = []
+    for a in overview.activities:
+        link = f"/?{urlencode({'activity': a.key})}"
+        state = (
+            '<span class="badge">open</span>' if a.is_open else '<span class="muted">closed</span>'
+        )
+        rows.append(
+            f'<tr data-activity="{escape(a.key)}"><td><a href="{escape(link)}">{escape(a.key)}</a>'
+            f'<div class="muted">{escape(a.title)}</div></td><td>{escape(a.kind)}</td>'
+            f"<td>{state}</td>"
+            f'<td class="n" data-field="started">{a.started:,}</td>'
+            f'<td class="n" data-field="completed">{a.completed:,}</td>'
+            f'<td class="n">{_share(a.completed, a.started)}</td>'
+            f'<td class="n" data-field="answers">{a.answers:,}</td>'
+            f"<td>{_local(a.last_answer_at, zone)}</td></tr>"
+        )
+    return (
+        '<section id="counts"><h2>Live counts per activity</h2><table><thead><tr>'
+        "<th>activity</th><th>kind</th><th></th><th class=n>started</th>"
+        "<th class=n>completed</th><th class=n>completion</th><th class=n>answers</th>"
+        "<th>last answer</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
+    )
+
+
+def _funnel(overview: Overview) -> str:
+    if overview.selected is None:
+        return ""
+    steps = overview.funnel
+    if not steps:
+        return '<section id="funnel"><h2>Completion funnel</h2><p class="muted">No questions.</p></section>'
+    started = overview.selected.started
+    chart = stacked_bars(
+        [(s.question, (s.answered, s.skipped, s.unparsed)) for s in steps],
+        (
+            Segment("answered", "#2f6f9f"),
+            Segment("skipped", "#c98b2b"),
+            Segment("not understood", "#b5473a"),
+        ),
+        "Completion funnel: people per question",
+        maximum=max([started] + [s.reached for s in steps]) or 1,
+    )
+    rows = "".join(
+        f'<tr data-question="{escape(s.question)}"><td>{escape(s.question)}'
+        f'<div class="muted">{escape(s.prompt)}</div></td>'
+        f'<td class="n" data-field="reached">{s.reached:,}</td>'
+        f'<td class="n">{_share(s.reached, started)}</td>'
+        f'<td class="n" data-field="answered">{s.answered:,}</td>'
+        f'<td class="n">{s.skipped:,}</td><td class="n">{s.unparsed:,}</td></tr>'
+        for s in steps
+    )
+    return (
+        f'<section id="funnel"><h2>Completion funnel: {escape(overview.selected.key)}</h2>'
+        f'<p class="muted">{started:,} people started; each row is how many reached a question.</p>'
+        f"{chart}<table><thead><tr><th>question</th><th class=n>reached</th>"
+        "<th class=n>of started</th><th class=n>answered</th><th class=n>skipped</th>"
+        f"<th class=n>not understood</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _over_time(overview: Overview) -> str:
+    series = overview.per_day
+    total = int(series.sum())
+    scope = overview.selected.key if overview.selected else "all activities"
+    chart = columns(
+        [(day.strftime("%b %d"), float(count)) for day, count in series.items()],
+        f"Answers per day, last {DAYS} days",
+    )
+    return (
+        f'<section id="over-time"><h2>Answers over time: {escape(scope)}</h2>'
+        f'<p class="muted"><span id="answers-30d">{total:,}</span> answers in the last '
+        f"{DAYS} days (district time).</p>{chart}</section>"
+    )
+
+
+def _representation(overview: Overview, csrf: str) -> str:
+    selected = overview.selected
+    if selected is None:
+        return ""
+    if overview.representation is None:
+        return (
+            '<section id="representation"><h2>Whose voices are missing</h2>'
+            f'<p class="muted">{escape(overview.representation_problem)}</p></section>'
+        )
+    report = overview.representation
+    table = report.frame(("school", "language"))
+    rows = []
+    bars = []
+    flags = []
+    for record in table.itertuples(index=False):
+        flag = bool(record.under_represented)
+        rate = record.response_rate if pd.notna(record.response_rate) else 0.0
+        rows.append(
+            f'<tr class="{"flag" if flag else ""}" data-group="{escape(record.school)}/'
+            f'{escape(record.language)}"><td>{escape(record.school)}</td>'
+            f"<td>{escape(record.language)}</td>"
+            f'<td class="n">{record.enrolled:,}</td>'
+            f'<td class="n" data-field="respondents">{record.respondents:,}</td>'
+            f'<td class="n">{rate:.0%}</td><td class="n">{record.gap:,}</td>'
+            f"<td>{BADGE if flag else ''}</td></tr>"
+        )
+        bars.append((f"{record.school} · {record.language}", float(rate)))
+        flags.append(flag)
+    chart = horizontal_bars(
+        bars,
+        "Response rate by school and language",
+        reference=report.rate,
+        reference_label=f"district {report.rate:.0%}",
+        percent=True,
+        highlight=flags,
+    )
+    groups = report.under_represented
+    if groups:
+        listed = ", ".join(
+            f"{g.group.school}/{g.group.language}/{g.group.role}" for g in groups[:12]
+        ) + (" …" if len(groups) > 12 else "")
+        action = f"""
+<form method="post" action="/follow-up" id="follow-up-form">
+<input type="hidden" name="csrf" value="{escape(csrf)}">
+<input type="hidden" name="activity" value="{escape(selected.key)}">
+<p>{len(groups)} under-represented group(s): <span class="muted">{escape(listed)}</span></p>
+<button type="submit" id="follow-up">Plan a follow-up to these {len(groups)} group(s)</button>
+</form>"""
+    else:
+        action = '<p class="muted">No group is under-represented.</p>'
+    rule = (
+        f"A group is under-represented when its response rate is below "
+        f"{report.ratio:.0%} of the district-wide rate ({report.rate:.1%})."
+    )
+    unmatched = (
+        f" {report.unmatched:,} respondents have a school, language or role not in enrollment."
+        if report.unmatched
+        else ""
+    )
+    return (
+        '<section id="representation"><h2>Whose voices are missing</h2>'
+        f'<p class="muted">{escape(rule + unmatched)}</p>{chart}'
+        "<table><thead><tr><th>school</th><th>language</th><th class=n>enrolled</th>"
+        "<th class=n>respondents</th><th class=n>rate</th><th class=n>gap</th><th></th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>{action}</section>"
+    )
+
+
+def _plans(overview: Overview, zone: ZoneInfo) -> str:
+    if not overview.plans:
+        return ""
+    items = []
+    for plan in overview.plans:
+        filters = "".join(f"<li><code>{escape(f)}</code></li>" for f in plan.filters[:20])
+        items.append(
+            f'<li data-plan="{plan.id}"><strong>{escape(plan.activity)}</strong>: '
+            f"{len(plan.groups)} group(s), {plan.audience:,} people to reach "
+            f'<span class="muted">({escape(plan.requested_by)}, '
+            f"{_local(plan.requested_at, zone)})</span>"
+            f"<details><summary>audience filters for <code>engage broadcast</code></summary>"
+            f"<ul>{filters}</ul></details></li>"
+        )
+    return (
+        '<section id="follow-ups"><h2>Follow-ups planned</h2>'
+        '<p class="muted">A plan sends nothing by itself: broadcast it to each audience below.</p>'
+        f"<ul>{''.join(items)}</ul></section>"
+    )
+
+
+def _inbox(overview: Overview, zone: ZoneInfo, now: datetime) -> str:
+    inbox = overview.inbox
+    median = (
+        f"{inbox.median_hours_to_first_reply:.1f} h"
+        if inbox.median_hours_to_first_reply is not None
+        else "—"
+    )
+    oldest = "—"
+    if inbox.oldest_open_at is not None:
+        hours = (now - inbox.oldest_open_at).total_seconds() / 3600
+        oldest = f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} h"
+    languages = ", ".join(f"{escape(k)}: {v}" for k, v in inbox.by_language.items()) or "—"
+    latest = "".join(
+        f'<li><span class="muted">{escape(item["pseudonym"])} · {escape(item["school"])} · '
+        f"{escape(item['language'])} · {_local(item['created_at'], zone)}</span>"
+        f"<blockquote>{escape(_clip(item['text']))}</blockquote></li>"
+        for item in inbox.latest_open
+    )
+    return (
+        '<section id="inbox"><h2>Let\'s Talk inbox</h2><table><tbody>'
+        f'<tr><td>open</td><td class="n" data-field="open">{inbox.open:,}</td></tr>'
+        f'<tr><td>waiting for a first reply</td><td class="n">{inbox.awaiting_first_reply:,}</td></tr>'
+        f'<tr><td>resolved</td><td class="n">{inbox.resolved:,}</td></tr>'
+        f'<tr><td>median time to first reply</td><td class="n">{median}</td></tr>'
+        f'<tr><td>oldest open</td><td class="n">{oldest}</td></tr>'
+        f'<tr><td>open by language</td><td class="n">{languages}</td></tr>'
+        f"</tbody></table><ul>{latest}</ul></section>"
+    )
+
+
+def _clip(text: str, length: int = 160) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def render_dashboard(
+    overview: Overview,
+    config: DashboardConfig,
+    csrf: str,
+    now: datetime,
+    notice: str = "",
+    problem: str = "",
+) -> str:
+    """The whole page for `overview`."""
+    zone = ZoneInfo(config.timezone)
+    nav = "".join(
+        f'<a href="/?{escape(urlencode({"activity": a.key}))}" '
+        f'class="{"current" if overview.selected and a.key == overview.selected.key else ""}">'
+        f"{escape(a.key)}</a>"
+        for a in overview.activities
+    )
+    header = f"""
+<header><h1>{escape(config.program)}</h1><nav>{nav}</nav>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="{escape(csrf)}">
+<button class="quiet" type="submit">Sign out</button></form></header>"""
+    messages = ""
+    if notice:
+        messages += f'<div class="notice" id="notice">{escape(notice)}</div>'
+    if problem:
+        messages += f'<div class="error" id="problem">{escape(problem)}</div>'
+    body = (
+        header
+        + "<main>"
+        + messages
+        + _tiles(overview)
+        + _counts(overview, zone)
+        + _representation(overview, csrf)
+        + _plans(overview, zone)
+        + _funnel(overview)
+        + _over_time(overview)
+        + _inbox(overview, zone, now)
+        + f'<p class="muted">Updated {_local(now, zone)} ({escape(config.timezone)}); '
+        "the page refreshes every minute.</p></main>"
+    )
+    return _page(config.program, body, refresh=True)
+
+
+# -- routes -----------------------------------------------------------------------
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def dashboard_routes(
+    engine: Engine,
+    parse: Parse,
+    config: DashboardConfig,
+    run_db: RunDb,
+    clock: Callable[[], datetime],
+) -> list[BaseRoute]:
+    """The dashboard's routes: `/`, `/login`, `/logout`, `/follow-up`."""
+    signer = SessionSigner(config.admin_token, config.session_hours)
+
+    def session_of(request: Request) -> str | None:
+        value = request.cookies.get(COOKIE)
+        return value if signer.is_valid(value, clock()) else None
+
+    async def home(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303, headers=HEADERS)
+        now = clock()
+        activity = request.query_params.get("activity") or None
+        overview: Overview = await run_db(
+            lambda: gather(engine, parse, activity, config.timezone, now)
+        )
+        notice = problem = ""
+        if activity is not None and overview.selected is None:
+            problem = f"No activity named {activity!r}."
+        planned = request.query_params.get("planned", "")
+        plan = next((p for p in overview.plans if str(p.id) == planned), None)
+        if plan is not None:
+            notice = (
+                f"Follow-up planned for {len(plan.groups)} group(s): {plan.audience:,} people "
+                "to reach. Broadcast it with the audience filters listed below."
+            )
+        problem = problem or PROBLEMS.get(request.query_params.get("problem", ""), "")
+        page = render_dashboard(overview, config, signer.csrf(session), now, notice, problem)
+        return _html(page, 404 if activity is not None and overview.selected is None else 200)
+
+    async def login_form(request: Request) -> Response:
+        if session_of(request) is not None:
+            return RedirectResponse("/", status_code=303, headers=HEADERS)
+        return _html(_login_page(config))
+
+    async def login(request: Request) -> Response:
+        client = _client(request)
+        now = clock()
+        failures = await run_db(lambda: count_failed_logins(engine, client, now - FAILURE_WINDOW))
+        if failures >= MAX_FAILURES:
+            log.warning("dashboard.login_limited", extra={"client": client})
+            wait = int(FAILURE_WINDOW.total_seconds())
+            return _html(
+                _login_page(config, "Too many wrong tokens. Try again in 15 minutes."),
+                429,
+                **{"Retry-After": str(wait)},
+            )
+        form = await request.form()
+        given = str(form.get("token", ""))
+        ok = bool(given) and signer.is_token(given)
+        await run_db(lambda: record_login(engine, client, ok, now))
+        if not ok:
+            log.warning("dashboard.login_failed", extra={"client": client})
+            return _html(_login_page(config, "That token is not right."), 401)
+        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        response.set_cookie(
+            COOKIE,
+            signer.issue(now),
+            max_age=config.session_hours * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=config.secure_cookie,
+            path="/",
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303, headers=HEADERS)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    async def follow_up(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return _html(_login_page(config, "Please sign in again."), 401)
+        form = await request.form()
+        activity = str(form.get("activity", ""))
+        query = {"activity": activity}
+        if not hmac.compare_digest(str(form.get("csrf", "")), signer.csrf(session)):
+            return RedirectResponse(
+                f"/?{urlencode({**query, 'problem': 'csrf'})}", status_code=303, headers=HEADERS
+            )
+        actor = f"dashboard:{_client(request)}"
+        try:
+            plan = await run_db(lambda: plan_follow_up(engine, activity, actor, clock()))
+        except RepresentationError as error:
+            code = "enrollment" if "enrollment" in str(error) else "none"
+            return RedirectResponse(
+                f"/?{urlencode({**query, 'problem': code})}", status_code=303, headers=HEADERS
+            )
+        log.info("dashboard.follow_up", extra={"activity": activity, "groups": len(plan.groups)})
+        return RedirectResponse(
+            f"/?activity={quote(activity)}&planned={plan.id}", status_code=303, headers=HEADERS
+        )
+
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/follow-up", follow_up, methods=["POST"]),
+    ]
+
+
+def dashboard_off_routes() -> list[BaseRoute]:
+    """`/` when ENGAGE_ADMIN_TOKEN is not set: the dashboard is off, never open."""
+
+    async def off(request: Request) -> Response:
+        return Response(
+            "The dashboard is off: set ENGAGE_ADMIN_TOKEN to turn it on.\n",
+            status_code=404,
+            media_type="text/plain",
+        )
+
+    return [Route("/", off, methods=["GET"]), Route("/login", off, methods=["GET", "POST"])]
