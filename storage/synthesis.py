@@ -654,6 +654,8 @@ def _charts(
                 note=note,
             )
             made.append("charts/representation.png")
+    if not made:  # everything was suppressed
+        charts.rmdir()
     return made
 
 
