@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from bot.core.activity import Activity, ActivityKind, Localized
 from bot.core.messages import Channel, Reply
 from bot.core.prompts import question_reply
-from bot.core.state import Program
+from bot.core.state import ParticipantState, Program, Step
 from bot.core.step import invite
 from bot.errors import ActivityError, EngageError
 from bot.quiet_hours import QuietHours
@@ -445,6 +445,20 @@ class Broadcasting:
         return now
 
     def _invitations(self, activity_id: int, activity: Activity) -> Callable[[EnqueueBatch], None]:
+        # invite() is pure, and most people are in one of a few states (language,
+        # role, school, no conversation): each state is run through it once.
+        invited: dict[ParticipantState, tuple[Step, Reply]] = {}
+
+        def invitation(state: ParticipantState, current: Activity | None) -> tuple[Step, Reply]:
+            if state.conversation is not None:  # not hashable, and rarer
+                result = invite(state, activity, self.program, current)
+                return result, combine(result.replies)
+            found = invited.get(state)
+            if found is None:
+                result = invite(state, activity, self.program, None)
+                found = invited[state] = (result, combine(result.replies))
+            return found
+
         def decide(batch: EnqueueBatch) -> None:
             for recipient, loaded in batch.reachable:
                 state = loaded.state
@@ -460,7 +474,7 @@ class Broadcasting:
                     if loaded.conversation_activity_id is not None
                     else None
                 )
-                result = invite(state, activity, self.program, current)
+                result, reply = invitation(state, current)
                 if result.replies:
                     started = result.state.conversation
                     start = (activity_id, started) if started is not None else None
@@ -469,7 +483,7 @@ class Broadcasting:
                     )
                     batch.send(
                         recipient,
-                        combine(result.replies),
+                        reply,
                         self._not_before(recipient.channel, batch.now),
                         start=start,
                         pending=pending,

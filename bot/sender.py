@@ -111,8 +111,10 @@ class OutboxSender:
         *,
         run_db: RunDb | None = None,
         rates: Mapping[Channel, float] | None = None,
-        batch: int = 100,
-        concurrency: int = 16,
+        # Claims are O(backlog) on SQLite (a sort of the due rows); 500 a claim keeps
+        # that cost small per message. Rate-limited channels claim less (_claim_limit).
+        batch: int = 500,
+        concurrency: int = 32,
         lease: timedelta = timedelta(minutes=2),
         quiet_hours: QuietHours | None = None,
     ) -> None:

@@ -503,7 +503,7 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
         if r.contact_id is not None and r.opted_out_at is None and r.invalid_at is None
     ]
     if usable:
-        best = min(usable, key=_preference)
+        best = usable[0] if len(usable) == 1 else min(usable, key=_preference)
         return Recipient(
             first.id, language, Reach.SEND, best.contact_id, Channel(best.channel), best.address
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.messages import Channel
 from bot.errors import DeliveryFailure
@@ -170,8 +171,11 @@ class OutboxStore:
                     )
                 ).all()
             )
+            # A provider id logged already (one send adopted for two rows after a
+            # crash) must not undo the whole batch: the rows are sent either way.
+            log_sent = (postgresql.insert if self.is_postgres else sqlite.insert)(messages)
             connection.execute(
-                insert(messages),
+                log_sent.on_conflict_do_nothing(),
                 [
                     {
                         "direction": "out",
