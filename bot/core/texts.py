@@ -206,6 +206,25 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "es": "Ese enlace venció o ya se usó. Envíe LINK a nuestro número para recibir otro.",
         "vi": "Liên kết đã hết hạn hoặc đã được dùng. Nhắn LINK đến số của chúng tôi để nhận liên kết mới.",
     },
+    # Draft-plan feedback rounds (bot.rounds): one message per section of the plan.
+    "section_part": {
+        "en": "Part {number} of {count}:",
+        "es": "Parte {number} de {count}:",
+        "vi": "Phần {number}/{count}:",
+    },
+    "section_full_text": {"en": "Full text", "es": "Texto completo", "vi": "Toàn văn"},
+    "section_support": {
+        "en": "How much do you support this part?",
+        "es": "¿Cuánto apoya esta parte?",
+        "vi": "Quý vị ủng hộ phần này đến mức nào?",
+    },
+    "support_low": {"en": "not at all", "es": "nada", "vi": "không ủng hộ"},
+    "support_high": {"en": "fully", "es": "totalmente", "vi": "hoàn toàn ủng hộ"},
+    "section_comment": {
+        "en": "What would you change or add to “{title}”?",
+        "es": "¿Qué cambiaría o agregaría a “{title}”?",
+        "vi": "Quý vị muốn thay đổi hoặc thêm gì cho “{title}”?",
+    },
 }
 
 
