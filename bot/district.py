@@ -1,54 +1,126 @@
-"""The district's settings file: program name, contact, languages, schools, onboarding."""
+"""The district's settings file: program name, contact, languages, schools and onboarding.
+
+See examples/district.yaml. Problems are reported like an activity's, as
+`district.yaml:line: field: problem`, all at once, in a ConfigError.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from bot.authoring import (
+    FieldPath,
+    SourceError,
+    field_path,
+    read_source,
+    read_yaml,
+    validation_problems,
+)
+from bot.core.texts import LANGUAGE_NAMES
 from bot.errors import ConfigError
-from bot.yamlsource import field_path, load_yaml
 
-__all__ = ["DistrictConfig", "SchoolConfig", "load_district_file"]
+__all__ = ["DistrictConfig", "OnboardingStepName", "RoleName", "SchoolConfig", "load_district_file"]
 
-Step = Literal["language", "consent", "role", "school"]
-Role = Literal["parent", "student", "staff", "community"]
+OnboardingStepName = Literal["language", "consent", "role", "school"]
+RoleName = Literal["parent", "student", "staff", "community"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-def _all_roles() -> list[Role]:
+def _all_roles() -> list[RoleName]:
     return ["parent", "student", "staff", "community"]
 
 
-def _all_steps() -> list[Step]:
+def _all_steps() -> list[OnboardingStepName]:
     return ["language", "consent", "role", "school"]
 
 
-def _skippable_steps() -> list[Step]:
+def _skippable_steps() -> list[OnboardingStepName]:
     return ["role", "school"]
 
 
+# A value listed twice (ignoring case) is an error naming both places.
+def _once_each(values: list[str], where: str) -> None:
+    first: dict[str, int] = {}
+    for index, value in enumerate(values):
+        earlier = first.setdefault(value.casefold(), index)
+        if earlier != index:
+            raise PydanticCustomError(
+                "repeated",
+                "'{value}' appears twice: {first} and {second}",
+                {
+                    "value": value,
+                    "first": where.format(earlier),
+                    "second": where.format(index),
+                },
+            )
+
+
+def _spoken(language: str) -> str:
+    if language not in LANGUAGE_NAMES:
+        raise PydanticCustomError(
+            "language",
+            "'{language}' is not a language the bot speaks; use one of: {known}",
+            {"language": language, "known": ", ".join(LANGUAGE_NAMES)},
+        )
+    return language
+
+
+Language = Annotated[str, AfterValidator(_spoken)]
+
+
 class SchoolConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    """A school families can say they belong to; `code` is what rounds and exports use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64)]
+    name: Annotated[Name, StringConstraints(max_length=100)]
 
 
 class DistrictConfig(BaseModel):
-    """What `district.yaml` holds (see examples/district.yaml)."""
+    """What `district.yaml` holds; `DistrictConfig.default()` when a district has none yet."""
 
-    model_config = ConfigDict(extra="forbid")
-    program_name: str = Field(min_length=1, max_length=80)
-    contact: str = Field(min_length=1, max_length=120)
-    languages: list[str] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    program_name: Annotated[Name, StringConstraints(max_length=80)]
+    contact: Annotated[Name, StringConstraints(max_length=160)]
+    languages: list[Language] = Field(min_length=1)
     default_language: str = "en"
     timezone: str = "America/Chicago"
-    roles: list[Role] = Field(default_factory=_all_roles)
+    roles: list[RoleName] = Field(default_factory=_all_roles, min_length=1)
     schools: list[SchoolConfig] = Field(default_factory=list)
-    onboarding: list[Step] = Field(default_factory=_all_steps)
-    skippable: list[Step] = Field(default_factory=_skippable_steps)
+    onboarding: list[OnboardingStepName] = Field(default_factory=_all_steps)
+    skippable: list[OnboardingStepName] = Field(default_factory=_skippable_steps)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_once(cls, languages: list[str]) -> list[str]:
+        _once_each(languages, "languages[{}]")
+        return languages
+
+    @field_validator("default_language")
+    @classmethod
+    def _among_languages(cls, value: str, info: ValidationInfo) -> str:
+        languages = info.data.get("languages")
+        if languages is not None and value not in languages:
+            raise PydanticCustomError(
+                "language",
+                "'{value}' is not one of the languages: {languages}",
+                {"value": value, "languages": ", ".join(languages)},
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -56,22 +128,30 @@ class DistrictConfig(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {value!r} (use e.g. America/Chicago)") from error
+            raise PydanticCustomError(
+                "timezone",
+                "'{value}' is not a time zone; use a name like America/Chicago",
+                {"value": value},
+            ) from error
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> DistrictConfig:
-        if self.default_language not in self.languages:
-            raise ValueError(f"default_language {self.default_language!r} is not in languages")
-        codes = [s.code for s in self.schools]
-        duplicates = sorted({c for c in codes if codes.count(c) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate school codes: {', '.join(duplicates)}")
-        return self
+    @field_validator("roles", "onboarding", "skippable")
+    @classmethod
+    def _steps_once(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        _once_each(values, f"{info.field_name}[{{}}]")
+        return values
+
+    @field_validator("schools")
+    @classmethod
+    def _distinct_schools(cls, schools: list[SchoolConfig]) -> list[SchoolConfig]:
+        # Families answer with a school's name, so names must differ as well as codes.
+        _once_each([s.code for s in schools], "schools[{}].code")
+        _once_each([s.name for s in schools], "schools[{}].name")
+        return schools
 
     @classmethod
     def default(cls) -> DistrictConfig:
-        """Settings for a district that has not written its file yet."""
+        """Settings for a district that has not written its file yet: English and Spanish."""
         return cls(
             program_name="District Strategic Plan",
             contact="Contact your school office",
@@ -80,28 +160,30 @@ class DistrictConfig(BaseModel):
 
 
 def load_district_file(path: Path) -> DistrictConfig:
-    """Read and check a district file; ConfigError lists every problem as file:line: field."""
+    """Read and check a district file.
+
+    Raises ConfigError listing every problem, one `file:line: field: problem` per line.
+    """
     try:
-        source = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the district file ({error.strerror})") from error
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not UTF-8 text") from error
+        document = read_yaml(read_source(path), str(path), "the district file")
+    except SourceError as error:
+        raise ConfigError(error.problem) from error
+    problems = [
+        (
+            line,
+            f"{path}:{line}: {field_path(at)}: appears twice; line {document.line(at)} sets it too",
+        )
+        for line, at in document.repeated
+    ]
     try:
-        document = load_yaml(source)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(
-            f"{path}:{line}: not valid YAML: {getattr(error, 'problem', error)}"
-        ) from error
-    if not isinstance(document.data, dict):
-        raise ConfigError(f"{path}:1: the district file must be a mapping of settings")
-    try:
-        return DistrictConfig.model_validate(document.data)
+        config = DistrictConfig.model_validate(document.data)
     except ValidationError as error:
-        problems = [
-            f"{path}:{document.line(e['loc'])}: {field_path(e['loc'])}: {e['msg']}"
-            for e in error.errors()
+        found: list[tuple[FieldPath, str]] = validation_problems(error, DistrictConfig)
+        problems += [
+            (document.line(at), f"{path}:{document.line(at)}: {field_path(at)}: {message}")
+            for at, message in found
         ]
-        raise ConfigError("\n".join(problems)) from error
+        config = None
+    if problems or config is None:
+        raise ConfigError("\n".join(text for _, text in sorted(problems)))
+    return config
