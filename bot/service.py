@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +26,8 @@ from bot.ports import ActivityRow, SenderRecord, UnitOfWork
 __all__ = ["Inbound", "Outcome", "Service", "utcnow"]
 
 log = logging.getLogger(__name__)
+
+OPEN_ACTIVITIES_TTL = 1.0
 
 # Text shorter than this says too little to detect a language from.
 MIN_DETECTION_CHARS = 2
@@ -69,6 +71,8 @@ class Service:
         self.clock = clock
         self.retries = retries
         self._definitions: dict[int, Activity] = {}
+        self._open_rows: Sequence[ActivityRow] | None = None
+        self._open_read = 0.0
 
     def handle_inbound(self, message: InboundMessage) -> Outcome:
         """Store and answer one message; retry when the database is briefly busy."""
@@ -122,7 +126,7 @@ class Service:
                     current = self.definition(uow, row) if row is not None else None
                 if current is not None:
                     ids[current.key] = activity_id
-            open_rows = uow.open_activities()
+            open_rows = self._open_activities(uow)
             open_ = [self.definition(uow, row) for row in open_rows]
             for row in open_rows:
                 ids.setdefault(row.key, row.id)
@@ -138,6 +142,15 @@ class Service:
             },
         )
         return Outcome(False, sender.participant_id, len(result.replies), result)
+
+    def _open_activities(self, uow: UnitOfWork) -> Sequence[ActivityRow]:
+        """Open activities, read at most once a second: loading or closing one takes
+        effect within a second, and a busy inbound path saves a query per message."""
+        now = time.monotonic()
+        if self._open_rows is None or now - self._open_read > OPEN_ACTIVITIES_TTL:
+            self._open_rows = uow.open_activities()
+            self._open_read = now
+        return self._open_rows
 
     def _detect(self, text: str) -> str | None:
         if self.detector is None or len(text.strip()) < MIN_DETECTION_CHARS:

@@ -224,6 +224,7 @@ class SqlUnitOfWork:
         )
         message_id: int | None = self.connection.execute(statement).scalar()
         if message_id is not None:
+            # Quiet hours and audiences read when a person last wrote.
             self.connection.execute(
                 update(contacts).where(contacts.c.id == sender.contact_id),
                 {"last_inbound_at": now},

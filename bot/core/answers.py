@@ -302,6 +302,12 @@ def _menu_number(word: str) -> int | None:
 
 
 def _label_words(labels: Iterable[str]) -> frozenset[tuple[str, ...]]:
+    return _label_words_of(tuple(labels))
+
+
+# Option labels repeat on every message: read each set of them once.
+@lru_cache(maxsize=4096)
+def _label_words_of(labels: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
     return frozenset(
         tuple(fold(word) for word in words) for label in labels if (words := split_words(label))
     )

@@ -101,11 +101,13 @@ def normalize(text: str) -> str:
     return collapsed[start:end]
 
 
+@lru_cache(maxsize=16384)
 def fold(text: str) -> str:
     """`text` without accents or strokes: "dừng" -> "dung", "Đúng" -> "Dung"."""
     return _take_marks(text)[0]
 
 
+@lru_cache(maxsize=16384)
 def split_words(text: str) -> tuple[str, ...]:
     """The words of `text`, casefolded with their accents kept, punctuation and emoji dropped.
 
