@@ -5,24 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
 import anyio
 from anyio import to_thread
-from channels.twilio_sms import EMPTY_TWIML
 from sqlalchemy import text as sql
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from bot.bootstrap import Runtime
+from bot.authoring import parse_activity
+from bot.bootstrap import Runtime, build_broadcasting, quiet_hours_for
+from bot.chat_app import PlannedBroadcasts, chat_channels
 from bot.core.messages import Channel, InboundMessage
+from bot.dashboard import DashboardConfig, dashboard_off_routes, dashboard_routes
 from bot.errors import UnsupportedEvent
 from bot.sender import OutboxSender
 from bot.service import utcnow
+from channels.twilio_sms import EMPTY_TWIML
 from storage.outbox import Delivery
 
 __all__ = ["create_app"]
@@ -88,7 +92,9 @@ def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
             log.warning("twilio.unsupported", extra={"reason": str(error)})
             return Response(status_code=204)
         delivery = Delivery(Channel.SMS, report.provider_id, report.status, report.error_code)
-        found = await run_db(lambda: runtime.outbox.record_delivery(delivery, utcnow()))
+        found = await run_db(
+            lambda: runtime.outbox.record_delivery(delivery, utcnow(), report.reference)
+        )
         if not found:
             log.info("twilio.status_unknown_message", extra={"status": report.status})
         return Response(status_code=204)
@@ -117,15 +123,27 @@ def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
                 runtime.senders,
                 utcnow,
                 run_db=run_db,
-                rates={Channel.SMS: runtime.settings.sms_per_second},
+                rates={
+                    Channel.SMS: runtime.settings.sms_per_second,
+                    Channel.TELEGRAM: runtime.settings.telegram_per_second,
+                    Channel.SLACK: runtime.settings.slack_per_second,
+                },
+                quiet_hours=quiet_hours_for(runtime),
+                lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
             )
             tasks.append(asyncio.create_task(sender.run(stop)))
             tasks.append(asyncio.create_task(drain_spool(stop)))
+            # Enqueueing runs in short batches of its own; it must not queue
+            # behind (or hold up) the webhooks' single SQLite writer slot.
+            schedule = broadcasting.run_schedule(stop, to_thread.run_sync)
+            tasks.append(asyncio.create_task(schedule))
         _announce(runtime)
+        await chats.start(stop, background=run_sender)
         try:
             yield
         finally:
             stop.set()
+            await chats.close()
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.close()
 
@@ -139,12 +157,33 @@ def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
 
+    # Telegram and Slack: /webhooks/telegram, /webhooks/slack/events.
+    broadcasting = build_broadcasting(runtime)
+    chats = chat_channels(runtime, run_db, accept, PlannedBroadcasts(broadcasting))
     routes = [
         Route("/webhooks/twilio/sms", twilio_sms, methods=["POST"]),
         Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
+        *chats.routes,
         Route("/healthz", healthz, methods=["GET"]),
+        *_dashboard(runtime, run_db),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _dashboard(
+    runtime: Runtime, run_db: Callable[[Callable[[], T]], Awaitable[T]]
+) -> list[BaseRoute]:
+    """The organizers' dashboard at `/`; off (404) without ENGAGE_ADMIN_TOKEN, never open."""
+    token = runtime.settings.admin_token
+    if token is None or not token.get_secret_value():
+        return dashboard_off_routes()
+    config = DashboardConfig(
+        admin_token=token.get_secret_value(),
+        timezone=runtime.district.timezone,
+        program=runtime.district.program_name,
+        secure_cookie=runtime.settings.public_url.startswith("https://"),
+    )
+    return dashboard_routes(runtime.engine, parse_activity, config, run_db, utcnow)
 
 
 def _announce(runtime: Runtime) -> None:

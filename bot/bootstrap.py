@@ -8,27 +8,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from channels.slack import SlackChannel
-from channels.telegram import TelegramChannel
-from channels.twilio_sms import TwilioSms
 from sqlalchemy import Engine, insert, select, update
 
+from bot.authoring import parse_activity
+from bot.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.core.messages import Channel
 from bot.core.state import OnboardingStep, Program, School
 from bot.detection import LanguageDetector, build_detector
 from bot.district import DistrictConfig, load_district_file
+from bot.errors import ConfigError, EngageError
 from bot.linking import LinkingService
 from bot.ports import ChannelSender
+from bot.quiet_hours import QuietHours, parse_quiet_hours
 from bot.service import Service, utcnow
 from bot.settings import Settings
+from channels.slack import SlackChannel
+from channels.telegram import TelegramChannel
+from channels.twilio_sms import TwilioSms
 from storage import models
+from storage.audience import CHANNEL_PREFERENCE, AudienceRules
 from storage.database import connect, is_sqlite
 from storage.linking import SqlLinkUnitOfWork
 from storage.outbox import OutboxStore
 from storage.spool import Spool
-from storage.unit_of_work import SqlUnitOfWork
 
-__all__ = ["Runtime", "build_runtime", "district_config", "program_for", "sync_schools"]
+__all__ = [
+    "Runtime",
+    "build_broadcasting",
+    "build_runtime",
+    "district_config",
+    "program_for",
+    "quiet_hours_for",
+    "send_rates",
+    "sync_schools",
+]
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +186,7 @@ def build_runtime(
             settings.telegram_webhook_secret.get_secret_value(),
             settings.telegram_api_base_url,
             bot_username=settings.telegram_bot_username,
+            per_chat_per_second=settings.telegram_chat_per_second,
         )
         runtime.senders[Channel.TELEGRAM] = runtime.telegram
         service.deep_link = runtime.telegram.deep_link
@@ -184,3 +198,44 @@ def build_runtime(
         )
         runtime.senders[Channel.SLACK] = runtime.slack
     return runtime
+
+
+def quiet_hours_for(runtime: Runtime) -> QuietHours | None:
+    """ENGAGE_QUIET_HOURS in the district's time zone (ENGAGE_TIMEZONE if its file has none)."""
+    district, settings = runtime.district, runtime.settings
+    zone = district.timezone
+    if "timezone" not in district.model_fields_set and settings.timezone:
+        zone = settings.timezone
+    return parse_quiet_hours(settings.quiet_hours, zone)
+
+
+def send_rates(settings: Settings) -> dict[Channel, float]:
+    """Sends per second per channel (ENGAGE_SMS_PER_SECOND and its siblings)."""
+    return {
+        Channel.SMS: settings.sms_per_second,
+        Channel.TELEGRAM: settings.telegram_per_second,
+        Channel.SLACK: settings.slack_per_second,
+    }
+
+
+def build_broadcasting(runtime: Runtime) -> Broadcasting:
+    """The organizers' broadcasts, with this process's channels, rates and quiet hours."""
+    settings, district = runtime.settings, runtime.district
+    rules = AudienceRules(
+        languages=tuple(district.languages),
+        default_language=district.default_language,
+        roles=tuple(district.roles),
+        channels=tuple(c for c in CHANNEL_PREFERENCE if c in runtime.senders),
+    )
+    try:
+        delay = parse_delay(settings.reminder_delay)
+    except EngageError as error:
+        raise ConfigError(f"ENGAGE_REMINDER_DELAY: {error}") from error
+    policy = BroadcastPolicy(
+        rates=send_rates(settings),
+        quiet_hours=quiet_hours_for(runtime),
+        reminders=settings.reminders,
+        max_reminders=settings.reminders_max,
+        reminder_delay=delay,
+    )
+    return Broadcasting(runtime.engine, runtime.program, rules, policy, parse_activity, utcnow)

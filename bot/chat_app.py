@@ -25,7 +25,13 @@ from bot.broadcasting import Broadcasting, Plan
 from bot.core.messages import Channel, InboundMessage
 from bot.errors import UnsupportedEvent
 from bot.inbox import Inbox
-from bot.organizers import BroadcastPreview, EngageCommand, Organizers, ProgressRow
+from bot.organizers import (
+    BroadcastPreview,
+    Broadcasts,
+    EngageCommand,
+    Organizers,
+    ProgressRow,
+)
 from bot.sender import RunDb
 from bot.service import utcnow
 from bot.slack_desk import SlackDesk
@@ -89,8 +95,12 @@ def chat_channels(
     runtime: Runtime,
     run_db: RunDb,
     accept: Callable[[InboundMessage], Awaitable[None]],
+    broadcasts: Broadcasts | None = None,
 ) -> ChatChannels:
-    """Routes and helpers for the chat channels configured in `runtime`."""
+    """Routes and helpers for the chat channels configured in `runtime`.
+
+    `broadcasts` serves `/engage broadcast` (by default, built from `runtime`).
+    """
     once = _Once()
 
     async def telegram_webhook(request: Request) -> Response:
@@ -134,7 +144,7 @@ def chat_channels(
                 settings.slack_organizer_ids, settings.slack_organizer_group, slack.group_members
             ),
             stats=stats,
-            broadcasts=PlannedBroadcasts(build_broadcasting(runtime)),
+            broadcasts=broadcasts or PlannedBroadcasts(build_broadcasting(runtime)),
             inbox=inbox.summary if inbox is not None else None,
             run=run_db,
             clock=utcnow,

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bot.authoring import check_activity_file, parse_activity
-from bot.bootstrap import Runtime, build_runtime, sync_schools
+from bot.bootstrap import (
+    Runtime,
+    build_broadcasting,
+    build_runtime,
+    quiet_hours_for,
+    sync_schools,
+)
+from bot.broadcasting import Broadcasting, Plan, parse_delay, parse_when
+from bot.chat_app import build_inbox
 from bot.core.messages import Channel, InboundMessage, OutboundMessage
 from bot.core.render import as_plain_text
 from bot.errors import EngageError
@@ -23,9 +34,15 @@ from bot.logs import configure_logging
 from bot.sender import OutboxSender
 from bot.service import utcnow
 from bot.settings import Settings
-from storage.activities import list_activities, record_audit, set_open, store_activity
+from storage.activities import list_activities, set_open, store_activity
+from storage.audience import saved_segments
+from storage.broadcasts import Progress as BroadcastProgress
 from storage.database import migrate
-from storage.export import ExportFormat, tidy_responses, write_table
+from storage.export import ExportFormat, export_activity, tidy_responses, write_table
+from storage.privacy import forget_participant
+from storage.representation import measure_representation, plan_follow_up
+from storage.roster import RosterRules, import_enrollment, import_roster
+from storage.synthesis import write_pack
 
 __all__ = ["app", "main"]
 
@@ -104,7 +121,14 @@ def serve(
     configure_logging(logging.DEBUG if _verbose else logging.INFO)
     runtime = _runtime(detector=True)
     _initialize(runtime)
-    uvicorn.run(create_app(runtime, run_sender=sender), host=host, port=port, log_config=None)
+    # Each webhook logs its own event line; uvicorn's access line would repeat it.
+    uvicorn.run(
+        create_app(runtime, run_sender=sender),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -122,10 +146,21 @@ def worker() -> None:
             runtime.senders,
             utcnow,
             run_db=_in_thread,
-            rates={Channel.SMS: runtime.settings.sms_per_second},
+            rates={
+                Channel.SMS: runtime.settings.sms_per_second,
+                Channel.TELEGRAM: runtime.settings.telegram_per_second,
+                Channel.SLACK: runtime.settings.slack_per_second,
+            },
+            quiet_hours=quiet_hours_for(runtime),
+            lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
         )
+        # Posting Let's Talk messages to the Slack inbox is sending too.
+        inbox = build_inbox(runtime, _in_thread)
+        loops = [outbox_sender.run(stop)] + ([inbox.run(stop)] if inbox is not None else [])
+        # Scheduled broadcasts, reminders, and broadcasts a crash interrupted.
+        loops.append(build_broadcasting(runtime).run_schedule(stop, _in_thread))
         try:
-            await outbox_sender.run(stop)
+            await asyncio.gather(*loops)
         finally:
             await runtime.close()
 
@@ -137,6 +172,36 @@ def worker() -> None:
 
 async def _in_thread(work: Callable[[], T]) -> T:
     return await asyncio.to_thread(work)
+
+
+telegram_app = typer.Typer(help="Connect the Telegram bot.", no_args_is_help=True)
+app.add_typer(telegram_app, name="telegram")
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(
+    url: Annotated[
+        str | None, typer.Option(help="Webhook URL (default: ENGAGE_PUBLIC_URL/webhooks/telegram).")
+    ] = None,
+) -> None:
+    """Tell Telegram to post updates here, signed with TELEGRAM_WEBHOOK_SECRET.
+
+    Example: ENGAGE_PUBLIC_URL=https://bot.district.example.org engage telegram set-webhook
+    """
+    runtime = _runtime()
+    telegram = runtime.telegram
+    if telegram is None:
+        raise EngageError("Telegram is off: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET")
+    target = url or runtime.settings.public_url.rstrip("/") + "/webhooks/telegram"
+
+    async def register() -> None:
+        try:
+            await telegram.register_webhook(target)
+        finally:
+            await runtime.close()
+
+    asyncio.run(register())
+    out.print(f"Telegram will post updates to {target}")
 
 
 # -- activities ----------------------------------------------------------------
@@ -224,41 +289,529 @@ def activity_close(key: str) -> None:
 
 @app.command()
 def export(
+    ctx: typer.Context,
     activity: Annotated[str, typer.Argument(help="Activity key, as in `engage activity list`.")],
     fmt: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="File format.")
     ] = ExportFormat.CSV,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    pack: Annotated[
+        Path | None,
+        typer.Option("--pack", help="Write the synthesis pack to this folder instead."),
+    ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="One row per participant × activity.")
+    ] = False,
+    include_contacts: Annotated[
+        bool, typer.Option("--include-contacts", help="Add phone numbers and handles.")
+    ] = False,
+    public: Annotated[
+        bool,
+        typer.Option("--public", help="With --pack: aggregates only, small counts suppressed."),
+    ] = False,
 ) -> None:
     """Export every answer to an activity, one row per answer, participants pseudonymized.
 
     Example: engage export family-priorities-2026 --format xlsx -o priorities.xlsx
+
+    Example: engage export family-priorities-2026 --pack synthesis/ (add --public to share)
+    """
+    runtime = _command_runtime(ctx)
+    secret = runtime.settings.pseudonym_secret.get_secret_value()
+    actor = _actor()
+    if include_contacts:
+        err.print(
+            "[yellow]warning:[/yellow] this export holds phone numbers and handles: "
+            "keep it private and delete it when done",
+            highlight=False,
+        )
+    if pack is not None:
+        if output is not None or wide:
+            raise EngageError("--pack writes every table itself: drop -o/--wide")
+        threshold = runtime.settings.suppression_threshold
+        with err.status(f"Writing the synthesis pack of {activity}…"):
+            report = write_pack(
+                runtime.engine,
+                activity,
+                parse_activity,
+                secret,
+                runtime.district.timezone,
+                pack,
+                utcnow(),
+                public=public,
+                threshold=threshold,
+                include_contacts=include_contacts,
+                actor=actor,
+            )
+        for note in report.notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        kind = f"public (counts under {threshold} hidden)" if public else "internal"
+        err.print(
+            f"{kind} pack of {report.answers} answers from {report.participants} people: "
+            f"{len(report.files)} files in {pack}"
+        )
+        return
+    if public:
+        raise EngageError(
+            "row-level tables are never public: use --pack DIR --public for suppressed aggregates"
+        )
+    path = output or Path(f"{activity}{'-wide' if wide else ''}.{fmt.value}")
+    with err.status(f"Exporting {activity}…"):
+        result = export_activity(
+            runtime.engine,
+            activity,
+            parse_activity,
+            secret,
+            runtime.district.timezone,
+            path,
+            fmt,
+            utcnow(),
+            wide=wide,
+            include_contacts=include_contacts,
+            actor=actor,
+        )
+    what = "participants" if wide else "answers"
+    err.print(f"{result.rows} {what} written to {result.path}")
+
+
+def _command_runtime(ctx: typer.Context) -> Runtime:
+    """A ready runtime whose engine is closed when the command ends."""
+    runtime = _runtime()
+    ctx.call_on_close(runtime.engine.dispose)
+    _initialize(runtime)
+    return runtime
+
+
+def _actor() -> str:
+    """Who runs the command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+# -- representation and privacy --------------------------------------------------
+
+participant_app = typer.Typer(help="Act on one participant's data.", no_args_is_help=True)
+app.add_typer(participant_app, name="participant")
+
+
+@app.command()
+def representation(
+    ctx: typer.Context,
+    activity: Annotated[
+        str | None, typer.Argument(help="Activity key; all activities when left out.")
+    ] = None,
+    by: Annotated[
+        str, typer.Option(help="Rows per: school, language and/or role, comma-separated.")
+    ] = "school,language",
+    follow_up: Annotated[
+        bool, typer.Option("--follow-up", help="Plan a follow-up to the groups flagged.")
+    ] = False,
+) -> None:
+    """Response rates against enrollment; flags under-represented groups.
+
+    Example: engage representation family-priorities-2026 --by school,language,role
+    """
+    runtime = _command_runtime(ctx)
+    dimensions = tuple(d.strip() for d in by.split(",") if d.strip())
+    if not dimensions or set(dimensions) - {"school", "language", "role"}:
+        raise EngageError(f"--by {by!r}: use school, language and/or role")
+    report = measure_representation(runtime.engine, activity)
+    frame = report.frame(dimensions)
+    table = Table(*dimensions, "enrolled", "respondents", "rate", "gap", "")
+    for record in frame.to_dict("records"):
+        rate = record["response_rate"]
+        table.add_row(
+            *(str(record[d]) for d in dimensions),
+            str(record["enrolled"]),
+            str(record["respondents"]),
+            "—" if rate != rate else f"{rate:.0%}",
+            str(record["gap"]),
+            "under-represented" if record["under_represented"] else "",
+        )
+    out.print(table)
+    out.print(
+        f"District rate {report.rate:.1%}; a group under {report.ratio:.0%} of it is "
+        f"under-represented: {len(report.under_represented)} group(s)."
+    )
+    if follow_up:
+        if activity is None:
+            raise EngageError("--follow-up needs the activity to invite people to")
+        plan = plan_follow_up(runtime.engine, activity, _actor(), utcnow())
+        out.print(f"Follow-up planned: {plan.audience} people to reach. Broadcast to each:")
+        for audience in plan.filters:
+            out.print(f"  {audience}", highlight=False)
+
+
+@participant_app.command("forget")
+def participant_forget(
+    ctx: typer.Context,
+    who: Annotated[str, typer.Argument(help="Phone number, participant id or pseudonym.")],
+    delete_answers: Annotated[
+        bool, typer.Option("--delete-answers", help="Delete their structured answers too.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Forget a person on request: contact details and their own words are removed.
+
+    Structured answers stay (de-identified) unless --delete-answers; see docs/synthesis.md.
+
+    Example: engage participant forget +15550100123
+    """
+    runtime = _command_runtime(ctx)
+    if not yes:
+        typer.confirm("Remove this person's contact details and words for good?", abort=True)
+    report = forget_participant(
+        runtime.engine,
+        who,
+        parse_activity,
+        utcnow(),
+        actor=_actor(),
+        keep_answers=not delete_answers,
+    )
+    again = " (already forgotten before)" if report.already_forgotten else ""
+    out.print(
+        f"{report.pseudonym} forgotten{again}: {report.contacts} contact(s), "
+        f"{report.messages} message(s), {report.lets_talk} Let's Talk message(s) cleared; "
+        f"{report.answers_deleted or report.answers_cleared} answer(s) "
+        f"{'deleted' if delete_answers else 'kept without their words'}."
+    )
+    for thread in report.slack_threads:
+        err.print(f"[yellow]Slack thread to delete by hand:[/yellow] {thread}", highlight=False)
+
+
+# -- rosters, segments and broadcasts (docs/broadcasts.md) ------------------------
+
+roster_app = typer.Typer(help="Import families from the student information system.")
+app.add_typer(roster_app, name="roster", no_args_is_help=True)
+enrollment_app = typer.Typer(help="Import enrollment figures for the representation check.")
+app.add_typer(enrollment_app, name="enrollment", no_args_is_help=True)
+segment_app = typer.Typer(help="Save audience filters under a name.")
+app.add_typer(segment_app, name="segment", no_args_is_help=True)
+
+# Problems and changes listed one by one before "… and N more".
+_SHOWN = 50
+
+
+def _roster_rules(runtime: Runtime, region: str | None = None) -> RosterRules:
+    district = runtime.district
+    return RosterRules(
+        languages=tuple(district.languages),
+        default_language=district.default_language,
+        roles=tuple(district.roles),
+        schools={s.code: s.name for s in district.schools},
+        region=(region or runtime.settings.phone_region).upper(),
+    )
+
+
+def _listed(lines: Sequence[str], style: str) -> None:
+    for line in lines[:_SHOWN]:
+        err.print(f"[{style}]{line}[/{style}]", highlight=False, markup=True, soft_wrap=True)
+    if len(lines) > _SHOWN:
+        err.print(f"[{style}]… and {len(lines) - _SHOWN} more[/{style}]")
+
+
+@roster_app.command("import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX export from the SIS.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Region of phone numbers without +country (default ENGAGE_PHONE_REGION)."
+        ),
+    ] = None,
+) -> None:
+    """Add or update families: columns phone, language, school, role (and optionally
+    telegram, slack_user, grade, name, external_id, consent). Re-importing updates
+    people by external_id, else by phone. Bad rows are listed and skipped.
+
+    Example: engage roster import roster.csv --dry-run
+    """
+    from rich.progress import Progress
+
+    runtime = _runtime()
+    _initialize(runtime)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("Reading the roster", total=None)
+        report = import_roster(
+            runtime.engine,
+            file,
+            _roster_rules(runtime, region),
+            utcnow(),
+            dry_run=dry_run,
+            actor=_actor(),
+            progress=lambda rows: bar.update(task, completed=rows),
+        )
+    _listed(report.warnings, "yellow")
+    _listed([str(bad) for bad in report.bad], "red")
+    if dry_run:
+        for change in report.changes[:_SHOWN]:
+            out.print(str(change), highlight=False)
+        if report.added + report.updated > _SHOWN:
+            out.print(f"… and {report.added + report.updated - _SHOWN} more changes")
+    verb = "would be" if dry_run else "were"
+    out.print(
+        f"{report.rows} rows: {report.added} people {verb} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged; {len(report.bad)} problem(s) in rows not imported."
+        + (" Dry run: nothing changed." if dry_run else ""),
+        highlight=False,
+    )
+
+
+@enrollment_app.command("import")
+def enrollment_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX: school, language, role, count.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only.")] = False,
+) -> None:
+    """Store how many people each school has per language and role (replacing older figures).
+
+    Example: engage enrollment import examples/enrollment.csv
     """
     runtime = _runtime()
     _initialize(runtime)
-    known = {row.key for row in list_activities(runtime.engine)}
-    if activity not in known:
-        raise EngageError(f"no activity named {activity!r}: see `engage activity list`")
-    frame = tidy_responses(
-        runtime.engine,
-        activity,
-        parse_activity,
-        runtime.settings.pseudonym_secret.get_secret_value(),
-        runtime.district.timezone,
+    report = import_enrollment(
+        runtime.engine, file, _roster_rules(runtime), utcnow(), dry_run=dry_run, actor=_actor()
     )
-    path = output or Path(f"{activity}.{fmt.value}")
-    try:
-        write_table(frame, path, fmt)
-    except OSError as error:
-        raise EngageError(f"cannot write {path}: {error.strerror}") from error
-    record_audit(
-        runtime.engine,
-        "cli",
-        "export",
-        {"activity": activity, "rows": len(frame), "path": str(path)},
-        utcnow(),
+    _listed(report.warnings, "yellow")
+    _listed([str(bad) for bad in report.bad], "red")
+    verb = "would be" if dry_run else "were"
+    out.print(
+        f"{report.rows} rows: {report.stored} figures {verb} stored; {len(report.bad)} problem(s).",
+        highlight=False,
     )
-    err.print(f"{len(frame)} answers written to {path}")
+
+
+@segment_app.command("save")
+def segment_save(
+    name: Annotated[str, typer.Argument(help="Name to use as segment=NAME.")],
+    to: Annotated[str, typer.Option("--to", help="The filter, as for engage broadcast.")],
+) -> None:
+    """Save an audience filter under a name; `--to segment=NAME` then uses it.
+
+    Example: engage segment save lincoln-spanish --to school=lincoln-es,language=es
+    """
+    runtime = _runtime()
+    _initialize(runtime)
+    broadcasting = build_broadcasting(runtime)
+    created, audience = broadcasting.save_segment(name, to, _actor())
+    counts = broadcasting.preview(str(audience))
+    out.print(
+        f"Segment {name} {'saved' if created else 'replaced'}: {audience} "
+        f"({counts.people} people, {counts.reachable} reachable now)",
+        highlight=False,
+    )
+
+
+@segment_app.command("list")
+def segment_list() -> None:
+    """List saved segments and their filters."""
+    runtime = _runtime()
+    _initialize(runtime)
+    table = Table("segment", "filter")
+    for name, audience in saved_segments(runtime.engine):
+        table.add_row(name, str(audience))
+    out.print(table)
+
+
+@app.command()
+def broadcast(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Activity key to send; or `status` / `cancel` followed by a broadcast id."
+        ),
+    ],
+    broadcast_id: Annotated[
+        int | None, typer.Argument(help="With status or cancel: the broadcast.")
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Audience: role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,"
+            "not-answered=KEY,not-finished=KEY,segment=NAME, or all.",
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="When, in the district's time zone: 2026-09-14T18:00 or +2h."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the numbers and stop.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm without asking (scripts).")] = False,
+    reminders: Annotated[
+        int | None,
+        typer.Option(help="Reminders to those who have not finished (default ENGAGE_REMINDERS)."),
+    ] = None,
+    reminder_delay: Annotated[
+        str | None, typer.Option(help="Time between reminders, like 3d or 36h.")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="With status: follow until everything is sent.")
+    ] = False,
+) -> None:
+    """Send an activity (or a progress update) to an audience, after showing who it
+    reaches and how long it takes; or follow and stop broadcasts.
+
+    Examples:
+      engage broadcast family-priorities-2026 --to role=parent,school=lincoln-es
+      engage broadcast draft-plan-feedback --to all --at 2026-09-14T18:00 --reminders 2
+      engage broadcast status 12 --watch
+      engage broadcast cancel 12
+    """
+    runtime = _runtime()
+    _initialize(runtime)
+    broadcasting = build_broadcasting(runtime)
+    zone = ZoneInfo(runtime.district.timezone)
+    if target == "status":
+        _broadcast_status(broadcasting, broadcast_id, zone, watch)
+        return
+    if target == "cancel":
+        if broadcast_id is None:
+            raise EngageError("which broadcast? engage broadcast cancel ID")
+        cancelled = broadcasting.cancel(broadcast_id, _actor())
+        out.print(f"Broadcast #{broadcast_id} cancelled; {cancelled} queued message(s) withdrawn.")
+        return
+    if to is None:
+        raise EngageError("who to? add --to FILTER (or --to all); see engage broadcast --help")
+    when = parse_when(at, zone, utcnow()) if at else None
+    plan = broadcasting.plan(
+        target,
+        to,
+        at=when,
+        reminders=reminders,
+        reminder_delay=parse_delay(reminder_delay) if reminder_delay else None,
+    )
+    _show_plan(plan, broadcasting, zone)
+    if dry_run:
+        out.print("Dry run: nothing sent.")
+        return
+    if not yes:
+        typer.confirm(f"Send to {plan.counts.reachable} people?", abort=True)
+    new_id = broadcasting.confirm(plan, _actor())
+    if plan.scheduled_at > utcnow():
+        out.print(
+            f"Broadcast #{new_id} scheduled for {_local(plan.scheduled_at, zone)}; "
+            "engage serve or engage worker sends it then.",
+            highlight=False,
+        )
+        return
+    _enqueue_with_progress(broadcasting, new_id, plan.counts.people)
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
+    counts, estimate = plan.counts, plan.estimate
+    kind = "progress update" if plan.kind.value == "update" else "invitation"
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("broadcast", f"{plan.activity_key} ({kind}): {plan.title}")
+    table.add_row("to", str(plan.audience))
+    table.add_row("people matching", str(counts.people))
+    channels = ", ".join(f"{c} {n}" for c, n in sorted(counts.by_channel.items()))
+    table.add_row("will be sent", f"{counts.reachable} ({channels})")
+    table.add_row("opted out", str(counts.opted_out))
+    table.add_row("unreachable", str(counts.unreachable))
+    table.add_row("declined", str(counts.declined))
+    languages = ", ".join(f"{lang} {n}" for lang, n in counts.by_language.most_common())
+    table.add_row("languages", languages)
+    starts = "now" if plan.scheduled_at <= utcnow() else _local(plan.scheduled_at, zone)
+    if estimate.deferred:
+        starts = f"{_local(estimate.starts_at, zone)} (after quiet hours)"
+    table.add_row("starts", starts)
+    rates = ", ".join(
+        f"{c.value} {broadcasting.policy.rates.get(c) or 'no limit'}/s"
+        for c in broadcasting.rules.channels
+    )
+    table.add_row(
+        "time to send",
+        f"~{_duration(estimate.seconds)} at {rates}; done by {_local(estimate.finishes_at, zone)}",
+    )
+    if plan.reminders:
+        table.add_row("reminders", ", ".join(_local(r, zone) for r in plan.reminders))
+    out.print(table, highlight=False)
+    for warning in plan.warnings:
+        err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+
+
+def _enqueue_with_progress(broadcasting: Broadcasting, broadcast_id: int, people: int) -> None:
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(f"Queueing broadcast #{broadcast_id}", total=people)
+        outcome = broadcasting.enqueue(
+            broadcast_id,
+            actor=_actor(),
+            progress=lambda done: bar.update(task, completed=done.people),
+        )
+    if outcome is None:
+        out.print(f"Broadcast #{broadcast_id} is being queued by another process.")
+        return
+    waiting = f", {outcome.waiting} waiting for another activity to end" if outcome.waiting else ""
+    out.print(
+        f"Broadcast #{broadcast_id}: {outcome.queued} message(s) queued{waiting}; "
+        f"{outcome.skipped} already had it. Follow it: engage broadcast status {broadcast_id} "
+        "--watch",
+        highlight=False,
+    )
+
+
+def _broadcast_status(
+    broadcasting: Broadcasting, broadcast_id: int | None, zone: ZoneInfo, watch: bool
+) -> None:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    if broadcast_id is None:
+        table = Table("#", "kind", "activity", "to", "status", "when", "queued", "sent", "failed")
+        for record in broadcasting.latest():
+            progress = broadcasting.status(record.id)
+            table.add_row(
+                str(record.id),
+                record.kind.value,
+                record.activity_key or "",
+                str(record.audience),
+                record.status.value,
+                _local(record.scheduled_at, zone),
+                str(progress.queued + progress.sending),
+                str(progress.sent),
+                str(progress.failed),
+            )
+        out.print(table)
+        return
+
+    def counts(p: BroadcastProgress) -> str:
+        return (
+            f"queued {p.queued + p.sending} · sent {p.sent} · delivered {p.delivered} · "
+            f"failed {p.failed + p.undelivered} · opted out {p.opted_out}"
+        )
+
+    progress = broadcasting.status(broadcast_id)
+    columns = (TextColumn("#{task.fields[id]}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TextColumn("{task.fields[counts]}"), console=err) as bar:
+        task = bar.add_task("", total=progress.total or None, id=broadcast_id, counts="")
+        while True:
+            bar.update(task, total=progress.total or None, completed=progress.done)
+            bar.update(task, counts=counts(progress))
+            if not watch or progress.finished or progress.status in ("cancelled", "scheduled"):
+                break
+            time.sleep(1.0)
+            progress = broadcasting.status(broadcast_id)
+    out.print(f"Broadcast #{broadcast_id} ({progress.status}): {counts(progress)}", highlight=False)
 
 
 # -- simulate and demo ---------------------------------------------------------

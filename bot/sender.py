@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-
 class RunDb(Protocol):
     """Runs a blocking database call from async code (in a worker thread in the server)."""
 

@@ -26,8 +26,23 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr = Field(
         SecretStr("change-me"), validation_alias=_env("ENGAGE_PSEUDONYM_SECRET")
     )
+    # Public exports hide every count below this (docs/synthesis.md).
+    suppression_threshold: int = Field(
+        10, ge=1, validation_alias=_env("ENGAGE_SUPPRESSION_THRESHOLD")
+    )
     spool_dir: Path = Field(Path("spool"), validation_alias=_env("ENGAGE_SPOOL_DIR"))
     sms_per_second: float = Field(1.0, validation_alias=_env("ENGAGE_SMS_PER_SECOND"))
+    # Broadcasts (docs/broadcasts.md): SMS broadcasts wait out quiet hours, local time.
+    quiet_hours: str = Field("20:00-08:00", validation_alias=_env("ENGAGE_QUIET_HOURS"))
+    timezone: str | None = Field(None, validation_alias=_env("ENGAGE_TIMEZONE"))
+    reminders: int = Field(1, ge=0, validation_alias=_env("ENGAGE_REMINDERS"))
+    reminders_max: int = Field(3, ge=0, validation_alias=_env("ENGAGE_REMINDERS_MAX"))
+    reminder_delay: str = Field("3d", validation_alias=_env("ENGAGE_REMINDER_DELAY"))
+    phone_region: str = Field("US", validation_alias=_env("ENGAGE_PHONE_REGION"))
+    # How long a claimed outbox row is a worker's before another may take it over.
+    outbox_lease_seconds: float = Field(
+        120.0, gt=0, validation_alias=_env("ENGAGE_OUTBOX_LEASE_SECONDS")
+    )
     # Twilio answers STOP/HELP itself on long codes; set false with Advanced Opt-Out off.
     twilio_handles_keywords: bool = Field(True, validation_alias=_env("TWILIO_HANDLES_KEYWORDS"))
 
@@ -50,6 +65,34 @@ class Settings(BaseSettings):
         None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
     slack_api_base_url: str | None = Field(None, validation_alias=_env("SLACK_API_BASE_URL"))
+    # Channel id (C…) where Let's Talk messages become threads staff reply in.
+    slack_inbox_channel: str | None = Field(None, validation_alias=_env("SLACK_INBOX_CHANNEL"))
+    # Comma-separated Slack user ids (U…) who may broadcast and read the inbox.
+    slack_organizers: str = Field("", validation_alias=_env("SLACK_ORGANIZERS"))
+    slack_organizer_group: str | None = Field(None, validation_alias=_env("SLACK_ORGANIZER_GROUP"))
+    # When set, events from any other workspace are acknowledged and ignored.
+    slack_team_id: str | None = Field(None, validation_alias=_env("SLACK_TEAM_ID"))
+    telegram_bot_username: str | None = Field(None, validation_alias=_env("TELEGRAM_BOT_USERNAME"))
+    # Telegram allows about 30 messages a second overall; stay a little under.
+    telegram_per_second: float = Field(25.0, validation_alias=_env("ENGAGE_TELEGRAM_PER_SECOND"))
+    # And about one a second in any one chat (a short burst is tolerated); 0: no pacing.
+    telegram_chat_per_second: float = Field(
+        1.0, validation_alias=_env("ENGAGE_TELEGRAM_CHAT_PER_SECOND")
+    )
+    # Slack allows about one message a second per conversation, more across them.
+    slack_per_second: float = Field(5.0, validation_alias=_env("ENGAGE_SLACK_PER_SECOND"))
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def slack_organizer_ids(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.slack_organizers.split(",") if u.strip())
 
     @property
     def twilio_enabled(self) -> bool:
