@@ -445,7 +445,8 @@ def _answer(
     if value is not None:
         _record(turn, activity, question, value, body, ResponseStatus.ANSWERED)
     elif skip and question.optional:
-        _record(turn, activity, question, None, body, ResponseStatus.SKIPPED)
+        # The word they used to skip is no answer; the message log keeps it.
+        _record(turn, activity, question, None, "", ResponseStatus.SKIPPED)
     elif not skip and _is_message(body) and question.type is not QuestionType.FREE_TEXT:
         # Not an answer but something they want the district to hear: keep it,
         # thank them, and ask the question again without counting a failed try.
