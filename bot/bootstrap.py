@@ -119,7 +119,7 @@ def program_for(district: DistrictConfig, settings: Settings) -> Program:
 
 def sync_schools(engine: Engine, district: DistrictConfig, now: datetime | None = None) -> int:
     """Insert or rename the district's schools; returns how many were added."""
-    schools = models.School.__table__
+    schools = models.table(models.School)
     now = now or utcnow()
     added = 0
     with engine.begin() as connection:

@@ -555,7 +555,7 @@ class Broadcasting:
     # -- activities ----------------------------------------------------------------
 
     def _activity(self, key: str) -> tuple[int, Activity]:
-        table = models.Activity.__table__
+        table = models.table(models.Activity)
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(table.c.id, table.c.version, table.c.is_open)
@@ -578,7 +578,7 @@ class Broadcasting:
         found = self._definitions.get(activity_id)
         if found is not None:
             return found
-        table = models.Activity.__table__
+        table = models.table(models.Activity)
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(table.c.key, table.c.version, table.c.source).where(

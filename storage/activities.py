@@ -20,10 +20,10 @@ __all__ = [
     "store_activity",
 ]
 
-activities = models.Activity.__table__
-responses = models.Response.__table__
-conversations = models.Conversation.__table__
-audit = models.AuditEntry.__table__
+activities = models.table(models.Activity)
+responses = models.table(models.Response)
+conversations = models.table(models.Conversation)
+audit = models.table(models.AuditEntry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,13 +61,13 @@ __all__ = [
     "saved_segments",
 ]
 
-participants = models.Participant.__table__
-contacts = models.Contact.__table__
-conversations = models.Conversation.__table__
-responses = models.Response.__table__
-activities = models.Activity.__table__
-segments = models.Segment.__table__
-schools = models.School.__table__
+participants = models.table(models.Participant)
+contacts = models.table(models.Contact)
+conversations = models.table(models.Conversation)
+responses = models.table(models.Response)
+activities = models.table(models.Activity)
+segments = models.table(models.Segment)
+schools = models.table(models.School)
 
 # Which contact a person is reached on when they never wrote to us.
 CHANNEL_PREFERENCE: tuple[Channel, ...] = (Channel.SMS, Channel.TELEGRAM, Channel.SLACK)

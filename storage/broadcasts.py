@@ -47,13 +47,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-broadcasts = models.Broadcast.__table__
-outbox = models.Outbox.__table__
-participants = models.Participant.__table__
-conversations = models.Conversation.__table__
-activities = models.Activity.__table__
-messages = models.Message.__table__
-contacts = models.Contact.__table__
+broadcasts = models.table(models.Broadcast)
+outbox = models.table(models.Outbox)
+participants = models.table(models.Participant)
+conversations = models.table(models.Conversation)
+activities = models.table(models.Activity)
+messages = models.table(models.Message)
+contacts = models.table(models.Contact)
 
 # Advisory-lock class for "this process is enqueueing broadcast N" (PostgreSQL).
 _LOCK_CLASS = 7405

@@ -60,10 +60,10 @@ __all__ = [
 
 Parse = Callable[[str, str], Activity]
 
-responses = models.Response.__table__
-participants = models.Participant.__table__
-activities = models.Activity.__table__
-contacts = models.Contact.__table__
+responses = models.table(models.Response)
+participants = models.table(models.Participant)
+activities = models.table(models.Activity)
+contacts = models.table(models.Contact)
 
 TIDY_COLUMNS = [
     "participant",

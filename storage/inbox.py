@@ -28,11 +28,11 @@ from storage import models
 
 __all__ = ["SqlInbox"]
 
-lets_talk = models.LetsTalk.__table__
-participants = models.Participant.__table__
-contacts = models.Contact.__table__
-outbox = models.Outbox.__table__
-audit = models.AuditEntry.__table__
+lets_talk = models.table(models.LetsTalk)
+participants = models.table(models.Participant)
+contacts = models.table(models.Contact)
+outbox = models.table(models.Outbox)
+audit = models.table(models.AuditEntry)
 
 LEASE = "lease:"
 STAFF_REPLY = "staff_reply"

@@ -19,11 +19,11 @@ from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
 
 __all__ = ["SqlLinkUnitOfWork", "block_contact", "ensure_staff_contact"]
 
-link_codes = models.LinkCode.__table__
-contacts = models.Contact.__table__
-participants = models.Participant.__table__
-schools = models.School.__table__
-outbox = models.Outbox.__table__
+link_codes = models.table(models.LinkCode)
+contacts = models.table(models.Contact)
+participants = models.table(models.Participant)
+schools = models.table(models.School)
+outbox = models.table(models.Outbox)
 
 
 class SqlLinkUnitOfWork(SqlUnitOfWork):

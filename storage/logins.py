@@ -16,7 +16,7 @@ from storage.activities import record_audit
 __all__ = ["FAILED_LOGIN", "count_failed_logins", "record_login"]
 
 FAILED_LOGIN = "dashboard.login_failed"
-audit = models.AuditEntry.__table__
+audit = models.table(models.AuditEntry)
 
 
 def _actor(client: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Participant",
     "Response",
     "School",
+    "table",
 ]
 
 # Named constraints, so migrations can alter them on SQLite and PostgreSQL alike.
@@ -50,6 +52,11 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, for the Core statements storage/ runs."""
+    return cast(Table, model.__table__)
 
 
 class School(Base):

@@ -25,9 +25,9 @@ __all__ = ["DELIVERY_ORDER", "Delivery", "OutboxStore"]
 
 log = logging.getLogger(__name__)
 
-outbox = models.Outbox.__table__
-contacts = models.Contact.__table__
-messages = models.Message.__table__
+outbox = models.table(models.Outbox)
+contacts = models.table(models.Contact)
+messages = models.table(models.Message)
 
 # Delivery callbacks repeat and arrive out of order: a status only moves forward.
 DELIVERY_ORDER = {

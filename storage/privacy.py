@@ -36,16 +36,16 @@ from storage.activities import audit_in
 
 __all__ = ["ForgetError", "ForgetReport", "find_participant", "forget_participant"]
 
-participants = models.Participant.__table__
-contacts = models.Contact.__table__
-messages = models.Message.__table__
-responses = models.Response.__table__
-conversations = models.Conversation.__table__
-lets_talk = models.LetsTalk.__table__
-outbox = models.Outbox.__table__
-link_codes = models.LinkCode.__table__
-activities = models.Activity.__table__
-audit = models.AuditEntry.__table__
+participants = models.table(models.Participant)
+contacts = models.table(models.Contact)
+messages = models.table(models.Message)
+responses = models.table(models.Response)
+conversations = models.table(models.Conversation)
+lets_talk = models.table(models.LetsTalk)
+outbox = models.table(models.Outbox)
+link_codes = models.table(models.LinkCode)
+activities = models.table(models.Activity)
+audit = models.table(models.AuditEntry)
 STAFF_REPLY_ACTION = "lets_talk.reply"
 
 Parse = Callable[[str, str], Activity]

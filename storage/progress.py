@@ -28,11 +28,11 @@ __all__ = [
     "question_funnel",
 ]
 
-activities = models.Activity.__table__
-conversations = models.Conversation.__table__
-responses = models.Response.__table__
-lets_talk = models.LetsTalk.__table__
-participants = models.Participant.__table__
+activities = models.table(models.Activity)
+conversations = models.table(models.Conversation)
+responses = models.table(models.Response)
+lets_talk = models.table(models.LetsTalk)
+participants = models.table(models.Participant)
 
 UTC = ZoneInfo("UTC")
 

@@ -45,12 +45,12 @@ __all__ = [
 
 DEFAULT_RATIO = 0.8
 
-enrollment = models.Enrollment.__table__
-participants = models.Participant.__table__
-responses = models.Response.__table__
-activities = models.Activity.__table__
-contacts = models.Contact.__table__
-audit = models.AuditEntry.__table__
+enrollment = models.table(models.Enrollment)
+participants = models.table(models.Participant)
+responses = models.table(models.Response)
+activities = models.table(models.Activity)
+contacts = models.table(models.Contact)
+audit = models.table(models.AuditEntry)
 
 FOLLOW_UP_ACTION = "follow_up.planned"
 

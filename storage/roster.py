@@ -54,9 +54,9 @@ __all__ = [
     "read_table",
 ]
 
-participants = models.Participant.__table__
-contacts = models.Contact.__table__
-enrollment = models.Enrollment.__table__
+participants = models.table(models.Participant)
+contacts = models.table(models.Contact)
+enrollment = models.table(models.Enrollment)
 
 REQUIRED = ("phone", "language", "school", "role")
 OPTIONAL = ("telegram", "slack_user", "grade", "name", "external_id", "consent")

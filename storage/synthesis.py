@@ -51,11 +51,11 @@ from storage.suppression import DEFAULT_THRESHOLD, marker, suppress
 
 __all__ = ["PackReport", "lets_talk_threads", "summarize", "theme_table", "write_pack"]
 
-lets_talk = models.LetsTalk.__table__
-participants = models.Participant.__table__
-outbox = models.Outbox.__table__
-contacts = models.Contact.__table__
-audit = models.AuditEntry.__table__
+lets_talk = models.table(models.LetsTalk)
+participants = models.table(models.Participant)
+outbox = models.table(models.Outbox)
+contacts = models.table(models.Contact)
+audit = models.table(models.AuditEntry)
 
 MANIFEST = "pack.json"
 DIMENSIONS = ("school", "role", "language")
@@ -375,7 +375,7 @@ def lets_talk_threads(
     for entry in audited:
         detail = entry.detail or {}
         root = detail.get("item")
-        if root in thread.values():
+        if isinstance(root, int) and root in thread.values():
             when = _local_text(entry.created_at, zone)
             replies.setdefault(root, []).append(f"[{when}] {entry.actor}: {detail.get('text', '')}")
             if detail.get("outbox_id") is not None:

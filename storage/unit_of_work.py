@@ -29,14 +29,14 @@ from storage import models
 
 __all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
 
-participants = models.Participant.__table__
-contacts = models.Contact.__table__
-conversations = models.Conversation.__table__
-activities = models.Activity.__table__
-messages = models.Message.__table__
-responses = models.Response.__table__
-outbox = models.Outbox.__table__
-lets_talk = models.LetsTalk.__table__
+participants = models.table(models.Participant)
+contacts = models.table(models.Contact)
+conversations = models.table(models.Conversation)
+activities = models.table(models.Activity)
+messages = models.table(models.Message)
+responses = models.table(models.Response)
+outbox = models.table(models.Outbox)
+lets_talk = models.table(models.LetsTalk)
 
 _SENDER = (
     select(

@@ -13,9 +13,10 @@ from sqlalchemy.exc import OperationalError
 from storage.database import connect, migrate
 from storage.models import Base
 
-POSTGRES_URL = os.environ.get(
-    "ENGAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+# The server to test against; each test run makes its own database on it, so
+# two runs on one machine (a developer's and CI's) never truncate each other's.
+ADMIN_URL = os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = f"{ADMIN_URL.rsplit('/', 1)[0]}/engage_test_{os.getpid()}"
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
@@ -26,17 +27,19 @@ def _postgres_engine() -> Engine:
     """One migrated PostgreSQL database for the session; tests truncate between them."""
     global _postgres
     if _postgres is None:
-        engine = connect(POSTGRES_URL)
+        admin = connect(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        name = POSTGRES_URL.rsplit("/", 1)[1]
         try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+                connection.execute(text(f"CREATE DATABASE {name}"))
         except OperationalError as error:
             if os.environ.get("CI"):
                 raise RuntimeError(f"PostgreSQL is required in CI: {error}") from error
-            pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+            pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}")
+        finally:
+            admin.dispose()
+        engine = connect(POSTGRES_URL)
         migrate(engine)
         _postgres = engine
     return _postgres
@@ -68,3 +71,15 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = connect(db_url)
     yield engine
     engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's PostgreSQL database."""
+    if _postgres is None:
+        return
+    _postgres.dispose()
+    admin = connect(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        name = POSTGRES_URL.rsplit("/", 1)[1]
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
