@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeAlias, TypeVar, get_args
 
@@ -54,6 +54,7 @@ from bot.core.prompts import question_reply
 from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments, smart_encode
 from bot.errors import ActivityError
+from bot.rounds import expand_rounds
 
 __all__ = [
     "ActivityReport",
@@ -502,9 +503,14 @@ def _parse(source: str, name: str) -> _Parsed:
         document = read_yaml(source, name, "an activity")
     except SourceError as error:
         raise ActivityError([error.problem]) from error
+    # A feedback round's sections and an update's message and pulse become the
+    # intro and questions the engine knows (bot.rounds), lines kept.
+    data, lines, round_problems = expand_rounds(document.data, document.lines)
+    document = replace(document, data=data, lines=lines)
     problems = _Problems(document)
     for line, path in document.repeated:
         problems.add(path, f"appears twice; line {document.line(path)} sets it too", line)
+    problems.extend(round_problems)
     header = _salvage(ActivityFields, document.data, (), problems)
     raw_questions = document.data.get("questions")
     raw_questions = raw_questions if isinstance(raw_questions, list) else []

@@ -75,10 +75,11 @@ UNLIMITED_RATE = 50.0
 # How often serve and worker look for broadcasts whose time has come.
 SCHEDULE_EVERY_SECONDS = 5.0
 
+# Straight quotes: a curly one makes an SMS UCS-2, and 70 characters a segment.
 REMINDER_PREFIX: Mapping[str, str] = {
-    "en": "Reminder from {program}: we would still love your answers to “{title}”.",
-    "es": "Recordatorio de {program}: todavía queremos sus respuestas a “{title}”.",
-    "vi": "Nhắc nhở từ {program}: chúng tôi vẫn mong nhận được câu trả lời cho “{title}”.",
+    "en": 'Reminder from {program}: we would still love your answers to "{title}".',
+    "es": 'Recordatorio de {program}: todavía queremos sus respuestas a "{title}".',
+    "vi": 'Nhắc nhở từ {program}: chúng tôi vẫn mong nhận được câu trả lời cho "{title}".',
 }
 
 

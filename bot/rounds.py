@@ -6,7 +6,7 @@ summary, a link to the full text); an update has a `message` and at most one
 engine already knows, so nothing new reaches `bot.core`:
 
 - each section becomes a scale question whose prompt carries the section
-  ("Part 2 of 4: “Counselors in every school”: … Full text: https://…") and
+  ("Part 2 of 4: \"Counselors in every school\": … Full text: https://…") and
   asks for support, then an optional free-text comment (`comments: false`
   leaves it out). One message per section, not an info text and a question:
   two texts sent at once can reach a phone in the wrong order;
@@ -166,7 +166,7 @@ def _section_questions(
     prompt = {
         lang: (
             f"{phrase('section_part', lang, number=index + 1, count=count)} "
-            f"“{title[lang]}”: {summary[lang]} {phrase('section_full_text', lang)}: {link}\n"
+            f'"{title[lang]}": {summary[lang]} {phrase("section_full_text", lang)}: {link}\n'
             f"{phrase('section_support', lang)}"
         )
         for lang in languages

@@ -215,15 +215,15 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "section_full_text": {"en": "Full text", "es": "Texto completo", "vi": "Toàn văn"},
     "section_support": {
         "en": "How much do you support this part?",
-        "es": "¿Cuánto apoya esta parte?",
+        "es": "¿Qué tanto apoya esta parte?",
         "vi": "Quý vị ủng hộ phần này đến mức nào?",
     },
     "support_low": {"en": "not at all", "es": "nada", "vi": "không ủng hộ"},
     "support_high": {"en": "fully", "es": "totalmente", "vi": "hoàn toàn ủng hộ"},
     "section_comment": {
-        "en": "What would you change or add to “{title}”?",
-        "es": "¿Qué cambiaría o agregaría a “{title}”?",
-        "vi": "Quý vị muốn thay đổi hoặc thêm gì cho “{title}”?",
+        "en": 'What would you change or add to "{title}"?',
+        "es": '¿Qué cambiaría o agregaría a "{title}"?',
+        "vi": 'Quý vị muốn thay đổi hoặc thêm gì cho "{title}"?',
     },
 }
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from bot.broadcasting import Broadcasting, BroadcastPolicy, combine, parse_delay, parse_when
 from bot.core.activity import Activity, ActivityKind, Localized, Option, Question, QuestionType
-from bot.core.messages import Channel, Reply
+from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import Program, School
 from bot.errors import ActivityError, EngageError
 from bot.quiet_hours import parse_quiet_hours
@@ -341,13 +341,13 @@ def test_reminders_re_ask_the_open_question_to_those_who_have_not_finished(
     assert [(r[0], r[2]) for r in reminders] == [
         (
             "2",
-            "Nhắc nhở từ Riverside Plan: chúng tôi vẫn mong nhận được câu trả lời cho “Ưu tiên”."
+            'Nhắc nhở từ Riverside Plan: chúng tôi vẫn mong nhận được câu trả lời cho "Ưu tiên".'
             "\n\nĐiều gì quan trọng nhất? Trả lời bằng một số.",
         ),
         (
             "3",
             "Reminder from Riverside Plan: we would still love your answers to "
-            "“Family priorities”.\n\nWhy?",
+            '"Family priorities".\n\nWhy?',
         ),
     ]
 
@@ -477,3 +477,49 @@ def test_combine_keeps_order_and_the_last_choices() -> None:
 def test_delays_must_name_a_unit(bad: str) -> None:
     with pytest.raises(EngageError, match="like 3d"):
         parse_delay(bad)
+
+
+def test_a_feedback_round_invitation_is_answered_section_by_section(
+    district: Engine, clock: Clock
+) -> None:
+    from bot.authoring import parse_activity
+    from bot.service import Service
+    from storage.unit_of_work import SqlUnitOfWork
+    from tests.conftest import EXAMPLES
+
+    for key in DEFINITIONS:  # stand-ins without YAML: the service reads only real sources
+        set_open(district, key, False, NOW)
+    source = (EXAMPLES / "draft-plan-feedback.yaml").read_text("utf-8")
+    store_activity(district, parse_activity(source, "draft-plan-feedback.yaml"), source, NOW)
+    broadcasting = Broadcasting(district, PROGRAM, RULES, POLICY, parse_activity, clock)
+    plan = broadcasting.plan("draft-plan-feedback-2026", "school=lincoln-es,language=es")
+    broadcasting.enqueue(broadcasting.confirm(plan, "ana"))
+    ((who, _, body, _),) = queued(district)
+    assert who == "1"
+    assert body == (
+        "El borrador tiene 3 partes. Para cada una, responda del 1 al 5: ¿cuánto la apoya?\n\n"
+        'Parte 1 de 3: "Todos leyendo en 3.er grado": Tutores en cada primaria. Informes de '
+        "lectura cada trimestre. Texto completo: https://riverside.example.org/plan/reading\n"
+        "¿Qué tanto apoya esta parte? Responda de 1 (nada) a 5 (totalmente)."
+    )
+    # The family answers by SMS; the service finds the conversation the broadcast started.
+    service = Service(lambda: SqlUnitOfWork(district), PROGRAM, clock=lambda: NOW)
+    for n, text_ in enumerate(["4", "Más tutores, por favor", "2", "saltar"]):
+        service.handle_inbound(
+            InboundMessage(Channel.SMS, "+13125550101", text_, provider_id=f"SMin{n}")
+        )
+    r, a = models.Response, models.Activity
+    with district.connect() as connection:
+        answers = connection.execute(
+            select(r.question, r.value, r.status)
+            .join(a, a.id == r.activity_id)
+            .where(a.key == "draft-plan-feedback-2026")
+            .order_by(r.id)
+        ).all()
+    assert [tuple(row) for row in answers] == [
+        ("reading", 4, "answered"),
+        ("reading-comment", "Más tutores, por favor", "answered"),
+        ("counselors", 2, "answered"),
+        ("counselors-comment", None, "skipped"),
+    ]
+    assert conversations(district)[-1][1:] == ("draft-plan-feedback-2026", "active", "buses")

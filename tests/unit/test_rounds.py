@@ -41,15 +41,15 @@ def test_each_section_becomes_a_support_scale_and_an_optional_comment() -> None:
     ]
     first = data["questions"][0]
     assert first["prompt"] == {
-        "en": "Part 1 of 2: “Reading by grade 3”: Tutors in every school. Reports each term. "
+        "en": 'Part 1 of 2: "Reading by grade 3": Tutors in every school. Reports each term. '
         "Full text: https://plan.example.org/1\nHow much do you support this part?",
-        "es": "Parte 1 de 2: “Lectura en 3.º”: Tutores. Informes. "
-        "Texto completo: https://plan.example.org/1\n¿Cuánto apoya esta parte?",
+        "es": 'Parte 1 de 2: "Lectura en 3.º": Tutores. Informes. '
+        "Texto completo: https://plan.example.org/1\n¿Qué tanto apoya esta parte?",
     }
     assert first["scale"]["min_label"] == {"en": "not at all", "es": "nada"}
     assert (
         data["questions"][1]["prompt"]["en"]
-        == "What would you change or add to “Reading by grade 3”?"
+        == 'What would you change or add to "Reading by grade 3"?'
     )
     # Generated questions point at their section's line.
     assert [lines[("questions", n)] for n in range(4)] == [6, 6, 11, 11]
@@ -141,3 +141,47 @@ def test_misplaced_round_fields_are_reported(
 def test_other_activities_pass_through_unchanged() -> None:
     survey = {"key": "s", "kind": "survey", "questions": [{"key": "q"}]}
     assert expand_rounds(survey, {("kind",): 2}) == (survey, {("kind",): 2}, [])
+
+
+def test_the_example_feedback_round_and_update_parse() -> None:
+    from bot.authoring import load_activity_file
+    from bot.core.activity import ActivityKind, QuestionType
+    from tests.conftest import EXAMPLES
+
+    round_ = load_activity_file(EXAMPLES / "draft-plan-feedback.yaml")
+    assert round_.kind is ActivityKind.FEEDBACK
+    assert [(q.key, q.type) for q in round_.questions][:2] == [
+        ("reading", QuestionType.SCALE),
+        ("reading-comment", QuestionType.FREE_TEXT),
+    ]
+    update = load_activity_file(EXAMPLES / "progress-update.yaml")
+    assert update.kind is ActivityKind.UPDATE
+    assert [q.key for q in update.questions] == ["on-track"]
+    assert update.intro is not None and update.intro.get("en").startswith("Plan update")
+
+
+def test_round_problems_name_the_file_line_and_field() -> None:
+    from bot.authoring import parse_activity
+    from bot.errors import ActivityError
+
+    source = """\
+key: draft
+kind: feedback
+title: Draft plan
+sections:
+  - key: reading
+    title: Reading
+    summary: Tutors.
+    link: https://plan.example.org/1
+  - key: buses
+    title: Buses
+    summary: Routes.
+    link: not-a-link
+pulse: {key: x, type: yes_no, prompt: "Ok?"}
+"""
+    with pytest.raises(ActivityError) as raised:
+        parse_activity(source, "draft.yaml")
+    assert raised.value.problems == [
+        "draft.yaml:12: sections[1].link: must be an http(s) address",
+        "draft.yaml:13: pulse: only an update (kind: update) has this",
+    ]
