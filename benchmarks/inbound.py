@@ -15,6 +15,8 @@ In one run, on this machine:
 - service: the service layer in-process on the same messages.
 
 Ends with one line: webhook_rps=… bare_rps=… ratio=… p99_ms=… service_ratio=…
+and, with `--channels chat` (on by default), the Telegram and Slack lines of
+benchmarks/chat_inbound.py: telegram_rps=…, slack_rps=…, slack_busy_ack_p99_ms=….
 """
 
 from __future__ import annotations
@@ -386,7 +388,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--channels",
+        default="sms,chat",
+        help="sms, chat (Telegram and Slack: benchmarks/chat_inbound.py) or both",
+    )
     args = parser.parse_args()
+    if "chat" in args.channels:
+        from benchmarks.chat_inbound import measure as measure_chat
+
+        chat_lines = measure_chat(args.requests, args.connections)
+    if "sms" not in args.channels:
+        print("\n".join(chat_lines))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         webhook_rps, bare_rps, p50, p99 = measure_http(folder, args.requests, args.connections)
@@ -403,6 +417,8 @@ def main() -> None:
         f"webhook_rps={webhook_rps:.0f} bare_rps={bare_rps:.0f} ratio={webhook_rps / bare_rps:.2f} "
         f"p99_ms={p99:.1f} service_ratio={service_rate / raw_rate:.2f}"
     )
+    if "chat" in args.channels:
+        print("\n".join(chat_lines))
 
 
 if __name__ == "__main__":
