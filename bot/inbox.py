@@ -3,8 +3,9 @@
 The inbound transaction only stores the message (a `lets_talk` row); this
 loop posts new rows to the inbox channel afterwards, so a family's message
 never waits on Slack. A staff reply in a thread goes back to the family on
-their own channel through the outbox; "Resolved" closes the thread, and the
-time to the first staff reply is kept per thread.
+their own channel through the outbox (unless it starts with `note:` or `//`,
+a note among staff); "Resolved" closes the thread, and the time to the first
+staff reply is kept per thread.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ __all__ = ["Inbox", "InboxPoster", "InboxStore"]
 log = logging.getLogger(__name__)
 
 BATCH = 20
+# Thread replies staff keep to themselves.
+INTERNAL_PREFIXES = ("note:", "//")
 LEASE = timedelta(minutes=2)
 NOTES: Mapping[ReplyOutcome, str] = {
     ReplyOutcome.OPTED_OUT: (
@@ -126,9 +129,14 @@ class Inbox:
                     pass
 
     async def reply(self, reply: StaffReply) -> ReplyOutcome:
-        """Deliver a staff reply in an inbox thread to the participant, once."""
+        """Deliver a staff reply in an inbox thread to the participant, once.
+
+        A reply that starts with `note:` or `//` stays among staff.
+        """
         if reply.thread_channel != self.channel:
             return ReplyOutcome.NOT_A_THREAD
+        if reply.text.lstrip().lower().startswith(INTERNAL_PREFIXES):
+            return ReplyOutcome.INTERNAL
         now = self.clock()
 
         def compose(language: str | None) -> str:

@@ -352,7 +352,10 @@ def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[d
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": "Reply in this thread to answer them on their own channel.",
+                        "text": (
+                            "Reply in this thread to answer them on their own channel; "
+                            "start with `note:` to keep a reply among staff."
+                        ),
                     }
                 ],
             }

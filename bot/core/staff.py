@@ -73,6 +73,7 @@ class StaffReply:
 
 class ReplyOutcome(StrEnum):
     QUEUED = "queued"
+    INTERNAL = "internal"  # a note among staff, not for the participant
     DUPLICATE = "duplicate"
     NOT_A_THREAD = "not_a_thread"
     OPTED_OUT = "opted_out"

@@ -76,6 +76,8 @@ def test_an_sms_thread_in_slack_and_a_staff_reply_by_sms(bot: ChatBot) -> None:
     [item] = bot.rows(models.LetsTalk)
     assert item.slack_channel == INBOX and item.slack_ts and not item.slack_ts.startswith("lease")
 
+    note = staff_reply("note: I will ask transportation first", item.slack_ts, "Ev9000")
+    assert bot.slack_event(note).status_code == 200
     event = staff_reply("Gracias, agregaremos una ruta en octubre.", item.slack_ts, "Ev9001")
     assert bot.slack_event(event).status_code == 200
     answer = "Equipo de Riverside Plan 2030: Gracias, agregaremos una ruta en octubre."
@@ -84,6 +86,7 @@ def test_an_sms_thread_in_slack_and_a_staff_reply_by_sms(bot: ChatBot) -> None:
     bot.slack_event(event, headers={"X-Slack-Retry-Num": "1"})
     eventually(lambda: [r.status for r in bot.rows(models.Outbox)][-1] == "sent")
     assert family.received().count(answer) == 1
+    assert not any("transportation" in b for b in family.received())
 
     [item] = bot.rows(models.LetsTalk)
     assert item.first_response_at is not None and item.first_response_at >= item.created_at
