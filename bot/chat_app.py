@@ -28,6 +28,7 @@ from bot.inbox import Inbox
 from bot.organizers import (
     BroadcastPreview,
     Broadcasts,
+    BroadcastStatus,
     EngageCommand,
     Organizers,
     ProgressRow,
@@ -197,6 +198,29 @@ class PlannedBroadcasts:
         # Planned again: the numbers the organizer confirmed may have moved since.
         plan = self.broadcasting.plan(activity, to)
         return _preview(plan, self.broadcasting.confirm(plan, actor))
+
+    def recent(self, activity: str | None, limit: int = 5) -> list[BroadcastStatus]:
+        found = []
+        for record in self.broadcasting.latest(50):
+            if activity is not None and record.activity_key != activity:
+                continue
+            progress = self.broadcasting.status(record.id)
+            found.append(
+                BroadcastStatus(
+                    broadcast_id=record.id,
+                    activity=record.activity_key or "",
+                    audience=str(record.audience),
+                    status=record.status.value,
+                    queued=progress.queued + progress.sending,
+                    sent=progress.sent,
+                    delivered=progress.delivered,
+                    failed=progress.failed + progress.undelivered,
+                    opted_out=progress.opted_out,
+                )
+            )
+            if len(found) == limit:
+                break
+        return found
 
 
 def _preview(plan: Plan, broadcast_id: int | None = None) -> BroadcastPreview:

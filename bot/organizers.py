@@ -22,6 +22,7 @@ from typing import Protocol
 from bot.core.messages import Choice, Reply
 from bot.core.staff import InboxSummary
 from bot.errors import EngageError, ProviderError
+from bot.sender import RunDb
 
 __all__ = [
     "BroadcastPreview",
@@ -85,12 +86,31 @@ class BroadcastPreview:
     broadcast_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BroadcastStatus:
+    """Where a broadcast stands, as `engage broadcast status` shows it."""
+
+    broadcast_id: int
+    activity: str
+    audience: str
+    status: str
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    opted_out: int
+
+
 class Broadcasts(Protocol):
     """Planning and creating broadcasts (bot.broadcasting); raise EngageError with the reason."""
 
     def preview(self, activity: str, to: str) -> BroadcastPreview: ...
 
     def confirm(self, activity: str, to: str, actor: str) -> BroadcastPreview: ...
+
+    def recent(self, activity: str | None) -> Sequence[BroadcastStatus]:
+        """The latest broadcasts (of `activity`, if given), newest first."""
+        ...
 
 
 class Organizers:
@@ -145,7 +165,7 @@ class EngageCommand:
         stats: Callable[[], Awaitable[Sequence[ProgressRow]]],
         broadcasts: Broadcasts | None,
         inbox: Callable[[], Awaitable[InboxSummary]] | None,
-        run: Callable[[Callable[[], BroadcastPreview]], Awaitable[BroadcastPreview]],
+        run: RunDb,
         clock: Callable[[], datetime],
         inbox_channel: str | None = None,
     ) -> None:
@@ -212,6 +232,15 @@ class EngageCommand:
             f"{row.started} started, {row.completed} finished, {row.answers} answers"
             for row in rows
         ]
+        if self.broadcasts is not None:
+            broadcasts = self.broadcasts
+            for sent in await self.run(lambda: broadcasts.recent(key or None)):
+                lines.append(
+                    f"Broadcast #{sent.broadcast_id} of `{sent.activity}` to `{sent.audience}` "
+                    f"({sent.status}): queued {sent.queued} · sent {sent.sent} · "
+                    f"delivered {sent.delivered} · failed {sent.failed} · "
+                    f"opted out {sent.opted_out}"
+                )
         return Reply("\n".join(lines))
 
     async def _preview(self, rest: str) -> Reply:

@@ -523,3 +523,42 @@ def test_a_feedback_round_invitation_is_answered_section_by_section(
         ("counselors-comment", None, "skipped"),
     ]
     assert conversations(district)[-1][1:] == ("draft-plan-feedback-2026", "active", "buses")
+
+
+def test_engage_stats_in_slack_shows_the_broadcast_counts(
+    broadcasting: Broadcasting, district: Engine
+) -> None:
+    import asyncio
+
+    from bot.chat_app import PlannedBroadcasts
+    from bot.organizers import EngageCommand, Organizers
+    from storage.progress import activity_progress
+
+    broadcast_id = broadcasting.confirm(broadcasting.plan("priorities", "all"), "ana")
+    broadcasting.enqueue(broadcast_id)
+    o = models.Outbox.__table__
+    with district.begin() as connection:
+        first = connection.execute(select(func.min(o.c.id))).scalar_one()
+        connection.execute(update(o).where(o.c.id == first), {"status": "sent"})
+
+    async def stats() -> Any:
+        return activity_progress(district)
+
+    async def inline(work: Any) -> Any:
+        return work()
+
+    command = EngageCommand(
+        Organizers(frozenset()),
+        stats=stats,
+        broadcasts=PlannedBroadcasts(broadcasting),
+        inbox=None,
+        run=inline,
+        clock=lambda: NOW,
+    )
+    reply = asyncio.run(command.handle("U0STAFF", "stats priorities"))
+    assert reply.text.splitlines()[-1] == (
+        f"Broadcast #{broadcast_id} of `priorities` to `all` (queued): queued 2 · sent 1 · "
+        "delivered 0 · failed 0 · opted out 0"
+    )
+    other = asyncio.run(command.handle("U0STAFF", "stats transport"))
+    assert "Broadcast" not in other.text
