@@ -514,6 +514,7 @@ def _listed(lines: Sequence[str], style: str) -> None:
 
 @roster_app.command("import")
 def roster_import(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or XLSX export from the SIS.")],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
@@ -533,8 +534,7 @@ def roster_import(
     """
     from rich.progress import Progress
 
-    runtime = _runtime()
-    _initialize(runtime)
+    runtime = _command_runtime(ctx)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("Reading the roster", total=None)
         report = import_roster(
@@ -564,6 +564,7 @@ def roster_import(
 
 @enrollment_app.command("import")
 def enrollment_import(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or XLSX: school, language, role, count.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only.")] = False,
 ) -> None:
@@ -571,8 +572,7 @@ def enrollment_import(
 
     Example: engage enrollment import examples/enrollment.csv
     """
-    runtime = _runtime()
-    _initialize(runtime)
+    runtime = _command_runtime(ctx)
     report = import_enrollment(
         runtime.engine, file, _roster_rules(runtime), utcnow(), dry_run=dry_run, actor=_actor()
     )
@@ -587,6 +587,7 @@ def enrollment_import(
 
 @segment_app.command("save")
 def segment_save(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name to use as segment=NAME.")],
     to: Annotated[str, typer.Option("--to", help="The filter, as for engage broadcast.")],
 ) -> None:
@@ -594,8 +595,7 @@ def segment_save(
 
     Example: engage segment save lincoln-spanish --to school=lincoln-es,language=es
     """
-    runtime = _runtime()
-    _initialize(runtime)
+    runtime = _command_runtime(ctx)
     broadcasting = build_broadcasting(runtime)
     created, audience = broadcasting.save_segment(name, to, _actor())
     counts = broadcasting.preview(str(audience))
@@ -607,10 +607,9 @@ def segment_save(
 
 
 @segment_app.command("list")
-def segment_list() -> None:
+def segment_list(ctx: typer.Context) -> None:
     """List saved segments and their filters."""
-    runtime = _runtime()
-    _initialize(runtime)
+    runtime = _command_runtime(ctx)
     table = Table("segment", "filter")
     for name, audience in saved_segments(runtime.engine):
         table.add_row(name, str(audience))
@@ -619,6 +618,7 @@ def segment_list() -> None:
 
 @app.command()
 def broadcast(
+    ctx: typer.Context,
     target: Annotated[
         str,
         typer.Argument(
@@ -662,8 +662,7 @@ def broadcast(
       engage broadcast status 12 --watch
       engage broadcast cancel 12
     """
-    runtime = _runtime()
-    _initialize(runtime)
+    runtime = _command_runtime(ctx)
     broadcasting = build_broadcasting(runtime)
     zone = ZoneInfo(runtime.district.timezone)
     if target == "status":

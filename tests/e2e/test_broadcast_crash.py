@@ -26,7 +26,7 @@ from bot.settings import Settings
 from storage import models
 from storage.activities import store_activity
 from storage.database import migrate
-from storage.roster import import_roster
+from storage.roster import RosterRules, import_roster
 from tests.conftest import EXAMPLES, ROOT
 from tests.fakes.twilio_api import FakeTwilio, run_fake_twilio
 
@@ -115,11 +115,10 @@ def prepare(db_url: str, fake: FakeTwilio, tmp_path: Path) -> tuple[Engine, set[
     sync_schools(engine, runtime.district)
     source = SURVEY.read_text("utf-8")
     store_activity(engine, parse_activity(source, str(SURVEY)), source, utcnow())
-    from bot.cli import _roster_rules
-
-    report = import_roster(
-        engine, roster(tmp_path / "roster.csv"), _roster_rules(runtime), utcnow()
-    )
+    district = runtime.district
+    schools = {school.code: school.name for school in district.schools}
+    rules = RosterRules(district.languages, district.default_language, district.roles, schools)
+    report = import_roster(engine, roster(tmp_path / "roster.csv"), rules, utcnow())
     assert report.added == FAMILIES and not report.bad
     stopped = {phone(n) for n in range(0, FAMILIES, FAMILIES // OPTED_OUT)}
     contacts = models.Contact.__table__
