@@ -39,7 +39,6 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.core import vocabulary
 from bot.core.activity import (
     Activity,
     ActivityKind,
@@ -53,6 +52,7 @@ from bot.core.keywords import match_keyword, normalize
 from bot.core.prompts import question_reply
 from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments, smart_encode
+from bot.core.vocabulary import spoken_languages
 from bot.errors import ActivityError
 from bot.rounds import expand_rounds
 
@@ -87,17 +87,6 @@ CHOICE_TYPES = frozenset(
     {QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE, QuestionType.RANKING}
 )
 CONDITION_TYPES = CHOICE_TYPES | {QuestionType.YES_NO, QuestionType.SCALE}
-KEYWORD_LANGUAGES = frozenset(
-    language
-    for table in (
-        vocabulary.STOP_WORDS,
-        vocabulary.START_WORDS,
-        vocabulary.HELP_WORDS,
-        vocabulary.LANGUAGE_WORDS,
-        vocabulary.SKIP_WORDS,
-    )
-    for language in table
-)
 
 
 # -- YAML with line numbers -----------------------------------------------------------
@@ -604,7 +593,7 @@ class _Checks:
     def start_keyword(self, word: str, index: int, seen: dict[str, int]) -> None:
         path: FieldPath = ("start_keywords", index)
         said = normalize(word)
-        reserved = match_keyword(word, KEYWORD_LANGUAGES)
+        reserved = match_keyword(word, spoken_languages())
         if reserved is not None:
             name = reserved.keyword.value.upper()
             self.problems.add(path, f"'{word}' already means {name}; pick another word")

@@ -22,19 +22,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Protocol
 
 from bot.core.keywords import normalize
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import Program
 from bot.core.texts import text
+from bot.core.vocabulary import vocabulary
 from bot.detection import LanguageDetector
 from bot.ports import UnitOfWork
 from bot.service import Outcome, Service, utcnow
 
 __all__ = [
     "CODE_PREFIX",
-    "LINK_WORDS",
     "LinkUnitOfWork",
     "LinkingService",
     "Redeemed",
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 
 CODE_PREFIX = "link-"
 CODE_TTL = timedelta(hours=24)
-# What a family may text to ask for a link, in the district's languages.
-LINK_WORDS = frozenset({"link", "telegram", "vincular", "enlazar", "lien ket", "ket noi"})
 _START = re.compile(r"^/start ([A-Za-z0-9_-]{1,64})$")
 
 
@@ -79,7 +78,13 @@ def new_link_code() -> str:
 
 def is_link_request(message: InboundMessage) -> bool:
     """LINK (or its translation), alone, by SMS."""
-    return message.channel is Channel.SMS and normalize(message.text) in LINK_WORDS
+    return message.channel is Channel.SMS and normalize(message.text) in _link_words()
+
+
+# LINK in every language the bot speaks (keywords.link in bot/languages/).
+@cache
+def _link_words() -> frozenset[str]:
+    return frozenset(normalize(word) for words in vocabulary().link.values() for word in words)
 
 
 def start_payload(message: InboundMessage) -> str | None:

@@ -48,11 +48,6 @@ V = TypeVar("V", bound=Hashable)
 
 _SEPARATOR = -1
 _NUMBER = re.compile(r"-?[0-9]{1,6}")
-_MENU_NUMBER = re.compile(
-    r"([0-9]{1,6})(?:"
-    + "|".join(sorted(map(re.escape, vocabulary.ORDINAL_SUFFIXES), key=len, reverse=True))
-    + r")?"
-)
 _SLASH = re.compile(r"(\d)\s*[/／∕⁄]\s*(?=\d)")
 _OUT_OF = "out of"
 
@@ -297,7 +292,7 @@ def _unique(picks: Iterable[int]) -> tuple[int, ...]:
 
 
 def _menu_number(word: str) -> int | None:
-    match = _MENU_NUMBER.fullmatch(word)
+    match = _menu_number_pattern().fullmatch(word)
     return int(match.group(1)) if match else None
 
 
@@ -418,7 +413,7 @@ def _is_dense(char: str) -> bool:
 def _yes_no_book() -> Phrasebook[tuple[str, str]]:
     return Phrasebook(
         (phrase, (answer, language))
-        for answer, table in ((YES, vocabulary.YES_WORDS), (NO, vocabulary.NO_WORDS))
+        for answer, table in ((YES, vocabulary.vocabulary().yes), (NO, vocabulary.vocabulary().no))
         for language, phrases in table.items()
         for phrase in phrases
     )
@@ -426,7 +421,7 @@ def _yes_no_book() -> Phrasebook[tuple[str, str]]:
 
 @cache
 def _polite_book() -> Phrasebook[str]:
-    return Phrasebook(_every(vocabulary.POLITE_WORDS, "polite"))
+    return Phrasebook(_every(vocabulary.vocabulary().polite, "polite"))
 
 
 @lru_cache(maxsize=64)
@@ -436,10 +431,10 @@ def _function_book(language: str) -> Phrasebook[str]:
             *(
                 (word, "and")
                 for spoken in dict.fromkeys((language, "en"))
-                for word in vocabulary.AND_WORDS.get(spoken, ())
+                for word in vocabulary.vocabulary().and_words.get(spoken, ())
             ),
-            *_every(vocabulary.POLITE_WORDS, "polite"),
-            *_every(vocabulary.CHOICE_WORDS, "choice"),
+            *_every(vocabulary.vocabulary().polite, "polite"),
+            *_every(vocabulary.vocabulary().choice, "choice"),
         ]
     )
 
@@ -448,22 +443,22 @@ def _function_book(language: str) -> Phrasebook[str]:
 def _scale_filler_book() -> Phrasebook[str]:
     return Phrasebook(
         [
-            *_every(vocabulary.SCALE_UNITS, "unit"),
-            *_every(vocabulary.POLITE_WORDS, "polite"),
-            *_every(vocabulary.CHOICE_WORDS, "choice"),
+            *_every(vocabulary.vocabulary().scale_units, "unit"),
+            *_every(vocabulary.vocabulary().polite, "polite"),
+            *_every(vocabulary.vocabulary().choice, "choice"),
         ]
     )
 
 
 @cache
 def _out_of_book() -> Phrasebook[str]:
-    return Phrasebook([*_every(vocabulary.OUT_OF_WORDS, "out of"), (_OUT_OF, "out of")])
+    return Phrasebook([*_every(vocabulary.vocabulary().out_of, "out of"), (_OUT_OF, "out of")])
 
 
 @cache
 def _language_book() -> Phrasebook[str]:
     return Phrasebook(
-        (name, code) for code, names in vocabulary.LANGUAGE_NAMES.items() for name in names
+        (name, code) for code, names in vocabulary.vocabulary().names.items() for name in names
     )
 
 
@@ -471,8 +466,8 @@ def _language_book() -> Phrasebook[str]:
 def _language_filler_book() -> Phrasebook[str]:
     return Phrasebook(
         [
-            *((word, "filler") for word in vocabulary.LANGUAGE_FILLERS),
-            *_every(vocabulary.POLITE_WORDS, "polite"),
+            *_every(vocabulary.vocabulary().name_fillers, "filler"),
+            *_every(vocabulary.vocabulary().polite, "polite"),
         ]
     )
 
@@ -480,9 +475,9 @@ def _language_filler_book() -> Phrasebook[str]:
 @lru_cache(maxsize=64)
 def _number_book(language: str, ordinals: bool) -> Phrasebook[int]:
     tables = (
-        (vocabulary.NUMBER_WORDS, vocabulary.ORDINAL_WORDS)
+        (vocabulary.vocabulary().numbers, vocabulary.vocabulary().ordinals)
         if ordinals
-        else (vocabulary.NUMBER_WORDS,)
+        else (vocabulary.vocabulary().numbers,)
     )
     return Phrasebook(
         (word, value)
@@ -494,7 +489,20 @@ def _number_book(language: str, ordinals: bool) -> Phrasebook[int]:
 
 @cache
 def _articles() -> frozenset[str]:
-    return frozenset(fold(word) for word in vocabulary.INDEFINITE_ARTICLES)
+    return frozenset(
+        fold(word) for words in vocabulary.vocabulary().articles.values() for word in words
+    )
+
+
+# A menu number, maybe with an ordinal's ending: 2nd, 2º (NFKC: 2o), 3e, 2번.
+@cache
+def _menu_number_pattern() -> re.Pattern[str]:
+    endings = {s for words in vocabulary.vocabulary().ordinal_suffixes.values() for s in words}
+    return re.compile(
+        r"([0-9]{1,6})(?:"
+        + "|".join(sorted(map(re.escape, endings), key=len, reverse=True))
+        + r")?"
+    )
 
 
 def _every(table: Mapping[str, tuple[str, ...]], kind: str) -> list[tuple[str, str]]:

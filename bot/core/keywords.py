@@ -25,6 +25,7 @@ __all__ = [
     "KeywordMatch",
     "Phrasebook",
     "fold",
+    "keyword_words",
     "match_keyword",
     "normalize",
     "readings",
@@ -57,13 +58,17 @@ class KeywordMatch:
     language: str | None
 
 
-_TABLES: Mapping[Keyword, Mapping[str, tuple[str, ...]]] = {
-    Keyword.STOP: vocabulary.STOP_WORDS,
-    Keyword.START: vocabulary.START_WORDS,
-    Keyword.HELP: vocabulary.HELP_WORDS,
-    Keyword.LANGUAGE: vocabulary.LANGUAGE_WORDS,
-    Keyword.SKIP: vocabulary.SKIP_WORDS,
-}
+def keyword_words() -> Mapping[Keyword, Mapping[str, tuple[str, ...]]]:
+    """Each keyword's words, per language."""
+    words = vocabulary.vocabulary()
+    return {
+        Keyword.STOP: words.stop,
+        Keyword.START: words.start,
+        Keyword.HELP: words.help,
+        Keyword.LANGUAGE: words.language,
+        Keyword.SKIP: words.skip,
+    }
+
 
 _APOSTROPHES = str.maketrans(dict.fromkeys("'’‘ʼ`´ʻ", ""))
 _MINUS_SIGNS = frozenset("-−–")
@@ -263,7 +268,7 @@ def match_keyword(text: str, languages: Collection[str]) -> KeywordMatch | None:
 def _keyword_book() -> Phrasebook[tuple[Keyword, str]]:
     return Phrasebook(
         (phrase, (keyword, language))
-        for keyword, table in _TABLES.items()
+        for keyword, table in keyword_words().items()
         for language, phrases in table.items()
         for phrase in phrases
     )
@@ -273,7 +278,7 @@ def _keyword_book() -> Phrasebook[tuple[Keyword, str]]:
 def _filler_book() -> Phrasebook[str]:
     return Phrasebook(
         (phrase, language)
-        for language, phrases in vocabulary.FILLER_WORDS.items()
+        for language, phrases in vocabulary.vocabulary().filler.items()
         for phrase in phrases
     )
 

@@ -1,451 +1,39 @@
 """The words families type, per language: keywords, yes and no, numbers, language names.
 
-Data only; `bot.core.keywords` and `bot.core.answers` read it. Every table maps a
-language code to what people write in that language. Write entries the way the
-language spells them: matching ignores case, and a reply may leave out accents
-but not add ones the entry lacks ("dung" stands for DỪNG, "đúng" does not).
-Chinese is matched per character, so "请停止" reads as 请 + 停止.
+The words are data: one `bot/languages/<code>.toml` per language the bot
+speaks, read once on first use (README.md in that folder describes every
+table). `bot.core.keywords` and `bot.core.answers` read them through
+`vocabulary()`, which gathers each table across languages: language code ->
+what people write in that language.
+
+Entries are written the way the language spells them: matching ignores case,
+and a reply may leave out accents but not add ones the entry lacks ("dung"
+stands for DỪNG, "đúng" does not). Chinese is matched per character, so
+"请停止" reads as 请 + 停止.
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 __all__ = [
-    "AND_WORDS",
-    "CHOICE_WORDS",
-    "FILLER_WORDS",
-    "HELP_WORDS",
-    "INDEFINITE_ARTICLES",
-    "LANGUAGE_FILLERS",
-    "LANGUAGE_NAMES",
-    "LANGUAGE_WORDS",
     "NO_SYMBOLS",
-    "NO_WORDS",
-    "NUMBER_WORDS",
-    "ORDINAL_SUFFIXES",
-    "ORDINAL_WORDS",
-    "OUT_OF_WORDS",
-    "POLITE_WORDS",
-    "SCALE_UNITS",
-    "SKIP_WORDS",
-    "START_WORDS",
-    "STOP_WORDS",
     "YES_SYMBOLS",
-    "YES_WORDS",
+    "LanguagePack",
+    "Vocabulary",
+    "VocabularyError",
+    "language_pack",
+    "parse_language_pack",
+    "spoken_languages",
+    "vocabulary",
 ]
 
-# -- keywords -------------------------------------------------------------------
-# A keyword counts only as the whole message, give or take FILLER_WORDS, so a
-# phrase here never fires inside a sentence ("we need to stop bullying").
-
-STOP_WORDS: Mapping[str, tuple[str, ...]] = {
-    # Carriers' and CTIA's opt-out words first; Twilio honours these on its own too.
-    "en": (
-        "stop",
-        "stopall",
-        "stop all",
-        "unsubscribe",
-        "unsub",
-        "cancel",
-        "end",
-        "quit",
-        "revoke",
-        "optout",
-        "opt out",
-        "stop texting",
-        "stop texting me",
-        "stop messaging",
-        "stop messaging me",
-        "stop sending",
-        "stop sending me texts",
-        "stop sending texts",
-        "stop sending messages",
-        "stop sending me messages",
-        "stop the texts",
-        "stop these texts",
-        "stop the messages",
-        "stop these messages",
-        "remove me",
-        "remove me from the list",
-        "remove me from this list",
-        "remove me from your list",
-        "remove my number",
-        "take me off",
-        "take me off the list",
-        "take me off this list",
-        "take me off your list",
-        "no more texts",
-        "no more text",
-        "no more messages",
-        "do not text me",
-        "don't text me",
-        "do not text",
-        "don't text",
-        "do not contact me",
-        "don't contact me",
-        "leave me alone",
-        "unsubscribe me",
-        "cancel subscription",
-        "wrong number",
-    ),
-    "es": (
-        "parar",
-        "para",
-        "alto",
-        "basta",
-        "cancelar",
-        "detener",
-        "fin",
-        "de baja",
-        "darme de baja",
-        "dar de baja",
-        "no más",
-        "no más mensajes",
-        "no me escriban",
-        "no me escriban más",
-        "no me escriba más",
-        "no me escribas más",
-        "no me manden mensajes",
-        "no me manden más mensajes",
-        "no quiero mensajes",
-        "no quiero más mensajes",
-        "dejen de escribirme",
-        "deje de escribirme",
-        "dejen de mandarme mensajes",
-        "sáquenme de la lista",
-        "quítenme de la lista",
-        "número equivocado",
-        "desuscribir",
-        "desuscribirme",
-        "cancelar suscripción",
-    ),
-    "vi": (
-        "dừng",
-        "dừng lại",
-        "ngừng",
-        "ngưng",
-        "hủy",
-        "huỷ",
-        "hủy đăng ký",
-        "huỷ đăng ký",
-        "hủy đăng kí",
-        "huỷ đăng kí",
-        "ngừng nhắn tin",
-        "ngừng gửi tin nhắn",
-        "đừng nhắn tin nữa",
-        "đừng nhắn nữa",
-        "đừng gửi tin nhắn nữa",
-        "không nhận tin nhắn nữa",
-        "không muốn nhận tin nhắn",
-        "nhầm số",
-    ),
-    "zh": (
-        "停止",
-        "停",
-        "退订",
-        "退訂",
-        "取消",
-        "取消订阅",
-        "取消訂閱",
-        "退出",
-        "不要再发",
-        "不要再發",
-        "别再发",
-        "別再發",
-        "不要再发短信",
-        "不要再發短信",
-        "停止发送",
-        "停止發送",
-        # TD (退订) is the unsubscribe code Chinese carriers use.
-        "td",
-    ),
-    "fr": (
-        "arrêt",
-        "arrêter",
-        "arrête",
-        "arrêtez",
-        "désabonner",
-        "désabonnement",
-        "désinscrire",
-        "annuler",
-        "fin",
-    ),
-    "pt": (
-        "parar",
-        "pare",
-        "cancelar",
-        "sair",
-        "descadastrar",
-        "não quero mais mensagens",
-        "chega",
-    ),
-    "ru": ("стоп", "остановить", "отписаться", "отмена", "хватит", "прекратить"),
-    "ko": ("중지", "정지", "그만", "수신거부", "수신 거부", "구독취소", "구독 취소"),
-    "ar": ("توقف", "قف", "إيقاف", "إلغاء", "إلغاء الاشتراك"),
-    "so": ("jooji", "joogso", "iska jooji", "iga saar"),
-    "ht": ("kanpe", "sispann", "anile"),
-}
-
-START_WORDS: Mapping[str, tuple[str, ...]] = {
-    # Not YES: on our number "yes" answers questions, it never re-subscribes.
-    "en": ("start", "unstop", "resume", "subscribe", "resubscribe", "restart", "opt in", "optin"),
-    "es": ("comenzar", "iniciar", "empezar", "reanudar", "suscribir", "suscribirme"),
-    "vi": ("bắt đầu", "bắt đầu lại", "đăng ký", "đăng kí"),
-    "zh": ("开始", "開始", "订阅", "訂閱", "恢复", "恢復", "重新订阅", "重新訂閱"),
-    "fr": ("commencer", "démarrer", "reprendre", "abonner"),
-    "pt": ("começar", "iniciar", "recomeçar"),
-    "ru": ("старт", "начать", "подписаться"),
-    "ko": ("시작",),
-    "ar": ("ابدأ", "بدء", "اشتراك"),
-    "so": ("bilow",),
-    "ht": ("kòmanse", "koumanse", "demare"),
-}
-
-HELP_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": ("help", "info"),
-    "es": ("ayuda", "ayúdenme", "información"),
-    "vi": ("giúp", "giúp đỡ", "giúp tôi", "trợ giúp", "hỗ trợ"),
-    "zh": ("帮助", "幫助", "帮忙", "幫忙", "求助"),
-    "fr": ("aide", "aidez moi"),
-    "pt": ("ajuda",),
-    "ru": ("помощь", "помогите"),
-    "ko": ("도움", "도움말", "도와주세요"),
-    "ar": ("مساعدة", "ساعدني"),
-    "so": ("caawin", "caawimo", "i caawi"),
-    "ht": ("èd", "ede", "ede mwen"),
-}
-
-LANGUAGE_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": ("language", "languages", "lang", "change language"),
-    "es": ("idioma", "lenguaje", "cambiar idioma", "cambiar de idioma"),
-    "vi": ("ngôn ngữ", "đổi ngôn ngữ", "thay đổi ngôn ngữ"),
-    "zh": ("语言", "語言", "更改语言", "更改語言", "换语言", "換語言"),
-    "fr": ("langue", "changer de langue"),
-    "pt": ("idioma", "língua", "mudar idioma"),
-    "ru": ("язык",),
-    "ko": ("언어",),
-    "ar": ("لغة", "اللغة"),
-    "so": ("luqad", "luuqad", "lughad"),
-    "ht": ("lang",),
-}
-
-SKIP_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": (
-        "skip",
-        "pass",
-        "next",
-        "skip it",
-        "skip this",
-        "skip question",
-        "skip this question",
-        "next question",
-        "n/a",
-    ),
-    "es": ("saltar", "omitir", "siguiente", "paso", "pasar", "siguiente pregunta"),
-    "vi": ("bỏ qua", "tiếp theo", "câu tiếp theo", "bỏ câu này"),
-    "zh": ("跳过", "跳過", "下一个", "下一個", "略过", "略過"),
-    "fr": ("passer", "suivant", "sauter"),
-    "pt": ("pular", "próxima", "próximo"),
-    "ru": ("пропустить", "пропуск", "далее", "следующий"),
-    "ko": ("건너뛰기", "패스", "다음"),
-    "ar": ("تخطي", "تخطى", "التالي"),
-    "so": ("ka bood", "dhaaf"),
-    "ht": ("sote", "pase"),
-}
-
-# Words that may surround a keyword without making it a sentence: "STOP please",
-# "Parar por favor", "请停止". Never words that carry meaning of their own.
-FILLER_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": (
-        "please",
-        "pls",
-        "plz",
-        "thanks",
-        "thank you",
-        "thx",
-        "ty",
-        "now",
-        "right now",
-        "me",
-        "it",
-        "all",
-        "just",
-        "asap",
-        "ok",
-        "okay",
-        "this",
-        "these",
-        "immediately",
-        "already",
-    ),
-    "es": (
-        "por favor",
-        "porfa",
-        "porfavor",
-        "favor",
-        "gracias",
-        "muchas gracias",
-        "ya",
-        "ahora",
-        "ahora mismo",
-        "me",
-        "lo",
-        "todo",
-        "todos",
-        "ok",
-    ),
-    "vi": (
-        "làm ơn",
-        "vui lòng",
-        "xin",
-        "cảm ơn",
-        "cám ơn",
-        "ạ",
-        "nhé",
-        "nha",
-        "đi",
-        "ngay",
-        "giùm",
-    ),
-    "zh": ("请", "請", "谢谢", "謝謝", "吧", "了", "啊", "呀", "马上", "馬上", "现在", "現在"),
-    "fr": ("s'il vous plaît", "s'il te plaît", "svp", "stp", "merci", "maintenant", "tout"),
-    "pt": ("por favor", "obrigado", "obrigada", "agora", "tudo"),
-    "ru": ("пожалуйста", "спасибо", "сейчас", "все", "всё"),
-    "ko": ("제발", "주세요", "감사합니다", "고맙습니다"),
-    "ar": ("من فضلك", "لو سمحت", "شكرا"),
-    "so": ("fadlan", "mahadsanid", "hada"),
-    "ht": ("tanpri", "souple", "mèsi"),
-}
-
-# -- answers --------------------------------------------------------------------
-
-YES_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": (
-        "yes",
-        "y",
-        "yeah",
-        "yea",
-        "yep",
-        "yup",
-        "ok",
-        "okay",
-        "okey",
-        "sure",
-        "of course",
-        "agree",
-        "i agree",
-        "i do",
-        "yes i do",
-        "absolutely",
-        "definitely",
-        "correct",
-        "that's right",
-        "sounds good",
-        "accept",
-        "i accept",
-        "affirmative",
-    ),
-    "es": (
-        "sí",
-        "si",
-        "claro",
-        "claro que sí",
-        "por supuesto",
-        "vale",
-        "de acuerdo",
-        "acepto",
-        "está bien",
-        "dale",
-        "sip",
-        "seguro",
-        "correcto",
-        "sí acepto",
-    ),
-    "vi": (
-        "có",
-        "vâng",
-        "dạ",
-        "ừ",
-        "ừm",
-        "ờ",
-        "được",
-        "đồng ý",
-        "đúng",
-        "đúng rồi",
-        "đc",
-        "dc",
-    ),
-    "zh": (
-        "是",
-        "是的",
-        "对",
-        "對",
-        "对的",
-        "對的",
-        "好",
-        "好的",
-        "可以",
-        "行",
-        "同意",
-        "要",
-        "嗯",
-        "愿意",
-        "願意",
-    ),
-    "fr": ("oui", "ouais", "d'accord", "bien sûr", "si"),
-    "pt": ("sim", "claro", "com certeza", "tá bom", "certo", "concordo"),
-    "ru": ("да", "ага", "конечно", "хорошо", "ок"),
-    "ko": ("네", "예", "응", "그래요", "좋아요", "동의", "동의합니다"),
-    "ar": ("نعم", "أجل", "ايوه", "أيوه", "موافق", "طيب"),
-    "so": ("haa", "haye"),
-    "ht": ("wi", "dakò"),
-}
-
-NO_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": (
-        "no",
-        "n",
-        "nope",
-        "nah",
-        "not interested",
-        "disagree",
-        "i disagree",
-        "i do not",
-        "i don't",
-        "no way",
-        "not really",
-        "decline",
-        "i decline",
-        "negative",
-    ),
-    "es": ("no", "nel", "nop", "para nada", "no acepto", "no quiero"),
-    "vi": ("không", "ko", "kh", "hông", "không muốn", "không đồng ý"),
-    "zh": (
-        "不",
-        "不是",
-        "否",
-        "没有",
-        "沒有",
-        "不要",
-        "不同意",
-        "不好",
-        "不行",
-        "不愿意",
-        "不願意",
-        "没",
-        "沒",
-    ),
-    "fr": ("non", "pas du tout"),
-    "pt": ("não", "de jeito nenhum"),
-    "ru": ("нет", "неа"),
-    "ko": ("아니요", "아니오", "아니", "아뇨", "싫어요"),
-    "ar": ("لا", "كلا"),
-    "so": ("maya",),
-    "ht": ("non",),
-}
-
-# A reply of only these symbols (any skin tone) answers a yes/no question.
+# A reply of only these symbols (any skin tone) answers a yes/no question, in any language.
 YES_SYMBOLS: tuple[str, ...] = (
     "\N{THUMBS UP SIGN}",
     "\N{WHITE HEAVY CHECK MARK}",
@@ -457,602 +45,182 @@ NO_SYMBOLS: tuple[str, ...] = (
     "\N{HEAVY MULTIPLICATION X}",
 )
 
-NUMBER_WORDS: Mapping[str, Mapping[str, int]] = {
-    "en": {
-        "zero": 0,
-        "one": 1,
-        "two": 2,
-        "three": 3,
-        "four": 4,
-        "five": 5,
-        "six": 6,
-        "seven": 7,
-        "eight": 8,
-        "nine": 9,
-        "ten": 10,
-    },
-    "es": {
-        "cero": 0,
-        "uno": 1,
-        "una": 1,
-        "dos": 2,
-        "tres": 3,
-        "cuatro": 4,
-        "cinco": 5,
-        "seis": 6,
-        "siete": 7,
-        "ocho": 8,
-        "nueve": 9,
-        "diez": 10,
-    },
-    "vi": {
-        "không": 0,
-        "một": 1,
-        "hai": 2,
-        "ba": 3,
-        "bốn": 4,
-        "năm": 5,
-        "sáu": 6,
-        "bảy": 7,
-        "bẩy": 7,
-        "tám": 8,
-        "chín": 9,
-        "mười": 10,
-    },
-    "zh": {
-        "零": 0,
-        "〇": 0,
-        "一": 1,
-        "二": 2,
-        "两": 2,
-        "兩": 2,
-        "三": 3,
-        "四": 4,
-        "五": 5,
-        "六": 6,
-        "七": 7,
-        "八": 8,
-        "九": 9,
-        "十": 10,
-    },
-    "fr": {
-        "zéro": 0,
-        "un": 1,
-        "une": 1,
-        "deux": 2,
-        "trois": 3,
-        "quatre": 4,
-        "cinq": 5,
-        "six": 6,
-        "sept": 7,
-        "huit": 8,
-        "neuf": 9,
-        "dix": 10,
-    },
-    "pt": {
-        "zero": 0,
-        "um": 1,
-        "uma": 1,
-        "dois": 2,
-        "duas": 2,
-        "três": 3,
-        "quatro": 4,
-        "cinco": 5,
-        "seis": 6,
-        "sete": 7,
-        "oito": 8,
-        "nove": 9,
-        "dez": 10,
-    },
-    "ru": {
-        "ноль": 0,
-        "один": 1,
-        "одна": 1,
-        "два": 2,
-        "две": 2,
-        "три": 3,
-        "четыре": 4,
-        "пять": 5,
-        "шесть": 6,
-        "семь": 7,
-        "восемь": 8,
-        "девять": 9,
-        "десять": 10,
-    },
-    "ko": {
-        "영": 0,
-        "공": 0,
-        "하나": 1,
-        "둘": 2,
-        "셋": 3,
-        "넷": 4,
-        "다섯": 5,
-        "여섯": 6,
-        "일곱": 7,
-        "여덟": 8,
-        "아홉": 9,
-        "열": 10,
-        "일": 1,
-        "이": 2,
-        "삼": 3,
-        "사": 4,
-        "오": 5,
-        "육": 6,
-        "칠": 7,
-        "팔": 8,
-        "구": 9,
-        "십": 10,
-    },
-    "ar": {
-        "صفر": 0,
-        "واحد": 1,
-        "اثنان": 2,
-        "اثنين": 2,
-        "ثلاثة": 3,
-        "أربعة": 4,
-        "خمسة": 5,
-        "ستة": 6,
-        "سبعة": 7,
-        "ثمانية": 8,
-        "تسعة": 9,
-        "عشرة": 10,
-    },
-    "so": {
-        "eber": 0,
-        "kow": 1,
-        "hal": 1,
-        "laba": 2,
-        "saddex": 3,
-        "afar": 4,
-        "shan": 5,
-        "lix": 6,
-        "toddoba": 7,
-        "siddeed": 8,
-        "sagaal": 9,
-        "toban": 10,
-    },
-    "ht": {
-        "zewo": 0,
-        "en": 1,
-        "youn": 1,
-        "de": 2,
-        "twa": 3,
-        "kat": 4,
-        "senk": 5,
-        "sis": 6,
-        "sèt": 7,
-        "uit": 8,
-        "nèf": 9,
-        "dis": 10,
-    },
-}
+Words = tuple[str, ...]
+Table = Mapping[str, Words]
 
-# Ordinals pick a menu option ("the second one"); a scale reads cardinals only.
-ORDINAL_WORDS: Mapping[str, Mapping[str, int]] = {
-    "en": {
-        "first": 1,
-        "second": 2,
-        "third": 3,
-        "fourth": 4,
-        "fifth": 5,
-        "sixth": 6,
-        "seventh": 7,
-        "eighth": 8,
-        "ninth": 9,
-        "tenth": 10,
-    },
-    "es": {
-        "primero": 1,
-        "primera": 1,
-        "primer": 1,
-        "segundo": 2,
-        "segunda": 2,
-        "tercero": 3,
-        "tercera": 3,
-        "tercer": 3,
-        "cuarto": 4,
-        "cuarta": 4,
-        "quinto": 5,
-        "quinta": 5,
-        "sexto": 6,
-        "sexta": 6,
-        "séptimo": 7,
-        "séptima": 7,
-        "octavo": 8,
-        "octava": 8,
-        "noveno": 9,
-        "novena": 9,
-        "décimo": 10,
-        "décima": 10,
-    },
-    "vi": {
-        "thứ nhất": 1,
-        "đầu tiên": 1,
-        "thứ hai": 2,
-        "thứ ba": 3,
-        "thứ tư": 4,
-        "thứ năm": 5,
-        "thứ sáu": 6,
-        "thứ bảy": 7,
-        "thứ tám": 8,
-        "thứ chín": 9,
-        "thứ mười": 10,
-    },
-    "zh": {
-        "第一": 1,
-        "第二": 2,
-        "第三": 3,
-        "第四": 4,
-        "第五": 5,
-        "第六": 6,
-        "第七": 7,
-        "第八": 8,
-        "第九": 9,
-        "第十": 10,
-    },
-    "fr": {
-        "premier": 1,
-        "première": 1,
-        "deuxième": 2,
-        "second": 2,
-        "seconde": 2,
-        "troisième": 3,
-        "quatrième": 4,
-        "cinquième": 5,
-        "sixième": 6,
-        "septième": 7,
-        "huitième": 8,
-        "neuvième": 9,
-        "dixième": 10,
-    },
-    "pt": {
-        "primeiro": 1,
-        "primeira": 1,
-        "segundo": 2,
-        "segunda": 2,
-        "terceiro": 3,
-        "terceira": 3,
-        "quarto": 4,
-        "quarta": 4,
-        "quinto": 5,
-        "quinta": 5,
-        "sexto": 6,
-        "sexta": 6,
-        "sétimo": 7,
-        "sétima": 7,
-        "oitavo": 8,
-        "oitava": 8,
-        "nono": 9,
-        "nona": 9,
-        "décimo": 10,
-        "décima": 10,
-    },
-    "ru": {
-        "первый": 1,
-        "первая": 1,
-        "второй": 2,
-        "вторая": 2,
-        "третий": 3,
-        "третья": 3,
-        "четвёртый": 4,
-        "четвёртая": 4,
-        "пятый": 5,
-        "пятая": 5,
-        "шестой": 6,
-        "седьмой": 7,
-        "восьмой": 8,
-        "девятый": 9,
-        "десятый": 10,
-    },
-    "ko": {
-        "첫째": 1,
-        "둘째": 2,
-        "셋째": 3,
-        "넷째": 4,
-        "다섯째": 5,
-        "첫번째": 1,
-        "두번째": 2,
-        "세번째": 3,
-        "네번째": 4,
-        "다섯번째": 5,
-    },
-    "ar": {
-        "الأول": 1,
-        "الثاني": 2,
-        "الثالث": 3,
-        "الرابع": 4,
-        "الخامس": 5,
-        "السادس": 6,
-        "السابع": 7,
-        "الثامن": 8,
-        "التاسع": 9,
-        "العاشر": 10,
-    },
-    "so": {"koowaad": 1, "labaad": 2, "saddexaad": 3, "afraad": 4, "shanaad": 5},
-    "ht": {"premye": 1, "dezyèm": 2, "twazyèm": 3, "katriyèm": 4, "senkyèm": 5},
-}
-
-# What may follow the digits of an ordinal: 1st, 2º (NFKC: 2o), 3e, 2번.
-ORDINAL_SUFFIXES: tuple[str, ...] = (
-    "st",
-    "nd",
-    "rd",
-    "th",
-    "o",
-    "a",
-    "er",
-    "re",
-    "e",
-    "ème",
-    "번",
-    "째",
-    "번째",
-)
-
-# "un 4", "une 4": an article, not a second number, when a number follows.
-INDEFINITE_ARTICLES: tuple[str, ...] = ("un", "una", "une", "um", "uma")
-
-# Joins picks of a multiple choice: "1 and 3", "1, 3 y 5", "1 và 3". Read in the
-# participant's language and English only, so "a c e" stays three letters in English.
-AND_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": ("and", "plus", "then", "also"),
-    "es": ("y", "luego", "también"),
-    "vi": ("và", "với", "rồi"),
-    "zh": ("和", "与", "與", "跟", "还有", "還有", "然后", "然後"),
-    "fr": ("et", "puis"),
-    "pt": ("e", "depois"),
-    "ru": ("и",),
-    "ko": ("그리고", "와", "과", "하고"),
-    "ar": ("و",),
-    "so": ("iyo",),
-    "ht": ("ak", "epi"),
-}
-
-# Words that point at an option and add nothing: "option 2", "la 2", "số 2", "2号".
-CHOICE_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": (
-        "option",
+_WORD_LISTS: Mapping[str, tuple[str, ...]] = {
+    "": ("names", "name_fillers"),
+    "keywords": ("stop", "start", "help", "language", "skip", "link", "filler"),
+    "answers": (
+        "yes",
+        "no",
+        "and",
         "choice",
-        "number",
-        "num",
-        "answer",
-        "i choose",
-        "i pick",
-        "i select",
-        "letter",
+        "polite",
+        "scale_units",
+        "out_of",
+        "articles",
+        "ordinal_suffixes",
     ),
-    "es": ("opción", "número", "num", "respuesta", "la", "el", "elijo", "escojo"),
-    "vi": ("số", "câu", "đáp án", "chọn", "tôi chọn", "lựa chọn", "phương án"),
-    "zh": ("第", "选", "選", "选项", "選項", "号", "號", "我选", "我選"),
-    "fr": ("option", "choix", "numéro", "le", "la", "je choisis"),
-    "pt": ("opção", "número", "escolho"),
-    "ru": ("вариант", "номер"),
-    "ko": ("번", "번호"),
-    "ar": ("رقم", "خيار"),
-    "so": ("lambar",),
-    "ht": ("nimewo", "opsyon", "chwa"),
 }
+_NUMBER_TABLES = ("numbers", "ordinals")
+_DIRECTIONS = ("ltr", "rtl")
 
-# Polite words an answer may carry: "2 please", "sí, gracias", "có ạ".
-POLITE_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": ("please", "pls", "plz", "thanks", "thank you", "thx", "ty"),
-    "es": ("por favor", "porfa", "gracias", "muchas gracias"),
-    "vi": ("làm ơn", "vui lòng", "cảm ơn", "cám ơn", "ạ", "nhé", "nha"),
-    "zh": ("请", "請", "谢谢", "謝謝", "吧", "啊", "呀"),
-    "fr": ("s'il vous plaît", "svp", "merci"),
-    "pt": ("por favor", "obrigado", "obrigada"),
-    "ru": ("пожалуйста", "спасибо"),
-    "ko": ("주세요", "감사합니다", "고맙습니다"),
-    "ar": ("من فضلك", "لو سمحت", "شكرا"),
-    "so": ("fadlan", "mahadsanid"),
-    "ht": ("tanpri", "souple", "mèsi"),
-}
 
-# Units a scale answer may name: "4 stars", "4 sao", "4分".
-SCALE_UNITS: Mapping[str, tuple[str, ...]] = {
-    "en": ("star", "stars", "point", "points", "pts"),
-    "es": ("estrella", "estrellas", "punto", "puntos"),
-    "vi": ("sao", "điểm"),
-    "zh": ("分", "星", "颗星", "顆星"),
-    "fr": ("étoile", "étoiles", "point", "points"),
-    "pt": ("estrela", "estrelas", "ponto", "pontos"),
-    "ru": ("звезда", "звезды", "звёзд", "балл", "балла", "баллов"),
-    "ko": ("점", "별"),
-    "ar": ("نجوم", "نجمة"),
-    "so": ("xiddig",),
-    "ht": ("etwal", "pwen"),
-}
+class VocabularyError(ValueError):
+    """A language file the bot cannot read; the message names the file and the field."""
 
-# "4 out of 5", "4 de 5", "4 trên 5" ("4/5" is read the same way).
-OUT_OF_WORDS: Mapping[str, tuple[str, ...]] = {
-    "en": ("out of", "of"),
-    "es": ("de", "sobre"),
-    "vi": ("trên",),
-    "fr": ("sur",),
-    "pt": ("de",),
-    "ru": ("из",),
-}
 
-# Every name a family may use for a language: its own name, English's, other
-# languages' (a Vietnamese parent may write "tiếng Anh"), and plain-ASCII spellings.
-LANGUAGE_NAMES: Mapping[str, tuple[str, ...]] = {
-    "en": (
-        "english",
-        "eng",
-        "inglés",
-        "ingles",
-        "tiếng anh",
-        "英语",
-        "英語",
-        "英文",
-        "anglais",
-        "inglês",
-        "английский",
-        "영어",
-        "الإنجليزية",
-        "ingiriisi",
-        "angle",
-    ),
-    "es": (
-        "español",
-        "espanol",
-        "castellano",
-        "spanish",
-        "tiếng tây ban nha",
-        "西班牙语",
-        "西班牙語",
-        "西班牙文",
-        "espagnol",
-        "espanhol",
-        "испанский",
-        "스페인어",
-        "الإسبانية",
-        "isbaanish",
-        "panyòl",
-    ),
-    "vi": (
-        "tiếng việt",
-        "tieng viet",
-        "việt",
-        "viet",
-        "vietnamese",
-        "vietnamita",
-        "越南语",
-        "越南語",
-        "越南文",
-        "vietnamien",
-        "вьетнамский",
-        "베트남어",
-        "الفيتنامية",
-    ),
-    "zh": (
-        "中文",
-        "汉语",
-        "漢語",
-        "华语",
-        "華語",
-        "普通话",
-        "普通話",
-        "国语",
-        "國語",
-        "简体中文",
-        "繁體中文",
-        "繁体中文",
-        "粤语",
-        "粵語",
-        "广东话",
-        "廣東話",
-        "chinese",
-        "mandarin",
-        "cantonese",
-        "zhongwen",
-        "putonghua",
-        "chino",
-        "mandarín",
-        "tiếng trung",
-        "tiếng hoa",
-        "chinois",
-        "китайский",
-        "중국어",
-        "الصينية",
-    ),
-    "ar": (
-        "العربية",
-        "عربي",
-        "عربى",
-        "arabic",
-        "árabe",
-        "arabe",
-        "tiếng ả rập",
-        "阿拉伯语",
-        "아랍어",
-    ),
-    "so": (
-        "soomaali",
-        "af soomaali",
-        "af-soomaali",
-        "somali",
-        "somalí",
-        "tiếng somali",
-        "索马里语",
-    ),
-    "ht": (
-        "kreyòl ayisyen",
-        "kreyol ayisyen",
-        "kreyòl",
-        "kreyol",
-        "haitian creole",
-        "haitian",
-        "creole",
-        "creole haitiano",
-        "criollo haitiano",
-        "créole",
-        "créole haïtien",
-        "海地克里奥尔语",
-    ),
-    "pt": (
-        "português",
-        "portugues",
-        "portuguese",
-        "portugués",
-        "tiếng bồ đào nha",
-        "葡萄牙语",
-        "portugais",
-        "포르투갈어",
-    ),
-    "ru": (
-        "русский",
-        "russian",
-        "ruso",
-        "russe",
-        "tiếng nga",
-        "俄语",
-        "俄語",
-        "러시아어",
-        "الروسية",
-    ),
-    "ko": (
-        "한국어",
-        "한국말",
-        "korean",
-        "coreano",
-        "coréen",
-        "tiếng hàn",
-        "韩语",
-        "韓語",
-        "韩文",
-        "الكورية",
-    ),
-    "fr": (
-        "français",
-        "francais",
-        "french",
-        "francés",
-        "frances",
-        "tiếng pháp",
-        "法语",
-        "法語",
-        "프랑스어",
-        "الفرنسية",
-        "fransè",
-    ),
-    "tl": ("tagalog", "filipino", "wikang tagalog"),
-}
+@dataclass(frozen=True, slots=True)
+class LanguagePack:
+    """One language's file: its name, writing direction and word lists."""
 
-# What may surround a language's name in the menu: "en español", "in English please".
-LANGUAGE_FILLERS: tuple[str, ...] = (
-    "in",
-    "en",
-    "em",
-    "bằng",
-    "用",
-    "说",
-    "說",
-    "i speak",
-    "i prefer",
-    "hablo",
-    "prefiero",
-    "language",
-    "idioma",
-    "tiếng",
-)
+    code: str
+    name: str
+    direction: str
+    words: Mapping[str, Words]
+    numbers: Mapping[str, int]
+    ordinals: Mapping[str, int]
+
+    @property
+    def is_right_to_left(self) -> bool:
+        return self.direction == "rtl"
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Every language's words, table by table (language code -> words)."""
+
+    names: Table
+    name_fillers: Table
+    stop: Table
+    start: Table
+    help: Table
+    language: Table
+    skip: Table
+    link: Table
+    filler: Table
+    yes: Table
+    no: Table
+    and_words: Table
+    choice: Table
+    polite: Table
+    scale_units: Table
+    out_of: Table
+    articles: Table
+    ordinal_suffixes: Table
+    numbers: Mapping[str, Mapping[str, int]]
+    ordinals: Mapping[str, Mapping[str, int]]
+
+
+def parse_language_pack(code: str, source: str, name: str) -> LanguagePack:
+    """Read one language file's TOML text; `name` is the file's name in messages.
+
+    Raises VocabularyError naming the first problem (`es.toml: answers.yes: ...`).
+    """
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as error:
+        raise VocabularyError(f"{name}: not valid TOML: {error}") from error
+    known = {"name", "direction", *_WORD_LISTS, *_NUMBER_TABLES} - {""}
+    for field in data:
+        if field not in known and field not in _WORD_LISTS[""]:
+            raise VocabularyError(f"{name}: {field}: unknown field")
+    title = data.get("name")
+    if not isinstance(title, str) or not title.strip():
+        raise VocabularyError(f"{name}: name: give the language's own name, like Español")
+    direction = data.get("direction", "ltr")
+    if direction not in _DIRECTIONS:
+        raise VocabularyError(f"{name}: direction: must be ltr or rtl")
+    words: dict[str, Words] = {}
+    for section, fields in _WORD_LISTS.items():
+        table = data if not section else data.get(section, {})
+        if not isinstance(table, dict):
+            raise VocabularyError(f"{name}: {section}: must be a table")
+        for field in table if section else ():
+            if field not in fields:
+                raise VocabularyError(f"{name}: {section}.{field}: unknown field")
+        for field in fields:
+            where = f"{section}.{field}" if section else field
+            words[field] = _word_list(table.get(field, []), f"{name}: {where}")
+    return LanguagePack(
+        code=code,
+        name=title.strip(),
+        direction=direction,
+        words=words,
+        numbers=_number_table(data.get("numbers", {}), f"{name}: numbers"),
+        ordinals=_number_table(data.get("ordinals", {}), f"{name}: ordinals"),
+    )
+
+
+def _word_list(value: Any, where: str) -> Words:
+    if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+        raise VocabularyError(f"{where}: must be a list of words")
+    return tuple(word.strip() for word in value)
+
+
+def _number_table(value: Any, where: str) -> Mapping[str, int]:
+    if not isinstance(value, dict):
+        raise VocabularyError(f'{where}: must be a table like 1 = ["one"]')
+    table: dict[str, int] = {}
+    for number, words in value.items():
+        if not number.isdigit():
+            raise VocabularyError(f"{where}.{number}: the key must be a number")
+        for word in _word_list(words, f"{where}.{number}"):
+            table[word] = int(number)
+    return table
+
+
+@cache
+def language_pack(code: str) -> LanguagePack | None:
+    """The language file for `code`, or None when the bot does not speak that language."""
+    return _packs().get(code)
+
+
+@cache
+def _packs() -> Mapping[str, LanguagePack]:
+    folder = resources.files("bot").joinpath("languages")
+    packs: dict[str, LanguagePack] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            code = entry.name.removesuffix(".toml")
+            packs[code] = parse_language_pack(code, entry.read_text("utf-8"), entry.name)
+    # English first: it is the source language of every text.
+    return dict(sorted(packs.items(), key=lambda item: item[0] != "en"))
+
+
+def spoken_languages() -> tuple[str, ...]:
+    """The codes of every language the bot speaks, English first."""
+    return tuple(_packs())
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    """Every language file's words, gathered table by table."""
+    packs = _packs()
+
+    def table(field: str) -> Table:
+        return {code: pack.words[field] for code, pack in packs.items() if pack.words[field]}
+
+    return Vocabulary(
+        names=table("names"),
+        name_fillers=table("name_fillers"),
+        stop=table("stop"),
+        start=table("start"),
+        help=table("help"),
+        language=table("language"),
+        skip=table("skip"),
+        link=table("link"),
+        filler=table("filler"),
+        yes=table("yes"),
+        no=table("no"),
+        and_words=table("and"),
+        choice=table("choice"),
+        polite=table("polite"),
+        scale_units=table("scale_units"),
+        out_of=table("out_of"),
+        articles=table("articles"),
+        ordinal_suffixes=table("ordinal_suffixes"),
+        numbers={code: pack.numbers for code, pack in packs.items() if pack.numbers},
+        ordinals={code: pack.ordinals for code, pack in packs.items() if pack.ordinals},
+    )

@@ -10,13 +10,13 @@ from bot.core import vocabulary
 from bot.core.keywords import Keyword, KeywordMatch, match_keyword, normalize, split_words
 
 EN_ES_VI_ZH = ("en", "es", "vi", "zh")
-EVERY_LANGUAGE = tuple(vocabulary.STOP_WORDS)
+EVERY_LANGUAGE = tuple(vocabulary.vocabulary().stop)
 KEYWORD_TABLES = {
-    Keyword.STOP: vocabulary.STOP_WORDS,
-    Keyword.START: vocabulary.START_WORDS,
-    Keyword.HELP: vocabulary.HELP_WORDS,
-    Keyword.LANGUAGE: vocabulary.LANGUAGE_WORDS,
-    Keyword.SKIP: vocabulary.SKIP_WORDS,
+    Keyword.STOP: vocabulary.vocabulary().stop,
+    Keyword.START: vocabulary.vocabulary().start,
+    Keyword.HELP: vocabulary.vocabulary().help,
+    Keyword.LANGUAGE: vocabulary.vocabulary().language,
+    Keyword.SKIP: vocabulary.vocabulary().skip,
 }
 EVERY_KEYWORD_PHRASE = sorted(
     {
@@ -204,11 +204,11 @@ def test_every_listed_phrase_is_its_keyword(keyword: Keyword) -> None:
 def test_no_answer_word_is_a_keyword() -> None:
     # Keywords are checked before answers, so a keyword here would swallow an answer.
     tables = (
-        vocabulary.YES_WORDS,
-        vocabulary.NO_WORDS,
-        vocabulary.FILLER_WORDS,
-        {lang: tuple(words) for lang, words in vocabulary.NUMBER_WORDS.items()},
-        {lang: tuple(words) for lang, words in vocabulary.ORDINAL_WORDS.items()},
+        vocabulary.vocabulary().yes,
+        vocabulary.vocabulary().no,
+        vocabulary.vocabulary().filler,
+        {lang: tuple(words) for lang, words in vocabulary.vocabulary().numbers.items()},
+        {lang: tuple(words) for lang, words in vocabulary.vocabulary().ordinals.items()},
     )
     clashes = [
         (language, word)
@@ -232,7 +232,7 @@ def test_normalize_and_split_words_never_raise(text: str) -> None:
 
 
 @given(
-    st.sampled_from(vocabulary.STOP_WORDS["en"] + vocabulary.STOP_WORDS["es"]),
+    st.sampled_from(vocabulary.vocabulary().stop["en"] + vocabulary.vocabulary().stop["es"]),
     st.lists(st.sampled_from(["please", "por favor", "now", "thanks", "pls", "ya"]), max_size=2),
     st.sampled_from(["", "!", ".", "!!!", " 🙏"]),
     st.booleans(),
