@@ -30,7 +30,7 @@ from bot.authoring import (
     read_yaml,
     validation_problems,
 )
-from bot.core.texts import LANGUAGE_NAMES
+from bot.core.vocabulary import spoken_languages
 from bot.errors import ConfigError
 
 __all__ = ["DistrictConfig", "OnboardingStepName", "RoleName", "SchoolConfig", "load_district_file"]
@@ -70,11 +70,11 @@ def _once_each(values: list[str], where: str) -> None:
 
 
 def _spoken(language: str) -> str:
-    if language not in LANGUAGE_NAMES:
+    if language not in spoken_languages():
         raise PydanticCustomError(
             "language",
             "'{language}' is not a language the bot speaks; use one of: {known}",
-            {"language": language, "known": ", ".join(LANGUAGE_NAMES)},
+            {"language": language, "known": ", ".join(spoken_languages())},
         )
     return language
 

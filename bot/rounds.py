@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.core.texts import TEXTS
+from bot.core.texts import text
 
 __all__ = ["expand_rounds"]
 
@@ -158,24 +158,19 @@ def _section_questions(
     link = str(section["link"])
     languages = [lang for lang in title if lang in summary]
 
-    def phrase(message_id: str, language: str, **values: object) -> str:
-        row = TEXTS[message_id]
-        template = row.get(language) or row["en"]
-        return template.format(**values)
-
     prompt = {
         lang: (
-            f"{phrase('section_part', lang, number=index + 1, count=count)} "
-            f'"{title[lang]}": {summary[lang]} {phrase("section_full_text", lang)}: {link}\n'
-            f"{phrase('section_support', lang)}"
+            f"{text('section_part', lang, number=index + 1, count=count)} "
+            f'"{title[lang]}": {summary[lang]} {text("section_full_text", lang)}: {link}\n'
+            f"{text('section_support', lang)}"
         )
         for lang in languages
     }
     support: dict[str, Any] = {
         "min": 1,
         "max": 5,
-        "min_label": {lang: phrase("support_low", lang) for lang in languages},
-        "max_label": {lang: phrase("support_high", lang) for lang in languages},
+        "min_label": {lang: text("support_low", lang) for lang in languages},
+        "max_label": {lang: text("support_high", lang) for lang in languages},
     }
     if scale is not None:
         support.update(scale)
@@ -189,7 +184,7 @@ def _section_questions(
                 "type": "free_text",
                 "optional": True,
                 "prompt": {
-                    lang: phrase("section_comment", lang, title=title[lang]) for lang in languages
+                    lang: text("section_comment", lang, title=title[lang]) for lang in languages
                 },
             }
         )

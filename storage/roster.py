@@ -36,7 +36,7 @@ import phonenumbers
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from bot.core.messages import Channel
-from bot.core.texts import LANGUAGE_NAMES
+from bot.core.texts import language_name
 from bot.errors import EngageError
 from storage import models
 from storage.activities import audit_in
@@ -424,9 +424,7 @@ class _Validator:
         self.file = file
         self.languages = {code.lower(): code for code in rules.languages}
         for code in rules.languages:
-            name = LANGUAGE_NAMES.get(code)
-            if name:
-                self.languages[_fold(name)] = code
+            self.languages[_fold(language_name(code))] = code
         for alias, code in LANGUAGE_ALIASES.items():
             if code in rules.languages:
                 self.languages[alias] = code

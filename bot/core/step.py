@@ -29,7 +29,7 @@ from bot.core.state import (
     ResponseStatus,
     Step,
 )
-from bot.core.texts import LANGUAGE_NAMES, text
+from bot.core.texts import language_name, text
 
 __all__ = ["Activities", "invite", "step"]
 
@@ -618,8 +618,7 @@ def _configured(language: str | None, program: Program) -> str | None:
 
 def _language_choices(program: Program) -> tuple[Choice, ...]:
     return tuple(
-        Choice(code, LANGUAGE_NAMES.get(code, code), f"language:{code}")
-        for code in program.languages
+        Choice(code, language_name(code), f"language:{code}") for code in program.languages
     )
 
 

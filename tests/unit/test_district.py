@@ -54,7 +54,7 @@ def test_fields_a_file_leaves_out_are_not_marked_as_set(tmp_path: Path) -> None:
     assert district.roles == ["parent", "student", "staff", "community"]
 
 
-SPOKEN = "en, es, vi, zh, ar, so, ht, pt, ru, ko, fr, tl"
+SPOKEN = "en, ar, es, fr, ht, ko, pt, ru, so, tl, vi, zh"
 PROBLEMS: dict[str, tuple[str, list[str]]] = {
     "program_name_missing": (
         "contact: Call 555-0100\nlanguages: [en, es]\n",
