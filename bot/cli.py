@@ -22,6 +22,7 @@ from bot.bootstrap import (
     Runtime,
     build_broadcasting,
     build_runtime,
+    district_config,
     quiet_hours_for,
     sync_schools,
 )
@@ -29,11 +30,13 @@ from bot.broadcasting import Broadcasting, Plan, parse_delay, parse_when
 from bot.chat_app import build_inbox
 from bot.core.messages import Channel, InboundMessage, OutboundMessage
 from bot.core.render import as_plain_text
+from bot.district import DistrictConfig
 from bot.errors import EngageError
 from bot.logs import configure_logging
 from bot.sender import OutboxSender
 from bot.service import utcnow
 from bot.settings import Settings
+from bot.translations import export_sheet, import_sheet
 from storage.activities import list_activities, set_open, store_activity
 from storage.audience import saved_segments
 from storage.broadcasts import Progress as BroadcastProgress
@@ -254,6 +257,77 @@ def activity_load(
         result = store_activity(runtime.engine, activity, source, utcnow())
         verb = "loaded" if result.created else "unchanged"
         out.print(f"{result.key} v{result.version}: {verb}")
+
+
+translations_app = typer.Typer(
+    help="Translation sheets (XLSX) for the district's translators.", no_args_is_help=True
+)
+activity_app.add_typer(translations_app, name="translations")
+
+
+def _sheet_languages(district: DistrictConfig, chosen: Sequence[str]) -> list[str]:
+    for code in chosen:
+        if code not in district.languages:
+            raise EngageError(
+                f"--language {code}: not one of the district's languages "
+                f"({', '.join(district.languages)})"
+            )
+    return list(chosen) or list(district.languages)
+
+
+@translations_app.command("export")
+def translations_export(
+    activity: Annotated[Path, typer.Argument(help="The activity's YAML file.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write the sheet [default: KEY.translations.xlsx]."
+        ),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option("--language", "-l", help="Only this language (repeat for more)."),
+    ] = None,
+) -> None:
+    """Write every text of ACTIVITY to an XLSX sheet, a column per district language.
+
+    Missing translations are highlighted; send the sheet to your translators.
+
+    Example: engage activity translations export examples/family-priorities.yaml -l so -l ar
+    """
+    district = district_config(Settings())
+    languages = _sheet_languages(district, language or [])
+    target = output or Path(f"{activity.stem}.translations.xlsx")
+    result = export_sheet(activity, languages, target)
+    missing = ", ".join(f"{code} {count}" for code, count in result.missing.items()) or "none"
+    out.print(
+        f"{result.path}: {result.texts} texts; missing translations: {missing}", highlight=False
+    )
+
+
+@translations_app.command("import")
+def translations_import(
+    activity: Annotated[Path, typer.Argument(help="The activity's YAML file, which is updated.")],
+    sheet: Annotated[Path, typer.Argument(help="The filled-in XLSX sheet.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the sheet and say what would change.")
+    ] = False,
+) -> None:
+    """Read a filled-in translation sheet back into ACTIVITY's file.
+
+    Rows whose source text changed since the export are skipped and listed;
+    an empty cell never removes a translation. Load the file afterwards with
+    `engage activity load`.
+
+    Example: engage activity translations import examples/family-priorities.yaml family.xlsx
+    """
+    district = district_config(Settings())
+    result = import_sheet(sheet, activity, district.languages, dry_run=dry_run)
+    for line in result.skipped:
+        err.print(f"[yellow]skipped[/yellow] {line}", highlight=False)
+    changed = ", ".join(f"{code} {n}" for code, n in result.changes.items() if n) or "nothing"
+    verb = "updated" if result.written else "would update" if dry_run else "unchanged"
+    out.print(f"{activity}: {verb}; new or changed translations: {changed}", highlight=False)
 
 
 @activity_app.command("list")

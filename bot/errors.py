@@ -3,6 +3,7 @@
 EngageError        base: the message says what to do
 ├ ConfigError      names the variable
 ├ ActivityError    file:line: field: problem (one per problem, all at once)
+├ SheetError       a translation sheet that cannot be imported (every problem at once)
 ├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
 ├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
 └ ProviderError    a provider refused or failed a send; .transient: retry
@@ -19,6 +20,7 @@ __all__ = [
     "EngageError",
     "ForgedRequest",
     "ProviderError",
+    "SheetError",
     "UnsupportedEvent",
 ]
 
@@ -33,6 +35,14 @@ class ConfigError(EngageError):
 
 class ActivityError(EngageError):
     """An activity file is invalid. `problems` lists every `file:line: field: problem`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class SheetError(EngageError):
+    """A translation sheet that cannot be read into its activity; `problems` says why."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
