@@ -886,12 +886,20 @@ def load_activity_file(path: Path) -> Activity:
 
 @dataclass(frozen=True)
 class ActivityReport:
-    """What `engage activity validate` prints for one file: errors stop a load, warnings do not."""
+    """What `engage activity validate` prints for one file: errors stop a load, warnings do not.
+
+    `translated` counts, per district language, the texts that have it (of
+    `texts`); `segments` is what each message costs by SMS, per language,
+    keyed by the field it comes from.
+    """
 
     path: Path
     activity: Activity | None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    texts: int = 0
+    translated: Mapping[str, int] = field(default_factory=dict)
+    segments: Mapping[str, Mapping[str, SegmentCount]] = field(default_factory=dict)
 
 
 def check_activity_file(path: Path, languages: Sequence[str]) -> ActivityReport:
@@ -907,13 +915,30 @@ def check_activity_file(path: Path, languages: Sequence[str]) -> ActivityReport:
         return ActivityReport(path, None, errors=[error.problem])
     except ActivityError as error:
         return ActivityReport(path, None, errors=list(error.problems))
-    return ActivityReport(path, parsed.activity, warnings=_warnings(parsed, languages))
+    wanted = list(dict.fromkeys(languages)) or [parsed.activity.default_language]
+    costs = list(_sms_costs(parsed.activity, wanted))
+    segments: dict[str, dict[str, SegmentCount]] = {}
+    for at, language, cost, _ in costs:
+        segments.setdefault(field_path(at), {})[language] = cost
+    return ActivityReport(
+        path,
+        parsed.activity,
+        warnings=_warnings(parsed, wanted, costs),
+        texts=len(parsed.texts),
+        translated={
+            language: sum(language in localized.values for _, localized in parsed.texts)
+            for language in wanted
+        },
+        segments=segments,
+    )
 
 
-def _warnings(parsed: _Parsed, languages: Sequence[str]) -> list[str]:
+_Cost = tuple[FieldPath, str, SegmentCount, SegmentCount]
+
+
+def _warnings(parsed: _Parsed, wanted: Sequence[str], costs: Sequence[_Cost]) -> list[str]:
     activity, document = parsed.activity, parsed.document
     warnings = _Problems(document)
-    wanted = list(dict.fromkeys(languages)) or [activity.default_language]
     if activity.default_language not in wanted:
         warnings.add(
             ("default_language",),
@@ -924,12 +949,14 @@ def _warnings(parsed: _Parsed, languages: Sequence[str]) -> list[str]:
         for language in wanted:
             if language not in localized.values:
                 warnings.add(path, f"no '{language}' translation (the default language is shown)")
-    for path, message in _sms_costs(activity, wanted):
-        warnings.add(path, message)
+    for path, language, cost, plain in costs:
+        if cost.segments > SMS_SEGMENTS_WARNED:
+            warnings.add(path, _cost(cost, language, plain))
     return warnings.lines()
 
 
-def _sms_costs(activity: Activity, languages: Sequence[str]) -> Iterable[tuple[FieldPath, str]]:
+# What each message costs by SMS in each language, and what it would with straight quotes.
+def _sms_costs(activity: Activity, languages: Sequence[str]) -> Iterable[_Cost]:
     renderings: list[tuple[FieldPath, Callable[[str], str]]] = []
     for name in ("intro", "closing"):
         localized: Localized | None = getattr(activity, name)
@@ -945,9 +972,7 @@ def _sms_costs(activity: Activity, languages: Sequence[str]) -> Iterable[tuple[F
     for path, render in renderings:
         for language in languages:
             text = render(language)
-            cost = count_segments(text)
-            if cost.segments > SMS_SEGMENTS_WARNED:
-                yield path, _cost(cost, language, count_segments(smart_encode(text)))
+            yield path, language, count_segments(text), count_segments(smart_encode(text))
 
 
 def _in(localized: Localized, default: str) -> Callable[[str], str]:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.authoring import check_activity_file, parse_activity
+from bot.authoring import ActivityReport, check_activity_file, parse_activity
 from bot.bootstrap import (
     Runtime,
     build_broadcasting,
@@ -30,6 +30,7 @@ from bot.broadcasting import Broadcasting, Plan, parse_delay, parse_when
 from bot.chat_app import build_inbox
 from bot.core.messages import Channel, InboundMessage, OutboundMessage
 from bot.core.render import as_plain_text
+from bot.core.texts import catalog_problems
 from bot.district import DistrictConfig
 from bot.errors import EngageError
 from bot.logs import configure_logging
@@ -210,7 +211,7 @@ def telegram_set_webhook(
 # -- activities ----------------------------------------------------------------
 
 
-def _check(paths: Sequence[Path], languages: Sequence[str]) -> bool:
+def _check(paths: Sequence[Path], languages: Sequence[str], segments: bool = False) -> bool:
     ok = True
     for path in paths:
         report = check_activity_file(path, languages)
@@ -220,22 +221,57 @@ def _check(paths: Sequence[Path], languages: Sequence[str]) -> bool:
             err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
         if report.errors:
             ok = False
-        else:
-            out.print(f"{path}: ok ({len(report.warnings)} warnings)")
+            continue
+        translated = ", ".join(
+            f"{code} {count}/{report.texts}" for code, count in report.translated.items()
+        )
+        out.print(
+            f"{path}: ok ({len(report.warnings)} warnings); translated: {translated}",
+            highlight=False,
+        )
+        if segments:
+            _show_segments(report)
     return ok
+
+
+def _show_segments(report: ActivityReport) -> None:
+    languages = list(report.translated)
+    table = Table("message", *languages, title=f"SMS segments: {report.path}")
+    for where, costs in report.segments.items():
+        cells = []
+        for code in languages:
+            cost = costs[code]
+            shown = f"{cost.segments} ({cost.encoding.value})"
+            cells.append(f"[yellow]{shown}[/yellow]" if cost.segments > 2 else shown)
+        table.add_row(where, *cells)
+    out.print(table)
+
+
+# The bot's own texts, once per run: a language without them sends English.
+def _check_system_texts(languages: Sequence[str]) -> None:
+    for problem in catalog_problems(languages):
+        err.print(
+            f"[yellow]warning[/yellow] bot/languages/{problem} (English is sent instead)",
+            highlight=False,
+        )
 
 
 @activity_app.command("validate")
 def activity_validate(
     files: Annotated[list[Path], typer.Argument(help="Activity YAML files.")],
+    segments: Annotated[
+        bool, typer.Option("--segments", help="Show every message's SMS cost per language.")
+    ] = False,
 ) -> None:
     """Check activity files: errors name file:line: field; warnings list missing
-    translations and prompts over 2 SMS segments.
+    translations (the activity's and the bot's own, per district language) and
+    prompts over 2 SMS segments.
 
-    Example: engage activity validate examples/family-priorities.yaml
+    Example: engage activity validate examples/*.yaml --segments
     """
-    runtime = _runtime()
-    if not _check(files, runtime.district.languages):
+    district = district_config(Settings())
+    _check_system_texts(district.languages)
+    if not _check(files, district.languages, segments):
         raise typer.Exit(1)
 
 
