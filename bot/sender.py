@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from bot.core.messages import Channel, OutboundMessage
+from bot.core.render import with_direction
 from bot.errors import ProviderError
 from bot.ports import ChannelSender, Outbox, OutboxRow, SentLookup
 from bot.quiet_hours import QuietHours
@@ -199,8 +200,10 @@ class OutboxSender:
             # Too close to the end of our lease: another worker may take the row over.
             await self.run_db(lambda: self.outbox.release([row], self.clock()))
             return
-        message = OutboundMessage(
-            row.channel, row.address, row.reply.text, row.reply.choices, reference=str(row.id)
+        message = with_direction(
+            OutboundMessage(
+                row.channel, row.address, row.reply.text, row.reply.choices, reference=str(row.id)
+            )
         )
         try:
             provider_id = None

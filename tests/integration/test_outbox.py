@@ -143,3 +143,14 @@ def test_delivery_reports_only_move_forward(engine: Engine, reports: list[str], 
     assert not store.record_delivery(Delivery(Channel.SMS, "SMunknown", "delivered"), NOW)
     with engine.connect() as connection:
         assert connection.execute(select(models.Message.status)).scalar_one() == final
+
+
+def test_an_arabic_reply_goes_out_with_each_line_marked_right_to_left(engine: Engine) -> None:
+    queue(engine, "Riverside Plan 2030: شكرا لكم.\nأرسل توقف للإيقاف.")
+    channel = RecordingChannel()
+    assert asyncio.run(sender_for(engine, channel, [NOW]).run_once()) == 1
+    assert channel.sent[0].text == (
+        "\u200fRiverside Plan 2030: شكرا لكم.\n\u200fأرسل توقف للإيقاف."
+    )
+    # The outbox keeps the words as written; the marks are how they are sent.
+    assert outbox_rows(engine)[0][0] == "Riverside Plan 2030: شكرا لكم.\nأرسل توقف للإيقاف."
