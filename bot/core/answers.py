@@ -219,8 +219,9 @@ def _read_menu(
             for kind in set(kinds):
                 yield end, _SEPARATOR if kind == "and" else None
         if start == 0:
+            # "Sí, 2": a leading yes is filler, unless it is an option itself (y of a-y).
             for end, hits in answers.starting_at(words, start):
-                if any(answer == YES for answer, _ in hits):
+                if any(answer == YES for answer, _ in hits) and option_at(start, end) is None:
                     yield end, None
         for end in range(start + 1, min(len(words), start + widest) + 1):
             option = option_at(start, end)
