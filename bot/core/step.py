@@ -68,7 +68,9 @@ class _Turn:
 
     @property
     def language(self) -> str:
-        return self.state.language or self.program.default_language
+        # A language the district has since stopped using falls back to its default.
+        chosen = self.state.language
+        return chosen if chosen in self.program.languages else self.program.default_language
 
     def say(self, message_id: str, choices: tuple[Choice, ...] = (), **values: object) -> None:
         values.setdefault("program", self.program.name)

@@ -235,6 +235,27 @@ def test_help_names_the_program_contact_and_how_to_stop() -> None:
     ]
 
 
+def test_a_language_the_district_stopped_using_falls_back_to_its_default() -> None:
+    # Chosen while the district offered Somali; the district file lists it no more.
+    somali = replace(ONBOARDED, language="so")
+    _, [helped] = run(somali, "help")
+    assert texts(helped)[0].startswith("Riverside Plan. Questions? 555-0100.")
+    _, [spanish] = run(somali, "help", program=replace(PROGRAM, default_language="es"))
+    assert texts(spanish)[0].startswith("Riverside Plan. ¿Preguntas? 555-0100.")
+
+
+def test_each_configured_language_gets_its_own_help() -> None:
+    every = replace(
+        PROGRAM, languages=("en", "es", "vi", "zh", "ar", "so", "ht", "pt", "ru", "ko", "fr", "tl")
+    )
+    answers = {
+        language: texts(run(replace(ONBOARDED, language=language), "help", program=every)[1][0])[0]
+        for language in every.languages
+    }
+    assert len(set(answers.values())) == len(every.languages)
+    assert all("Riverside Plan" in answer and "555-0100" in answer for answer in answers.values())
+
+
 def test_language_keyword_switches_and_re_asks() -> None:
     at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
     state, (menu, chosen) = run(at_top, "IDIOMA", "2")
