@@ -23,8 +23,11 @@ How a text is decided:
    and the best language answers only when it leads the runner-up by a
    margin.
 
-A part that knows nothing of a configured language (wordfreq has no Somali,
-lingua no Haitian Creole) gives it a neutral value rather than a vote.
+A part that knows nothing of a configured language (lingua has no Haitian
+Creole) gives it a neutral value rather than a vote. Where wordfreq has no
+list (Somali, Haitian Creole), the language's file in bot/languages gives
+its most common words, ranked; their Zipf values follow Zipf's law from the
+rank. Tagalog uses its file too: wordfreq's Filipino list is half English.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from typing import Protocol
 import wordfreq
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 from lingua import LanguageDetector as LinguaDetector
+
+from bot.core.vocabulary import language_pack
 
 __all__ = ["LanguageDetector", "ScriptVocabularyDetector", "build_detector"]
 
@@ -140,6 +145,8 @@ SHARED_GAP = 0.5  # ...and this close in frequency is shared: abstain
 SCRIPT_LEAD = 2.0  # confidence ratio needed between languages of one script
 
 _WORD = re.compile(r"[^\W\d_]+")
+# Zipf value of a language file's most common word; the n-th gets log10(n) less.
+TOP_WORD_ZIPF = 7.5
 
 
 class LanguageDetector(Protocol):
@@ -175,11 +182,7 @@ class ScriptVocabularyDetector:
             script: _lingua_detector(codes) for script, codes in self._by_script.items()
         }
         self._latin_lingua = _lingua_detector(self._latin)
-        known = wordfreq.available_languages()
-        self._vocabularies = {
-            code: wordfreq.get_frequency_dict(code) if code in known else None
-            for code in self._latin
-        }
+        self._vocabularies = {code: _vocabulary(code) for code in self._latin}
         # Bounded, since participants can send any word.
         self._word_scores: Callable[[str], tuple[float, ...]] = lru_cache(maxsize=65536)(
             self._score_word
@@ -260,8 +263,8 @@ class ScriptVocabularyDetector:
         scores = []
         for code in self._latin:
             vocabulary = self._vocabularies[code]
-            frequency = vocabulary.get(word, 0.0) if vocabulary is not None else 0.0
-            scores.append(max(_zipf(frequency), WORD_FLOOR))
+            zipf = vocabulary.get(word, 0.0) if vocabulary is not None else 0.0
+            scores.append(max(zipf, WORD_FLOOR))
         return tuple(scores)
 
 
@@ -281,6 +284,19 @@ def _can_spell(code: str, letters: set[str]) -> bool:
 def _zipf(frequency: float) -> float:
     # wordfreq's Zipf scale: log10 of uses per billion words.
     return math.log10(frequency) + 9 if frequency > 0 else 0.0
+
+
+# Word -> Zipf value, from wordfreq or from the language file's common words.
+def _vocabulary(code: str) -> dict[str, float] | None:
+    if code in wordfreq.available_languages():
+        return {word: _zipf(f) for word, f in wordfreq.get_frequency_dict(code).items()}
+    pack = language_pack(code)
+    common = pack.words["common_words"] if pack is not None else ()
+    if not common:
+        return None
+    return {
+        word.casefold(): TOP_WORD_ZIPF - math.log10(rank) for rank, word in enumerate(common, 1)
+    }
 
 
 def _lingua_language(code: str) -> Language | None:

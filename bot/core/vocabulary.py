@@ -49,7 +49,7 @@ Words = tuple[str, ...]
 Table = Mapping[str, Words]
 
 _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
-    "": ("names", "name_fillers"),
+    "": ("names", "name_fillers", "common_words"),
     "keywords": ("stop", "start", "help", "language", "skip", "link", "filler"),
     "answers": (
         "yes",
