@@ -939,20 +939,39 @@ _Cost = tuple[FieldPath, str, SegmentCount, SegmentCount]
 def _warnings(parsed: _Parsed, wanted: Sequence[str], costs: Sequence[_Cost]) -> list[str]:
     activity, document = parsed.activity, parsed.document
     warnings = _Problems(document)
+    line = document.line
     if activity.default_language not in wanted:
         warnings.add(
             ("default_language",),
             f"'{activity.default_language}' is not one of the district's languages "
             f"({', '.join(wanted)})",
         )
+    unused: dict[str, FieldPath] = {}
     for path, localized in parsed.texts:
         for language in wanted:
             if language not in localized.values:
                 warnings.add(path, f"no '{language}' translation (the default language is shown)")
+        for language in localized.values:
+            here = (*path, language)
+            first = unused.get(language)
+            if language not in wanted and (first is None or line(here) < line(first)):
+                unused[language] = here
+    for language, path in unused.items():
+        warnings.add(path, _unused_language(language, wanted))
     for path, language, cost, plain in costs:
         if cost.segments > SMS_SEGMENTS_WARNED:
             warnings.add(path, _cost(cost, language, plain))
     return warnings.lines()
+
+
+# A translation no family will see, said once per language.
+def _unused_language(language: str, wanted: Sequence[str]) -> str:
+    if language not in spoken_languages():
+        return f"'{language}' is not a language the bot speaks; no family sees these texts"
+    return (
+        f"'{language}' is not one of the district's languages ({', '.join(wanted)}); "
+        "no family sees these texts until district.yaml lists it"
+    )
 
 
 # What each message costs by SMS in each language, and what it would with straight quotes.

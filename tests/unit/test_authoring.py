@@ -680,6 +680,20 @@ def test_a_default_language_the_district_lacks_is_a_warning(tmp_path: Path) -> N
     )
 
 
+def test_a_translation_no_family_will_see_is_named_once_per_language(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "key: demo\nkind: survey\ntitle:\n  en: Our schools\n  de: Unsere Schulen\n"
+        "  fr: Nos écoles\nquestions:\n  - key: q\n    type: free_text\n"
+        "    prompt: {en: 'What?', de: 'Was?', fr: 'Quoi ?'}\n",
+    )
+    assert check_activity_file(path, ["en"]).warnings == [
+        f"{path}:5: title.de: 'de' is not a language the bot speaks; no family sees these texts",
+        f"{path}:6: title.fr: 'fr' is not one of the district's languages (en); no family sees "
+        "these texts until district.yaml lists it",
+    ]
+
+
 def test_a_report_with_errors_has_no_activity(tmp_path: Path) -> None:
     path = write(tmp_path, HEAD)
     report = check_activity_file(path, ["en"])
