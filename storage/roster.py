@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from bot.core.messages import Channel
 from bot.core.texts import language_name
+from bot.core.vocabulary import vocabulary
 from bot.errors import EngageError
 from storage import models
 from storage.activities import audit_in
@@ -93,25 +94,6 @@ COLUMN_ALIASES: Mapping[str, str] = {
     "enrolled": "count",
     "students": "count",
     "number": "count",
-}
-
-LANGUAGE_ALIASES: Mapping[str, str] = {
-    "english": "en",
-    "spanish": "es",
-    "vietnamese": "vi",
-    "chinese": "zh",
-    "mandarin": "zh",
-    "cantonese": "zh",
-    "arabic": "ar",
-    "somali": "so",
-    "haitian creole": "ht",
-    "haitian": "ht",
-    "portuguese": "pt",
-    "russian": "ru",
-    "korean": "ko",
-    "french": "fr",
-    "tagalog": "tl",
-    "filipino": "tl",
 }
 
 ROLE_ALIASES: Mapping[str, str] = {
@@ -425,9 +407,11 @@ class _Validator:
         self.languages = {code.lower(): code for code in rules.languages}
         for code in rules.languages:
             self.languages[_fold(language_name(code))] = code
-        for alias, code in LANGUAGE_ALIASES.items():
-            if code in rules.languages:
-                self.languages[alias] = code
+        # Every name a language goes by ("Spanish", "Haitian Creole", "Cantonese", "español").
+        names = vocabulary().names
+        for code in rules.languages:
+            for name in names.get(code, ()):
+                self.languages.setdefault(_fold(name), code)
         self.schools: dict[str, str] = {}
         for code, name in rules.schools.items():
             self.schools[_fold(code)] = code

@@ -370,3 +370,26 @@ def test_enrollment_figures_are_upserted_per_school_language_and_role(
         ("lincoln-es", "en", "parent", 1204),
         ("lincoln-es", "es", "parent", 320),
     ]
+
+
+def test_a_roster_names_languages_as_student_systems_do(district: Engine, tmp_path: Path) -> None:
+    rules = RosterRules(
+        languages=("en", "zh", "ht", "so", "tl"),
+        default_language="en",
+        roles=RULES.roles,
+        schools=RULES.schools,
+    )
+    said = ["Cantonese", "Haitian Creole", "Kreyòl", "Somali", "Filipino", "Mandarin", "French"]
+    path = write(
+        tmp_path,
+        HEADER
+        + "".join(
+            f"{n},,(312) 555-01{n:02d},{language},lincoln-es,parent,,,,\n"
+            for n, language in enumerate(said, 1)
+        ),
+    )
+    report = import_roster(district, path, rules, NOW)
+    assert [str(bad) for bad in report.bad] == [
+        f"{path}:8: language: 'French' is not a district language (en, zh, ht, so, tl)"
+    ]
+    assert [row[1] for row in people(district)] == ["zh", "ht", "ht", "so", "tl", "zh"]
