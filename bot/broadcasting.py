@@ -31,6 +31,7 @@ from bot.core.messages import Channel, Reply
 from bot.core.prompts import question_reply
 from bot.core.state import ParticipantState, Program, Step
 from bot.core.step import invite
+from bot.core.texts import text as system_text
 from bot.errors import ActivityError, EngageError
 from bot.quiet_hours import QuietHours
 from storage import models
@@ -74,13 +75,6 @@ PAST_TOLERANCE = timedelta(minutes=1)
 UNLIMITED_RATE = 50.0
 # How often serve and worker look for broadcasts whose time has come.
 SCHEDULE_EVERY_SECONDS = 5.0
-
-# Straight quotes: a curly one makes an SMS UCS-2, and 70 characters a segment.
-REMINDER_PREFIX: Mapping[str, str] = {
-    "en": 'Reminder from {program}: we would still love your answers to "{title}".',
-    "es": 'Recordatorio de {program}: todavía queremos sus respuestas a "{title}".',
-    "vi": 'Nhắc nhở từ {program}: chúng tôi vẫn mong nhận được câu trả lời cho "{title}".',
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,9 +533,8 @@ class Broadcasting:
         own = activity.extra.get("reminder")
         if isinstance(own, Localized):
             return own.get(language, activity.default_language)
-        template = REMINDER_PREFIX.get(language) or REMINDER_PREFIX["en"]
         title = activity.title.get(language, activity.default_language)
-        return template.format(program=self.program.name, title=title)
+        return system_text("reminder", language, program=self.program.name, title=title)
 
     def _update_text(self, activity: Activity, language: str) -> str:
         parts = [
