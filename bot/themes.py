@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,9 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 
-__all__ = ["STOP_WORDS", "Theme", "find_themes"]
+from bot.core.vocabulary import language_pack
+
+__all__ = ["Theme", "find_themes", "stop_words"]
 
 SEED = 0
 # Fewer texts than this are one theme: there is nothing to split.
@@ -40,38 +43,17 @@ RESTARTS = 4
 # Languages written without spaces between words: character n-grams instead.
 UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 
-# Words that carry no theme. Small hand lists; English is scikit-learn's.
-STOP_WORDS: Mapping[str, frozenset[str]] = {
-    "en": frozenset(ENGLISH_STOP_WORDS)
-    | frozenset(
-        """just really like need school schools think want would ok okay yes thanks thank
-        please lot things thing""".split()
-    ),
-    "es": frozenset(
-        """de la que el en los del se las por un para con no una su al lo como más pero sus le
-        ya fue este ha sí porque esta son entre cuando muy sin sobre también me hasta hay donde
-        quien desde todo nos durante todos uno les ni contra otros ese eso ante ellos esto mí
-        antes algunos qué unos yo otro otras otra él tanto esa estos mucho quienes nada muchos
-        cual poco ella estar estas algunas algo nosotros mi mis tú te ti tu tus ellas nosotras
-        es son está están ser hace hacer tiene tienen creo escuela escuelas bien mejor más""".split()
-    ),
-    "vi": frozenset(
-        """và của là có không được cho các những một với này để trong đã khi thì người cũng
-        như đến từ ra về lại nhiều rất hơn tôi chúng chúng_tôi con em anh chị cô thầy trường
-        học sinh nên phải còn nếu vì làm đó đang sẽ mà bị nhưng theo hay gì nào ở lên""".split()
-    ),
-    "pt": frozenset(
-        """de a o que e do da em um para com não uma os no se na por mais as dos como mas ao
-        ele das à seu sua ou quando muito nos já eu também só pelo pela até isso ela entre
-        depois sem mesmo aos seus quem nas me esse eles você essa num nem suas meu minha
-        escola""".split()
-    ),
-    "fr": frozenset(
-        """de la le et les des en un une du est que pour qui dans pas plus par sur au avec ce
-        il ne se sont mais ou son sa ses nous vous ils elle leur leurs aux été être avoir
-        très aussi école""".split()
-    ),
-}
+
+# Words that carry no theme: each language file's themes.stop_words, and scikit-learn's
+# English list.
+@cache
+def stop_words(language: str) -> frozenset[str]:
+    """The words left out of `language`'s themes."""
+    pack = language_pack(language)
+    listed = frozenset(pack.words["stop_words"]) if pack is not None else frozenset()
+    return listed | frozenset(ENGLISH_STOP_WORDS) if language == "en" else listed
+
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -106,7 +88,7 @@ def _vectorizer(language: str, texts: int) -> TfidfVectorizer:
     }
     if base in UNSPACED:
         return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), **common)
-    stop = STOP_WORDS.get(base, frozenset())
+    stop = stop_words(base)
     return TfidfVectorizer(
         analyzer="word",
         ngram_range=(1, 2),

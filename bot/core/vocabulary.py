@@ -62,6 +62,7 @@ _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
         "articles",
         "ordinal_suffixes",
     ),
+    "themes": ("stop_words",),
 }
 _NUMBER_TABLES = ("numbers", "ordinals")
 _DIRECTIONS = ("ltr", "rtl")

@@ -116,6 +116,24 @@ def test_vietnamese_keeps_two_syllable_words() -> None:
     assert "xe buýt" in theme_of(themes, 0).terms
 
 
+def test_haitian_creole_themes_leave_its_common_words_out() -> None:
+    texts = [
+        "Mwen vle otobis la vini alè",
+        "otobis la toujou an reta",
+        "otobis la pa janm vini alè",
+        "pitit mwen bezwen èd nan matematik",
+        "nou bezwen plis èd nan matematik",
+        "matematik la twò difisil pou li",
+    ]
+    themes = find_themes(texts, "ht")
+
+    assert {frozenset(t.members) for t in themes} == {frozenset({0, 1, 2}), frozenset({3, 4, 5})}
+    assert any("otobis" in term for term in theme_of(themes, 0).terms)
+    assert any("matematik" in term for term in theme_of(themes, 3).terms)
+    words = {word for t in themes for term in t.terms for word in term.split()}
+    assert not {"mwen", "la", "pa", "nan"} & words
+
+
 def test_chinese_is_read_in_characters() -> None:
     texts = ["校车总是迟到", "校车太晚了", "校车", "数学作业太多", "数学辅导", "需要数学老师"]
     themes = find_themes(texts, "zh")
