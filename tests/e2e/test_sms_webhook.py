@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -95,13 +96,20 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[Bot]:
+    with running_bot(tmp_path, EXAMPLES / "district.yaml") as started:
+        yield started
+
+
+@contextmanager
+def running_bot(tmp_path: Path, district_file: Path) -> Iterator[Bot]:
+    """`engage serve`'s app under uvicorn with the survey loaded, and a fake Twilio."""
     port = free_port()
     with run_fake_twilio(ACCOUNT, TOKEN) as twilio:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database_url=f"sqlite:///{tmp_path / 'engage.db'}",
             public_url=f"http://127.0.0.1:{port}",
-            district_file=EXAMPLES / "district.yaml",
+            district_file=district_file,
             spool_dir=tmp_path / "spool",
             sms_per_second=0,
             twilio_account_sid=ACCOUNT,
