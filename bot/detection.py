@@ -263,8 +263,8 @@ class ScriptVocabularyDetector:
         scores = []
         for code in self._latin:
             vocabulary = self._vocabularies[code]
-            zipf = vocabulary.get(word, 0.0) if vocabulary is not None else 0.0
-            scores.append(max(zipf, WORD_FLOOR))
+            frequency = vocabulary.get(word, 0.0) if vocabulary is not None else 0.0
+            scores.append(max(_zipf(frequency), WORD_FLOOR))
         return tuple(scores)
 
 
@@ -286,16 +286,16 @@ def _zipf(frequency: float) -> float:
     return math.log10(frequency) + 9 if frequency > 0 else 0.0
 
 
-# Word -> Zipf value, from wordfreq or from the language file's common words.
+# Word -> frequency, from wordfreq or from the language file's common words (by rank).
 def _vocabulary(code: str) -> dict[str, float] | None:
     if code in wordfreq.available_languages():
-        return {word: _zipf(f) for word, f in wordfreq.get_frequency_dict(code).items()}
+        return wordfreq.get_frequency_dict(code)
     pack = language_pack(code)
     common = pack.words["common_words"] if pack is not None else ()
     if not common:
         return None
     return {
-        word.casefold(): TOP_WORD_ZIPF - math.log10(rank) for rank, word in enumerate(common, 1)
+        word.casefold(): 10 ** (TOP_WORD_ZIPF - 9) / rank for rank, word in enumerate(common, 1)
     }
 
 
