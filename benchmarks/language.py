@@ -1,6 +1,6 @@
 """Language detection benchmark: accuracy by text length, and texts per second.
 
-    python benchmarks/language.py PATH [--languages en,es,...]
+    python benchmarks/language.py PATH [--languages en,es,...] [--detector words|lingua]
 
 PATH is a JSONL file of {"lang": ..., "text": ...} lines. A text labelled
 `und` carries no language: only an abstention (None) is right for it. Any
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.detection import build_detector  # noqa: E402
+from bot.detection import DETECTORS, build_detector  # noqa: E402
 
 UNDETERMINED = "und"
 SHORT = 10
@@ -69,6 +69,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("path", type=Path)
     parser.add_argument("--languages", help="comma-separated codes; default: the file's labels")
+    parser.add_argument(
+        "--detector", default="words", choices=sorted(DETECTORS), help="which detector (words)"
+    )
     args = parser.parse_args()
 
     samples = read_samples(args.path)
@@ -78,7 +81,7 @@ def main() -> None:
         languages = sorted({sample.lang for sample in samples} - {UNDETERMINED})
 
     started = time.perf_counter()
-    detector = build_detector(languages)
+    detector = build_detector(languages, args.detector)
     built = time.perf_counter()
     detector.detect(WARM_UP[0])
     first_call = time.perf_counter() - built

@@ -139,9 +139,11 @@ def sync_schools(engine: Engine, district: DistrictConfig, now: datetime | None 
     return added
 
 
-def _detector(languages: list[str]) -> LanguageDetector | None:
+def _detector(languages: list[str], kind: str) -> LanguageDetector | None:
+    if kind == "off":
+        return None
     try:
-        return build_detector(languages)
+        return build_detector(languages, kind)
     except Exception as error:  # detection is a nicety; the bot runs without it
         log.warning("detection.off", extra={"error": str(error)})
         return None
@@ -158,7 +160,7 @@ def build_runtime(
     service = LinkingService(
         lambda: SqlLinkUnitOfWork(engine),
         program,
-        _detector(list(district.languages)) if detector else None,
+        _detector(list(district.languages), settings.language_detector) if detector else None,
     )
     runtime = Runtime(
         settings=settings,

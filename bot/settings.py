@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,10 @@ class Settings(BaseSettings):
     reminders_max: int = Field(3, ge=0, validation_alias=_env("ENGAGE_REMINDERS_MAX"))
     reminder_delay: str = Field("3d", validation_alias=_env("ENGAGE_REMINDER_DELAY"))
     phone_region: str = Field("US", validation_alias=_env("ENGAGE_PHONE_REGION"))
+    # bot.detection.DETECTORS, or "off": which detector reads the language of free text.
+    language_detector: Literal["words", "lingua", "off"] = Field(
+        "words", validation_alias=_env("ENGAGE_LANGUAGE_DETECTOR")
+    )
     # How long a claimed outbox row is a worker's before another may take it over.
     outbox_lease_seconds: float = Field(
         120.0, gt=0, validation_alias=_env("ENGAGE_OUTBOX_LEASE_SECONDS")

@@ -176,3 +176,15 @@ def _is_right(label: str, answer: str | None) -> bool:
 @given(text=st.text())
 def test_no_text_makes_detection_raise(detector: LanguageDetector, text: str) -> None:
     assert detector.detect(text) in {None, *DEV_LANGUAGES}
+
+
+def test_lingua_alone_can_stand_in_and_still_abstains_on_digits_and_letters() -> None:
+    lingua = build_detector(DEV_LANGUAGES, "lingua")
+    assert lingua.detect("¿Cuándo es la reunión de padres?") == "es"
+    assert lingua.detect("Я не знаю, что сказать") == "ru"
+    assert [lingua.detect(text) for text in ("12345", "👍", "b)", "")] == [None] * 4
+
+
+def test_an_unknown_detector_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no detector 'fasttext'; use one of: words, lingua"):
+        build_detector(DEV_LANGUAGES, "fasttext")
