@@ -491,8 +491,10 @@ def _replace(path: Path, text: str, old: str) -> None:
     mode = path.stat().st_mode & 0o777
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        if "\r\n" in old:  # written on Windows: keep its line ends
+            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text if text.endswith("\n") or not old.endswith("\n") else text + "\n")
+            file.write(text)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, mode)

@@ -190,6 +190,29 @@ def test_a_text_in_the_default_language_only_becomes_a_translated_one(tmp_path: 
     assert load_activity_file(activity).title.get("es", "en") == "ES Our schools"
 
 
+def test_a_feedback_round_takes_translations_of_its_sections(tmp_path: Path) -> None:
+    activity = Path(shutil.copy(EXAMPLES / "draft-plan-feedback.yaml", tmp_path))
+    sheet = _export(activity)
+    _edit(sheet, lambda rows: _fill(rows, "fr", lambda english: f"[fr] {english}"))
+    assert import_sheet(sheet, activity, LANGUAGES).changes["fr"] == 10
+    parsed = load_activity_file(activity)
+    assert parsed.questions[0].prompt.get("fr", "en").startswith(
+        'Partie 1 sur 3 : "[fr] Every child reading by grade 3": [fr] Tutors in every'
+    )
+
+
+def test_a_file_written_on_windows_keeps_its_line_ends(tmp_path: Path) -> None:
+    activity = tmp_path / "windows.yaml"
+    source = (EXAMPLES / "lets-talk-belonging.yaml").read_text("utf-8").replace("\n", "\r\n")
+    activity.write_bytes(source.encode("utf-8"))
+    sheet = _export(activity)
+    _edit(sheet, lambda rows: _fill(rows, "fr", lambda english: f"[fr] {english}"))
+    assert import_sheet(sheet, activity, LANGUAGES).written
+    written = activity.read_bytes()
+    assert written.count(b"\r\n") == written.count(b"\n") > 20
+    assert load_activity_file(activity).title.get("fr", "en") == "[fr] Let's Talk: belonging"
+
+
 def test_rows_follow_their_keys_when_questions_move(survey: Path) -> None:
     sheet = _export(survey)
     _edit(sheet, lambda rows: _fill(rows, "fr", lambda english: f"[fr] {english}"))
