@@ -196,8 +196,10 @@ def test_a_feedback_round_takes_translations_of_its_sections(tmp_path: Path) -> 
     _edit(sheet, lambda rows: _fill(rows, "fr", lambda english: f"[fr] {english}"))
     assert import_sheet(sheet, activity, LANGUAGES).changes["fr"] == 10
     parsed = load_activity_file(activity)
-    assert parsed.questions[0].prompt.get("fr", "en").startswith(
-        'Partie 1 sur 3 : "[fr] Every child reading by grade 3": [fr] Tutors in every'
+    assert (
+        parsed.questions[0]
+        .prompt.get("fr", "en")
+        .startswith('Partie 1 sur 3 : "[fr] Every child reading by grade 3": [fr] Tutors in every')
     )
 
 
