@@ -47,6 +47,7 @@ from bot.core.activity import (
     Option,
     Question,
     QuestionType,
+    authored_text,
 )
 from bot.core.keywords import match_keyword, normalize
 from bot.core.prompts import question_reply
@@ -669,7 +670,7 @@ class _Checks:
                 )
             keys.setdefault(option.key, position)
             self.text(option.label, (*here, "label"))
-            for language, label in _values(option.label, self.default or "en").items():
+            for language, label in authored_text(option.label, self.default or "en").items():
                 same = labels.setdefault((language, normalize(label)), position)
                 if same != position:
                     self.problems.add(
@@ -793,10 +794,6 @@ class _Checks:
 # -- building the core types -----------------------------------------------------------
 
 
-def _values(value: TextValue, default: str) -> dict[str, str]:
-    return {default: value} if isinstance(value, str) else dict(value)
-
-
 def _build(
     header: ActivityFields, questions: Sequence[QuestionFields], document: YamlDocument
 ) -> _Parsed:
@@ -804,7 +801,7 @@ def _build(
     texts: list[tuple[FieldPath, Localized]] = []
 
     def text(value: TextValue, path: FieldPath) -> Localized:
-        localized = Localized(_values(value, default))
+        localized = Localized(authored_text(value, default))
         texts.append((path, localized))
         return localized
 

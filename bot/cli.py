@@ -317,7 +317,7 @@ def translations_export(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Where to write the sheet [default: KEY.translations.xlsx]."
+            "--out", "-o", help="Where to write the sheet [default: FILE.translations.xlsx, here]."
         ),
     ] = None,
     language: Annotated[

@@ -200,8 +200,7 @@ class ScriptVocabularyDetector:
 
     def detect(self, text: str) -> str | None:
         """Return the language code of `text`, or None when it is not clear."""
-        # Lone surrogates cannot cross into lingua's Rust code.
-        text = unicodedata.normalize("NFKC", text.encode("utf-8", "replace").decode("utf-8"))
+        text = _readable(text)
         scripts = Counter(script for char in text if (script := _script_of(char)) is not None)
         configured = {script: n for script, n in scripts.items() if script in self._by_script}
         if configured:
@@ -293,7 +292,7 @@ class LinguaOnlyDetector:
 
     def detect(self, text: str) -> str | None:
         """Return the language code of `text`, or None when it is not clear."""
-        text = unicodedata.normalize("NFKC", text.encode("utf-8", "replace").decode("utf-8"))
+        text = _readable(text)
         words = _WORD.findall(text.casefold())
         if not words or all(len(word) == 1 for word in words):
             return None
@@ -310,6 +309,11 @@ DETECTORS: dict[str, Callable[[Sequence[str]], LanguageDetector]] = {
     "words": ScriptVocabularyDetector,
     "lingua": LinguaOnlyDetector,
 }
+
+
+# Lone surrogates cannot cross into lingua's Rust code; full-width letters are letters.
+def _readable(text: str) -> str:
+    return unicodedata.normalize("NFKC", text.encode("utf-8", "replace").decode("utf-8"))
 
 
 @lru_cache(maxsize=8192)

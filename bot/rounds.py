@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.core.activity import authored_text, is_authored_text
 from bot.core.texts import text
 
 __all__ = ["expand_rounds"]
@@ -139,7 +140,7 @@ def _valid_section(section: object, index: int, seen: dict[str, int], problems: 
         ok = False
     for name in ("title", "summary"):
         value = section.get(name)
-        if value not in (None, "") and not _is_text(value):
+        if value not in (None, "") and not is_authored_text(value):
             problems.append(((*path, name), "must be a text, or a mapping of language to text"))
             ok = False
     return ok
@@ -153,8 +154,8 @@ def _section_questions(
     comments: bool,
     default: str,
 ) -> list[dict[str, Any]]:
-    title = _translations(section["title"], default)
-    summary = _translations(section["summary"], default)
+    title = authored_text(section["title"], default)
+    summary = authored_text(section["summary"], default)
     link = str(section["link"])
     languages = [lang for lang in title if lang in summary]
 
@@ -216,17 +217,3 @@ def _update(data: dict[Any, Any], lines: dict[Path, int], problems: Problems) ->
         )
     if data.get("intro") is None:
         problems.append((("message",), "an update needs the message to send"))
-
-
-def _is_text(value: object) -> bool:
-    if isinstance(value, str | int | float):
-        return True
-    return isinstance(value, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()
-    )
-
-
-def _translations(value: object, default: str) -> dict[str, str]:
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    return {default: str(value)}

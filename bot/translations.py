@@ -29,7 +29,7 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from bot.authoring import FieldPath, SourceError, parse_activity, read_source
+from bot.core.activity import Activity, authored_text, is_authored_text
 from bot.core.texts import language_name
 from bot.core.vocabulary import spoken_languages
 from bot.errors import ActivityError, SheetError
@@ -138,13 +139,23 @@ def _mapping_indent(source: str) -> int:
     return 2
 
 
-def _load(path: Path) -> tuple[str, YAML, CommentedMap]:
+@dataclass(frozen=True, slots=True)
+class _ActivityFile:
+    """An activity file as text, as checked, and as ruamel's round-trip data."""
+
+    source: str
+    activity: Activity
+    yaml: YAML
+    data: CommentedMap
+
+
+def _load(path: Path) -> _ActivityFile:
     try:
         source = read_source(path)
     except SourceError as error:
         raise SheetError([error.problem]) from error
     try:
-        parse_activity(source, str(path))
+        activity = parse_activity(source, str(path))
     except ActivityError as error:
         raise SheetError(
             [f"{path} is not a valid activity; fix it first:", *error.problems]
@@ -154,12 +165,11 @@ def _load(path: Path) -> tuple[str, YAML, CommentedMap]:
         data = yaml.load(source)
     except YAMLError as error:
         raise SheetError([f"{path}: not valid YAML: {error}"]) from error
-    return source, yaml, data
+    return _ActivityFile(source, activity, yaml, data)
 
 
-def sheet_texts(data: Mapping[str, Any]) -> list[SheetText]:
-    """Every text of an activity's YAML data, in file order."""
-    default = str(data.get("default_language") or "en")
+def sheet_texts(data: Mapping[str, Any], default: str) -> list[SheetText]:
+    """Every text of an activity's YAML data, in file order; `default` is its default language."""
     return list(_walk(data, (), "", default, None))
 
 
@@ -173,9 +183,9 @@ def _walk(
             if key in _NOT_TEXTS:
                 continue
             here = f"{name}.{key}" if name else key
-            if key in _TEXT_FIELDS and _is_text(value):
+            if key in _TEXT_FIELDS and is_authored_text(value):
                 yield SheetText(
-                    here, _where(key, path, kind), (*path, key), _values(value, default)
+                    here, _where(key, path, kind), (*path, key), authored_text(value, default)
                 )
             elif isinstance(value, Mapping | list):
                 yield from _walk(value, (*path, key), here, default, kind)
@@ -197,20 +207,6 @@ def _where(field_name: str, path: FieldPath, question_type: str | None) -> str:
     return hint
 
 
-def _is_text(value: Any) -> bool:
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return True
-    return isinstance(value, Mapping) and all(
-        isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
-    )
-
-
-def _values(value: Any, default: str) -> dict[str, str]:
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    return {default: str(value)}
-
-
 # -- export --------------------------------------------------------------------------------
 
 
@@ -221,9 +217,9 @@ def export_sheet(activity: Path, languages: Sequence[str], out: Path) -> SheetEx
     then one column per other language, in the order given.
     Raises SheetError when the activity file is missing or invalid.
     """
-    _, _, data = _load(activity)
-    texts = sheet_texts(data)
-    default = str(data.get("default_language") or "en")
+    loaded = _load(activity)
+    default = loaded.activity.default_language
+    texts = sheet_texts(loaded.data, default)
     targets = [code for code in dict.fromkeys(languages) if code != default]
     book = Workbook()
     sheet = book.active
@@ -253,7 +249,7 @@ def export_sheet(activity: Path, languages: Sequence[str], out: Path) -> SheetEx
         width = 36 if name == ID else 24 if name in (WHERE, NOTES) else 48
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.freeze_panes = "D2"
-    _about(book, data, activity, default, targets)
+    _about(book, loaded.activity, activity, targets)
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
     return SheetExport(out, len(texts), missing)
@@ -265,14 +261,13 @@ def _header(column: str) -> str:
     return f"{column} ({language_name(column)})"
 
 
-def _about(
-    book: Workbook, data: Mapping[str, Any], activity: Path, default: str, targets: list[str]
-) -> None:
+def _about(book: Workbook, activity: Activity, path: Path, targets: list[str]) -> None:
     about = book.create_sheet(ABOUT)
+    default = activity.default_language
     rows = [
-        ("activity", str(data.get("key", ""))),
-        ("file", activity.name),
-        ("version", str(data.get("version", 1))),
+        ("activity", activity.key),
+        ("file", path.name),
+        ("version", str(activity.version)),
         ("source language", default),
         ("languages", ", ".join(targets)),
         ("exported", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
@@ -308,11 +303,11 @@ def import_sheet(
     it is left alone and the result says what would change.
     Raises SheetError listing every problem that stops the import.
     """
-    source, yaml, data = _load(activity)
-    default = str(data.get("default_language") or "en")
-    rows = _read_rows(sheet_path, str(data.get("key", "")))
+    loaded = _load(activity)
+    default = loaded.activity.default_language
+    rows = _read_rows(sheet_path, loaded.activity.key)
     columns = _columns(rows, default, languages, sheet_path.name)
-    texts = {text.id: text for text in sheet_texts(data)}
+    texts = {text.id: text for text in sheet_texts(loaded.data, default)}
     seen: dict[str, int] = {}
     changes: dict[str, int] = dict.fromkeys(columns.languages, 0)
     unchanged = 0
@@ -350,12 +345,12 @@ def import_sheet(
             if value == _clean(text.values.get(language, "")):
                 unchanged += 1
                 continue
-            _set_text(data, text.path, language, value, default)
+            _set_text(loaded.data, text.path, language, value, default)
             changes[language] += 1
     result = SheetImport(activity, changes, unchanged, skipped)
     if not any(changes.values()):
         return result
-    updated = _dump(yaml, data)
+    updated = _dump(loaded.yaml, loaded.data)
     try:
         parse_activity(updated, str(activity))
     except ActivityError as error:
@@ -364,8 +359,8 @@ def import_sheet(
         ) from error
     if dry_run:
         return result
-    _replace(activity, updated, source)
-    return SheetImport(activity, changes, unchanged, skipped, written=True)
+    _replace(activity, updated, loaded.source)
+    return replace(result, written=True)
 
 
 def _read_rows(path: Path, activity_key: str) -> list[tuple[Any, ...]]:
@@ -385,7 +380,7 @@ def _read_rows(path: Path, activity_key: str) -> list[tuple[Any, ...]]:
                 if row and row[0]
             }
             made_for = str(about.get("activity") or "").strip()
-            if made_for and activity_key and made_for != activity_key:
+            if made_for and made_for != activity_key:
                 raise SheetError(
                     [f"{path}: this sheet is for the activity '{made_for}', not '{activity_key}'"]
                 )

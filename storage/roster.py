@@ -36,7 +36,6 @@ import phonenumbers
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from bot.core.messages import Channel
-from bot.core.texts import language_name
 from bot.core.vocabulary import vocabulary
 from bot.errors import EngageError
 from storage import models
@@ -405,9 +404,7 @@ class _Validator:
         self.rules = rules
         self.file = file
         self.languages = {code.lower(): code for code in rules.languages}
-        for code in rules.languages:
-            self.languages[_fold(language_name(code))] = code
-        # Every name a language goes by ("Spanish", "Haitian Creole", "Cantonese", "español").
+        # Every name a language goes by ("Español", "Spanish", "Cantonese", "Kreyòl").
         names = vocabulary().names
         for code in rules.languages:
             for name in names.get(code, ()):

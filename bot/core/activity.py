@@ -17,6 +17,8 @@ __all__ = [
     "Option",
     "Question",
     "QuestionType",
+    "authored_text",
+    "is_authored_text",
 ]
 
 
@@ -53,6 +55,22 @@ class Localized:
 
     def languages(self) -> frozenset[str]:
         return frozenset(self.values)
+
+
+def is_authored_text(value: object) -> bool:
+    """Whether `value` is written as a text: one string (or number), or language -> text."""
+    if isinstance(value, str | int | float):
+        return True
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()
+    )
+
+
+def authored_text(value: object, default: str) -> dict[str, str]:
+    """A text as an activity file writes it, as language -> text; one string is `default`'s."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    return {default: str(value)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from typing import TypeVar
 
-from bot.core import vocabulary
 from bot.core.activity import Question, QuestionType
 from bot.core.keywords import Phrasebook, fold, readings, split_words
+from bot.core.vocabulary import NO_SYMBOLS, YES_SYMBOLS, vocabulary
 
 __all__ = [
     "NO",
@@ -379,8 +379,8 @@ def _yes_or_no(hits: Sequence[tuple[str, str]], language: str) -> str | None:
 
 
 def _yes_no_symbol(text: str) -> str | None:
-    yes = any(symbol in text for symbol in vocabulary.YES_SYMBOLS)
-    no = any(symbol in text for symbol in vocabulary.NO_SYMBOLS)
+    yes = any(symbol in text for symbol in YES_SYMBOLS)
+    no = any(symbol in text for symbol in NO_SYMBOLS)
     if yes == no:
         return None
     return YES if yes else NO
@@ -414,7 +414,7 @@ def _is_dense(char: str) -> bool:
 def _yes_no_book() -> Phrasebook[tuple[str, str]]:
     return Phrasebook(
         (phrase, (answer, language))
-        for answer, table in ((YES, vocabulary.vocabulary().yes), (NO, vocabulary.vocabulary().no))
+        for answer, table in ((YES, vocabulary().yes), (NO, vocabulary().no))
         for language, phrases in table.items()
         for phrase in phrases
     )
@@ -422,7 +422,7 @@ def _yes_no_book() -> Phrasebook[tuple[str, str]]:
 
 @cache
 def _polite_book() -> Phrasebook[str]:
-    return Phrasebook(_every(vocabulary.vocabulary().polite, "polite"))
+    return Phrasebook(_every(vocabulary().polite, "polite"))
 
 
 @lru_cache(maxsize=64)
@@ -432,10 +432,10 @@ def _function_book(language: str) -> Phrasebook[str]:
             *(
                 (word, "and")
                 for spoken in dict.fromkeys((language, "en"))
-                for word in vocabulary.vocabulary().and_words.get(spoken, ())
+                for word in vocabulary().and_words.get(spoken, ())
             ),
-            *_every(vocabulary.vocabulary().polite, "polite"),
-            *_every(vocabulary.vocabulary().choice, "choice"),
+            *_every(vocabulary().polite, "polite"),
+            *_every(vocabulary().choice, "choice"),
         ]
     )
 
@@ -444,42 +444,36 @@ def _function_book(language: str) -> Phrasebook[str]:
 def _scale_filler_book() -> Phrasebook[str]:
     return Phrasebook(
         [
-            *_every(vocabulary.vocabulary().scale_units, "unit"),
-            *_every(vocabulary.vocabulary().polite, "polite"),
-            *_every(vocabulary.vocabulary().choice, "choice"),
+            *_every(vocabulary().scale_units, "unit"),
+            *_every(vocabulary().polite, "polite"),
+            *_every(vocabulary().choice, "choice"),
         ]
     )
 
 
 @cache
 def _out_of_book() -> Phrasebook[str]:
-    return Phrasebook([*_every(vocabulary.vocabulary().out_of, "out of"), (_OUT_OF, "out of")])
+    return Phrasebook([*_every(vocabulary().out_of, "out of"), (_OUT_OF, "out of")])
 
 
 @cache
 def _language_book() -> Phrasebook[str]:
-    return Phrasebook(
-        (name, code) for code, names in vocabulary.vocabulary().names.items() for name in names
-    )
+    return Phrasebook((name, code) for code, names in vocabulary().names.items() for name in names)
 
 
 @cache
 def _language_filler_book() -> Phrasebook[str]:
     return Phrasebook(
         [
-            *_every(vocabulary.vocabulary().name_fillers, "filler"),
-            *_every(vocabulary.vocabulary().polite, "polite"),
+            *_every(vocabulary().name_fillers, "filler"),
+            *_every(vocabulary().polite, "polite"),
         ]
     )
 
 
 @lru_cache(maxsize=64)
 def _number_book(language: str, ordinals: bool) -> Phrasebook[int]:
-    tables = (
-        (vocabulary.vocabulary().numbers, vocabulary.vocabulary().ordinals)
-        if ordinals
-        else (vocabulary.vocabulary().numbers,)
-    )
+    tables = (vocabulary().numbers, vocabulary().ordinals) if ordinals else (vocabulary().numbers,)
     return Phrasebook(
         (word, value)
         for table in tables
@@ -490,15 +484,13 @@ def _number_book(language: str, ordinals: bool) -> Phrasebook[int]:
 
 @cache
 def _articles() -> frozenset[str]:
-    return frozenset(
-        fold(word) for words in vocabulary.vocabulary().articles.values() for word in words
-    )
+    return frozenset(fold(word) for words in vocabulary().articles.values() for word in words)
 
 
 # A menu number, maybe with an ordinal's ending: 2nd, 2º (NFKC: 2o), 3e, 2번.
 @cache
 def _menu_number_pattern() -> re.Pattern[str]:
-    endings = {s for words in vocabulary.vocabulary().ordinal_suffixes.values() for s in words}
+    endings = {s for words in vocabulary().ordinal_suffixes.values() for s in words}
     return re.compile(
         r"([0-9]{1,6})(?:"
         + "|".join(sorted(map(re.escape, endings), key=len, reverse=True))

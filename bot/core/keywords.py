@@ -18,7 +18,7 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from typing import Generic, TypeVar
 
-from bot.core import vocabulary
+from bot.core.vocabulary import vocabulary
 
 __all__ = [
     "Keyword",
@@ -60,7 +60,7 @@ class KeywordMatch:
 
 def keyword_words() -> Mapping[Keyword, Mapping[str, tuple[str, ...]]]:
     """Each keyword's words, per language."""
-    words = vocabulary.vocabulary()
+    words = vocabulary()
     return {
         Keyword.STOP: words.stop,
         Keyword.START: words.start,
@@ -278,7 +278,7 @@ def _keyword_book() -> Phrasebook[tuple[Keyword, str]]:
 def _filler_book() -> Phrasebook[str]:
     return Phrasebook(
         (phrase, language)
-        for language, phrases in vocabulary.vocabulary().filler.items()
+        for language, phrases in vocabulary().filler.items()
         for phrase in phrases
     )
 

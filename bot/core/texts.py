@@ -25,17 +25,14 @@ from babel.messages.pofile import read_po
 from bot.core.vocabulary import language_pack, spoken_languages
 
 __all__ = [
-    "ROLE_KEYS",
     "SOURCE_LANGUAGE",
     "catalog_problems",
     "check_catalog",
     "language_name",
     "placeholders",
     "text",
-    "translations",
 ]
 
-ROLE_KEYS: tuple[str, ...] = ("parent", "student", "staff", "community")
 SOURCE_LANGUAGE = "en"
 _TEMPLATE = "messages.pot"
 
@@ -45,16 +42,6 @@ def text(message_id: str, language: str, **values: object) -> str:
     catalogs = _catalogs()
     template = catalogs.texts.get(language, {}).get(message_id) or catalogs.source[message_id]
     return template.format(**values) if values else template
-
-
-def translations(message_id: str) -> Mapping[str, str]:
-    """`message_id` in every language the bot speaks, unfilled (English where one has none)."""
-    catalogs = _catalogs()
-    source = catalogs.source[message_id]
-    return {
-        language: catalogs.texts.get(language, {}).get(message_id, source)
-        for language in spoken_languages()
-    }
 
 
 def language_name(code: str) -> str:
@@ -83,7 +70,7 @@ def catalog_problems(languages: Sequence[str]) -> list[str]:
     for language in dict.fromkeys(languages):
         if language == SOURCE_LANGUAGE:
             continue
-        if language not in catalogs.problems and language not in catalogs.texts:
+        if language not in catalogs.texts:
             problems.append(f"{language}.po: there is no catalog for '{language}'")
             continue
         problems.extend(catalogs.problems.get(language, ()))

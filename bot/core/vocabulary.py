@@ -65,7 +65,6 @@ _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
     "themes": ("stop_words",),
 }
 _NUMBER_TABLES = ("numbers", "ordinals")
-_DIRECTIONS = ("ltr", "rtl")
 
 
 class VocabularyError(ValueError):
@@ -74,18 +73,13 @@ class VocabularyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class LanguagePack:
-    """One language's file: its name, writing direction and word lists."""
+    """One language's file: its name and word lists."""
 
     code: str
     name: str
-    direction: str
     words: Mapping[str, Words]
     numbers: Mapping[str, int]
     ordinals: Mapping[str, int]
-
-    @property
-    def is_right_to_left(self) -> bool:
-        return self.direction == "rtl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +117,13 @@ def parse_language_pack(code: str, source: str, name: str) -> LanguagePack:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:
         raise VocabularyError(f"{name}: not valid TOML: {error}") from error
-    known = {"name", "direction", *_WORD_LISTS, *_NUMBER_TABLES} - {""}
+    known = {"name", *_WORD_LISTS[""], *filter(None, _WORD_LISTS), *_NUMBER_TABLES}
     for field in data:
-        if field not in known and field not in _WORD_LISTS[""]:
+        if field not in known:
             raise VocabularyError(f"{name}: {field}: unknown field")
     title = data.get("name")
     if not isinstance(title, str) or not title.strip():
         raise VocabularyError(f"{name}: name: give the language's own name, like Español")
-    direction = data.get("direction", "ltr")
-    if direction not in _DIRECTIONS:
-        raise VocabularyError(f"{name}: direction: must be ltr or rtl")
     words: dict[str, Words] = {}
     for section, fields in _WORD_LISTS.items():
         table = data if not section else data.get(section, {})
@@ -147,7 +138,6 @@ def parse_language_pack(code: str, source: str, name: str) -> LanguagePack:
     return LanguagePack(
         code=code,
         name=title.strip(),
-        direction=direction,
         words=words,
         numbers=_number_table(data.get("numbers", {}), f"{name}: numbers"),
         ordinals=_number_table(data.get("ordinals", {}), f"{name}: ordinals"),

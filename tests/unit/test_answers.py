@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core import vocabulary
 from bot.core.activity import Localized, Option, Question, QuestionType
 from bot.core.answers import (
     AnswerValue,
@@ -17,6 +16,7 @@ from bot.core.answers import (
     parse_option,
     parse_yes_no,
 )
+from bot.core.vocabulary import vocabulary
 
 OPTIONS = (
     Option(
@@ -380,7 +380,7 @@ def test_language_menu_is_read_by_number_or_name(said: str, expected: str | None
 
 YES_WORD_CASES = [
     (language, word, answer)
-    for answer, table in (("yes", vocabulary.vocabulary().yes), ("no", vocabulary.vocabulary().no))
+    for answer, table in (("yes", vocabulary().yes), ("no", vocabulary().no))
     for language, words in table.items()
     for word in words
 ]
@@ -398,7 +398,7 @@ def test_every_yes_and_no_word_reads_as_listed(language: str, word: str, answer:
 
 NUMBER_WORD_CASES = [
     (language, word, value)
-    for language, words in vocabulary.vocabulary().numbers.items()
+    for language, words in vocabulary().numbers.items()
     for word, value in words.items()
 ]
 
@@ -412,14 +412,12 @@ def test_every_number_word_rates_a_scale(language: str, word: str, value: int) -
     assert parse_answer(WIDE_SCALE, word, language) == value
 
 
-NAME_CASES = [
-    (code, name) for code, names in vocabulary.vocabulary().names.items() for name in names
-]
+NAME_CASES = [(code, name) for code, names in vocabulary().names.items() for name in names]
 
 
 @pytest.mark.parametrize(("code", "name"), NAME_CASES, ids=[f"{c}-{n}" for c, n in NAME_CASES])
 def test_every_language_name_chooses_its_language(code: str, name: str) -> None:
-    assert parse_language_choice(name, tuple(vocabulary.vocabulary().names)) == code
+    assert parse_language_choice(name, tuple(vocabulary().names)) == code
 
 
 # -- properties -------------------------------------------------------------------
@@ -450,7 +448,7 @@ def test_parse_yes_no_never_raises(text: str, language: str) -> None:
     assert parse_yes_no(text, language) in ("yes", "no", None)
 
 
-@given(st.text(), st.lists(st.sampled_from(list(vocabulary.vocabulary().names)), max_size=5))
+@given(st.text(), st.lists(st.sampled_from(list(vocabulary().names)), max_size=5))
 def test_parse_language_choice_never_raises(text: str, languages: list[str]) -> None:
     assert parse_language_choice(text, languages) in (*languages, None)
 
@@ -517,7 +515,7 @@ def test_any_number_on_a_scale_is_read(data: st.DataObject) -> None:
 
 @given(st.integers(0, 10), st.sampled_from(LANGUAGES))
 def test_number_words_rate_a_scale_in_each_language(value: int, language: str) -> None:
-    words = [w for w, n in vocabulary.vocabulary().numbers[language].items() if n == value]
+    words = [w for w, n in vocabulary().numbers[language].items() if n == value]
     for word in words:
         assert parse_answer(WIDE_SCALE, word, language) == value
 

@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core import vocabulary
 from bot.core.keywords import Keyword, KeywordMatch, match_keyword, normalize, split_words
+from bot.core.vocabulary import vocabulary
 
 EN_ES_VI_ZH = ("en", "es", "vi", "zh")
-EVERY_LANGUAGE = tuple(vocabulary.vocabulary().stop)
+EVERY_LANGUAGE = tuple(vocabulary().stop)
 KEYWORD_TABLES = {
-    Keyword.STOP: vocabulary.vocabulary().stop,
-    Keyword.START: vocabulary.vocabulary().start,
-    Keyword.HELP: vocabulary.vocabulary().help,
-    Keyword.LANGUAGE: vocabulary.vocabulary().language,
-    Keyword.SKIP: vocabulary.vocabulary().skip,
+    Keyword.STOP: vocabulary().stop,
+    Keyword.START: vocabulary().start,
+    Keyword.HELP: vocabulary().help,
+    Keyword.LANGUAGE: vocabulary().language,
+    Keyword.SKIP: vocabulary().skip,
 }
 EVERY_KEYWORD_PHRASE = sorted(
     {
@@ -204,11 +204,11 @@ def test_every_listed_phrase_is_its_keyword(keyword: Keyword) -> None:
 def test_no_answer_word_is_a_keyword() -> None:
     # Keywords are checked before answers, so a keyword here would swallow an answer.
     tables = (
-        vocabulary.vocabulary().yes,
-        vocabulary.vocabulary().no,
-        vocabulary.vocabulary().filler,
-        {lang: tuple(words) for lang, words in vocabulary.vocabulary().numbers.items()},
-        {lang: tuple(words) for lang, words in vocabulary.vocabulary().ordinals.items()},
+        vocabulary().yes,
+        vocabulary().no,
+        vocabulary().filler,
+        {lang: tuple(words) for lang, words in vocabulary().numbers.items()},
+        {lang: tuple(words) for lang, words in vocabulary().ordinals.items()},
     )
     clashes = [
         (language, word)
@@ -232,7 +232,7 @@ def test_normalize_and_split_words_never_raise(text: str) -> None:
 
 
 @given(
-    st.sampled_from(vocabulary.vocabulary().stop["en"] + vocabulary.vocabulary().stop["es"]),
+    st.sampled_from(vocabulary().stop["en"] + vocabulary().stop["es"]),
     st.lists(st.sampled_from(["please", "por favor", "now", "thanks", "pls", "ya"]), max_size=2),
     st.sampled_from(["", "!", ".", "!!!", " 🙏"]),
     st.booleans(),

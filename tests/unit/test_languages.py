@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from babel import Locale
 
-from bot.core.answers import parse_yes_no
+from bot.core.answers import parse_language_choice, parse_yes_no
 from bot.core.keywords import Keyword, keyword_words, match_keyword, normalize
 from bot.core.segments import count_segments
 from bot.core.texts import (
@@ -19,7 +19,6 @@ from bot.core.texts import (
     language_name,
     placeholders,
     text,
-    translations,
 )
 from bot.core.vocabulary import (
     VocabularyError,
@@ -69,8 +68,6 @@ def test_a_language_is_known_by_its_own_name_and_its_english_one(language: str) 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_language_name_in_the_menu_chooses_it(language: str) -> None:
-    from bot.core.answers import parse_language_choice
-
     assert parse_language_choice(language_name(language), LANGUAGES) == language
 
 
@@ -111,7 +108,7 @@ def _told_replies() -> list[tuple[str, str, str]]:
     found = []
     for language in LANGUAGES:
         for message_id in TELLING:
-            template = translations(message_id)[language]
+            template = text(message_id, language)
             words = _capitalized_runs(template)
             words += [a or b for a, b in QUOTED.findall(template)]
             found.extend((language, message_id, word) for word in words)
@@ -174,13 +171,6 @@ def test_the_stop_confirmation_fits_one_or_two_segments(language: str) -> None:
     assert count_segments(sent).segments <= 2
 
 
-def test_arabic_is_written_right_to_left() -> None:
-    arabic = language_pack("ar")
-    assert arabic is not None and arabic.is_right_to_left
-    english = language_pack("en")
-    assert english is not None and not english.is_right_to_left
-
-
 # -- the catalog checks ---------------------------------------------------------------
 
 HEADER = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
@@ -199,7 +189,7 @@ def _problems_of(entry: str) -> list[str]:
     return [p for p in check_catalog(_catalog(entry), "xx.po") if ": help:" in p]
 
 
-HELP = translations("help")["en"]
+HELP = text("help", "en")
 
 CATALOG_CASES = [
     ("current", _entry("help", HELP, "{program}. ¿Preguntas? {contact}."), []),
@@ -258,7 +248,6 @@ def test_placeholders_are_read_from_a_template() -> None:
 PACK_CASES = [
     ("not toml", "name = ", "xx.toml: not valid TOML"),
     ("no name", "[keywords]\nstop = ['x']", "xx.toml: name: give the language's own name"),
-    ("direction", "name = 'X'\ndirection = 'up'", "xx.toml: direction: must be ltr or rtl"),
     ("unknown field", "name = 'X'\ncolour = 'red'", "xx.toml: colour: unknown field"),
     (
         "unknown keyword table",
