@@ -194,7 +194,8 @@ def _read_menu(
     # Each way to read `text` as picks from a menu, as option indexes in the order
     # written: empty when nothing reads, None when too much does.
     words = split_words(text)
-    if not words or len(words) > MAX_ANSWER_WORDS or not labels:
+    # Every option of a long menu, "and" between each, is still an answer.
+    if not words or len(words) > max(MAX_ANSWER_WORDS, 2 * len(labels)) or not labels:
         return frozenset()
     folded = tuple(fold(word) for word in words)
     # The whole reply is one option's label; a lone number is still a menu number.

@@ -479,6 +479,13 @@ def test_every_option_is_picked_by_its_label(data: st.DataObject) -> None:
     assert parse_answer(question, label.upper(), "en") == options[index].key
 
 
+def test_every_option_of_a_long_menu_joined_by_and_is_read() -> None:
+    options = tuple(Option(f"k{i}", Localized({"en": f"option {i}"})) for i in range(26))
+    question = Question("q", QuestionType.MULTIPLE_CHOICE, PROMPT, options)
+    said = " and ".join(str(i + 1) for i in range(26))
+    assert parse_answer(question, said, "en") == tuple(option.key for option in options)
+
+
 @given(st.data())
 def test_any_set_of_options_is_picked_in_definition_order(data: st.DataObject) -> None:
     options = data.draw(menus())
