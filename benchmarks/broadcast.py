@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 
-from bot.authoring import parse_activity  # noqa: E402
-from bot.broadcasting import Broadcasting, BroadcastPolicy  # noqa: E402
+from bot.authoring.activities import parse_activity  # noqa: E402
 from bot.core.messages import Channel, OutboundMessage  # noqa: E402
 from bot.core.state import Program, School  # noqa: E402
-from bot.sender import OutboxSender  # noqa: E402
-from bot.service import utcnow  # noqa: E402
+from bot.services.broadcasting import Broadcasting, BroadcastPolicy  # noqa: E402
+from bot.services.inbound import utcnow  # noqa: E402
+from bot.services.sender import OutboxSender  # noqa: E402
 from storage import models  # noqa: E402
 from storage.activities import store_activity  # noqa: E402
 from storage.audience import AudienceRules  # noqa: E402

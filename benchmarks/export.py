@@ -113,7 +113,7 @@ CHUNK = 100_000
 
 def build(path: Path, rows: int) -> None:
     """A migrated SQLite file holding `rows` answers (ten per participant)."""
-    from bot.authoring import parse_activity
+    from bot.authoring.activities import parse_activity
     from storage.activities import store_activity
     from storage.database import connect, migrate
 
@@ -194,7 +194,7 @@ def _answers(rnd: random.Random, people: int):  # type: ignore[no-untyped-def]
 
 
 def run_export(path: Path, out: Path) -> int:
-    from bot.authoring import parse_activity
+    from bot.authoring.activities import parse_activity
     from storage.database import connect
     from storage.export import ExportFormat, write_tidy
 
@@ -265,7 +265,7 @@ def child(kind: str, path: Path, out: Path) -> None:
     # Imports are not what is measured.
     import pyarrow.parquet  # noqa: F401
 
-    import bot.authoring  # noqa: F401
+    import bot.authoring.activities  # noqa: F401
     import storage.export  # noqa: F401
 
     started = time.perf_counter()

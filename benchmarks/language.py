@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.detection import DETECTORS, build_detector  # noqa: E402
+from bot.core.detection import DETECTORS, build_detector  # noqa: E402
 
 UNDETERMINED = "und"
 SHORT = 10

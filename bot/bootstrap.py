@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from bot.authoring import parse_activity
-from bot.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
+from bot.authoring.activities import parse_activity
+from bot.authoring.district import DistrictConfig, load_district_file
+from bot.core.detection import LanguageDetector, build_detector
 from bot.core.messages import Channel
+from bot.core.quiet_hours import QuietHours, parse_quiet_hours
 from bot.core.state import OnboardingStep, Program, School
-from bot.detection import LanguageDetector, build_detector
-from bot.district import DistrictConfig, load_district_file
 from bot.errors import ConfigError, EngageError
-from bot.linking import LinkingService
 from bot.ports import ChannelSender
-from bot.quiet_hours import QuietHours, parse_quiet_hours
-from bot.service import Service, utcnow
+from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
+from bot.services.inbound import Service, utcnow
+from bot.services.linking import LinkingService
 from bot.settings import Settings
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel

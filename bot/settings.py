@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     reminders_max: int = Field(3, ge=0, validation_alias=_env("ENGAGE_REMINDERS_MAX"))
     reminder_delay: str = Field("3d", validation_alias=_env("ENGAGE_REMINDER_DELAY"))
     phone_region: str = Field("US", validation_alias=_env("ENGAGE_PHONE_REGION"))
-    # bot.detection.DETECTORS, or "off": which detector reads the language of free text.
+    # bot.core.detection.DETECTORS, or "off": which detector reads the language of free text.
     language_detector: Literal["words", "lingua", "off"] = Field(
         "words", validation_alias=_env("ENGAGE_LANGUAGE_DETECTOR")
     )

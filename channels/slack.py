@@ -2,7 +2,7 @@
 
 Bolt checks signatures and the five-minute window, answers Slack at once
 (`process_before_response=False`) and runs our listeners after the ack. The
-listeners only parse and hand over to `SlackHandlers` (bot.slack_desk); the
+listeners only parse and hand over to `SlackHandlers` (bot.services.staff_desk); the
 rest of this module renders Block Kit and calls the Web API through
 slack_sdk's `AsyncWebClient`.
 

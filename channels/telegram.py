@@ -5,7 +5,7 @@ The webhook is the hot path, so updates are read straight from their JSON
 python-telegram-bot's `Bot`. Nothing here decides anything: commands become
 the keywords the engine knows (`/stop` reads as STOP), a button tap carries
 its payload, and a `/start PAYLOAD` deep link keeps its payload in the text
-for bot.linking to read.
+for bot.services.linking to read.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ lowest id) is the one that is resolved and timed.
 A staff reply is an outbox row (kind `staff_reply`, deduplicated on the Slack
 event id) to the contact the thread's latest message came from, plus an
 audit entry naming the staff member, the thread and what they wrote; the
-synthesis pack exports both directions (storage.synthesis.lets_talk_threads).
+synthesis pack exports both directions (bot.synthesis.pack.lets_talk_threads).
 """
 
 from __future__ import annotations

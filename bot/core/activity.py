@@ -1,6 +1,6 @@
 """Activity definitions: surveys, Let's Talk questions, feedback rounds, updates.
 
-Built from YAML by `bot.authoring`; the engine only reads them.
+Built from YAML by `bot.authoring.activities`; the engine only reads them.
 """
 
 from __future__ import annotations

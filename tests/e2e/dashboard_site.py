@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
-from bot.app import create_app
 from bot.bootstrap import build_runtime
-from bot.service import utcnow
+from bot.services.inbound import utcnow
 from bot.settings import Settings
+from bot.web.app import create_app
 from storage import models
 from storage.database import migrate
 from tests.conftest import EXAMPLES

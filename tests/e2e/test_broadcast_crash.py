@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.bootstrap import build_broadcasting, build_runtime, sync_schools
-from bot.service import utcnow
+from bot.services.inbound import utcnow
 from bot.settings import Settings
 from storage import models
 from storage.activities import store_activity

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.bootstrap import Runtime, build_runtime, sync_schools
-from bot.service import utcnow
+from bot.services.inbound import utcnow
 from bot.settings import Settings
+from bot.web.app import create_app
 from storage import models
 from storage.activities import store_activity
 from storage.database import migrate

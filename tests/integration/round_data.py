@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from storage import models
 from storage.activities import store_activity
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.cli import app
-from bot.service import utcnow
+from bot.services.inbound import utcnow
 from storage import models
 from storage.activities import store_activity
 from storage.database import migrate

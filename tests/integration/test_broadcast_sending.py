@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from bot.core.messages import Channel, OutboundMessage, Reply
+from bot.core.quiet_hours import parse_quiet_hours
 from bot.errors import ProviderError
-from bot.quiet_hours import parse_quiet_hours
-from bot.sender import OutboxSender
+from bot.services.sender import OutboxSender
 from storage import models
 from storage.outbox import Delivery, OutboxStore
 from storage.unit_of_work import SqlUnitOfWork

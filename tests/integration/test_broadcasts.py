@@ -9,12 +9,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from bot.broadcasting import Broadcasting, BroadcastPolicy, combine, parse_delay, parse_when
 from bot.core.activity import Activity, ActivityKind, Localized, Option, Question, QuestionType
 from bot.core.messages import Channel, InboundMessage, Reply
+from bot.core.quiet_hours import parse_quiet_hours
 from bot.core.state import Program, School
 from bot.errors import ActivityError, EngageError
-from bot.quiet_hours import parse_quiet_hours
+from bot.services.broadcasting import (
+    Broadcasting,
+    BroadcastPolicy,
+    combine,
+    parse_delay,
+    parse_when,
+)
 from storage import models
 from storage.activities import set_open, store_activity
 from storage.audience import AudienceError, AudienceRules
@@ -482,8 +488,8 @@ def test_delays_must_name_a_unit(bad: str) -> None:
 def test_a_feedback_round_invitation_is_answered_section_by_section(
     district: Engine, clock: Clock
 ) -> None:
-    from bot.authoring import parse_activity
-    from bot.service import Service
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import Service
     from storage.unit_of_work import SqlUnitOfWork
     from tests.conftest import EXAMPLES
 
@@ -530,8 +536,8 @@ def test_engage_stats_in_slack_shows_the_broadcast_counts(
 ) -> None:
     import asyncio
 
-    from bot.chat_app import PlannedBroadcasts
-    from bot.organizers import EngageCommand, Organizers
+    from bot.services.organizers import EngageCommand, Organizers
+    from bot.web.chat import PlannedBroadcasts
     from storage.progress import activity_progress
 
     broadcast_id = broadcasting.confirm(broadcasting.plan("priorities", "all"), "ana")

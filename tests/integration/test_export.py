@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.cli import app
 from storage import models
 from storage.export import (

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from bot.core.messages import Channel, OutboundMessage, Reply
 from bot.errors import DeliveryFailure, ProviderError
-from bot.sender import OutboxSender
+from bot.services.sender import OutboxSender
 from storage import models
 from storage.outbox import Delivery, OutboxStore
 from storage.unit_of_work import SqlUnitOfWork

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from storage import models
 from storage.export import tidy_responses
 from storage.privacy import ForgetError, forget_participant

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.core.messages import Channel, InboundMessage
 from bot.core.state import Program, School
-from bot.service import Service
+from bot.services.inbound import Service
 from storage import models
 from storage.activities import store_activity
 from storage.outbox import OutboxStore

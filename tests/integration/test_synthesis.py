@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
+from bot.synthesis.pack import write_pack
 from storage import models
 from storage.export import ExportError
-from storage.synthesis import write_pack
 from tests.integration.round_data import Round, enroll, seed_round
 
 SECRET = "district-secret"

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from bot.core.messages import Channel, OutboundMessage
-from bot.sender import OutboxSender
-from bot.service import utcnow
+from bot.services.inbound import utcnow
+from bot.services.sender import OutboxSender
 from storage import models
 from storage.database import connect
 from storage.outbox import OutboxStore

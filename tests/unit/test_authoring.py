@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.authoring import check_activity_file, load_activity_file, parse_activity
+from bot.authoring.activities import check_activity_file, load_activity_file, parse_activity
+from bot.authoring.district import load_district_file
 from bot.core.activity import (
     Activity,
     ActivityKind,
@@ -18,7 +19,6 @@ from bot.core.activity import (
     Question,
     QuestionType,
 )
-from bot.district import load_district_file
 from bot.errors import ActivityError
 from tests.conftest import EXAMPLES
 

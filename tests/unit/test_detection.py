@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.detection import LanguageDetector, build_detector
+from bot.core.detection import LanguageDetector, build_detector
 
 DEV_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "short_texts_dev.jsonl"
 DEV_LANGUAGES = ["en", "es", "fr", "pt", "ru", "zh", "ko", "ar", "vi"]

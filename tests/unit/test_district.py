@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.district import DistrictConfig, SchoolConfig, load_district_file
+from bot.authoring.district import DistrictConfig, SchoolConfig, load_district_file
 from bot.errors import ConfigError
 from tests.conftest import EXAMPLES
 

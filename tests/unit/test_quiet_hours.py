@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core.quiet_hours import parse_quiet_hours
 from bot.errors import ConfigError
-from bot.quiet_hours import parse_quiet_hours
 
 CHICAGO = "America/Chicago"
 NIGHT = parse_quiet_hours("20:00-08:00", CHICAGO)

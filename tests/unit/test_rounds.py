@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.rounds import expand_rounds
+from bot.authoring.rounds import expand_rounds
 
 SECTIONS = [
     {
@@ -144,7 +144,7 @@ def test_other_activities_pass_through_unchanged() -> None:
 
 
 def test_the_example_feedback_round_and_update_parse() -> None:
-    from bot.authoring import load_activity_file
+    from bot.authoring.activities import load_activity_file
     from bot.core.activity import ActivityKind, QuestionType
     from tests.conftest import EXAMPLES
 
@@ -161,7 +161,7 @@ def test_the_example_feedback_round_and_update_parse() -> None:
 
 
 def test_round_problems_name_the_file_line_and_field() -> None:
-    from bot.authoring import parse_activity
+    from bot.authoring.activities import parse_activity
     from bot.errors import ActivityError
 
     source = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from storage.suppression import suppress
+from bot.synthesis.suppression import suppress
 
 
 def test_counts_below_the_threshold_and_their_shares_are_hidden() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.themes import Theme, find_themes
+from bot.synthesis.themes import Theme, find_themes
 
 BUSES = [
     "The bus is always late",

@@ -10,10 +10,10 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
-from bot.authoring import load_activity_file
+from bot.authoring.activities import load_activity_file
+from bot.authoring.translations import export_sheet, import_sheet
 from bot.cli import app
 from bot.errors import SheetError
-from bot.translations import export_sheet, import_sheet
 from tests.conftest import EXAMPLES
 
 LANGUAGES = ["en", "es", "vi", "fr"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.authoring import check_activity_file
+from bot.authoring.activities import check_activity_file
 from bot.cli import app
 from tests.conftest import EXAMPLES
 

@@ -17,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.authoring import ActivityReport, check_activity_file, parse_activity
+from bot.authoring.activities import ActivityReport, check_activity_file, parse_activity
+from bot.authoring.district import DistrictConfig
+from bot.authoring.translations import export_sheet, import_sheet
 from bot.bootstrap import (
     Runtime,
     build_broadcasting,
@@ -26,18 +28,17 @@ from bot.bootstrap import (
     quiet_hours_for,
     sync_schools,
 )
-from bot.broadcasting import Broadcasting, Plan, parse_delay, parse_when
-from bot.chat_app import build_inbox
 from bot.core.messages import Channel, InboundMessage, OutboundMessage
 from bot.core.render import as_plain_text
 from bot.core.texts import catalog_problems
-from bot.district import DistrictConfig
 from bot.errors import EngageError
 from bot.logs import configure_logging
-from bot.sender import OutboxSender
-from bot.service import utcnow
+from bot.services.broadcasting import Broadcasting, Plan, parse_delay, parse_when
+from bot.services.inbound import utcnow
+from bot.services.sender import OutboxSender
 from bot.settings import Settings
-from bot.translations import export_sheet, import_sheet
+from bot.synthesis.pack import write_pack
+from bot.web.chat import build_inbox
 from storage.activities import list_activities, set_open, store_activity
 from storage.audience import saved_segments
 from storage.broadcasts import Progress as BroadcastProgress
@@ -46,7 +47,6 @@ from storage.export import ExportFormat, export_activity, tidy_responses, write_
 from storage.privacy import forget_participant
 from storage.representation import measure_representation, plan_follow_up
 from storage.roster import RosterRules, import_enrollment, import_roster
-from storage.synthesis import write_pack
 
 __all__ = ["app", "main"]
 
@@ -120,7 +120,7 @@ def serve(
     """
     import uvicorn
 
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     configure_logging(logging.DEBUG if _verbose else logging.INFO)
     runtime = _runtime(detector=True)
@@ -190,7 +190,7 @@ def telegram_set_webhook(
 ) -> None:
     """Tell Telegram to post updates here, signed with TELEGRAM_WEBHOOK_SECRET.
 
-    Example: ENGAGE_PUBLIC_URL=https://bot.district.example.org engage telegram set-webhook
+    Example: ENGAGE_PUBLIC_URL=https://bot.authoring.district.example.org engage telegram set-webhook
     """
     runtime = _runtime()
     telegram = runtime.telegram
@@ -1020,7 +1020,7 @@ def demo(
     then the answers are exported. No credentials needed."""
     import os
 
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     if not examples.is_dir():
         raise EngageError("the examples/ folder is missing: run the demo from a source checkout")
     os.environ.setdefault("ENGAGE_DATABASE_URL", f"sqlite:///{database}")

@@ -25,14 +25,14 @@ from enum import StrEnum
 from functools import cache
 from typing import Protocol
 
+from bot.core.detection import LanguageDetector
 from bot.core.keywords import normalize
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import Program
 from bot.core.texts import text
 from bot.core.vocabulary import vocabulary
-from bot.detection import LanguageDetector
 from bot.ports import UnitOfWork
-from bot.service import Outcome, Service, utcnow
+from bot.services.inbound import Outcome, Service, utcnow
 
 __all__ = [
     "CODE_PREFIX",

@@ -14,7 +14,7 @@ so that one run reports every problem, in file order:
 cost more than two SMS segments as the engine renders them.
 
 The YAML reader (`read_source`, `read_yaml`, `validation_problems`) is shared
-with `bot.district`.
+with `bot.authoring.district`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from bot.authoring.rounds import expand_rounds
 from bot.core.activity import (
     Activity,
     ActivityKind,
@@ -55,7 +56,6 @@ from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments, smart_encode
 from bot.core.vocabulary import spoken_languages
 from bot.errors import ActivityError
-from bot.rounds import expand_rounds
 
 __all__ = [
     "ActivityReport",
@@ -494,7 +494,7 @@ def _parse(source: str, name: str) -> _Parsed:
     except SourceError as error:
         raise ActivityError([error.problem]) from error
     # A feedback round's sections and an update's message and pulse become the
-    # intro and questions the engine knows (bot.rounds), lines kept.
+    # intro and questions the engine knows (bot.authoring.rounds), lines kept.
     data, lines, round_problems = expand_rounds(document.data, document.lines)
     document = replace(document, data=data, lines=lines)
     problems = _Problems(document)

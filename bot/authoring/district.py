@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.authoring import (
+from bot.authoring.activities import (
     FieldPath,
     SourceError,
     field_path,

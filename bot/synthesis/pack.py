@@ -7,7 +7,7 @@ says the same for the committee.
 
 A public pack (`public=True`) holds aggregates only: no row-level tables, no
 Let's Talk threads, no quotes; every count below the threshold is suppressed
-(see storage.suppression).
+(see bot.synthesis.suppression).
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from sqlalchemy import Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
 from bot.core.texts import text as system_text
-from bot.themes import find_themes
+from bot.synthesis.charts import bar_chart, column_chart
+from bot.synthesis.suppression import DEFAULT_THRESHOLD, marker, suppress
+from bot.synthesis.themes import find_themes
 from storage import models
 from storage.activities import record_audit
-from storage.charts import bar_chart, column_chart
 from storage.export import (
     XLSX_MAX_ROWS,
     ExportError,
@@ -47,7 +48,6 @@ from storage.export import (
     wide_responses,
 )
 from storage.representation import Representation, RepresentationError, measure_representation
-from storage.suppression import DEFAULT_THRESHOLD, marker, suppress
 
 __all__ = ["PackReport", "lets_talk_threads", "summarize", "theme_table", "write_pack"]
 

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.core.activity import Activity
+from bot.core.detection import LanguageDetector
 from bot.core.messages import InboundMessage
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
-from bot.detection import LanguageDetector
 from bot.ports import ActivityRow, SenderRecord, UnitOfWork
 
 __all__ = ["Inbound", "Outcome", "Service", "utcnow"]

@@ -21,7 +21,7 @@ from bot.core.staff import InboxItem, InboxSummary, ReplyOutcome, StaffReply
 from bot.core.state import Program
 from bot.core.texts import text
 from bot.errors import ProviderError
-from bot.sender import RunDb
+from bot.services.sender import RunDb
 
 __all__ = ["Inbox", "InboxPoster", "InboxStore"]
 

@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.activity import Activity
-from bot.svg_charts import Segment, columns, horizontal_bars, stacked_bars
+from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
 from storage.logins import count_failed_logins, record_login
 from storage.progress import (
     ActivityProgress,
@@ -128,7 +128,9 @@ class SessionSigner:
 
 
 def _page(title: str, body: str, *, refresh: bool = False) -> str:
-    template = (resources.files("bot") / "templates" / "dashboard.html").read_text("utf-8")
+    template = (resources.files("bot.web.dashboard") / "templates" / "dashboard.html").read_text(
+        "utf-8"
+    )
     return Template(template).substitute(
         title=escape(title),
         body=body,

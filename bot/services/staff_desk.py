@@ -17,9 +17,9 @@ from typing import Protocol
 from bot.core.messages import InboundMessage, Reply
 from bot.core.staff import StaffProfile, StaffReply
 from bot.errors import ProviderError
-from bot.inbox import Inbox
-from bot.organizers import EngageCommand
-from bot.sender import RunDb
+from bot.services.inbox import Inbox
+from bot.services.organizers import EngageCommand
+from bot.services.sender import RunDb
 
 __all__ = ["SlackDesk", "StaffDirectory"]
 

@@ -29,11 +29,11 @@ from sqlalchemy import Engine, select
 from bot.core.activity import Activity, ActivityKind, Localized
 from bot.core.messages import Channel, Reply
 from bot.core.prompts import question_reply
+from bot.core.quiet_hours import QuietHours
 from bot.core.state import ParticipantState, Program, Step
 from bot.core.step import invite
 from bot.core.texts import text as system_text
 from bot.errors import ActivityError, EngageError
-from bot.quiet_hours import QuietHours
 from storage import models
 from storage.audience import (
     Audience,

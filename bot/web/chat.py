@@ -21,11 +21,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.bootstrap import Runtime, build_broadcasting
-from bot.broadcasting import Broadcasting, Plan
 from bot.core.messages import Channel, InboundMessage
 from bot.errors import UnsupportedEvent
-from bot.inbox import Inbox
-from bot.organizers import (
+from bot.services.broadcasting import Broadcasting, Plan
+from bot.services.inbound import utcnow
+from bot.services.inbox import Inbox
+from bot.services.organizers import (
     BroadcastPreview,
     Broadcasts,
     BroadcastStatus,
@@ -33,9 +34,8 @@ from bot.organizers import (
     Organizers,
     ProgressRow,
 )
-from bot.sender import RunDb
-from bot.service import utcnow
-from bot.slack_desk import SlackDesk
+from bot.services.sender import RunDb
+from bot.services.staff_desk import SlackDesk
 from channels import slack as slack_channel
 from channels import telegram as telegram_channel
 from storage.inbox import SqlInbox
@@ -186,7 +186,7 @@ def chat_channels(
 
 
 class PlannedBroadcasts:
-    """bot.broadcasting.Broadcasting as the /engage command uses it: plan, then confirm."""
+    """bot.services.broadcasting.Broadcasting as the /engage command uses it: plan, then confirm."""
 
     def __init__(self, broadcasting: Broadcasting) -> None:
         self.broadcasting = broadcasting

@@ -18,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.authoring import parse_activity
+from bot.authoring.activities import parse_activity
 from bot.bootstrap import Runtime, build_broadcasting, quiet_hours_for
-from bot.chat_app import PlannedBroadcasts, chat_channels
 from bot.core.messages import Channel, InboundMessage
-from bot.dashboard import DashboardConfig, dashboard_off_routes, dashboard_routes
 from bot.errors import UnsupportedEvent
-from bot.sender import OutboxSender
-from bot.service import utcnow
+from bot.services.inbound import utcnow
+from bot.services.sender import OutboxSender
+from bot.web.chat import PlannedBroadcasts, chat_channels
+from bot.web.dashboard.routes import DashboardConfig, dashboard_off_routes, dashboard_routes
 from channels.twilio_sms import EMPTY_TWIML
 from storage.outbox import Delivery
 

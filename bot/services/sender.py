@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from bot.core.messages import Channel, OutboundMessage
+from bot.core.quiet_hours import QuietHours
 from bot.core.render import with_direction
 from bot.errors import ProviderError
 from bot.ports import ChannelSender, Outbox, OutboxRow, SentLookup
-from bot.quiet_hours import QuietHours
 
 __all__ = ["OutboxSender", "RateLimiter", "RunDb"]
 

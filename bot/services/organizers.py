@@ -22,7 +22,7 @@ from typing import Protocol
 from bot.core.messages import Choice, Reply
 from bot.core.staff import InboxSummary
 from bot.errors import EngageError, ProviderError
-from bot.sender import RunDb
+from bot.services.sender import RunDb
 
 __all__ = [
     "BroadcastPreview",
@@ -102,7 +102,7 @@ class BroadcastStatus:
 
 
 class Broadcasts(Protocol):
-    """Planning and creating broadcasts (bot.broadcasting); raise EngageError with the reason."""
+    """Planning and creating broadcasts (bot.services.broadcasting); raise EngageError with the reason."""
 
     def preview(self, activity: str, to: str) -> BroadcastPreview: ...
 

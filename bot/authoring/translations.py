@@ -44,7 +44,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from bot.authoring import FieldPath, SourceError, parse_activity, read_source
+from bot.authoring.activities import FieldPath, SourceError, parse_activity, read_source
 from bot.core.activity import Activity, authored_text, is_authored_text
 from bot.core.texts import language_name
 from bot.core.vocabulary import spoken_languages
