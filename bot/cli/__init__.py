@@ -190,7 +190,7 @@ def telegram_set_webhook(
 ) -> None:
     """Tell Telegram to post updates here, signed with TELEGRAM_WEBHOOK_SECRET.
 
-    Example: ENGAGE_PUBLIC_URL=https://bot.authoring.district.example.org engage telegram set-webhook
+    Example: ENGAGE_PUBLIC_URL=https://bot.district.example.org engage telegram set-webhook
     """
     runtime = _runtime()
     telegram = runtime.telegram

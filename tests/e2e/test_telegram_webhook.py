@@ -239,7 +239,7 @@ def test_set_webhook_registers_the_secret(tmp_path: Path, monkeypatch: pytest.Mo
     with serve(api.app) as base:
         for name, value in {
             "ENGAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'engage.db'}",
-            "ENGAGE_PUBLIC_URL": "https://bot.authoring.district.example.org",
+            "ENGAGE_PUBLIC_URL": "https://bot.district.example.org",
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
             "TELEGRAM_API_BASE_URL": base,
@@ -250,7 +250,7 @@ def test_set_webhook_registers_the_secret(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 0, result.output
     [call] = api.sent("setWebhook")
     assert call == {
-        "url": "https://bot.authoring.district.example.org/webhooks/telegram",
+        "url": "https://bot.district.example.org/webhooks/telegram",
         "secret_token": TELEGRAM_SECRET,
         "allowed_updates": ["message", "edited_message", "callback_query", "my_chat_member"],
     }
