@@ -24,6 +24,7 @@ __all__ = [
     "Keyword",
     "KeywordMatch",
     "Phrasebook",
+    "fits",
     "fold",
     "keyword_words",
     "match_keyword",
@@ -187,7 +188,7 @@ class Phrasebook(Generic[V]):
         key = tuple(_fold_word(word)[0] for word in words)
         found: list[V] = []
         for phrase, value in self._index.get(key, ()):
-            if value not in found and all(map(_fits, words, phrase)):
+            if value not in found and all(map(fits, words, phrase)):
                 found.append(value)
         return tuple(found)
 
@@ -283,7 +284,12 @@ def _filler_book() -> Phrasebook[str]:
     )
 
 
-def _fits(said: str, phrase: str) -> bool:
+def fits(said: str, phrase: str) -> bool:
+    """Whether the word `said` may stand for `phrase`: the same letters, no accent it lacks.
+
+    "dung" and "dưng" fit "dừng", "đúng" does not; a lone letter must keep its
+    accent ("a" is not "ạ"). Both words as `split_words` gives them.
+    """
     # Accents are compared per word, not per letter: Vietnamese may put a tone
     # mark on either vowel ("huỷ", "hủy").
     said_base, said_marks = _fold_word(said)
