@@ -1,0 +1,213 @@
+"""`engage activity`: check, publish and translate activities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.authoring.activities import ActivityReport, check_activity_file, parse_activity
+from bot.authoring.district import DistrictConfig
+from bot.authoring.translations import export_sheet, import_sheet
+from bot.bootstrap import (
+    district_config,
+)
+from bot.cli.session import (
+    err,
+    initialize,
+    open_runtime,
+    out,
+)
+from bot.core.texts import catalog_problems
+from bot.errors import EngageError
+from bot.services.inbound import utcnow
+from bot.settings import Settings
+from storage.activities import list_activities, set_open, store_activity
+
+activity_app = typer.Typer(help="Author, check and publish activities.", no_args_is_help=True)
+
+
+def _check(paths: Sequence[Path], languages: Sequence[str], segments: bool = False) -> bool:
+    ok = True
+    for path in paths:
+        report = check_activity_file(path, languages)
+        for problem in report.errors:
+            err.print(f"[red]error[/red] {problem}", highlight=False)
+        for warning in report.warnings:
+            err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+        if report.errors:
+            ok = False
+            continue
+        translated = ", ".join(
+            f"{code} {count}/{report.texts}" for code, count in report.translated.items()
+        )
+        out.print(
+            f"{path}: ok ({len(report.warnings)} warnings); translated: {translated}",
+            highlight=False,
+        )
+        if segments:
+            _show_segments(report)
+    return ok
+
+
+def _show_segments(report: ActivityReport) -> None:
+    languages = list(report.translated)
+    table = Table("message", *languages, title=f"SMS segments: {report.path}")
+    for where, costs in report.segments.items():
+        cells = []
+        for code in languages:
+            cost = costs[code]
+            shown = f"{cost.segments} ({cost.encoding.value})"
+            cells.append(f"[yellow]{shown}[/yellow]" if cost.segments > 2 else shown)
+        table.add_row(where, *cells)
+    out.print(table)
+
+
+# The bot's own texts, once per run: a language without them sends English.
+def _check_system_texts(languages: Sequence[str]) -> None:
+    for problem in catalog_problems(languages):
+        err.print(
+            f"[yellow]warning[/yellow] bot/languages/{problem} (English is sent instead)",
+            highlight=False,
+        )
+
+
+@activity_app.command("validate")
+def activity_validate(
+    files: Annotated[list[Path], typer.Argument(help="Activity YAML files.")],
+    segments: Annotated[
+        bool, typer.Option("--segments", help="Show every message's SMS cost per language.")
+    ] = False,
+) -> None:
+    """Check activity files: errors name file:line: field; warnings list missing
+    translations (the activity's and the bot's own, per district language) and
+    prompts over 2 SMS segments.
+
+    Example: engage activity validate examples/*.yaml --segments
+    """
+    district = district_config(Settings())
+    _check_system_texts(district.languages)
+    if not _check(files, district.languages, segments):
+        raise typer.Exit(1)
+
+
+@activity_app.command("load")
+def activity_load(
+    files: Annotated[list[Path], typer.Argument(help="Activity YAML files.")],
+) -> None:
+    """Validate and publish activities (a changed file becomes a new version).
+
+    Example: engage activity load examples/*.yaml
+    """
+    runtime = open_runtime()
+    initialize(runtime)
+    if not _check(files, runtime.district.languages):
+        raise typer.Exit(1)
+    for path in files:
+        source = path.read_text(encoding="utf-8-sig")
+        activity = parse_activity(source, str(path))
+        result = store_activity(runtime.engine, activity, source, utcnow())
+        verb = "loaded" if result.created else "unchanged"
+        out.print(f"{result.key} v{result.version}: {verb}")
+
+
+translations_app = typer.Typer(
+    help="Translation sheets (XLSX) for the district's translators.", no_args_is_help=True
+)
+activity_app.add_typer(translations_app, name="translations")
+
+
+def _sheet_languages(district: DistrictConfig, chosen: Sequence[str]) -> list[str]:
+    for code in chosen:
+        if code not in district.languages:
+            raise EngageError(
+                f"--language {code}: not one of the district's languages "
+                f"({', '.join(district.languages)})"
+            )
+    return list(chosen) or list(district.languages)
+
+
+@translations_app.command("export")
+def translations_export(
+    activity: Annotated[Path, typer.Argument(help="The activity's YAML file.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write the sheet [default: FILE.translations.xlsx, here]."
+        ),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option("--language", "-l", help="Only this language (repeat for more)."),
+    ] = None,
+) -> None:
+    """Write every text of ACTIVITY to an XLSX sheet, a column per district language.
+
+    Missing translations are highlighted; send the sheet to your translators.
+
+    Example: engage activity translations export examples/family-priorities.yaml -l so -l ar
+    """
+    district = district_config(Settings())
+    languages = _sheet_languages(district, language or [])
+    target = output or Path(f"{activity.stem}.translations.xlsx")
+    result = export_sheet(activity, languages, target)
+    missing = ", ".join(f"{code} {count}" for code, count in result.missing.items()) or "none"
+    out.print(
+        f"{result.path}: {result.texts} texts; missing translations: {missing}", highlight=False
+    )
+
+
+@translations_app.command("import")
+def translations_import(
+    activity: Annotated[Path, typer.Argument(help="The activity's YAML file, which is updated.")],
+    sheet: Annotated[Path, typer.Argument(help="The filled-in XLSX sheet.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the sheet and say what would change.")
+    ] = False,
+) -> None:
+    """Read a filled-in translation sheet back into ACTIVITY's file.
+
+    Rows whose source text changed since the export are skipped and listed;
+    an empty cell never removes a translation. Load the file afterwards with
+    `engage activity load`.
+
+    Example: engage activity translations import examples/family-priorities.yaml family.xlsx
+    """
+    district = district_config(Settings())
+    result = import_sheet(sheet, activity, district.languages, dry_run=dry_run)
+    for line in result.skipped:
+        err.print(f"[yellow]skipped[/yellow] {line}", highlight=False)
+    changed = ", ".join(f"{code} {n}" for code, n in result.changes.items() if n) or "nothing"
+    verb = "updated" if result.written else "would update" if dry_run else "unchanged"
+    out.print(f"{activity}: {verb}; new or changed translations: {changed}", highlight=False)
+
+
+@activity_app.command("list")
+def activity_list() -> None:
+    """List activities with their versions and progress."""
+    runtime = open_runtime()
+    initialize(runtime)
+    table = Table("activity", "version", "kind", "open", "participants", "completed", "answers")
+    for row in list_activities(runtime.engine):
+        table.add_row(
+            row.key,
+            str(row.version),
+            row.kind,
+            "yes" if row.is_open else "no",
+            str(row.participants),
+            str(row.completed),
+            str(row.responses),
+        )
+    out.print(table)
+
+
+@activity_app.command("close")
+def activity_close(key: str) -> None:
+    """Stop offering an activity (conversations under way may finish)."""
+    runtime = open_runtime()
+    if not set_open(runtime.engine, key, False, utcnow()):
+        raise EngageError(f"no activity named {key!r}: see `engage activity list`")
+    out.print(f"{key}: closed")

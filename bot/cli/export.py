@@ -1,0 +1,155 @@
+"""`engage export` and `engage representation`: what the planning committee reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.authoring.activities import parse_activity
+from bot.cli.session import (
+    actor,
+    command_runtime,
+    err,
+    out,
+)
+from bot.errors import EngageError
+from bot.services.inbound import utcnow
+from bot.synthesis.pack import write_pack
+from storage.export import ExportFormat, export_activity
+from storage.representation import measure_representation, plan_follow_up
+
+
+def export(
+    ctx: typer.Context,
+    activity: Annotated[str, typer.Argument(help="Activity key, as in `engage activity list`.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="File format.")
+    ] = ExportFormat.CSV,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    pack: Annotated[
+        Path | None,
+        typer.Option("--pack", help="Write the synthesis pack to this folder instead."),
+    ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="One row per participant × activity.")
+    ] = False,
+    include_contacts: Annotated[
+        bool, typer.Option("--include-contacts", help="Add phone numbers and handles.")
+    ] = False,
+    public: Annotated[
+        bool,
+        typer.Option("--public", help="With --pack: aggregates only, small counts suppressed."),
+    ] = False,
+) -> None:
+    """Export every answer to an activity, one row per answer, participants pseudonymized.
+
+    Example: engage export family-priorities-2026 --format xlsx -o priorities.xlsx
+
+    Example: engage export family-priorities-2026 --pack synthesis/ (add --public to share)
+    """
+    runtime = command_runtime(ctx)
+    secret = runtime.settings.pseudonym_secret.get_secret_value()
+    who = actor()
+    if include_contacts:
+        err.print(
+            "[yellow]warning:[/yellow] this export holds phone numbers and handles: "
+            "keep it private and delete it when done",
+            highlight=False,
+        )
+    if pack is not None:
+        if output is not None or wide:
+            raise EngageError("--pack writes every table itself: drop -o/--wide")
+        threshold = runtime.settings.suppression_threshold
+        with err.status(f"Writing the synthesis pack of {activity}…"):
+            report = write_pack(
+                runtime.engine,
+                activity,
+                parse_activity,
+                secret,
+                runtime.district.timezone,
+                pack,
+                utcnow(),
+                public=public,
+                threshold=threshold,
+                include_contacts=include_contacts,
+                actor=who,
+            )
+        for note in report.notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        kind = f"public (counts under {threshold} hidden)" if public else "internal"
+        err.print(
+            f"{kind} pack of {report.answers} answers from {report.participants} people: "
+            f"{len(report.files)} files in {pack}"
+        )
+        return
+    if public:
+        raise EngageError(
+            "row-level tables are never public: use --pack DIR --public for suppressed aggregates"
+        )
+    path = output or Path(f"{activity}{'-wide' if wide else ''}.{fmt.value}")
+    with err.status(f"Exporting {activity}…"):
+        result = export_activity(
+            runtime.engine,
+            activity,
+            parse_activity,
+            secret,
+            runtime.district.timezone,
+            path,
+            fmt,
+            utcnow(),
+            wide=wide,
+            include_contacts=include_contacts,
+            actor=who,
+        )
+    what = "participants" if wide else "answers"
+    err.print(f"{result.rows} {what} written to {result.path}")
+
+
+def representation(
+    ctx: typer.Context,
+    activity: Annotated[
+        str | None, typer.Argument(help="Activity key; all activities when left out.")
+    ] = None,
+    by: Annotated[
+        str, typer.Option(help="Rows per: school, language and/or role, comma-separated.")
+    ] = "school,language",
+    follow_up: Annotated[
+        bool, typer.Option("--follow-up", help="Plan a follow-up to the groups flagged.")
+    ] = False,
+) -> None:
+    """Response rates against enrollment; flags under-represented groups.
+
+    Example: engage representation family-priorities-2026 --by school,language,role
+    """
+    runtime = command_runtime(ctx)
+    dimensions = tuple(d.strip() for d in by.split(",") if d.strip())
+    if not dimensions or set(dimensions) - {"school", "language", "role"}:
+        raise EngageError(f"--by {by!r}: use school, language and/or role")
+    report = measure_representation(runtime.engine, activity)
+    frame = report.frame(dimensions)
+    table = Table(*dimensions, "enrolled", "respondents", "rate", "gap", "")
+    for record in frame.to_dict("records"):
+        rate = record["response_rate"]
+        table.add_row(
+            *(str(record[d]) for d in dimensions),
+            str(record["enrolled"]),
+            str(record["respondents"]),
+            "—" if rate != rate else f"{rate:.0%}",
+            str(record["gap"]),
+            "under-represented" if record["under_represented"] else "",
+        )
+    out.print(table)
+    out.print(
+        f"District rate {report.rate:.1%}; a group under {report.ratio:.0%} of it is "
+        f"under-represented: {len(report.under_represented)} group(s)."
+    )
+    if follow_up:
+        if activity is None:
+            raise EngageError("--follow-up needs the activity to invite people to")
+        plan = plan_follow_up(runtime.engine, activity, actor(), utcnow())
+        out.print(f"Follow-up planned: {plan.audience} people to reach. Broadcast to each:")
+        for audience in plan.filters:
+            out.print(f"  {audience}", highlight=False)

@@ -1,0 +1,156 @@
+"""`engage simulate` and `engage demo`: the bot in a terminal, no provider needed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.authoring.activities import parse_activity
+from bot.bootstrap import (
+    Runtime,
+)
+from bot.cli.session import (
+    initialize,
+    open_runtime,
+    out,
+)
+from bot.core.messages import Channel, InboundMessage, OutboundMessage
+from bot.core.render import as_plain_text
+from bot.errors import EngageError
+from bot.services.inbound import utcnow
+from bot.services.sender import OutboxSender
+from storage.activities import store_activity
+from storage.export import ExportFormat, tidy_responses, write_table
+
+
+class TerminalChannel:
+    """A channel that prints what would be sent, as an SMS would show it."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.count = 0
+
+    async def send(self, message: OutboundMessage) -> str:
+        self.count += 1
+        body = as_plain_text(message.text, message.choices)
+        self.console.print(f"[bold cyan]bot>[/bold cyan] {body}", highlight=False)
+        return f"terminal-{uuid.uuid4().hex}"
+
+
+def _conversation(
+    runtime: Runtime, address: str, lines: Sequence[str] | None, console: Console
+) -> None:
+    sender = OutboxSender(runtime.outbox, {Channel.SIMULATOR: TerminalChannel(console)}, utcnow)
+
+    async def flush() -> None:
+        while await sender.run_once():
+            pass
+
+    def say(line: str, number: int) -> None:
+        runtime.service.handle_inbound(
+            InboundMessage(
+                Channel.SIMULATOR,
+                address,
+                line,
+                provider_id=f"{address}:{utcnow().isoformat()}:{number}",
+            )
+        )
+        asyncio.run(flush())
+
+    if lines is not None:
+        for number, line in enumerate(lines):
+            console.print(f"[bold green]you>[/bold green] {line}", highlight=False)
+            say(line, number)
+        return
+    console.print("Type as a family would (Ctrl-D to quit). Try HELP, LANGUAGE, STOP.")
+    number = 0
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        number += 1
+        say(line, number)
+
+
+def simulate(
+    address: Annotated[
+        str, typer.Option("--as", help="Who you are, e.g. a phone number.")
+    ] = "+15550100001",
+) -> None:
+    """Chat with the bot in the terminal as a family would, no provider needed.
+
+    Example: engage simulate --as +15550100002
+    """
+    runtime = open_runtime(detector=True)
+    initialize(runtime)
+    _conversation(runtime, address, None, out)
+
+
+# Three families text the district's number; each line is one SMS.
+DEMO_FAMILIES: dict[str, list[str]] = {
+    "+15550100101": [
+        *("Hola", "2", "sí", "1", "garfield", "4", "3,1,5", "no"),
+        *("Las notas llegan solo en inglés", "Más maestros bilingües"),
+    ],
+    "+15550100102": [
+        *("PLAN", "3", "có", "1", "1", "5", "1 2 3", "không"),
+        *("Thông báo chỉ bằng tiếng Anh", "BỎ QUA"),
+    ],
+    "+15550100103": [
+        *("hi", "1", "yes", "parent", "kennedy", "seven", "2"),
+        *("mental health, safety", "yes", "Later start times for high school"),
+        "STOP",
+    ],
+}
+
+
+def demo(
+    database: Annotated[Path, typer.Option(help="SQLite file for the demo.")] = Path(
+        "engage-demo.db"
+    ),
+) -> None:
+    """Run a complete demo on SQLite with the examples: three families take the survey,
+    then the answers are exported. No credentials needed."""
+    import os
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    if not examples.is_dir():
+        raise EngageError("the examples/ folder is missing: run the demo from a source checkout")
+    os.environ.setdefault("ENGAGE_DATABASE_URL", f"sqlite:///{database}")
+    os.environ.setdefault("ENGAGE_DISTRICT_FILE", str(examples / "district.yaml"))
+    runtime = open_runtime(detector=True)
+    initialize(runtime)
+    files = sorted(examples.glob("*.yaml"))
+    activities = [f for f in files if f.name != "district.yaml"]
+    for path in activities:
+        source = path.read_text(encoding="utf-8-sig")
+        store_activity(
+            runtime.engine, parse_activity(source, str(path)), source, utcnow(), actor="demo"
+        )
+    survey = parse_activity(
+        (examples / "family-priorities.yaml").read_text("utf-8"), "family-priorities.yaml"
+    )
+    for address, lines in DEMO_FAMILIES.items():
+        out.rule(f"family {address[-4:]} (SMS)")
+        _conversation(runtime, address, lines, out)
+    frame = tidy_responses(
+        runtime.engine,
+        survey.key,
+        parse_activity,
+        runtime.settings.pseudonym_secret.get_secret_value(),
+        runtime.district.timezone,
+    )
+    path = write_table(frame, Path("engage-demo-export.csv"), ExportFormat.CSV)
+    out.rule("export")
+    out.print(
+        frame[["participant", "question", "label_en", "text", "language"]].to_string(index=False)
+    )
+    out.print(f"\n{len(frame)} answers exported to {path}. Try it yourself: engage simulate")
