@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
+from bot.core.formats import ExportFormat
 from bot.core.texts import text as system_text
 from bot.errors import EngageError
 from storage import models
@@ -95,12 +95,6 @@ CHUNK_ROWS = 100_000
 # On SQLite, scanning the table in id order beats the activity index (which
 # needs a sort of every row) once the activity holds this share of all answers.
 SCAN_SHARE = 0.2
-
-
-class ExportFormat(StrEnum):
-    CSV = "csv"
-    XLSX = "xlsx"
-    PARQUET = "parquet"
 
 
 class ExportError(EngageError):

@@ -4,33 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from bot.authoring.activities import ActivityReport, check_activity_file, parse_activity
-from bot.authoring.district import DistrictConfig
-from bot.authoring.translations import export_sheet, import_sheet
-from bot.bootstrap import (
-    district_config,
-)
 from bot.cli.session import (
     err,
     initialize,
     open_runtime,
     out,
 )
-from bot.core.texts import catalog_problems
 from bot.errors import EngageError
-from bot.services.inbound import utcnow
-from bot.settings import Settings
-from storage.activities import list_activities, set_open, store_activity
+
+if TYPE_CHECKING:
+    from bot.authoring.activities import ActivityReport
+    from bot.authoring.district import DistrictConfig
+
 
 activity_app = typer.Typer(help="Author, check and publish activities.", no_args_is_help=True)
 
 
 def _check(paths: Sequence[Path], languages: Sequence[str], segments: bool = False) -> bool:
+    from bot.authoring.activities import check_activity_file
+
     ok = True
     for path in paths:
         report = check_activity_file(path, languages)
@@ -68,6 +65,8 @@ def _show_segments(report: ActivityReport) -> None:
 
 # The bot's own texts, once per run: a language without them sends English.
 def _check_system_texts(languages: Sequence[str]) -> None:
+    from bot.core.texts import catalog_problems
+
     for problem in catalog_problems(languages):
         err.print(
             f"[yellow]warning[/yellow] bot/languages/{problem} (English is sent instead)",
@@ -88,6 +87,9 @@ def activity_validate(
 
     Example: engage activity validate examples/*.yaml --segments
     """
+    from bot.bootstrap import district_config
+    from bot.settings import Settings
+
     district = district_config(Settings())
     _check_system_texts(district.languages)
     if not _check(files, district.languages, segments):
@@ -102,6 +104,10 @@ def activity_load(
 
     Example: engage activity load examples/*.yaml
     """
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import utcnow
+    from storage.activities import store_activity
+
     runtime = open_runtime()
     initialize(runtime)
     if not _check(files, runtime.district.languages):
@@ -150,6 +156,10 @@ def translations_export(
 
     Example: engage activity translations export examples/family-priorities.yaml -l so -l ar
     """
+    from bot.authoring.translations import export_sheet
+    from bot.bootstrap import district_config
+    from bot.settings import Settings
+
     district = district_config(Settings())
     languages = _sheet_languages(district, language or [])
     target = output or Path(f"{activity.stem}.translations.xlsx")
@@ -176,6 +186,10 @@ def translations_import(
 
     Example: engage activity translations import examples/family-priorities.yaml family.xlsx
     """
+    from bot.authoring.translations import import_sheet
+    from bot.bootstrap import district_config
+    from bot.settings import Settings
+
     district = district_config(Settings())
     result = import_sheet(sheet, activity, district.languages, dry_run=dry_run)
     for line in result.skipped:
@@ -188,6 +202,8 @@ def translations_import(
 @activity_app.command("list")
 def activity_list() -> None:
     """List activities with their versions and progress."""
+    from storage.activities import list_activities
+
     runtime = open_runtime()
     initialize(runtime)
     table = Table("activity", "version", "kind", "open", "participants", "completed", "answers")
@@ -207,6 +223,9 @@ def activity_list() -> None:
 @activity_app.command("close")
 def activity_close(key: str) -> None:
     """Stop offering an activity (conversations under way may finish)."""
+    from bot.services.inbound import utcnow
+    from storage.activities import set_open
+
     runtime = open_runtime()
     if not set_open(runtime.engine, key, False, utcnow()):
         raise EngageError(f"no activity named {key!r}: see `engage activity list`")

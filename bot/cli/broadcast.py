@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from bot.bootstrap import (
-    build_broadcasting,
-)
 from bot.cli.session import (
     actor,
     command_runtime,
@@ -19,10 +16,11 @@ from bot.cli.session import (
     out,
 )
 from bot.errors import EngageError
-from bot.services.broadcasting import Broadcasting, Plan, parse_delay, parse_when
-from bot.services.inbound import utcnow
-from storage.audience import saved_segments
-from storage.broadcasts import Progress as BroadcastProgress
+
+if TYPE_CHECKING:
+    from bot.services.broadcasting import Broadcasting, Plan
+    from storage.broadcasts import Progress as BroadcastProgress
+
 
 segment_app = typer.Typer(help="Save audience filters under a name.")
 
@@ -37,6 +35,8 @@ def segment_save(
 
     Example: engage segment save lincoln-spanish --to school=lincoln-es,language=es
     """
+    from bot.bootstrap import build_broadcasting
+
     runtime = command_runtime(ctx)
     broadcasting = build_broadcasting(runtime)
     created, audience = broadcasting.save_segment(name, to, actor())
@@ -51,6 +51,8 @@ def segment_save(
 @segment_app.command("list")
 def segment_list(ctx: typer.Context) -> None:
     """List saved segments and their filters."""
+    from storage.audience import saved_segments
+
     runtime = command_runtime(ctx)
     table = Table("segment", "filter")
     for name, audience in saved_segments(runtime.engine):
@@ -103,6 +105,10 @@ def broadcast(
       engage broadcast status 12 --watch
       engage broadcast cancel 12
     """
+    from bot.bootstrap import build_broadcasting
+    from bot.services.broadcasting import parse_delay, parse_when
+    from bot.services.inbound import utcnow
+
     runtime = command_runtime(ctx)
     broadcasting = build_broadcasting(runtime)
     zone = ZoneInfo(runtime.district.timezone)
@@ -155,6 +161,8 @@ def _duration(seconds: float) -> str:
 
 
 def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
+    from bot.services.inbound import utcnow
+
     counts, estimate = plan.counts, plan.estimate
     kind = "progress update" if plan.kind.value == "update" else "invitation"
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -212,6 +220,7 @@ def _enqueue_with_progress(broadcasting: Broadcasting, broadcast_id: int, people
 def _broadcast_status(
     broadcasting: Broadcasting, broadcast_id: int | None, zone: ZoneInfo, watch: bool
 ) -> None:
+
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from bot.authoring.activities import parse_activity
 from bot.cli.session import (
     actor,
     command_runtime,
     err,
     out,
 )
+from bot.core.formats import ExportFormat
 from bot.errors import EngageError
-from bot.services.inbound import utcnow
-from bot.synthesis.pack import write_pack
-from storage.export import ExportFormat, export_activity
-from storage.representation import measure_representation, plan_follow_up
+
+if TYPE_CHECKING:
+    pass
 
 
 def export(
@@ -50,6 +49,11 @@ def export(
 
     Example: engage export family-priorities-2026 --pack synthesis/ (add --public to share)
     """
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import utcnow
+    from bot.synthesis.pack import write_pack
+    from storage.export import export_activity
+
     runtime = command_runtime(ctx)
     secret = runtime.settings.pseudonym_secret.get_secret_value()
     who = actor()
@@ -124,6 +128,9 @@ def representation(
 
     Example: engage representation family-priorities-2026 --by school,language,role
     """
+    from bot.services.inbound import utcnow
+    from storage.representation import measure_representation, plan_follow_up
+
     runtime = command_runtime(ctx)
     dimensions = tuple(d.strip() for d in by.split(",") if d.strip())
     if not dimensions or set(dimensions) - {"school", "language", "role"}:

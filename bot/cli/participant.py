@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.authoring.activities import parse_activity
 from bot.cli.session import (
     actor,
     command_runtime,
     err,
     out,
 )
-from bot.services.inbound import utcnow
-from storage.privacy import forget_participant
+
+if TYPE_CHECKING:
+    pass
+
 
 participant_app = typer.Typer(help="Act on one participant's data.", no_args_is_help=True)
 
@@ -34,6 +35,10 @@ def participant_forget(
 
     Example: engage participant forget +15550100123
     """
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import utcnow
+    from storage.privacy import forget_participant
+
     runtime = command_runtime(ctx)
     if not yes:
         typer.confirm("Remove this person's contact details and words for good?", abort=True)

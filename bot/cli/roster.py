@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.bootstrap import (
-    Runtime,
-)
 from bot.cli.session import (
     SHOWN,
     actor,
@@ -18,14 +15,19 @@ from bot.cli.session import (
     listed,
     out,
 )
-from bot.services.inbound import utcnow
-from storage.roster import RosterRules, import_enrollment, import_roster
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
+    from storage.roster import RosterRules
+
 
 roster_app = typer.Typer(help="Import families from the student information system.")
 enrollment_app = typer.Typer(help="Import enrollment figures for the representation check.")
 
 
 def _roster_rules(runtime: Runtime, region: str | None = None) -> RosterRules:
+    from storage.roster import RosterRules
+
     district = runtime.district
     return RosterRules(
         languages=tuple(district.languages),
@@ -57,6 +59,9 @@ def roster_import(
     Example: engage roster import roster.csv --dry-run
     """
     from rich.progress import Progress
+
+    from bot.services.inbound import utcnow
+    from storage.roster import import_roster
 
     runtime = command_runtime(ctx)
     with Progress(console=err, transient=True) as bar:
@@ -96,6 +101,9 @@ def enrollment_import(
 
     Example: engage enrollment import examples/enrollment.csv
     """
+    from bot.services.inbound import utcnow
+    from storage.roster import import_enrollment
+
     runtime = command_runtime(ctx)
     report = import_enrollment(
         runtime.engine, file, _roster_rules(runtime), utcnow(), dry_run=dry_run, actor=actor()

@@ -5,26 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.bootstrap import (
-    build_broadcasting,
-    quiet_hours_for,
-)
 from bot.cli.session import (
     in_thread,
     initialize,
     open_runtime,
     verbose,
 )
-from bot.core.messages import Channel
 from bot.errors import EngageError
 from bot.logs import configure_logging
-from bot.services.inbound import utcnow
-from bot.services.sender import OutboxSender
-from bot.web.chat import build_inbox
+
+if TYPE_CHECKING:
+    pass
 
 
 def serve(
@@ -55,6 +50,12 @@ def serve(
 
 def worker() -> None:
     """Send the outbox only (run several beside `engage serve --no-sender` on PostgreSQL)."""
+    from bot.bootstrap import build_broadcasting, quiet_hours_for
+    from bot.core.messages import Channel
+    from bot.services.inbound import utcnow
+    from bot.services.sender import OutboxSender
+    from bot.web.chat import build_inbox
+
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
     runtime = open_runtime()
     if not runtime.senders:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 
-from bot.bootstrap import (
-    Runtime,
-    build_runtime,
-    sync_schools,
-)
-from bot.settings import Settings
-from storage.database import migrate
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
+
 
 T = TypeVar("T")
 
@@ -40,10 +36,16 @@ def verbose() -> bool:
 
 
 def open_runtime(detector: bool = False) -> Runtime:
+    from bot.bootstrap import build_runtime
+    from bot.settings import Settings
+
     return build_runtime(Settings(), detector=detector)
 
 
 def initialize(runtime: Runtime) -> None:
+    from bot.bootstrap import sync_schools
+    from storage.database import migrate
+
     migrate(runtime.engine)
     sync_schools(runtime.engine, runtime.district)
 

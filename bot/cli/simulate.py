@@ -6,27 +6,21 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from bot.authoring.activities import parse_activity
-from bot.bootstrap import (
-    Runtime,
-)
 from bot.cli.session import (
     initialize,
     open_runtime,
     out,
 )
-from bot.core.messages import Channel, InboundMessage, OutboundMessage
-from bot.core.render import as_plain_text
 from bot.errors import EngageError
-from bot.services.inbound import utcnow
-from bot.services.sender import OutboxSender
-from storage.activities import store_activity
-from storage.export import ExportFormat, tidy_responses, write_table
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
+    from bot.core.messages import OutboundMessage
 
 
 class TerminalChannel:
@@ -37,6 +31,8 @@ class TerminalChannel:
         self.count = 0
 
     async def send(self, message: OutboundMessage) -> str:
+        from bot.core.render import as_plain_text
+
         self.count += 1
         body = as_plain_text(message.text, message.choices)
         self.console.print(f"[bold cyan]bot>[/bold cyan] {body}", highlight=False)
@@ -46,6 +42,10 @@ class TerminalChannel:
 def _conversation(
     runtime: Runtime, address: str, lines: Sequence[str] | None, console: Console
 ) -> None:
+    from bot.core.messages import Channel, InboundMessage
+    from bot.services.inbound import utcnow
+    from bot.services.sender import OutboxSender
+
     sender = OutboxSender(runtime.outbox, {Channel.SIMULATOR: TerminalChannel(console)}, utcnow)
 
     async def flush() -> None:
@@ -120,6 +120,11 @@ def demo(
     """Run a complete demo on SQLite with the examples: three families take the survey,
     then the answers are exported. No credentials needed."""
     import os
+
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import utcnow
+    from storage.activities import store_activity
+    from storage.export import ExportFormat, tidy_responses, write_table
 
     examples = Path(__file__).resolve().parents[2] / "examples"
     if not examples.is_dir():
