@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -155,13 +156,19 @@ class OutboxSender:
             return 0
         deadline = now + self.lease - self.margin
         gate = asyncio.Semaphore(self.concurrency)
+        # Families are sent to side by side; one family's messages go one after the
+        # other, in the order they were written (a greeting before its question).
+        families: dict[tuple[Channel, str], list[OutboxRow]] = defaultdict(list)
+        for row in sorted(rows, key=lambda row: row.id):
+            families[(row.channel, row.address)].append(row)
 
-        async def one(row: OutboxRow) -> None:
-            async with gate:
-                await self._send(row, deadline)
+        async def in_order(family: list[OutboxRow]) -> None:
+            for row in family:
+                async with gate:
+                    await self._send(row, deadline)
 
         try:
-            await asyncio.gather(*(one(row) for row in rows))
+            await asyncio.gather(*(in_order(family) for family in families.values()))
         finally:
             await self._record()
         return len(rows)

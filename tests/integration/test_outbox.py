@@ -72,6 +72,26 @@ def test_due_rows_are_sent_once_and_logged(engine: Engine) -> None:
     assert logged == [("out", f"SM{1:032d}", "sent"), ("out", f"SM{2:032d}", "sent")]
 
 
+class SlowFirstChannel(RecordingChannel):
+    """The provider takes longer over the first message it is given."""
+
+    async def send(self, message: OutboundMessage) -> str:
+        if not self.sent and message.text.endswith("first"):
+            await asyncio.sleep(0.05)
+        return await super().send(message)
+
+
+def test_one_familys_messages_go_out_in_the_order_they_were_written(engine: Engine) -> None:
+    queue(engine, "hi first", "then the question", phone="+15550100001")
+    queue(engine, "another family", phone="+15550100002")
+    channel = SlowFirstChannel()
+    assert asyncio.run(sender_for(engine, channel, [NOW]).run_once()) == 3
+    to_first = [m.text for m in channel.sent if m.address == "+15550100001"]
+    assert to_first == ["hi first", "then the question"]
+    # The other family did not wait for the first one's slow send.
+    assert channel.sent[0].text == "another family"
+
+
 def test_a_claimed_row_is_not_claimed_again_until_its_lease_expires(engine: Engine) -> None:
     queue(engine, "one")
     store = OutboxStore(engine)
