@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, insert, select, update
 
 from bot.authoring.activities import parse_activity
 from bot.authoring.district import DistrictConfig, load_district_file
 from bot.core.detection import LanguageDetector, build_detector
-from bot.core.messages import Channel
+from bot.core.messages import Channel, InboundMessage
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
 from bot.core.state import OnboardingStep, Program, School
 from bot.errors import ConfigError, EngageError
 from bot.ports import ChannelSender
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.services.inbound import Service, utcnow
+from bot.services.inbox import Inbox
 from bot.services.linking import LinkingService
+from bot.services.organizers import (
+    Broadcasts,
+    EngageCommand,
+    Organizers,
+    PlannedBroadcasts,
+    ProgressRow,
+)
+from bot.services.sender import OutboxSender, RunDb
+from bot.services.staff_desk import SlackDesk
 from bot.settings import Settings
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
@@ -28,12 +39,20 @@ from channels.twilio_sms import TwilioSms
 from storage import models
 from storage.audience import CHANNEL_PREFERENCE, AudienceRules
 from storage.database import connect, is_sqlite
-from storage.linking import SqlLinkUnitOfWork
+from storage.inbox import SqlInbox
+from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
 from storage.outbox import OutboxStore
+from storage.progress import activity_progress
 from storage.spool import Spool
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
 __all__ = [
     "Runtime",
+    "build_inbox",
+    "build_outbox_sender",
+    "build_slack_desk",
     "build_broadcasting",
     "build_runtime",
     "district_config",
@@ -241,3 +260,83 @@ def build_broadcasting(runtime: Runtime) -> Broadcasting:
         reminder_delay=delay,
     )
     return Broadcasting(runtime.engine, runtime.program, rules, policy, parse_activity, utcnow)
+
+
+def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:
+    """The outbox sender for this process's channels, rates, quiet hours and lease."""
+    settings = runtime.settings
+    return OutboxSender(
+        runtime.outbox,
+        runtime.senders,
+        utcnow,
+        run_db=run_db,
+        rates=send_rates(settings),
+        quiet_hours=quiet_hours_for(runtime),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )
+
+
+def build_inbox(runtime: Runtime, run_db: RunDb) -> Inbox | None:
+    """The Let's Talk inbox, when Slack and SLACK_INBOX_CHANNEL are set."""
+    channel = runtime.settings.slack_inbox_channel
+    if runtime.slack is None or not channel:
+        return None
+    return Inbox(SqlInbox(runtime.engine), runtime.slack, channel, runtime.program, run_db, utcnow)
+
+
+@dataclass
+class SlackDeskWiring:
+    """What Slack needs in the web app: the desk that works after the ack, and Bolt's handler."""
+
+    desk: SlackDesk
+    handler: AsyncSlackRequestHandler
+    inbox: Inbox | None
+
+
+def build_slack_desk(
+    runtime: Runtime,
+    run_db: RunDb,
+    accept: Callable[[InboundMessage], Awaitable[None]],
+    broadcasts: Broadcasts | None = None,
+) -> SlackDeskWiring | None:
+    """The Slack desk and Bolt app, when Slack is configured.
+
+    `broadcasts` serves `/engage broadcast` (by default, built from `runtime`).
+    """
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    from channels.slack import build_bolt_app
+
+    slack, settings = runtime.slack, runtime.settings
+    if slack is None or settings.slack_signing_secret is None:
+        return None
+    inbox = build_inbox(runtime, run_db)
+
+    async def stats() -> Sequence[ProgressRow]:
+        rows: Sequence[ProgressRow] = await run_db(lambda: activity_progress(runtime.engine))
+        return rows
+
+    commands = EngageCommand(
+        Organizers(
+            settings.slack_organizer_ids, settings.slack_organizer_group, slack.group_members
+        ),
+        stats=stats,
+        broadcasts=broadcasts or PlannedBroadcasts(build_broadcasting(runtime)),
+        inbox=inbox.summary if inbox is not None else None,
+        run=run_db,
+        clock=utcnow,
+        inbox_channel=settings.slack_inbox_channel,
+    )
+
+    def ensure_staff(user_id: str, name: str | None) -> bool:
+        return ensure_staff_contact(runtime.engine, Channel.SLACK, user_id, name, utcnow())
+
+    desk = SlackDesk(accept, slack, ensure_staff, run_db, commands, inbox)
+    bolt = build_bolt_app(
+        slack,
+        settings.slack_signing_secret.get_secret_value(),
+        desk,
+        workspace=settings.slack_team_id,
+        spawn=desk.spawn,
+    )
+    return SlackDeskWiring(desk, AsyncSlackRequestHandler(bolt), inbox)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -50,11 +49,7 @@ def serve(
 
 def worker() -> None:
     """Send the outbox only (run several beside `engage serve --no-sender` on PostgreSQL)."""
-    from bot.bootstrap import build_broadcasting, quiet_hours_for
-    from bot.core.messages import Channel
-    from bot.services.inbound import utcnow
-    from bot.services.sender import OutboxSender
-    from bot.web.chat import build_inbox
+    from bot.bootstrap import build_broadcasting, build_inbox, build_outbox_sender
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
     runtime = open_runtime()
@@ -63,22 +58,11 @@ def worker() -> None:
 
     async def run() -> None:
         stop = asyncio.Event()
-        outbox_sender = OutboxSender(
-            runtime.outbox,
-            runtime.senders,
-            utcnow,
-            run_db=in_thread,
-            rates={
-                Channel.SMS: runtime.settings.sms_per_second,
-                Channel.TELEGRAM: runtime.settings.telegram_per_second,
-                Channel.SLACK: runtime.settings.slack_per_second,
-            },
-            quiet_hours=quiet_hours_for(runtime),
-            lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
-        )
+        loops = [build_outbox_sender(runtime, in_thread).run(stop)]
         # Posting Let's Talk messages to the Slack inbox is sending too.
         inbox = build_inbox(runtime, in_thread)
-        loops = [outbox_sender.run(stop)] + ([inbox.run(stop)] if inbox is not None else [])
+        if inbox is not None:
+            loops.append(inbox.run(stop))
         # Scheduled broadcasts, reminders, and broadcasts a crash interrupted.
         loops.append(build_broadcasting(runtime).run_schedule(stop, in_thread))
         try:

@@ -22,9 +22,11 @@ from typing import Protocol
 from bot.core.messages import Choice, Reply
 from bot.core.staff import InboxSummary
 from bot.errors import EngageError, ProviderError
+from bot.services.broadcasting import Broadcasting, Plan
 from bot.services.sender import RunDb
 
 __all__ = [
+    "PlannedBroadcasts",
     "BroadcastPreview",
     "Broadcasts",
     "EngageCommand",
@@ -297,3 +299,58 @@ class EngageCommand:
         if not (team_domain and channel and ts):
             return ""
         return f"https://{team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+class PlannedBroadcasts:
+    """Broadcasting as the /engage command uses it: plan, then confirm."""
+
+    def __init__(self, broadcasting: Broadcasting) -> None:
+        self.broadcasting = broadcasting
+
+    def preview(self, activity: str, to: str) -> BroadcastPreview:
+        return _preview(self.broadcasting.plan(activity, to))
+
+    def confirm(self, activity: str, to: str, actor: str) -> BroadcastPreview:
+        # Planned again: the numbers the organizer confirmed may have moved since.
+        plan = self.broadcasting.plan(activity, to)
+        return _preview(plan, self.broadcasting.confirm(plan, actor))
+
+    def recent(self, activity: str | None, limit: int = 5) -> list[BroadcastStatus]:
+        found = []
+        for record in self.broadcasting.latest(50):
+            if activity is not None and record.activity_key != activity:
+                continue
+            progress = self.broadcasting.status(record.id)
+            found.append(
+                BroadcastStatus(
+                    broadcast_id=record.id,
+                    activity=record.activity_key or "",
+                    audience=str(record.audience),
+                    status=record.status.value,
+                    queued=progress.queued + progress.sending,
+                    sent=progress.sent,
+                    delivered=progress.delivered,
+                    failed=progress.failed + progress.undelivered,
+                    opted_out=progress.opted_out,
+                )
+            )
+            if len(found) == limit:
+                break
+        return found
+
+
+def _preview(plan: Plan, broadcast_id: int | None = None) -> BroadcastPreview:
+    counts = plan.counts
+    return BroadcastPreview(
+        activity=plan.activity_key,
+        title=plan.title,
+        audience=str(plan.audience),
+        reachable=counts.reachable,
+        people=counts.people,
+        opted_out=counts.opted_out,
+        unreachable=counts.unreachable,
+        by_channel=dict(counts.by_channel),
+        finishes_at=plan.estimate.finishes_at,
+        warnings=plan.warnings,
+        broadcast_id=broadcast_id,
+    )

@@ -536,8 +536,7 @@ def test_engage_stats_in_slack_shows_the_broadcast_counts(
 ) -> None:
     import asyncio
 
-    from bot.services.organizers import EngageCommand, Organizers
-    from bot.web.chat import PlannedBroadcasts
+    from bot.services.organizers import EngageCommand, Organizers, PlannedBroadcasts
     from storage.progress import activity_progress
 
     broadcast_id = broadcasting.confirm(broadcasting.plan("priorities", "all"), "ana")

@@ -1,0 +1,68 @@
+"""What the routes share, built once by `create_app` and kept on `app.state`.
+
+Routes are module-level functions (one module per provider in bot/web/webhooks/);
+each finds the runtime and the inbound gate here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from starlette.requests import Request
+
+from bot.bootstrap import Runtime
+from bot.core.messages import InboundMessage
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    from bot.services.staff_desk import SlackDesk
+
+__all__ = ["UnsupportedLog", "Web", "web_of"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class UnsupportedLog:
+    """Logs an unsupported payload kind at INFO the first time, at DEBUG after."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, event: str, reason: str) -> None:
+        level = logging.DEBUG if reason in self.seen else logging.INFO
+        self.seen.add(reason)
+        log.log(level, event, extra={"reason": reason})
+
+
+@dataclass
+class Web:
+    """The runtime, how to reach the database from the event loop, and the chat wiring."""
+
+    runtime: Runtime
+    run_db: Callable[[Callable[[], Any]], Awaitable[Any]]
+    unsupported: UnsupportedLog
+    slack_handler: AsyncSlackRequestHandler | None = None
+    desk: SlackDesk | None = None
+
+    async def accept(self, message: InboundMessage) -> None:
+        """Hand an inbound message to the service; if the database fails, park it in the spool.
+
+        Never lose it and never answer 5xx: the spool is replayed in the background.
+        """
+        runtime = self.runtime
+        try:
+            await self.run_db(lambda: runtime.service.handle_inbound(message))
+        except Exception:
+            log.exception("inbound.spooled", extra={"channel": message.channel.value})
+            await self.run_db(lambda: runtime.spool.put(message))
+
+
+def web_of(request: Request) -> Web:
+    """The app's shared state, as `create_app` left it."""
+    web: Web = request.app.state.web
+    return web
