@@ -6,6 +6,7 @@ EngageError        base: the message says what to do
 ├ SheetError       a translation sheet that cannot be imported (every problem at once)
 ├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
 ├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
+├ StoreBusy        the database could not take a write just now: try again
 └ ProviderError    a provider refused or failed a send; .transient: retry
 """
 
@@ -21,6 +22,7 @@ __all__ = [
     "ForgedRequest",
     "ProviderError",
     "SheetError",
+    "StoreBusy",
     "UnsupportedEvent",
 ]
 
@@ -55,6 +57,12 @@ class ForgedRequest(EngageError):
 
 class UnsupportedEvent(EngageError):
     """A provider payload we acknowledge but do not act on."""
+
+
+class StoreBusy(EngageError):
+    """The database could not take a write just now: a locked SQLite file, a PostgreSQL
+    serialization failure, or two first messages from one new number racing to
+    create it. Trying again is right."""
 
 
 class DeliveryFailure(StrEnum):

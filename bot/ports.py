@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
@@ -15,8 +16,10 @@ from bot.errors import DeliveryFailure
 __all__ = [
     "ActivityRow",
     "ChannelSender",
+    "LinkUnitOfWork",
     "Outbox",
     "OutboxRow",
+    "Redeemed",
     "SenderRecord",
     "SentLookup",
     "UnitOfWork",
@@ -134,6 +137,26 @@ class UnitOfWork(Protocol):
         language: str | None,
         now: datetime,
     ) -> int: ...
+
+
+class Redeemed(StrEnum):
+    LINKED = "linked"
+    ALREADY = "already"
+    INVALID = "invalid"
+
+
+class LinkUnitOfWork(UnitOfWork, Protocol):
+    """The service's unit of work, plus link codes (storage.linking.SqlLinkUnitOfWork)."""
+
+    def create_link_code(
+        self, participant_id: int, code: str, channel: Channel, expires_at: datetime, now: datetime
+    ) -> None: ...
+
+    def redeem_link_code(
+        self, code: str, channel: Channel, address: str, now: datetime
+    ) -> Redeemed: ...
+
+    def preset_school(self, participant_id: int, school: str, now: datetime) -> bool: ...
 
 
 class Outbox(Protocol):

@@ -1,6 +1,6 @@
 """Joining channels to one person: link codes, deep-link presets, blocks, staff contacts.
 
-`SqlLinkUnitOfWork` is the service's unit of work plus what bot.services.linking
+`SqlLinkUnitOfWork` is the service's unit of work plus what the linking service
 needs inside the same transaction; the functions below are one short
 transaction each.
 """
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.messages import Channel
-from bot.services.linking import Redeemed
+from bot.ports import Redeemed
 from storage import models
 from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
 

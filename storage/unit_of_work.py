@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, and_, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.state import (
@@ -24,6 +25,7 @@ from bot.core.state import (
     ParticipantState,
     Response,
 )
+from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxRow, SenderRecord
 from storage import models
 
@@ -129,6 +131,9 @@ class SqlUnitOfWork:
         finally:
             connection.close()
             self._connection = None
+        if isinstance(exc, DBAPIError):
+            # A lock, a serialization failure or a uniqueness race: the service retries.
+            raise StoreBusy(f"the database is busy: {type(exc).__name__}") from exc
 
     def commit(self) -> None:
         self.connection.commit()

@@ -13,14 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-
 from bot.authoring.activities import parse_activity
 from bot.core.activity import Activity
 from bot.core.detection import LanguageDetector
 from bot.core.messages import InboundMessage
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
+from bot.errors import StoreBusy
 from bot.ports import ActivityRow, SenderRecord, UnitOfWork
 
 __all__ = ["Inbound", "Outcome", "Service", "utcnow"]
@@ -79,14 +78,12 @@ class Service:
         for attempt in range(self.retries + 1):
             try:
                 return self._handle(message)
-            except (OperationalError, IntegrityError, DBAPIError) as error:
-                # A locked SQLite file, a PostgreSQL serialization failure, or two
-                # first messages from one new number racing to create them.
+            except StoreBusy as error:
                 if attempt == self.retries:
                     raise
                 log.warning(
                     "inbound.retry",
-                    extra={"attempt": attempt + 1, "error": type(error).__name__},
+                    extra={"attempt": attempt + 1, "error": str(error)},
                 )
                 time.sleep(0.05 * (2**attempt))
         raise AssertionError("unreachable")

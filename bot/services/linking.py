@@ -21,9 +21,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import cache
-from typing import Protocol
 
 from bot.core.detection import LanguageDetector
 from bot.core.keywords import normalize
@@ -31,14 +29,12 @@ from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import Program
 from bot.core.texts import text
 from bot.core.vocabulary import vocabulary
-from bot.ports import UnitOfWork
+from bot.ports import LinkUnitOfWork, Redeemed
 from bot.services.inbound import Outcome, Service, utcnow
 
 __all__ = [
     "CODE_PREFIX",
-    "LinkUnitOfWork",
     "LinkingService",
-    "Redeemed",
     "is_link_request",
     "new_link_code",
     "start_payload",
@@ -49,26 +45,6 @@ log = logging.getLogger(__name__)
 CODE_PREFIX = "link-"
 CODE_TTL = timedelta(hours=24)
 _START = re.compile(r"^/start ([A-Za-z0-9_-]{1,64})$")
-
-
-class Redeemed(StrEnum):
-    LINKED = "linked"
-    ALREADY = "already"
-    INVALID = "invalid"
-
-
-class LinkUnitOfWork(UnitOfWork, Protocol):
-    """The service's unit of work, plus link codes (storage.linking.SqlLinkUnitOfWork)."""
-
-    def create_link_code(
-        self, participant_id: int, code: str, channel: Channel, expires_at: datetime, now: datetime
-    ) -> None: ...
-
-    def redeem_link_code(
-        self, code: str, channel: Channel, address: str, now: datetime
-    ) -> Redeemed: ...
-
-    def preset_school(self, participant_id: int, school: str, now: datetime) -> bool: ...
 
 
 def new_link_code() -> str:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from bot.core.messages import Channel
-from bot.services.linking import Redeemed
+from bot.ports import Redeemed
 from storage import models
 from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
 
