@@ -26,6 +26,7 @@ __all__ = [
     "Base",
     "Broadcast",
     "Enrollment",
+    "InboxReply",
     "LinkCode",
     "Segment",
     "Contact",
@@ -234,6 +235,50 @@ class LetsTalk(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # message | closing (a thank-you that closed its thread)
+    kind: Mapped[str] = mapped_column(String(16), server_default="message")
+    # urgent | possible | none, and what it is about (bot.core.urgency)
+    urgency: Mapped[str] = mapped_column(String(16), server_default="none")
+    concerns: Mapped[list[Any] | None] = mapped_column(JSON)
+    topics: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Routing and the reply promise, set on the thread's first item when it is posted.
+    team: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class InboxReply(Base):
+    """A staff member's answer in a Let's Talk thread, and what became of it.
+
+    status: sent | held (another staff member holds the thread: asked before
+    sending) | note (kept among staff) | translating (waits for a translation)
+    | cancelled. `text` is what staff wrote, `translation` what the family got
+    when it had to be translated; both are kept. `queue_ts` names the post in
+    the translators' channel (a `lease:` while being posted).
+    """
+
+    __tablename__ = "inbox_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("lets_talk.id"), index=True)
+    author: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    written_in: Mapped[str | None] = mapped_column(String(16))
+    translation: Mapped[str | None] = mapped_column(Text)
+    translated_by: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    provider_id: Mapped[str] = mapped_column(String(128), unique=True)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    queue_channel: Mapped[str | None] = mapped_column(String(32))
+    queue_ts: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    translated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEntry(Base):

@@ -30,6 +30,7 @@ from bot.authoring.activities import (
     read_yaml,
     validation_problems,
 )
+from bot.authoring.inbox_config import InboxConfig, reference_problems
 from bot.core.vocabulary import spoken_languages
 from bot.errors import ConfigError
 
@@ -103,6 +104,7 @@ class DistrictConfig(BaseModel):
     schools: list[SchoolConfig] = Field(default_factory=list)
     onboarding: list[OnboardingStepName] = Field(default_factory=_all_steps)
     skippable: list[OnboardingStepName] = Field(default_factory=_skippable_steps)
+    inbox: InboxConfig = Field(default_factory=InboxConfig)
 
     @field_validator("languages")
     @classmethod
@@ -184,6 +186,13 @@ def load_district_file(path: Path) -> DistrictConfig:
             for at, message in found
         ]
         config = None
+    if config is not None:
+        problems += [
+            (document.line(at), f"{path}:{document.line(at)}: {field_path(at)}: {message}")
+            for at, message in reference_problems(
+                config.inbox, [s.code for s in config.schools], config.languages
+            )
+        ]
     if problems or config is None:
         raise ConfigError("\n".join(text for _, text in sorted(problems)))
     return config

@@ -54,7 +54,7 @@ class Team:
 
     name: str
     channel: str
-    owner: str
+    owner: str | None = None
     lead: str | None = None
 
 
@@ -111,7 +111,7 @@ class Route:
 
     team: str
     channel: str
-    owner: str
+    owner: str | None
     lead: str | None = None
     topics: tuple[str, ...] = ()
     urgent: bool = False
