@@ -11,6 +11,7 @@ and `readings` lists every way to read a message as a sequence of phrases.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,9 @@ def keyword_words() -> Mapping[Keyword, Mapping[str, tuple[str, ...]]]:
     }
 
 
+# Keycap emoji: a digit, an optional emoji selector, the enclosing keycap.
+_KEYCAP = re.compile("([0-9])\ufe0f?\u20e3")
+_KEYCAP_TEN = "\N{KEYCAP TEN}"
 _APOSTROPHES = str.maketrans(dict.fromkeys("'’‘ʼ`´ʻ", ""))
 _MINUS_SIGNS = frozenset("-−–")
 _KANA_VOICING = frozenset("\u3099\u309a")
@@ -118,9 +122,12 @@ def split_words(text: str) -> tuple[str, ...]:
     """The words of `text`, casefolded with their accents kept, punctuation and emoji dropped.
 
     Each Chinese character or kana is a word of its own, as Chinese is not written
-    with spaces; apostrophes vanish ("don't" -> "dont"); digits become ASCII and
-    a minus sign stays on a number that starts a word ("-2").
+    with spaces; apostrophes vanish ("don't" -> "dont"); digits become ASCII, keycap
+    emoji too ("4️⃣" -> "4", "🔟" -> "10"), and a minus sign stays on a number that
+    starts a word ("-2").
     """
+    if "\u20e3" in text or _KEYCAP_TEN in text:
+        text = _KEYCAP.sub(r" \1 ", text).replace(_KEYCAP_TEN, " 10 ")
     prepared = unicodedata.normalize("NFKC", text.translate(_APOSTROPHES)).casefold()
     prepared = unicodedata.normalize("NFC", _ascii_digits(prepared))
     words: list[str] = []
@@ -163,10 +170,13 @@ class Phrasebook(Generic[V]):
 
     A reply fits a phrase when its words have the same letters, case and
     accents aside, and no accent the phrase lacks: "dung" and "dưng" fit
-    "dừng", "đúng" does not. A one-letter word must match with its accent.
+    "dừng", "đúng" does not. A phrase of one letter must match with its
+    accent ("a" is not "ạ"); inside a longer phrase it may drop it ("dong y"
+    is "đồng ý"). A word no phrase has may stretch its letters: "yesss",
+    "siii" and "nooo" are "yes", "si" and "no".
     """
 
-    __slots__ = ("_index", "longest")
+    __slots__ = ("_index", "_squeezed", "longest")
 
     def __init__(self, entries: Iterable[tuple[str, V]]) -> None:
         index: dict[tuple[str, ...], list[tuple[tuple[str, ...], V]]] = {}
@@ -181,16 +191,25 @@ class Phrasebook(Generic[V]):
         self._index: Mapping[tuple[str, ...], tuple[tuple[tuple[str, ...], V], ...]] = {
             key: tuple(found) for key, found in index.items()
         }
+        squeezed: dict[tuple[str, ...], list[tuple[tuple[str, ...], V]]] = {}
+        for key, found in self._index.items():
+            for words, value in found:
+                squeezed.setdefault(tuple(map(_squeeze, key)), []).append(
+                    (tuple(map(_squeeze, words)), value)
+                )
+        self._squeezed: Mapping[tuple[str, ...], tuple[tuple[tuple[str, ...], V], ...]] = {
+            key: tuple(found) for key, found in squeezed.items()
+        }
         self.longest = longest
 
     def find(self, words: Sequence[str]) -> tuple[V, ...]:
         """The values of every phrase that `words` (from `split_words`) fit, each once."""
         key = tuple(_fold_word(word)[0] for word in words)
-        found: list[V] = []
-        for phrase, value in self._index.get(key, ()):
-            if value not in found and all(map(fits, words, phrase)):
-                found.append(value)
-        return tuple(found)
+        found = self._fitting(self._index.get(key, ()), words)
+        if found or not any(_squeeze(word) != word for word in words):
+            return found
+        squeezed = tuple(map(_squeeze, words))
+        return self._fitting(self._squeezed.get(tuple(map(_squeeze, key)), ()), squeezed)
 
     def starting_at(self, words: Sequence[str], start: int) -> Iterator[tuple[int, tuple[V, ...]]]:
         """(end, values) for each phrase found at `words[start:end]`, shortest first."""
@@ -198,6 +217,19 @@ class Phrasebook(Generic[V]):
             found = self.find(words[start:end])
             if found:
                 yield end, found
+
+    @staticmethod
+    def _fitting(
+        candidates: Iterable[tuple[tuple[str, ...], V]], words: Sequence[str]
+    ) -> tuple[V, ...]:
+        found: list[V] = []
+        for phrase, value in candidates:
+            alone = len(phrase) == 1
+            if value not in found and all(
+                fits(said, word, alone=alone) for said, word in zip(words, phrase, strict=True)
+            ):
+                found.append(value)
+        return tuple(found)
 
 
 T = TypeVar("T", bound=Hashable)
@@ -284,11 +316,12 @@ def _filler_book() -> Phrasebook[str]:
     )
 
 
-def fits(said: str, phrase: str) -> bool:
+def fits(said: str, phrase: str, *, alone: bool = True) -> bool:
     """Whether the word `said` may stand for `phrase`: the same letters, no accent it lacks.
 
-    "dung" and "dưng" fit "dừng", "đúng" does not; a lone letter must keep its
-    accent ("a" is not "ạ"). Both words as `split_words` gives them.
+    "dung" and "dưng" fit "dừng", "đúng" does not. A lone letter must keep its
+    accent ("a" is not "ạ") unless it is part of a longer phrase (`alone`
+    False: "dong y" is "đồng ý"). Both words as `split_words` gives them.
     """
     # Accents are compared per word, not per letter: Vietnamese may put a tone
     # mark on either vowel ("huỷ", "hủy").
@@ -297,7 +330,7 @@ def fits(said: str, phrase: str) -> bool:
     if said_base != phrase_base:
         return False
     # A lone letter without its accent is just a letter: "a" is option a, not Vietnamese "ạ".
-    if len(phrase_base) == 1 and said_marks != phrase_marks:
+    if alone and len(phrase_base) == 1 and said_marks != phrase_marks:
         return False
     have = dict(phrase_marks)
     return all(have.get(mark, 0) >= count for mark, count in said_marks)
@@ -320,6 +353,12 @@ def _take_marks(word: str) -> tuple[str, tuple[tuple[str, int], ...]]:
 
 # Words repeat (vocabulary, labels, short replies); whole messages go through fold().
 _fold_word = lru_cache(maxsize=8192)(_take_marks)
+
+
+@lru_cache(maxsize=8192)
+def _squeeze(word: str) -> str:
+    # Each run of one letter as that letter once: "yesss" -> "yes", "siii" -> "si".
+    return "".join(char for index, char in enumerate(word) if index == 0 or word[index - 1] != char)
 
 
 def _ascii_digits(text: str) -> str:

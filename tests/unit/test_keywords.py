@@ -95,6 +95,50 @@ MATCHES = [
 ]
 
 
+# Typed without accents or a keyboard for the script's marks, stretched, or casual.
+CASUAL = [
+    ("dung lai", Keyword.STOP, "vi"),
+    ("dung lai di", Keyword.STOP, "vi"),
+    ("dung nhan tin", Keyword.STOP, "vi"),
+    ("khong nhan tin nua", Keyword.STOP, "vi"),
+    ("tro giup", Keyword.HELP, "vi"),
+    ("ngon ngu", Keyword.LANGUAGE, "vi"),
+    ("doi ngon ngu", Keyword.LANGUAGE, "vi"),
+    ("bo qua", Keyword.SKIP, "vi"),
+    ("no mas", Keyword.STOP, "es"),
+    ("no me escriban mas", Keyword.STOP, "es"),
+    ("sacame de la lista", Keyword.STOP, "es"),
+    ("ayudame", Keyword.HELP, "es"),
+    ("informacion", Keyword.HELP, "es"),
+    ("nao quero mais mensagens", Keyword.STOP, "pt"),
+    ("proxima", Keyword.SKIP, "pt"),
+    ("arreter", Keyword.STOP, "fr"),
+    ("desabonner", Keyword.STOP, "fr"),
+    ("demarrer", Keyword.START, "fr"),
+    ("kòmanse", Keyword.START, "ht"),
+    ("komanse", Keyword.START, "ht"),
+    ("rete", Keyword.STOP, "ht"),
+    ("tigil na po", Keyword.STOP, "tl"),
+    ("otpiska", Keyword.STOP, "ru"),
+    ("отписаться пожалуйста", Keyword.STOP, "ru"),
+    ("중지요", Keyword.STOP, "ko"),
+    ("وقف", Keyword.STOP, "ar"),
+    ("الغاء الاشتراك", Keyword.STOP, "ar"),
+    ("مساعده", Keyword.HELP, "ar"),
+    ("iga jooji", Keyword.STOP, "so"),
+    ("請停止", Keyword.STOP, "zh"),
+    ("TD", Keyword.STOP, "zh"),
+    ("stooop", Keyword.STOP, "en"),
+    ("STOPPP!!!", Keyword.STOP, "en"),
+    ("heeelp", Keyword.HELP, "en"),
+]
+
+
+@pytest.mark.parametrize(("said", "keyword", "language"), CASUAL, ids=[c[0] for c in CASUAL])
+def test_keyword_typed_casually_is_recognised(said: str, keyword: Keyword, language: str) -> None:
+    assert match_keyword(said, EVERY_LANGUAGE) == KeywordMatch(keyword, language)
+
+
 @pytest.mark.parametrize(("said", "keyword", "language"), MATCHES, ids=[m[0] for m in MATCHES])
 def test_keyword_is_recognised_in_its_language(said: str, keyword: Keyword, language: str) -> None:
     assert match_keyword(said, EN_ES_VI_ZH) == KeywordMatch(keyword, language)
@@ -183,6 +227,9 @@ SPLITS = [
     ("-2", ("-2",)),
     ("4-5", ("4", "5")),
     ("stop 👍!!", ("stop",)),
+    ("4️⃣", ("4",)),
+    ("1️⃣ 3️⃣", ("1", "3")),
+    ("🔟", ("10",)),
 ]
 
 
