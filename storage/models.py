@@ -9,10 +9,12 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -26,6 +28,8 @@ __all__ = [
     "Base",
     "Broadcast",
     "Enrollment",
+    "Idea",
+    "IdeaTranslation",
     "InboxReply",
     "LinkCode",
     "Segment",
@@ -35,6 +39,7 @@ __all__ = [
     "Message",
     "Outbox",
     "Participant",
+    "Reaction",
     "Response",
     "School",
     "table",
@@ -346,3 +351,86 @@ class LinkCode(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Idea(Base):
+    """An idea in an exchange: a participant's, or a seed the organizers wrote in the activity file.
+
+    Ideas belong to the exchange's key, not to one version of it: a new
+    version keeps every idea and reaction. `number` is the exchange's own
+    numbering from 0 (Polis's comment id). `text` is what is shown (after a
+    moderator's edit) in `language`, the language it was written in;
+    `original` is what was written. `agree`, `disagree` and `passed` are kept
+    with every reaction, so picking the next idea never counts reactions.
+    """
+
+    __tablename__ = "ideas"
+    __table_args__ = (
+        UniqueConstraint("activity_key", "number", name="uq_ideas_activity_key_number"),
+        UniqueConstraint("activity_key", "seed_key", name="uq_ideas_activity_key_seed_key"),
+        Index("ix_ideas_activity_key_status", "activity_key", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_key: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    seed_key: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    original: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    live_at: Mapped[datetime | None] = mapped_column(DateTime)
+    author_told_at: Mapped[datetime | None] = mapped_column(DateTime)
+    agree: Mapped[int] = mapped_column(Integer, default=0)
+    disagree: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    group_split: Mapped[float | None] = mapped_column(Float)
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    post_lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class IdeaTranslation(Base):
+    """An idea in another language than the one it was written in; by whom it was translated."""
+
+    __tablename__ = "idea_translations"
+    __table_args__ = (
+        UniqueConstraint("idea_id", "language", name="uq_idea_translations_idea_id_language"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    language: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    translated_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Reaction(Base):
+    """A participant's reaction to an idea: agree 1, disagree -1, pass 0 (Polis's values).
+
+    One per participant and idea: a second tap on an earlier idea changes it.
+    """
+
+    __tablename__ = "reactions"
+    __table_args__ = (
+        UniqueConstraint("idea_id", "participant_id", name="uq_reactions_idea_id_participant_id"),
+        Index("ix_reactions_participant_activity", "participant_id", "activity_key"),
+        Index("ix_reactions_activity_key", "activity_key"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    activity_key: Mapped[str] = mapped_column(String(64))
+    vote: Mapped[int] = mapped_column(SmallInteger)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

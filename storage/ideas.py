@@ -1,0 +1,239 @@
+"""Idea exchanges in the database: ideas, their translations, reactions.
+
+Ideas belong to an exchange's key across its versions. Each reaction keeps
+its idea's counters (`agree`, `disagree`, `passed`) up to date in the same
+transaction, so weighing ideas for the next pick reads a couple of thousand
+rows, never the reactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, bindparam, insert, select, union
+
+from bot.core.ideas import IdeaTally
+from storage import models
+
+__all__ = [
+    "ExchangeTables",
+    "exchange_tables",
+    "ideas_seen",
+    "idea_tallies",
+    "insert_ideas",
+    "insert_reactions",
+]
+
+ideas = models.table(models.Idea)
+translations = models.table(models.IdeaTranslation)
+reactions = models.table(models.Reaction)
+participants = models.table(models.Participant)
+
+INSERT_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class ExchangeTables:
+    """An exchange as tables for the analysis (bot.synthesis.ideas.ExchangeVotes has the columns).
+
+    Participants are numbered from 1 in the order they first took part;
+    `participant_ids` maps those numbers back to database ids, for the
+    service only (nothing written out carries a database id).
+    """
+
+    ideas: pd.DataFrame
+    votes: pd.DataFrame
+    participants: pd.DataFrame
+    participant_ids: Mapping[int, int]
+
+
+def idea_tallies(connection: Connection, activity_key: str) -> list[IdeaTally]:
+    """The approved ideas of an exchange with every text they have and their counts."""
+    rows = connection.execute(
+        select(
+            ideas.c.id,
+            ideas.c.text,
+            ideas.c.language,
+            ideas.c.agree,
+            ideas.c.disagree,
+            ideas.c.passed,
+            ideas.c.live_at,
+            ideas.c.created_at,
+            ideas.c.group_split,
+        ).where(ideas.c.activity_key == activity_key, ideas.c.status == "approved")
+    ).all()
+    texts: dict[int, dict[str, str]] = {row.id: {row.language: row.text} for row in rows}
+    for idea_id, language, text in connection.execute(
+        select(translations.c.idea_id, translations.c.language, translations.c.text)
+        .join(ideas, ideas.c.id == translations.c.idea_id)
+        .where(ideas.c.activity_key == activity_key, ideas.c.status == "approved")
+    ):
+        texts[idea_id].setdefault(language, text)
+    return [
+        IdeaTally(
+            id=row.id,
+            texts=texts[row.id],
+            agree=row.agree,
+            disagree=row.disagree,
+            passed=row.passed,
+            live_since=row.live_at or row.created_at,
+            group_split=row.group_split,
+        )
+        for row in rows
+    ]
+
+
+# Built once: the next idea is picked for every reaction, and building a statement
+# costs more than running this one.
+_SEEN = union(
+    select(reactions.c.idea_id).where(
+        reactions.c.participant_id == bindparam("participant"),
+        reactions.c.activity_key == bindparam("key"),
+    ),
+    select(ideas.c.id).where(
+        ideas.c.participant_id == bindparam("participant"),
+        ideas.c.activity_key == bindparam("key"),
+    ),
+)
+
+
+def ideas_seen(connection: Connection, participant_id: int, activity_key: str) -> set[int]:
+    """The ideas a participant may not be shown: those they reacted to and those they wrote."""
+    found = connection.execute(_SEEN, {"participant": participant_id, "key": activity_key})
+    return set(found.scalars())
+
+
+def _frame(connection: Connection, sql: str, params: Any, names: Sequence[str]) -> pd.DataFrame:
+    """A query's rows as a frame, read with the driver's own cursor: plain tuples, so a
+    million rows take a second rather than ten."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pd.DataFrame({name: [] for name in names})
+    return pd.DataFrame(dict(zip(names, zip(*rows, strict=True), strict=True)))
+
+
+def _times(values: pd.Series) -> pd.Series:
+    # SQLite hands the driver ISO text, PostgreSQL datetimes: both become datetime64.
+    return (
+        pd.to_datetime(values, format="ISO8601") if len(values) else values.astype("datetime64[ns]")
+    )
+
+
+def exchange_tables(connection: Connection, activity_key: str, language: str) -> ExchangeTables:
+    """Everything the analysis reads about one exchange; idea texts in `language` when translated."""
+    positional = connection.dialect.paramstyle == "qmark"
+    mark, language_mark = ("?", "?") if positional else ("%(key)s", "%(language)s")
+    params: dict[str, Any] = {"key": activity_key, "language": language}
+    idea_rows = _frame(
+        connection,
+        "SELECT i.id, i.number, i.participant_id, i.seed_key, "
+        f"COALESCE(t.text, i.text), i.language, i.status, i.reviewed_by, i.created_at "
+        f"FROM ideas i LEFT JOIN idea_translations t "
+        f"ON t.idea_id = i.id AND t.language = {language_mark} "
+        f"WHERE i.activity_key = {mark} ORDER BY i.number",
+        _ordered(params, ("language", "key"), positional),
+        [
+            "id",
+            "number",
+            "participant_id",
+            "seed_key",
+            "text",
+            "language",
+            "status",
+            "reviewed_by",
+            "created_at",
+        ],
+    )
+    votes = _frame(
+        connection,
+        "SELECT r.participant_id, i.number, r.vote, r.updated_at FROM reactions r "
+        f"JOIN ideas i ON i.id = r.idea_id WHERE r.activity_key = {mark}",
+        _ordered(params, ("key",), positional),
+        ["participant_id", "idea", "vote", "at"],
+    )
+    votes["at"] = _times(votes["at"])
+    idea_rows["created_at"] = _times(idea_rows["created_at"])
+    first = pd.concat(
+        [
+            votes.groupby("participant_id")["at"].min(),
+            idea_rows.dropna(subset=["participant_id"])
+            .astype({"participant_id": np.int64})
+            .groupby("participant_id")["created_at"]
+            .min(),
+        ]
+    )
+    first = first.groupby(level=0).min()
+    order = pd.DataFrame({"id": first.index.to_numpy(np.int64), "first": first.to_numpy()})
+    ids = order.sort_values(["first", "id"])["id"].to_numpy(np.int64)
+    number_of = pd.Series(np.arange(1, len(ids) + 1, dtype=np.int64), index=ids)
+    people = _participants(connection, ids)
+    people.index = number_of.reindex(people.index).to_numpy()
+    table = pd.DataFrame(
+        {
+            "number": idea_rows["number"].astype(np.int64),
+            "status": idea_rows["status"].astype(str),
+            "reviewed": idea_rows["reviewed_by"].notna() & (idea_rows["reviewed_by"] != "auto"),
+            "text": idea_rows["text"].astype(str),
+            "language": idea_rows["language"].astype(str),
+            "author": idea_rows["participant_id"].map(number_of).fillna(0).astype(np.int64),
+            "created_at": idea_rows["created_at"],
+            "is_seed": idea_rows["seed_key"].notna(),
+        }
+    )
+    vote_table = pd.DataFrame(
+        {
+            "participant": number_of.reindex(votes["participant_id"].to_numpy()).to_numpy(np.int64),
+            "idea": votes["idea"].astype(np.int64),
+            "vote": votes["vote"].astype(np.int8),
+            "at": votes["at"],
+        }
+    )
+    numbers = dict(zip(number_of.to_numpy().tolist(), ids.tolist(), strict=True))
+    return ExchangeTables(table, vote_table, people.sort_index(), numbers)
+
+
+def _ordered(params: Mapping[str, Any], names: Sequence[str], positional: bool) -> Any:
+    return tuple(params[n] for n in names) if positional else dict(params)
+
+
+def _participants(connection: Connection, ids: Iterable[int]) -> pd.DataFrame:
+    wanted = [int(i) for i in ids]  # numpy integers do not bind on SQLite
+    found: list[tuple[int, str | None, str | None]] = []
+    for start in range(0, len(wanted), INSERT_CHUNK):
+        chunk = wanted[start : start + INSERT_CHUNK]
+        found.extend(
+            (row.id, row.school, row.language)
+            for row in connection.execute(
+                select(participants.c.id, participants.c.school, participants.c.language).where(
+                    participants.c.id.in_(chunk)
+                )
+            )
+        )
+    frame = pd.DataFrame.from_records(found, columns=["id", "school", "language"])
+    return frame.set_index("id").fillna("")
+
+
+# -- bulk loading (seeding a database for benchmarks and tests) -----------------------
+
+
+def insert_ideas(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert idea rows as they are (each a mapping of `ideas` columns)."""
+    with engine.begin() as connection:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            connection.execute(insert(ideas), list(rows[start : start + INSERT_CHUNK]))
+
+
+def insert_reactions(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert reaction rows as they are; the ideas' counters are the caller's to set."""
+    with engine.begin() as connection:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            connection.execute(insert(reactions), list(rows[start : start + INSERT_CHUNK]))
