@@ -129,7 +129,10 @@ def program_for(district: DistrictConfig, settings: Settings) -> Program:
         languages=tuple(district.languages),
         default_language=district.default_language,
         roles=tuple(district.roles),
-        schools=tuple(School(s.code, s.name) for s in district.schools),
+        schools=tuple(
+            School(s.code, s.name, tuple(s.names.items()), tuple(s.aliases))
+            for s in district.schools
+        ),
         onboarding=tuple(OnboardingStep(s) for s in district.onboarding),
         skippable=frozenset(OnboardingStep(s) for s in district.skippable),
         provider_keywords=provider_keywords,

@@ -89,6 +89,12 @@ class SchoolConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64)]
     name: Annotated[Name, StringConstraints(max_length=100)]
+    # The name in other languages, shown to families who chose that language.
+    names: dict[Language, Annotated[Name, StringConstraints(max_length=100)]] = Field(
+        default_factory=dict
+    )
+    # Other names families use, in any script: "Lincoln", "林肯", "LES".
+    aliases: list[Annotated[Name, StringConstraints(max_length=100)]] = Field(default_factory=list)
 
 
 class DistrictConfig(BaseModel):
@@ -149,6 +155,17 @@ class DistrictConfig(BaseModel):
         # Families answer with a school's name, so names must differ as well as codes.
         _once_each([s.code for s in schools], "schools[{}].code")
         _once_each([s.name for s in schools], "schools[{}].name")
+        owner: dict[str, int] = {}
+        for index, school in enumerate(schools):
+            every = (school.name, *school.names.values(), *school.aliases)
+            for name in dict.fromkeys(n.casefold() for n in every):
+                earlier = owner.setdefault(name, index)
+                if earlier != index:
+                    raise PydanticCustomError(
+                        "repeated",
+                        "'{name}' names two schools: schools[{first}] and schools[{second}]",
+                        {"name": name, "first": earlier, "second": index},
+                    )
         return schools
 
     @classmethod

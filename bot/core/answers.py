@@ -15,7 +15,8 @@ from functools import cache, lru_cache
 from typing import TypeVar
 
 from bot.core.activity import Question, QuestionType
-from bot.core.keywords import Phrasebook, fold, readings, split_words
+from bot.core.keywords import Keyword, Phrasebook, fold, keyword_words, readings, split_words
+from bot.core.state import School
 from bot.core.vocabulary import NO_SYMBOLS, YES_SYMBOLS, vocabulary
 
 __all__ = [
@@ -24,7 +25,9 @@ __all__ = [
     "AnswerValue",
     "parse_answer",
     "parse_language_choice",
+    "parse_language_request",
     "parse_option",
+    "parse_school",
     "parse_yes_no",
 ]
 
@@ -89,7 +92,25 @@ def parse_option(
     ("b", "B)"), by label, or by a part of one label ("lincoln" when only
     "Lincoln Elementary" has it); a leading yes-word is ignored ("Sí, 2").
     """
-    found = _read_menu(text, tuple(_label_words(labels) for _, labels in options), language)
+    return _pick_one(text, options, language, schools=False)
+
+
+def parse_school(text: str, schools: Sequence[School], language: str) -> str | None:
+    """The code of the one school `text` names from a numbered menu of `schools`, or None.
+
+    As `parse_option`, by any of a school's names or aliases, in any script
+    ("林肯", "Lincoln"), and with the words that name a school in general
+    around it ("truong lincoln", "la escuela Lincoln", "Lincoln school").
+    """
+    options = [(school.code, school.every_name()) for school in schools]
+    return _pick_one(text, options, language, schools=True)
+
+
+def _pick_one(
+    text: str, options: Sequence[tuple[str, Sequence[str]]], language: str, *, schools: bool
+) -> str | None:
+    labels = tuple(_label_words(labels) for _, labels in options)
+    found = _read_menu(text, labels, language, schools=schools)
     picks = {_unique(reading) for reading in found or ()}
     if len(picks) != 1:
         return None
@@ -128,6 +149,36 @@ def parse_yes_no(text: str, language: str) -> str | None:
         said.add(meant)
         start = end
     return said.pop() if len(said) == 1 else None
+
+
+def parse_language_request(text: str, languages: Sequence[str]) -> str | None:
+    """The code of the language `text` asks for by the LANGUAGE keyword and a name, or None.
+
+    "idioma espanol", "language: Spanish", "ngon ngu tieng viet", "语言 中文":
+    the keyword of any language with the name of one of `languages`, so a
+    family need not go through the menu.
+    """
+    words = split_words(text)
+    if not words or len(words) > MAX_YES_NO_WORDS:
+        return None
+    names, fillers, asking = _language_book(), _language_filler_book(), _language_keyword_book()
+    marker = ""
+
+    def pieces(start: int) -> Iterator[tuple[int, str | None]]:
+        for end, _ in fillers.starting_at(words, start):
+            yield end, None
+        for end, _ in asking.starting_at(words, start):
+            yield end, marker
+        for end, codes in names.starting_at(words, start):
+            for code in codes:
+                if code in languages:
+                    yield end, code
+
+    found = readings(len(words), pieces)
+    chosen = {
+        code for reading in found or () if marker in reading for code in reading if code != marker
+    }
+    return chosen.pop() if len(chosen) == 1 else None
 
 
 def parse_language_choice(text: str, languages: Sequence[str]) -> str | None:
@@ -189,7 +240,11 @@ def _parse_ranking(question: Question, text: str, language: str) -> tuple[str, .
 
 
 def _read_menu(
-    text: str, labels: tuple[frozenset[tuple[str, ...]], ...], language: str
+    text: str,
+    labels: tuple[frozenset[tuple[str, ...]], ...],
+    language: str,
+    *,
+    schools: bool = False,
 ) -> frozenset[tuple[int, ...]] | None:
     # Each way to read `text` as picks from a menu, as option indexes in the order
     # written: empty when nothing reads, None when too much does.
@@ -203,7 +258,7 @@ def _read_menu(
         exact = [index for index, option in enumerate(labels) if folded in option]
         if len(exact) == 1:
             return frozenset({(exact[0],)})
-    numbers, function = _number_book(language, True), _function_book(language)
+    numbers, function = _number_book(language, True), _function_book(language, schools)
     answers = _yes_no_book()
     widest = max([1, numbers.longest, *(len(label) for option in labels for label in option)])
     resolved: dict[tuple[int, int], int | None] = {}
@@ -426,8 +481,8 @@ def _polite_book() -> Phrasebook[str]:
     return Phrasebook(_every(vocabulary().polite, "polite"))
 
 
-@lru_cache(maxsize=64)
-def _function_book(language: str) -> Phrasebook[str]:
+@lru_cache(maxsize=128)
+def _function_book(language: str, schools: bool = False) -> Phrasebook[str]:
     return Phrasebook(
         [
             *(
@@ -437,6 +492,7 @@ def _function_book(language: str) -> Phrasebook[str]:
             ),
             *_every(vocabulary().polite, "polite"),
             *_every(vocabulary().choice, "choice"),
+            *(_every(vocabulary().school_words, "school") if schools else ()),
         ]
     )
 
@@ -460,6 +516,11 @@ def _out_of_book() -> Phrasebook[str]:
 @cache
 def _language_book() -> Phrasebook[str]:
     return Phrasebook((name, code) for code, names in vocabulary().names.items() for name in names)
+
+
+@cache
+def _language_keyword_book() -> Phrasebook[str]:
+    return Phrasebook(_every(keyword_words()[Keyword.LANGUAGE], "language"))
 
 
 @cache

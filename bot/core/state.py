@@ -58,8 +58,25 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class School:
+    """A school families say they belong to, by any of its names.
+
+    `names` are the school's name in other languages, as (language, name),
+    shown in the menu in that language; `aliases` are other names families
+    use, in any script ("Lincoln", "林肯").
+    """
+
     code: str
     name: str
+    names: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def name_in(self, language: str) -> str:
+        """The school's name as the menu shows it in `language`."""
+        return dict(self.names).get(language, self.name)
+
+    def every_name(self) -> tuple[str, ...]:
+        """Every name a family may answer with: its names, aliases and code."""
+        return (self.name, *(name for _, name in self.names), *self.aliases, self.code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.activity import Activity, ActivityKind, Condition, Question, QuestionType
-from bot.core.answers import parse_answer, parse_language_choice, parse_option, parse_yes_no
+from bot.core.answers import (
+    parse_answer,
+    parse_language_choice,
+    parse_language_request,
+    parse_option,
+    parse_school,
+    parse_yes_no,
+)
 from bot.core.keywords import Keyword, match_keyword, normalize
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.prompts import question_reply
@@ -146,6 +153,13 @@ def step(
             case _:
                 pass  # SKIP is an answer to the current question
 
+    requested = _language_request(turn, body) if keyword is None else None
+    if requested is not None:
+        turn.state = replace(turn.state, language=requested, awaiting=None)
+        turn.say("language_set")
+        _resume(turn, activities)
+        return turn.done()
+
     if turn.state.awaiting is Awaiting.LANGUAGE_MENU:
         turn.state = replace(turn.state, awaiting=None)
         chosen = parse_language_choice(body, program.languages)
@@ -257,8 +271,7 @@ def _onboard(turn: _Turn, body: str, activities: Activities, *, skip: bool) -> N
             if value is not None:
                 turn.state = replace(turn.state, role=value)
         case OnboardingStep.SCHOOL:
-            options = [(s.code, (s.name, s.code)) for s in program.schools]
-            value = parse_option(body, options, turn.language)
+            value = parse_school(body, program.schools, turn.language)
             understood = value is not None or (skip and current in program.skippable)
             if value is not None:
                 turn.state = replace(turn.state, school=value)
@@ -328,7 +341,8 @@ def _ask_onboarding(turn: _Turn, onboarding_step: OnboardingStep, *, welcome: bo
         case OnboardingStep.SCHOOL:
             if len(program.schools) <= 9:
                 choices = tuple(
-                    Choice(s.code, s.name, f"onboard:school:{s.code}") for s in program.schools
+                    Choice(s.code, s.name_in(turn.language), f"onboard:school:{s.code}")
+                    for s in program.schools
                 )
                 turn.say("ask_school", choices)
             else:
@@ -571,6 +585,14 @@ def _resume(turn: _Turn, activities: Activities) -> None:
     question = current.question(conversation.question)
     if question is not None:
         turn.replies.append(question_reply(current, question, turn.language))
+
+
+def _language_request(turn: _Turn, body: str) -> str | None:
+    """The language "idioma español" asks for; the language step of onboarding reads its own."""
+    state = turn.state
+    if not body or not state.onboarding_started or state.onboarding is OnboardingStep.LANGUAGE:
+        return None
+    return parse_language_request(body, turn.program.languages)
 
 
 def _activity_for_keyword(body: str, activities: Activities) -> Activity | None:

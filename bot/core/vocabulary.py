@@ -61,6 +61,7 @@ _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
         "out_of",
         "articles",
         "ordinal_suffixes",
+        "school_words",
     ),
     "themes": ("stop_words",),
 }
@@ -104,6 +105,7 @@ class Vocabulary:
     out_of: Table
     articles: Table
     ordinal_suffixes: Table
+    school_words: Table
     numbers: Mapping[str, Mapping[str, int]]
     ordinals: Mapping[str, Mapping[str, int]]
 
@@ -212,6 +214,7 @@ def vocabulary() -> Vocabulary:
         out_of=table("out_of"),
         articles=table("articles"),
         ordinal_suffixes=table("ordinal_suffixes"),
+        school_words=table("school_words"),
         numbers={code: pack.numbers for code, pack in packs.items() if pack.numbers},
         ordinals={code: pack.ordinals for code, pack in packs.items() if pack.ordinals},
     )

@@ -13,9 +13,12 @@ from bot.core.answers import (
     AnswerValue,
     parse_answer,
     parse_language_choice,
+    parse_language_request,
     parse_option,
+    parse_school,
     parse_yes_no,
 )
+from bot.core.state import School
 from bot.core.vocabulary import vocabulary
 
 OPTIONS = (
@@ -355,6 +358,74 @@ def test_onboarding_menus_are_read_by_number_or_name(
     assert parse_option(said, options, language) == expected
 
 
+DISTRICT_SCHOOLS = (
+    School(
+        "lincoln-es",
+        "Lincoln Elementary",
+        names=(("es", "Escuela Primaria Lincoln"), ("zh", "林肯小学"), ("ar", "مدرسة لينكولن")),
+        aliases=("林肯", "LES"),
+    ),
+    School("lincoln-hs", "Lincoln High School", names=(("zh", "林肯高中"),)),
+    School(
+        "roosevelt-ms", "Roosevelt Middle School", names=(("vi", "Trường Trung học Roosevelt"),)
+    ),
+)
+
+SCHOOL_CASES = [
+    ("zh", "林肯", "lincoln-es"),
+    ("zh", "林肯小学", "lincoln-es"),
+    ("zh", "林肯高中", "lincoln-hs"),
+    ("en", "LES", "lincoln-es"),
+    ("vi", "truong roosevelt", "roosevelt-ms"),
+    ("vi", "Trường Roosevelt", "roosevelt-ms"),
+    ("vi", "truong trung hoc roosevelt", "roosevelt-ms"),
+    ("es", "escuela primaria lincoln", "lincoln-es"),
+    ("es", "la escuela roosevelt", "roosevelt-ms"),
+    ("ar", "مدرسة لينكولن", "lincoln-es"),
+    ("en", "roosevelt school", "roosevelt-ms"),
+    ("en", "Lincoln high", "lincoln-hs"),
+    ("en", "3", "roosevelt-ms"),
+    ("en", "lincoln", None),
+    ("vi", "truong lincoln", None),
+    ("en", "school", None),
+    ("en", "the school", None),
+    ("zh", "学校", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "expected"), SCHOOL_CASES, ids=[f"{c[0]}-{c[1]}" for c in SCHOOL_CASES]
+)
+def test_a_school_is_read_by_any_of_its_names(
+    language: str, said: str, expected: str | None
+) -> None:
+    assert parse_school(said, DISTRICT_SCHOOLS, language) == expected
+
+
+LANGUAGE_REQUESTS = [
+    ("idioma espanol", "es"),
+    ("IDIOMA ESPAÑOL", "es"),
+    ("language: Spanish", "es"),
+    ("change language to Vietnamese", "vi"),
+    ("cambiar idioma a inglés", "en"),
+    ("ngon ngu tieng viet", "vi"),
+    ("ngôn ngữ tiếng Việt", "vi"),
+    ("语言 中文", "zh"),
+    ("español", None),
+    ("idioma", None),
+    ("language 2", None),
+    ("idioma español english", None),
+    ("language français", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"), LANGUAGE_REQUESTS, ids=[c[0] for c in LANGUAGE_REQUESTS]
+)
+def test_the_language_keyword_with_a_name_asks_for_it(said: str, expected: str | None) -> None:
+    assert parse_language_request(said, LANGUAGES) == expected
+
+
 LANGUAGE_CHOICES = [
     ("1", "en"),
     ("2", "es"),
@@ -462,6 +533,12 @@ def test_parse_yes_no_never_raises(text: str, language: str) -> None:
 @given(st.text(), st.lists(st.sampled_from(list(vocabulary().names)), max_size=5))
 def test_parse_language_choice_never_raises(text: str, languages: list[str]) -> None:
     assert parse_language_choice(text, languages) in (*languages, None)
+    assert parse_language_request(text, languages) in (*languages, None)
+
+
+@given(st.text())
+def test_parse_school_never_raises(text: str) -> None:
+    assert parse_school(text, DISTRICT_SCHOOLS, "en") in (*(s.code for s in DISTRICT_SCHOOLS), None)
 
 
 @given(st.data())

@@ -22,7 +22,12 @@ def test_the_example_holds_the_demo_district() -> None:
         timezone="America/Chicago",
         roles=["parent", "student", "staff", "community"],
         schools=[
-            SchoolConfig(code="lincoln-es", name="Lincoln Elementary"),
+            SchoolConfig(
+                code="lincoln-es",
+                name="Lincoln Elementary",
+                names={"es": "Escuela Primaria Lincoln", "vi": "Trường Tiểu học Lincoln"},
+                aliases=["Lincoln", "林肯小学", "林肯"],
+            ),
             SchoolConfig(code="garfield-es", name="Garfield Elementary"),
             SchoolConfig(code="roosevelt-ms", name="Roosevelt Middle School"),
             SchoolConfig(code="kennedy-hs", name="Kennedy High School"),
@@ -98,6 +103,16 @@ PROBLEMS: dict[str, tuple[str, list[str]]] = {
     "school_name_twice": (
         BASE + "schools:\n  - {code: lincoln, name: Lincoln}\n  - {code: l2, name: LINCOLN}\n",
         ["4: schools: 'LINCOLN' appears twice: schools[0].name and schools[1].name"],
+    ),
+    "school_alias_of_another": (
+        BASE
+        + "schools:\n  - {code: lincoln, name: Lincoln}\n"
+        + "  - {code: l2, name: Lincoln High, aliases: [lincoln]}\n",
+        ["4: schools: 'lincoln' names two schools: schools[0] and schools[1]"],
+    ),
+    "school_name_in_a_language_not_spoken": (
+        BASE + "schools:\n  - {code: lincoln, name: Lincoln, names: {xx: Linkon}}\n",
+        ["5: schools[0].names.xx: 'xx' is not a language code; use a code like en, es or vi"],
     ),
     "school_name_missing": (
         BASE + "schools:\n  - code: lincoln\n",

@@ -264,6 +264,63 @@ def test_language_keyword_switches_and_re_asks() -> None:
     assert texts(chosen)[1].startswith("¿Qué importa más?")
 
 
+@pytest.mark.parametrize(
+    "said", ["idioma espanol", "IDIOMA ESPAÑOL", "language: Spanish", "cambiar idioma a español"]
+)
+def test_the_language_keyword_with_a_name_switches_at_once(said: str) -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, [switched] = run(at_top, said)
+    assert state.language == "es"
+    assert switched.responses == ()
+    assert texts(switched)[1].startswith("¿Qué importa más?")
+
+
+def test_a_language_name_alone_is_an_answer_not_a_switch() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, _ = run(at_top, "español")
+    assert state.language == "en"
+
+
+SCRIPTS = replace(
+    PROGRAM,
+    languages=("en", "es", "vi", "zh"),
+    schools=(
+        School(
+            "lincoln-es",
+            "Lincoln Elementary",
+            names=(("zh", "林肯小学"), ("vi", "Trường Tiểu học Lincoln")),
+            aliases=("林肯",),
+        ),
+        School("kennedy-hs", "Kennedy High", names=(("zh", "肯尼迪高中"),)),
+    ),
+)
+AT_SCHOOL = replace(
+    ONBOARDED, consent=True, role="parent", onboarding=OnboardingStep.SCHOOL, language="zh"
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "school"),
+    [
+        ("zh", "林肯", "lincoln-es"),
+        ("zh", "肯尼迪高中", "kennedy-hs"),
+        ("vi", "truong lincoln", "lincoln-es"),
+        ("vi", "Trường Tiểu học Lincoln", "lincoln-es"),
+        ("es", "la escuela Kennedy", "kennedy-hs"),
+        ("en", "lincoln school", "lincoln-es"),
+    ],
+)
+def test_a_school_is_known_by_its_name_in_any_script(language: str, said: str, school: str) -> None:
+    state, _ = run(replace(AT_SCHOOL, language=language), said, program=SCRIPTS)
+    assert state.school == school
+
+
+def test_the_school_menu_shows_each_school_in_the_family_language() -> None:
+    at_role = replace(AT_SCHOOL, role=None, onboarding=OnboardingStep.ROLE)
+    _, [asked] = run(at_role, "1", program=SCRIPTS)
+    assert [c.label for c in asked.replies[-1].choices] == ["林肯小学", "肯尼迪高中"]
+
+
 def test_an_unsolicited_message_is_lets_talk() -> None:
     state, [result] = run(ONBOARDED, "The pickup line at Lincoln is dangerous")
     assert [(e.kind, e.text) for e in result.events] == [
