@@ -74,6 +74,8 @@ class DeliveryFailure(StrEnum):
     BLOCKED = "blocked"
     CONFIGURATION = "configuration"
     REJECTED = "rejected"
+    # WhatsApp: a free-form message outside the 24-hour window; a template is needed.
+    OUTSIDE_WINDOW = "outside_window"
 
 
 class ProviderError(EngageError):

@@ -6,13 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["Channel", "Choice", "InboundMessage", "OutboundMessage", "Reply"]
+__all__ = [
+    "Attachment",
+    "Channel",
+    "Choice",
+    "InboundMessage",
+    "OutboundMessage",
+    "Reply",
+    "Template",
+]
 
 
 class Channel(StrEnum):
     SMS = "sms"
     TELEGRAM = "telegram"
     SLACK = "slack"
+    WHATSAPP = "whatsapp"
     SIMULATOR = "simulator"
 
 
@@ -27,6 +36,19 @@ class Choice:
     key: str
     label: str
     payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A photo, voice note, video or document sent with a message, where the provider keeps it."""
+
+    content_type: str
+    url: str
+
+    @property
+    def is_audio(self) -> bool:
+        """A voice note (WhatsApp sends them as audio/ogg)."""
+        return self.content_type.lower().startswith("audio/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +67,7 @@ class InboundMessage:
     button: str | None = None
     locale_hint: str | None = None
     media_count: int = 0
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +79,23 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Template:
+    """A message template approved by the provider (WhatsApp, outside the 24-hour window).
+
+    `content_sid` names it at Twilio (`HX…`); `variables` fill its numbered
+    placeholders, in order (`{{1}}`, `{{2}}` …).
+    """
+
+    content_sid: str
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A reply or broadcast bound for one contact, as the sender hands it to a channel.
 
-    `reference` is the outbox row id, echoed back in delivery callbacks.
+    `reference` is the outbox row id, echoed back in delivery callbacks. A
+    `template` is sent instead of the text where the channel requires one.
     """
 
     channel: Channel
@@ -67,3 +103,4 @@ class OutboundMessage:
     text: str
     choices: tuple[Choice, ...] = field(default=())
     reference: str = ""
+    template: Template | None = None

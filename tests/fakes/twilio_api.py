@@ -6,7 +6,13 @@
 
 `POST /2010-04-01/Accounts/{sid}/Messages.json` checks Basic auth (401/20003
 otherwise) and the form, records the request, and answers 201 with a new `SM`
-sid, unless a scripted failure or stall is due. With `deliver_callbacks` set it
+sid, unless a scripted failure or stall is due. A message may name a
+`ContentSid` instead of a `Body`: a template registered with `approve_template`
+or content made through `POST /v1/Content` (listed by `GET /v1/Content`); its
+body is rendered into the recorded message's `Body`. To a `whatsapp:` number
+whose 24-hour window is not open (`open_window`), anything but an approved
+template is accepted and then fails with 63016 in its status callbacks, as
+WhatsApp does. With `deliver_callbacks` set it
 then posts `sent` and `delivered` to the StatusCallback URL, signed over that
 URL as Twilio would (the public URL) and sent to `callback_target` when given
 (the same path and query on the host where the app really listens).
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -85,6 +92,9 @@ class FakeTwilio:
         self._callbacks: list[Callback] = []
         self._script: list[_Script] = []
         self._changed = threading.Condition()
+        # Content sid -> {"friendly_name", "types", "template": bool}.
+        self.contents: dict[str, dict[str, Any]] = {}
+        self.open_windows: set[str] = set()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -119,6 +129,22 @@ class FakeTwilio:
         (an HTML body when `code` is None), with a `Retry-After` header if given."""
         with self._changed:
             self._script.extend([_Script(status, code, message, retry_after)] * count)
+
+    def approve_template(self, body: str) -> str:
+        """A WhatsApp template with `{{1}}`-style placeholders, approved; returns its sid."""
+        sid = "HX" + secrets.token_hex(16)
+        with self._changed:
+            self.contents[sid] = {
+                "friendly_name": f"template-{sid}",
+                "types": {"twilio/text": {"body": body}},
+                "template": True,
+            }
+        return sid
+
+    def open_window(self, number: str) -> None:
+        """The person at `whatsapp:` `number` wrote to us within the last 24 hours."""
+        with self._changed:
+            self.open_windows.add(number)
 
     def stall_next(self, count: int, seconds: float) -> None:
         """The next `count` valid sends are answered only after `seconds`."""
@@ -157,14 +183,39 @@ def _error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def _form_problem(form: dict[str, str]) -> tuple[int, str] | None:
+def _form_problem(fake: FakeTwilio, form: dict[str, str]) -> tuple[int, str] | None:
     if not form.get("To"):
         return 21604, "A 'To' phone number is required."
     if not form.get("From") and not form.get("MessagingServiceSid"):
         return 21603, "A 'From' phone number is required."
-    if not form.get("Body") and not form.get("MediaUrl"):
+    content = form.get("ContentSid")
+    if content is not None and content not in fake.contents:
+        return 21655, "The ContentSid is Invalid."
+    if not form.get("Body") and not form.get("MediaUrl") and content is None:
         return 21602, "Message body is required."
+    sender = form.get("From")
+    if sender and form["To"].startswith("whatsapp:") != sender.startswith("whatsapp:"):
+        return 21910, "Invalid From and To pair. From and To should be of the same channel."
     return None
+
+
+def _content_body(fake: FakeTwilio, form: dict[str, str]) -> str:
+    """What the person sees of a content message: its body, placeholders filled."""
+    types = fake.contents[form["ContentSid"]]["types"]
+    body: str = next(iter(types.values()))["body"]
+    variables = json.loads(form.get("ContentVariables") or "{}")
+    for name, value in variables.items():
+        body = body.replace("{{" + name + "}}", value)
+    return body
+
+
+def _outside_window(fake: FakeTwilio, form: dict[str, str]) -> bool:
+    """A free-form WhatsApp message to someone whose 24-hour window is closed."""
+    to = form["To"]
+    if not to.startswith("whatsapp:") or to.removeprefix("whatsapp:") in fake.open_windows:
+        return False
+    content = fake.contents.get(form.get("ContentSid", ""))
+    return content is None or not content["template"]
 
 
 def _created(fake: FakeTwilio, sid: str, form: dict[str, str]) -> dict[str, Any]:
@@ -190,8 +241,11 @@ def _created(fake: FakeTwilio, sid: str, form: dict[str, str]) -> dict[str, Any]
     }
 
 
-async def _post_callbacks(fake: FakeTwilio, form: dict[str, str], sid: str) -> None:
-    """`sent`, then `delivered`, signed over the StatusCallback URL as given."""
+async def _post_callbacks(
+    fake: FakeTwilio, form: dict[str, str], sid: str, failed: str | None = None
+) -> None:
+    """`sent`, then `delivered` (or `failed` with error code `failed`), signed over the
+    StatusCallback URL as given."""
     url = form["StatusCallback"]
     target = url
     if fake.callback_target:
@@ -200,7 +254,7 @@ async def _post_callbacks(fake: FakeTwilio, form: dict[str, str], sid: str) -> N
         target += f"?{parts.query}" if parts.query else ""
     validator = RequestValidator(fake.auth_token)
     async with httpx.AsyncClient(timeout=5) as client:
-        for status in ("sent", "delivered"):
+        for status in ("sent", "delivered") if failed is None else ("failed",):
             await asyncio.sleep(fake.callback_delay)
             params = {
                 "MessageSid": sid,
@@ -211,6 +265,8 @@ async def _post_callbacks(fake: FakeTwilio, form: dict[str, str], sid: str) -> N
                 "To": form["To"],
                 "ApiVersion": "2010-04-01",
             }
+            if failed is not None:
+                params["ErrorCode"] = failed
             for name in ("From", "MessagingServiceSid"):
                 if form.get(name):
                     params[name] = form[name]
@@ -238,7 +294,7 @@ def _app(fake: FakeTwilio) -> Starlette:
             or request.path_params["sid"] != fake.account_sid
         ):
             return _error(401, 20003, "Authenticate")
-        problem = _form_problem(form)
+        problem = _form_problem(fake, form)
         if problem is not None:
             return _error(400, *problem)
         if script is not None and script.stall:
@@ -254,10 +310,13 @@ def _app(fake: FakeTwilio) -> Starlette:
             response.headers.update(headers)
             return response
         sid = "SM" + secrets.token_hex(16)
+        if "ContentSid" in form:
+            form = {**form, "Body": _content_body(fake, form)}
         fake._accept({**form, "sid": sid})
         callbacks = None
-        if fake.deliver_callbacks and form.get("StatusCallback"):
-            callbacks = BackgroundTask(_post_callbacks, fake, form, sid)
+        failed = "63016" if _outside_window(fake, form) else None
+        if (fake.deliver_callbacks or failed) and form.get("StatusCallback"):
+            callbacks = BackgroundTask(_post_callbacks, fake, form, sid, failed)
         return JSONResponse(_created(fake, sid, form), status_code=201, background=callbacks)
 
     async def list_messages(request: Request) -> Response:
@@ -289,12 +348,53 @@ def _app(fake: FakeTwilio) -> Starlette:
             }
         )
 
+    async def create_content(request: Request) -> Response:
+        """`POST /v1/Content` (JSON): interactive content, usable at once within the window."""
+        payload = json.loads(await request.body())
+        fake._record(RecordedRequest(request.method, request.url.path, dict(request.headers), {}))
+        if request.headers.get("authorization") != expected_auth:
+            return _error(401, 20003, "Authenticate")
+        sid = "HX" + secrets.token_hex(16)
+        with fake._changed:
+            fake.contents[sid] = {
+                "friendly_name": payload["friendly_name"],
+                "types": payload["types"],
+                "template": False,
+            }
+        return JSONResponse(_content(fake, sid), status_code=201)
+
+    async def list_contents(request: Request) -> Response:
+        if request.headers.get("authorization") != expected_auth:
+            return _error(401, 20003, "Authenticate")
+        with fake._changed:
+            found = [_content(fake, sid) for sid in fake.contents]
+        url = str(request.url)
+        meta = {"page": 0, "page_size": len(found), "first_page_url": url, "url": url}
+        meta.update({"previous_page_url": None, "next_page_url": None, "key": "contents"})
+        return JSONResponse({"contents": found, "meta": meta})
+
     return Starlette(
         routes=[
             Route(MESSAGES_PATH, create_message, methods=["POST"]),
             Route(MESSAGES_PATH, list_messages, methods=["GET"]),
+            Route("/v1/Content", create_content, methods=["POST"]),
+            Route("/v1/Content", list_contents, methods=["GET"]),
         ]
     )
+
+
+def _content(fake: FakeTwilio, sid: str) -> dict[str, Any]:
+    content = fake.contents[sid]
+    return {
+        "sid": sid,
+        "account_sid": fake.account_sid,
+        "friendly_name": content["friendly_name"],
+        "language": "en",
+        "variables": {},
+        "types": content["types"],
+        "url": f"https://content.twilio.com/v1/Content/{sid}",
+        "links": {},
+    }
 
 
 @contextmanager

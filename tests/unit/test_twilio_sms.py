@@ -14,7 +14,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.request_validator import RequestValidator
 
-from bot.core.messages import Channel, Choice, InboundMessage, OutboundMessage
+from bot.core.messages import Attachment, Channel, Choice, InboundMessage, OutboundMessage
 from bot.errors import ConfigError, DeliveryFailure, UnsupportedEvent
 from channels.twilio_sms import (
     ERRORS,
@@ -44,10 +44,32 @@ def report(number: int, status: str, error_code: str | None = None) -> DeliveryR
     return DeliveryReport(f"SM{number:02d}" + "a" * 30, status, error_code, "42")
 
 
+def whatsapp(number: int, text: str, **fields: object) -> InboundMessage:
+    values: dict[str, object] = {"provider_id": f"SM{number:02d}" + "b" * 30, **fields}
+    return InboundMessage(Channel.WHATSAPP, FAMILY, text, **values)  # type: ignore[arg-type]
+
+
+def media(number: int, content_type: str, media: str) -> Attachment:
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{number}{'b' * 30}"
+    return Attachment(content_type, f"{url}/Media/ME{media * 32}")
+
+
 EXPECTED: dict[str, InboundMessage | DeliveryReport | str] = {
     "sms__plain": sms(1, "Yes, 2"),
     "sms__spanish_accents": sms(2, "Sí, 2"),
-    "sms__mms_photo": sms(3, "", provider_id="MM03" + "b" * 30, media_count=1),
+    "sms__mms_photo": sms(
+        3,
+        "",
+        provider_id="MM03" + "b" * 30,
+        media_count=1,
+        attachments=(
+            Attachment(
+                "image/jpeg",
+                f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/MM03{'b' * 30}"
+                f"/Media/ME{'c' * 32}",
+            ),
+        ),
+    ),
     "sms__empty_body": sms(4, ""),
     "sms__legacy_sid_only": sms(5, "3"),
     "sms__messaging_service": sms(6, "Más consejeros, por favor"),
@@ -62,6 +84,35 @@ EXPECTED: dict[str, InboundMessage | DeliveryReport | str] = {
     "status__delivered": report(1, "delivered"),
     "status__undelivered_30003": report(2, "undelivered", "30003"),
     "status__failed_21610": report(3, "failed", "21610"),
+    "whatsapp__text": whatsapp(21, "Cảm ơn, 2"),
+    # The tap carries the question it belongs to; its title reads as the text.
+    "whatsapp__quick_reply": whatsapp(22, "Yes", button="q:family-priorities-2026:consent:yes"),
+    "whatsapp__list_reply": whatsapp(
+        23, "School safety", button="q:family-priorities-2026:priorities:safety"
+    ),
+    "whatsapp__voice_note": whatsapp(
+        24,
+        "",
+        provider_id="MM24" + "b" * 30,
+        media_count=1,
+        attachments=(media(24, "audio/ogg", "c"),),
+    ),
+    "whatsapp__photo_with_caption": whatsapp(
+        25,
+        "El charco frente a la escuela",
+        provider_id="MM25" + "b" * 30,
+        media_count=1,
+        attachments=(media(25, "image/jpeg", "d"),),
+    ),
+    "whatsapp__location": whatsapp(
+        26, "📍 Lincoln Elementary, 123 Main St, Chicago (41.8781, -87.6298)"
+    ),
+    "status__whatsapp_read": DeliveryReport(
+        "SM27" + "a" * 30, "read", None, "42", Channel.WHATSAPP
+    ),
+    "status__whatsapp_failed_63016": DeliveryReport(
+        "SM28" + "a" * 30, "failed", "63016", "42", Channel.WHATSAPP
+    ),
 }
 
 
@@ -93,6 +144,7 @@ def sign(url: str, form: list[tuple[str, str]], token: str = TOKEN) -> str:
 
 PARSERS: dict[str, Callable[[TwilioSms, list[tuple[str, str]]], object]] = {
     "sms": lambda sms, form: sms.parse_inbound(form),
+    "whatsapp": lambda sms, form: sms.parse_inbound(form),
     "status": lambda sms, form: sms.parse_status(form, STATUS_QUERY),
 }
 
@@ -125,7 +177,7 @@ def test_a_mapping_parses_like_pairs() -> None:
         ("+447700900123", "+447700900123"),
         ("12345", "12345"),
         ("+1-800-FLOWERS", "+1-800-FLOWERS"),
-        ("whatsapp:+17735550123", "whatsapp:+17735550123"),
+        ("whatsapp:+17735550123", "+17735550123"),
         ("+12", "+12"),
     ],
     ids=["spaced", "padded", "uk", "short-code", "vanity", "whatsapp", "too-short"],
@@ -311,8 +363,22 @@ PERMANENT: dict[int, DeliveryFailure] = {
     20003: DeliveryFailure.CONFIGURATION,
     21617: DeliveryFailure.REJECTED,
     30007: DeliveryFailure.REJECTED,
+    63003: DeliveryFailure.INVALID_ADDRESS,
+    63024: DeliveryFailure.INVALID_ADDRESS,
+    63007: DeliveryFailure.CONFIGURATION,
+    63027: DeliveryFailure.CONFIGURATION,
+    63028: DeliveryFailure.CONFIGURATION,
+    63051: DeliveryFailure.CONFIGURATION,
+    63112: DeliveryFailure.CONFIGURATION,
+    63016: DeliveryFailure.OUTSIDE_WINDOW,
+    63005: DeliveryFailure.REJECTED,
+    63013: DeliveryFailure.REJECTED,
+    63021: DeliveryFailure.REJECTED,
+    63030: DeliveryFailure.REJECTED,
+    63032: DeliveryFailure.REJECTED,
+    63049: DeliveryFailure.REJECTED,
 }
-TRANSIENT = (20429, 30003, 30008)
+TRANSIENT = (20429, 30003, 30008, 63018)
 
 
 def test_the_error_table_is_the_one_tested() -> None:

@@ -1,0 +1,61 @@
+"""WhatsApp's rules, as arithmetic: the 24-hour window and what an interactive message holds.
+
+WhatsApp lets a business write freely only within 24 hours of the person's
+last message; outside that window only a template the provider approved may
+go out, and a reply to it opens the window again. A question's options can be
+quick-reply buttons (up to 3, titles of up to 20 characters) or a list (up to
+10 items, titles of up to 24); beyond that the numbered text of SMS is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.core.messages import Choice
+
+__all__ = [
+    "LIST_ITEMS",
+    "LIST_TITLE",
+    "QUICK_REPLIES",
+    "QUICK_REPLY_TITLE",
+    "WINDOW",
+    "Interactive",
+    "interactive_kind",
+    "is_window_open",
+    "window_closes_at",
+]
+
+WINDOW = timedelta(hours=24)
+QUICK_REPLIES = 3
+QUICK_REPLY_TITLE = 20
+LIST_ITEMS = 10
+LIST_TITLE = 24
+
+
+class Interactive(StrEnum):
+    QUICK_REPLY = "quick-reply"
+    LIST = "list-picker"
+
+
+def window_closes_at(last_inbound: datetime | None) -> datetime | None:
+    """When free-form messages stop being allowed; None when the person never wrote."""
+    return None if last_inbound is None else last_inbound + WINDOW
+
+
+def is_window_open(last_inbound: datetime | None, now: datetime) -> bool:
+    """Whether a free-form message may go out `now` (strictly within 24 hours of their last)."""
+    closes = window_closes_at(last_inbound)
+    return closes is not None and now < closes
+
+
+def interactive_kind(choices: Sequence[Choice]) -> Interactive | None:
+    """Buttons, a list, or None (numbered text) for a question's options."""
+    if len(choices) < 2:
+        return None
+    if len(choices) <= QUICK_REPLIES and all(len(c.label) <= QUICK_REPLY_TITLE for c in choices):
+        return Interactive.QUICK_REPLY
+    if len(choices) <= LIST_ITEMS and all(len(c.label) <= LIST_TITLE for c in choices):
+        return Interactive.LIST
+    return None
