@@ -202,8 +202,13 @@ def build_runtime(
             messaging_service_sid=settings.twilio_messaging_service_sid,
             public_url=settings.public_url,
             api_base_url=settings.twilio_api_base_url,
+            whatsapp_from=settings.twilio_whatsapp_from,
         )
-        runtime.senders[Channel.SMS] = runtime.sms
+        # One Twilio adapter serves both: WhatsApp numbers carry a `whatsapp:` prefix.
+        if settings.sms_enabled:
+            runtime.senders[Channel.SMS] = runtime.sms
+        if settings.whatsapp_enabled:
+            runtime.senders[Channel.WHATSAPP] = runtime.sms
     if settings.telegram_bot_token and settings.telegram_webhook_secret:
         runtime.telegram = TelegramChannel(
             settings.telegram_bot_token.get_secret_value(),
@@ -239,6 +244,7 @@ def send_rates(settings: Settings) -> dict[Channel, float]:
         Channel.SMS: settings.sms_per_second,
         Channel.TELEGRAM: settings.telegram_per_second,
         Channel.SLACK: settings.slack_per_second,
+        Channel.WHATSAPP: settings.whatsapp_per_second,
     }
 
 

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         None, validation_alias=_env("TWILIO_MESSAGING_SERVICE_SID")
     )
     twilio_api_base_url: str | None = Field(None, validation_alias=_env("TWILIO_API_BASE_URL"))
+    # The WhatsApp sender connected in Twilio (docs/channels.md); WhatsApp is off without it.
+    twilio_whatsapp_from: str | None = Field(None, validation_alias=_env("TWILIO_WHATSAPP_FROM"))
+    # WhatsApp allows 80 business-initiated messages a second per sender; stay well under.
+    whatsapp_per_second: float = Field(20.0, validation_alias=_env("ENGAGE_WHATSAPP_PER_SECOND"))
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
     telegram_webhook_secret: SecretStr | None = Field(
@@ -100,6 +104,19 @@ class Settings(BaseSettings):
         return frozenset(u.strip() for u in self.slack_organizers.split(",") if u.strip())
 
     @property
-    def twilio_enabled(self) -> bool:
+    def sms_enabled(self) -> bool:
         has_sender = bool(self.twilio_from_number or self.twilio_messaging_service_sid)
+        return self.twilio_enabled and has_sender
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return self.twilio_enabled and bool(self.twilio_whatsapp_from)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        has_sender = bool(
+            self.twilio_from_number
+            or self.twilio_messaging_service_sid
+            or self.twilio_whatsapp_from
+        )
         return bool(self.twilio_account_sid and self.twilio_auth_token and has_sender)

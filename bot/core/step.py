@@ -176,6 +176,9 @@ def step(
     if not body and inbound.button is None:
         if inbound.media_count:
             turn.say("media_only")
+            # A voice note is someone speaking to the district: staff hear it.
+            for voice in (a for a in inbound.attachments if a.is_audio):
+                turn.events.append(Event(EventKind.LETS_TALK, text=f"🎤 {voice.url}"))
         else:
             _resume(turn, activities)
         return turn.done()

@@ -136,5 +136,5 @@ def _dashboard(web: Web) -> list[BaseRoute]:
 
 def _announce(runtime: Runtime) -> None:
     on = sorted(c.value for c in runtime.senders)
-    off = sorted({"sms", "telegram", "slack"} - set(on))
+    off = sorted({"sms", "whatsapp", "telegram", "slack"} - set(on))
     log.info("channels", extra={"on": on, "off": off})

@@ -15,7 +15,7 @@ from bot.core.activity import (
     Question,
     QuestionType,
 )
-from bot.core.messages import Channel, InboundMessage
+from bot.core.messages import Attachment, Channel, InboundMessage
 from bot.core.state import (
     ConversationState,
     EventKind,
@@ -368,6 +368,24 @@ def test_an_empty_message_with_a_photo_asks_for_words() -> None:
     inbound = InboundMessage(Channel.SMS, "+15550100001", "", media_count=1)
     result = step(ONBOARDED, inbound, PROGRAM, Activities())
     assert texts(result) == ["Thank you! We can only read text messages. Please reply in words."]
+
+
+def test_a_voice_note_gets_an_answer_and_reaches_staff_as_lets_talk() -> None:
+    note = Attachment("audio/ogg", "https://api.twilio.com/2010-04-01/Accounts/AC1/Media/ME1")
+    inbound = InboundMessage(
+        Channel.WHATSAPP, "+15550100001", "", media_count=1, attachments=(note,)
+    )
+    result = step(ONBOARDED, inbound, PROGRAM, Activities())
+    assert texts(result) == ["Thank you! We can only read text messages. Please reply in words."]
+    assert [(e.kind, e.text) for e in result.events] == [(EventKind.LETS_TALK, f"🎤 {note.url}")]
+
+
+def test_a_photo_alone_is_not_a_lets_talk_message() -> None:
+    photo = Attachment("image/jpeg", "https://api.twilio.com/2010-04-01/Accounts/AC1/Media/ME2")
+    inbound = InboundMessage(
+        Channel.WHATSAPP, "+15550100001", "", media_count=1, attachments=(photo,)
+    )
+    assert step(ONBOARDED, inbound, PROGRAM, Activities()).events == ()
 
 
 def tap(state: ParticipantState, payload: str) -> Step:

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.core.messages import Channel
 from bot.errors import UnsupportedEvent
 from bot.services.inbound import utcnow
 from bot.web.context import web_of
@@ -58,7 +57,7 @@ async def receive_status(request: Request) -> Response:
     except UnsupportedEvent as error:
         log.warning("twilio.unsupported", extra={"reason": str(error)})
         return Response(status_code=204)
-    delivery = Delivery(Channel.SMS, report.provider_id, report.status, report.error_code)
+    delivery = Delivery(report.channel, report.provider_id, report.status, report.error_code)
     outbox = web.runtime.outbox
     found = await web.run_db(lambda: outbox.record_delivery(delivery, utcnow(), report.reference))
     if not found:

@@ -1,0 +1,159 @@
+"""WhatsApp end to end: signed Twilio webhooks from `whatsapp:` numbers into the app under
+uvicorn; replies go back through the real twilio client to the fake Twilio, options as
+WhatsApp buttons and lists that the family taps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot.authoring.activities import parse_activity
+from bot.bootstrap import Runtime, build_runtime, sync_schools
+from bot.services.inbound import utcnow
+from bot.settings import Settings
+from bot.web.app import create_app
+from storage import models
+from storage.activities import store_activity
+from storage.database import migrate
+from tests.conftest import EXAMPLES
+from tests.e2e.test_sms_webhook import eventually
+from tests.fakes.server import free_port, serve
+from tests.fakes.twilio_api import FakeTwilio, run_fake_twilio
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNT = "AC" + "1" * 32
+TOKEN = "test-auth-token"
+OUR_WHATSAPP = "+15550100099"
+FAMILY = "+15550100124"
+
+
+class WhatsAppBot:
+    def __init__(self, url: str, runtime: Runtime, twilio: FakeTwilio) -> None:
+        self.url, self.runtime, self.twilio = url, runtime, twilio
+        self.sent = 0
+
+    def write(self, body: str = "", **fields: str) -> httpx.Response:
+        """A message from the family's WhatsApp, as Twilio posts it."""
+        self.sent += 1
+        sid = f"SM{self.sent:032d}"
+        form = {
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "ProfileName": "Lan",
+            "MessageType": "text",
+            "SmsSid": sid,
+            "WaId": FAMILY.removeprefix("+"),
+            "SmsStatus": "received",
+            "Body": body,
+            "To": f"whatsapp:{OUR_WHATSAPP}",
+            "NumSegments": "1",
+            "ReferralNumMedia": "0",
+            "MessageSid": sid,
+            "AccountSid": ACCOUNT,
+            "From": f"whatsapp:{FAMILY}",
+            "ApiVersion": "2010-04-01",
+            **fields,
+        }
+        url = self.url + "/webhooks/twilio/sms"
+        signature = RequestValidator(TOKEN).compute_signature(url, form)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        }
+        return httpx.post(url, content=urlencode(form), headers=headers, timeout=10)
+
+    def tap(self, title: str) -> httpx.Response:
+        """Tap the button (or list item) called `title` in the last message with options."""
+        content = self.twilio.contents[self.twilio.messages[-1]["ContentSid"]]
+        [kind] = content["types"].values()
+        items = kind.get("actions") or kind.get("items")
+        [choice] = [c for c in items if c.get("title", c.get("item")) == title]
+        if "actions" in kind:
+            return self.write(title, ButtonText=title, ButtonPayload=choice["id"])
+        return self.write(title, ListId=choice["id"], ListTitle=title)
+
+    def answers(self) -> list[tuple[str, object]]:
+        with self.runtime.engine.connect() as connection:
+            rows = connection.execute(
+                select(models.Response.question, models.Response.value).order_by(models.Response.id)
+            ).all()
+        return [(question, value) for question, value in rows]
+
+    def wait_for_reply(self, count: int) -> None:
+        eventually(lambda: len(self.twilio.messages) >= count)
+
+
+@contextmanager
+def running_bot(tmp_path: Path) -> Iterator[WhatsAppBot]:
+    port = free_port()
+    with run_fake_twilio(ACCOUNT, TOKEN) as twilio:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=f"sqlite:///{tmp_path / 'engage.db'}",
+            public_url=f"http://127.0.0.1:{port}",
+            district_file=EXAMPLES / "district.yaml",
+            spool_dir=tmp_path / "spool",
+            whatsapp_per_second=0,
+            twilio_account_sid=ACCOUNT,
+            twilio_auth_token=TOKEN,
+            twilio_whatsapp_from=OUR_WHATSAPP,
+            twilio_api_base_url=twilio.url,
+        )
+        runtime = build_runtime(settings, detector=False, busy_timeout=0.2)
+        migrate(runtime.engine)
+        sync_schools(runtime.engine, runtime.district)
+        source = (EXAMPLES / "family-priorities.yaml").read_text("utf-8")
+        store_activity(
+            runtime.engine, parse_activity(source, "family-priorities.yaml"), source, utcnow()
+        )
+        twilio.callback_target = settings.public_url
+        with serve(create_app(runtime), port=port) as url:
+            yield WhatsAppBot(url, runtime, twilio)
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[WhatsAppBot]:
+    with running_bot(tmp_path) as started:
+        started.twilio.open_window(FAMILY)
+        yield started
+
+
+def test_a_family_takes_the_survey_on_whatsapp_tapping_buttons(bot: WhatsAppBot) -> None:
+    assert bot.write("Hola").status_code == 200
+    bot.wait_for_reply(1)
+    first = bot.twilio.messages[0]
+    assert (first["To"], first["From"]) == (f"whatsapp:{FAMILY}", f"whatsapp:{OUR_WHATSAPP}")
+    assert first["Body"].startswith("Hi! This is Riverside Plan 2030.")
+    bot.tap("Español")
+    bot.wait_for_reply(2)
+    bot.tap("Sí")
+    bot.wait_for_reply(3)
+    for reply in ("1", "1", "4"):
+        count = len(bot.twilio.messages)
+        bot.write(reply)
+        bot.wait_for_reply(count + 1)
+    assert bot.answers() == [("connected", 4)]
+    # Buttons and lists were made through the Content API, each once.
+    assert len(bot.twilio.contents) == len(
+        {c["friendly_name"] for c in bot.twilio.contents.values()}
+    )
+    assert all(m["To"] == f"whatsapp:{FAMILY}" for m in bot.twilio.messages)
+
+
+def test_a_voice_note_is_answered_and_kept_for_staff(bot: WhatsAppBot) -> None:
+    bot.write("Hola")
+    bot.wait_for_reply(1)
+    note = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/MM1/Media/ME1"
+    bot.write(NumMedia="1", MediaContentType0="audio/ogg", MediaUrl0=note, MessageType="audio")
+    eventually(lambda: any("only read text" in m["Body"] for m in bot.twilio.messages))
+    with bot.runtime.engine.connect() as connection:
+        kept = connection.execute(select(models.LetsTalk.text)).scalars().all()
+    assert kept == [f"🎤 {note}"]
