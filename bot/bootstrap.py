@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -55,6 +55,7 @@ __all__ = [
     "build_slack_desk",
     "build_broadcasting",
     "build_runtime",
+    "database_runner",
     "district_config",
     "program_for",
     "quiet_hours_for",
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Single-word keywords Twilio answers itself on long codes (CHANNELS.md 1.5).
 TWILIO_KEYWORDS = frozenset(
@@ -269,6 +271,23 @@ def build_broadcasting(runtime: Runtime) -> Broadcasting:
         reminder_delay=delay,
     )
     return Broadcasting(runtime.engine, runtime.program, rules, policy, parse_activity, utcnow)
+
+
+def database_runner(runtime: Runtime) -> RunDb:
+    """Runs blocking database calls in a thread; on SQLite one at a time.
+
+    SQLite has one writer: the process's own writers queue here instead of
+    spinning on the file lock (its busy handler sleeps in growing steps).
+    """
+    import anyio
+    from anyio import to_thread
+
+    limiter = anyio.CapacityLimiter(1) if runtime.is_sqlite else None
+
+    async def run_db(work: Callable[[], T]) -> T:
+        return await to_thread.run_sync(work, limiter=limiter)
+
+    return run_db
 
 
 def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:

@@ -18,7 +18,9 @@ __all__ = [
     "ChannelSender",
     "LinkUnitOfWork",
     "Outbox",
+    "OutboxKind",
     "OutboxRow",
+    "OutboxStatus",
     "Redeemed",
     "SenderRecord",
     "SentLookup",
@@ -49,15 +51,48 @@ class SenderRecord:
     conversation_activity_id: int | None = None
 
 
+# -- the outbox: what a queued message is, and where it stands -----------------------
+
+
+class OutboxKind(StrEnum):
+    """Why a message is queued; it decides who may still get it."""
+
+    REPLY = "reply"  # an answer to something the family just wrote
+    BROADCAST = "broadcast"  # an organizer's send: waits out quiet hours and pauses
+    CONFIRMATION = "confirmation"  # "you will get no more messages" (and its START twin)
+    HELP = "help"  # the program, a contact and how to stop: also to an opted-out contact
+    STAFF_REPLY = "staff_reply"  # a staff member's answer to a Let's Talk message
+
+    @property
+    def reaches_opted_out(self) -> bool:
+        """Whether this message goes to a contact who opted out (it answers their STOP or HELP)."""
+        return self in (OutboxKind.CONFIRMATION, OutboxKind.HELP)
+
+
+class OutboxStatus(StrEnum):
+    """pending -> sending (claimed; then in flight) -> sent | failed; or, unsent for good,
+    cancelled (an organizer withdrew it) or withheld (the recipient opted out, blocked us,
+    cannot be reached or was forgotten)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    WITHHELD = "withheld"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
+    """A claimed message; `attempts` is this claim's number, the fence of every later write."""
+
     id: int
     contact_id: int
     channel: Channel
     address: str
     text: str
     reply: Reply
-    kind: str
+    kind: OutboxKind
     attempts: int
 
 
@@ -123,7 +158,7 @@ class UnitOfWork(Protocol):
         channel: Channel,
         address: str,
         replies: Sequence[Reply],
-        kind: str,
+        kind: OutboxKind,
         now: datetime,
     ) -> None: ...
 
@@ -165,6 +200,16 @@ class Outbox(Protocol):
     def claim_due(
         self, now: datetime, limit: int, lease: timedelta, channels: Sequence[Channel] | None = None
     ) -> list[OutboxRow]: ...
+
+    def begin_sending(self, rows: Sequence[OutboxRow], now: datetime) -> set[int]:
+        """Mark claimed rows as in flight, in one statement, unless their contact opted out
+        (or cannot be reached) or their broadcast was cancelled or paused: the ids cleared.
+
+        Called immediately before the provider call, so a STOP, a cancel or a pause
+        committed before it stops the row. A row refused is withheld, cancelled or
+        given back to the queue (paused) in the same transaction.
+        """
+        ...
 
     def mark_sent(self, row: OutboxRow, provider_id: str, now: datetime) -> None: ...
 

@@ -27,10 +27,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.core.messages import Reply
 from bot.core.state import Awaiting, ConversationState, OnboardingStep, ParticipantState
 from bot.errors import EngageError
+from bot.ports import OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import Audience, AudienceRules, Reach, Recipient, recipients
 from storage.unit_of_work import reply_to_row
+from storage.withdrawals import withdraw_broadcasts
 
 __all__ = [
     "BatchOutcome",
@@ -97,6 +99,7 @@ class BroadcastRecord:
     message: Mapping[str, str] = field(default_factory=dict)
     reminder_of: int | None = None
     enqueued_at: datetime | None = None
+    paused_at: datetime | None = None
 
 
 @dataclass
@@ -112,11 +115,13 @@ class Progress:
     delivered: int = 0
     undelivered: int = 0
     failed: int = 0
-    opted_out: int = 0
+    opted_out: int = 0  # withheld: the recipient opted out, blocked us or cannot be reached
+    cancelled: int = 0  # withdrawn when an organizer cancelled the broadcast
+    paused: bool = False
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed + self.opted_out
+        return self.sent + self.failed + self.opted_out + self.cancelled
 
     @property
     def finished(self) -> bool:
@@ -305,8 +310,8 @@ class EnqueueBatch:
                 "address": m.recipient.address,
                 "body": m.reply.text,
                 "choices": reply_to_row(m.reply),
-                "kind": "broadcast",
-                "status": "pending",
+                "kind": OutboxKind.BROADCAST,
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "not_before": m.not_before,
                 "broadcast_id": self.broadcast_id,
@@ -456,7 +461,7 @@ class BroadcastStore:
         record = self.get(broadcast_id)
         if record is None:
             raise BroadcastError(f"no broadcast {broadcast_id}: see engage broadcast status")
-        progress = Progress(broadcast_id, record.status.value)
+        progress = Progress(broadcast_id, record.status.value, paused=record.paused_at is not None)
         with self.engine.connect() as connection:
             by_status = connection.execute(
                 select(
@@ -475,17 +480,19 @@ class BroadcastStore:
             ).all()
         for status, number in by_status:
             progress.total += number
-            match status:
-                case "pending":
+            match OutboxStatus(status):
+                case OutboxStatus.PENDING:
                     progress.queued += number
-                case "sending":
+                case OutboxStatus.SENDING:
                     progress.sending += number
-                case "sent":
+                case OutboxStatus.SENT:
                     progress.sent += number
-                case "failed":
+                case OutboxStatus.FAILED:
                     progress.failed += number
-                case "cancelled":
+                case OutboxStatus.WITHHELD:
                     progress.opted_out += number
+                case OutboxStatus.CANCELLED:
+                    progress.cancelled += number
         for status, number in delivery:
             if status in ("delivered", "read"):
                 progress.delivered += number
@@ -496,7 +503,8 @@ class BroadcastStore:
     # -- changing ----------------------------------------------------------------
 
     def cancel(self, broadcast_id: int, now: datetime, actor: str) -> int:
-        """Stop a broadcast: it is not enqueued further and its unsent rows are cancelled.
+        """Stop a broadcast: it is not enqueued further and its unsent rows are cancelled,
+        those a worker has claimed but not begun to send included.
 
         Returns how many queued messages were cancelled. Its reminders are cancelled too.
         """
@@ -510,10 +518,7 @@ class BroadcastStore:
                 update(broadcasts).where(broadcasts.c.id.in_(ids)),
                 {"status": BroadcastStatus.CANCELLED.value},
             )
-            cancelled = connection.execute(
-                update(outbox).where(outbox.c.broadcast_id.in_(ids), outbox.c.status == "pending"),
-                {"status": "cancelled", "error": "broadcast cancelled"},
-            ).rowcount
+            cancelled = withdraw_broadcasts(connection, ids, "broadcast cancelled")
             audit_in(
                 connection,
                 actor,
@@ -521,7 +526,37 @@ class BroadcastStore:
                 {"broadcast": broadcast_id, "cancelled": cancelled},
                 now,
             )
-        return int(cancelled or 0)
+        return cancelled
+
+    def pause(self, broadcast_id: int, now: datetime, actor: str) -> bool:
+        """Hold a broadcast's unsent messages (each worker checks before every send);
+        False when it was paused already."""
+        return self._set_paused(broadcast_id, now, actor, paused=True)
+
+    def resume(self, broadcast_id: int, now: datetime, actor: str) -> bool:
+        """Let a paused broadcast's messages go again; False when it was not paused."""
+        return self._set_paused(broadcast_id, now, actor, paused=False)
+
+    def _set_paused(self, broadcast_id: int, now: datetime, actor: str, *, paused: bool) -> bool:
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(broadcasts).where(
+                    broadcasts.c.id == broadcast_id,
+                    broadcasts.c.paused_at.is_(None)
+                    if paused
+                    else broadcasts.c.paused_at.is_not(None),
+                ),
+                {"paused_at": now if paused else None},
+            ).rowcount
+            if changed:
+                # Its reminders follow it: a paused broadcast does not remind anyone.
+                connection.execute(
+                    update(broadcasts).where(broadcasts.c.reminder_of == broadcast_id),
+                    {"paused_at": now if paused else None},
+                )
+                action = "broadcast.pause" if paused else "broadcast.resume"
+                audit_in(connection, actor, action, {"broadcast": broadcast_id}, now)
+        return bool(changed)
 
     def start_enqueue(self, broadcast_id: int) -> bool:
         """Move a due broadcast to `enqueuing`; False if it is cancelled or already queued."""
@@ -614,6 +649,10 @@ class BroadcastStore:
             after = total.last_participant
             if progress is not None:
                 progress(total)
+        if stop is not None and stop():
+            # Cancelled while a batch was being written: withdraw what it added.
+            with self.engine.begin() as connection:
+                withdraw_broadcasts(connection, [broadcast_id], "broadcast cancelled")
         return total
 
     def _lock_and_load(self, connection: Connection, ids: list[int]) -> dict[int, LoadedState]:
@@ -637,7 +676,7 @@ class BroadcastStore:
             invited = (
                 select(contacts.c.participant_id)
                 .join(outbox, outbox.c.contact_id == contacts.c.id)
-                .where(outbox.c.broadcast_id == broadcast_id, outbox.c.status == "sent")
+                .where(outbox.c.broadcast_id == broadcast_id, outbox.c.status == OutboxStatus.SENT)
             )
             rows = connection.execute(
                 select(conversations.c.participant_id)
@@ -700,6 +739,7 @@ _RECORD = select(
     broadcasts.c.message,
     broadcasts.c.reminder_of,
     broadcasts.c.enqueued_at,
+    broadcasts.c.paused_at,
 ).outerjoin(activities, activities.c.id == broadcasts.c.activity_id)
 
 
@@ -718,6 +758,7 @@ def _record(row: Any) -> BroadcastRecord:
         message=dict(row.message or {}),
         reminder_of=row.reminder_of,
         enqueued_at=row.enqueued_at,
+        paused_at=row.paused_at,
     )
 
 

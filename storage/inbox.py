@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.staff import InboxItem, InboxSummary, ItemStatus, ReplyOutcome, StaffReply
+from bot.ports import OutboxKind, OutboxStatus
 from storage import models
 
 __all__ = ["SqlInbox"]
@@ -35,7 +36,7 @@ outbox = models.table(models.Outbox)
 audit = models.table(models.AuditEntry)
 
 LEASE = "lease:"
-STAFF_REPLY = "staff_reply"
+STAFF_REPLY = OutboxKind.STAFF_REPLY
 REPLY_ACTION = "lets_talk.reply"
 RESOLVE_ACTION = "lets_talk.resolve"
 # A follow-up joins an open thread this recent; older ones start afresh.
@@ -213,7 +214,7 @@ class SqlInbox:
                     body=compose(root.item_language or root.language),
                     choices=[],
                     kind=STAFF_REPLY,
-                    status="pending",
+                    status=OutboxStatus.PENDING,
                     attempts=0,
                     not_before=now,
                     dedup_key=f"slack:{reply.provider_id}"[:64],

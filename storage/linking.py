@@ -16,6 +16,7 @@ from bot.core.messages import Channel
 from bot.ports import Redeemed
 from storage import models
 from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
+from storage.withdrawals import withhold_contacts
 
 __all__ = ["SqlLinkUnitOfWork", "block_contact", "ensure_staff_contact"]
 
@@ -115,10 +116,7 @@ def block_contact(engine: Engine, channel: Channel, address: str, now: datetime)
             update(contacts).where(contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None)),
             {"opted_out_at": now},
         )
-        connection.execute(
-            update(outbox).where(outbox.c.contact_id == contact_id, outbox.c.status == "pending"),
-            {"status": "cancelled", "error": "blocked the bot"},
-        )
+        withhold_contacts(connection, [contact_id], "blocked the bot")
     return True
 
 

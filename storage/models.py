@@ -206,11 +206,14 @@ class Outbox(Base):
     address: Mapped[str] = mapped_column(String(128))
     body: Mapped[str] = mapped_column(Text)
     choices: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    kind: Mapped[str] = mapped_column(String(16))  # reply | broadcast
-    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed | cancelled
+    kind: Mapped[str] = mapped_column(String(16))  # bot.ports.OutboxKind
+    status: Mapped[str] = mapped_column(String(16))  # bot.ports.OutboxStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(DateTime)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # When this claim's provider call began (NULL: claimed, not yet in flight). A STOP
+    # or a cancel withdraws every row not in flight, claimed or not.
+    sending_at: Mapped[datetime | None] = mapped_column(DateTime)
     provider_id: Mapped[str | None] = mapped_column(String(128))
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(500))
@@ -307,6 +310,8 @@ class Broadcast(Base):
     message: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # language -> text
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the filter
     status: Mapped[str] = mapped_column(String(16))  # scheduled | enqueuing | queued | cancelled
+    # Set while an organizer has paused it: nothing of it is sent, its rows wait.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
     scheduled_at: Mapped[datetime] = mapped_column(DateTime)
     reminder_of: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
     total: Mapped[int] = mapped_column(Integer, default=0)

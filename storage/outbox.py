@@ -11,15 +11,31 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.messages import Channel
 from bot.errors import DeliveryFailure
-from bot.ports import OutboxRow
+from bot.ports import OutboxKind, OutboxRow, OutboxStatus
 from storage import models
 from storage.unit_of_work import reply_from_row
+from storage.withdrawals import withhold_contacts
 
 __all__ = ["DELIVERY_ORDER", "Delivery", "OutboxStore"]
 
@@ -28,6 +44,49 @@ log = logging.getLogger(__name__)
 outbox = models.table(models.Outbox)
 contacts = models.table(models.Contact)
 messages = models.table(models.Message)
+broadcasts = models.table(models.Broadcast)
+
+
+def _stopped_contact() -> ColumnElement[bool]:
+    """The row's contact opted out or cannot be reached (for `exists()`)."""
+    return and_(
+        contacts.c.id == outbox.c.contact_id,
+        or_(contacts.c.opted_out_at.is_not(None), contacts.c.invalid_at.is_not(None)),
+    )
+
+
+def _cancelled_broadcast() -> ColumnElement[bool]:
+    return and_(broadcasts.c.id == outbox.c.broadcast_id, broadcasts.c.status == "cancelled")
+
+
+def _paused_broadcast() -> ColumnElement[bool]:
+    return and_(broadcasts.c.id == outbox.c.broadcast_id, broadcasts.c.paused_at.is_not(None))
+
+
+def _halted_broadcast() -> ColumnElement[bool]:
+    return and_(
+        broadcasts.c.id == outbox.c.broadcast_id,
+        or_(broadcasts.c.status == "cancelled", broadcasts.c.paused_at.is_not(None)),
+    )
+
+
+def _claimed(row: OutboxRow) -> tuple[ColumnElement[bool], ...]:
+    """This claim of the row, and no later one (another worker's takeover)."""
+    return (outbox.c.id == row.id, outbox.c.attempts == row.attempts)
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        id=r.id,
+        contact_id=r.contact_id,
+        channel=Channel(r.channel),
+        address=r.address,
+        text=r.body,
+        reply=reply_from_row(r.body, r.choices),
+        kind=OutboxKind(r.kind),
+        attempts=r.attempts,
+    )
+
 
 # Delivery callbacks repeat and arrive out of order: a status only moves forward.
 DELIVERY_ORDER = {
@@ -68,22 +127,38 @@ class OutboxStore:
         lease: timedelta,
         channels: Sequence[Channel] | None = None,
     ) -> list[OutboxRow]:
-        """Claim up to `limit` due rows (pending, or sending with an expired lease)."""
+        """Claim up to `limit` due rows (pending, or sending with an expired lease).
+
+        Rows of a paused broadcast are not due. Claimed rows whose contact opted out
+        (or cannot be reached) are withheld at once, and those of a cancelled broadcast
+        cancelled, in the same transaction; `begin_sending` checks again just before
+        each provider call.
+        """
         due = or_(
-            and_(outbox.c.status == "pending", outbox.c.not_before <= now),
-            and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+            and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.not_before <= now),
+            and_(outbox.c.status == OutboxStatus.SENDING, outbox.c.lease_until < now),
         )
         # Replies to someone who just wrote go before a broadcast's backlog.
-        is_broadcast = case((outbox.c.kind == "broadcast", 1), else_=0)
-        pick = select(outbox.c.id).where(due).order_by(is_broadcast, outbox.c.id).limit(limit)
+        is_broadcast = case((outbox.c.kind == OutboxKind.BROADCAST, 1), else_=0)
+        pick = (
+            select(outbox.c.id)
+            .where(due, ~exists().where(_paused_broadcast()))
+            .order_by(is_broadcast, outbox.c.id)
+            .limit(limit)
+        )
         if channels is not None:
             pick = pick.where(outbox.c.channel.in_([c.value for c in channels]))
         if self.is_postgres:
-            pick = pick.with_for_update(skip_locked=True)
+            pick = pick.with_for_update(of=outbox, skip_locked=True)
         claim = (
             update(outbox)
             .where(outbox.c.id.in_(pick.scalar_subquery()))
-            .values(status="sending", lease_until=now + lease, attempts=outbox.c.attempts + 1)
+            .values(
+                status=OutboxStatus.SENDING,
+                lease_until=now + lease,
+                attempts=outbox.c.attempts + 1,
+                sending_at=None,
+            )
             .returning(
                 outbox.c.id,
                 outbox.c.contact_id,
@@ -96,41 +171,107 @@ class OutboxStore:
             )
         )
         with self.engine.begin() as connection:
-            rows = connection.execute(claim).all()
+            rows = [_row(r) for r in connection.execute(claim).all()]
             if not rows:
                 return []
-            # Opt-out is checked again at send time, not only when the row was queued.
-            stopped = {
-                contact_id
-                for (contact_id,) in connection.execute(
-                    select(contacts.c.id).where(
-                        contacts.c.id.in_({row.contact_id for row in rows}),
-                        or_(
-                            contacts.c.opted_out_at.is_not(None), contacts.c.invalid_at.is_not(None)
-                        ),
-                    )
-                )
-            }
-            held = [r.id for r in rows if r.contact_id in stopped and r.kind != "confirmation"]
-            if held:
-                connection.execute(
-                    update(outbox).where(outbox.c.id.in_(held)),
-                    {"status": "cancelled", "error": "opted out or unreachable at send time"},
-                )
-        return [
-            OutboxRow(
-                id=r.id,
-                contact_id=r.contact_id,
-                channel=Channel(r.channel),
-                address=r.address,
-                text=r.body,
-                reply=reply_from_row(r.body, r.choices),
-                kind=r.kind,
-                attempts=r.attempts,
+            refused = self._refuse(connection, rows)
+        return sorted((r for r in rows if r.id not in refused), key=lambda r: r.id)
+
+    def begin_sending(self, rows: Sequence[OutboxRow], now: datetime) -> set[int]:
+        """Mark claimed rows in flight unless they may no longer be sent; the ids cleared.
+
+        One conditional UPDATE, fenced by each row's claim (`attempts`): it checks
+        the contact's opt-out and the broadcast's cancellation and pause as they are
+        committed at this moment. Rows refused are withheld, cancelled or released
+        in the same transaction; rows already withdrawn (a STOP, a cancel) or taken
+        over by another worker are simply not cleared.
+        """
+        if not rows:
+            return set()
+        claims = [(row.id, row.attempts) for row in rows]
+        clear = (
+            update(outbox)
+            .where(
+                outbox.c.id.in_([row.id for row in rows]),  # by primary key first
+                tuple_(outbox.c.id, outbox.c.attempts).in_(claims),
+                outbox.c.status == OutboxStatus.SENDING,
+                outbox.c.sending_at.is_(None),
+                or_(
+                    outbox.c.kind.in_([k.value for k in OutboxKind if k.reaches_opted_out]),
+                    ~exists().where(_stopped_contact()),
+                ),
+                ~exists().where(_halted_broadcast()),
             )
-            for r in sorted(rows, key=lambda r: r.id)
-            if r.id not in held
-        ]
+            .values(sending_at=now)
+            .returning(outbox.c.id)
+        )
+        with self.engine.begin() as connection:
+            cleared = set(connection.execute(clear).scalars())
+            rest = [row for row in rows if row.id not in cleared]
+            if rest:
+                self._refuse(connection, rest)
+        return cleared
+
+    def _refuse(self, connection: Connection, rows: Sequence[OutboxRow]) -> set[int]:
+        """Withhold, cancel or release claimed rows that may not be sent; their ids."""
+        stopped = _stopped_contact()
+        candidates = set(
+            connection.execute(
+                select(outbox.c.id).where(
+                    outbox.c.id.in_([row.id for row in rows]),
+                    or_(
+                        and_(
+                            outbox.c.kind.not_in(
+                                [k.value for k in OutboxKind if k.reaches_opted_out]
+                            ),
+                            exists().where(stopped),
+                        ),
+                        exists().where(_halted_broadcast()),
+                    ),
+                )
+            ).scalars()
+        )
+        rows = [row for row in rows if row.id in candidates]
+        if not rows:
+            return set()
+        claims = [(row.id, row.attempts) for row in rows]
+        mine = and_(
+            outbox.c.id.in_([row.id for row in rows]),
+            tuple_(outbox.c.id, outbox.c.attempts).in_(claims),
+            outbox.c.status == OutboxStatus.SENDING,
+            outbox.c.sending_at.is_(None),
+        )
+        refused: set[int] = set()
+        withheld = connection.execute(
+            update(outbox)
+            .where(
+                mine,
+                outbox.c.kind.not_in([k.value for k in OutboxKind if k.reaches_opted_out]),
+                exists().where(_stopped_contact()),
+            )
+            .values(
+                status=OutboxStatus.WITHHELD,
+                error="opted out or unreachable at send time",
+                lease_until=None,
+            )
+            .returning(outbox.c.id)
+        )
+        refused.update(withheld.scalars())
+        cancelled = connection.execute(
+            update(outbox)
+            .where(mine, exists().where(_cancelled_broadcast()))
+            .values(status=OutboxStatus.CANCELLED, error="broadcast cancelled", lease_until=None)
+            .returning(outbox.c.id)
+        )
+        refused.update(cancelled.scalars())
+        paused = connection.execute(
+            update(outbox)
+            .where(mine, exists().where(_paused_broadcast()))
+            .values(status=OutboxStatus.PENDING, lease_until=None, attempts=outbox.c.attempts - 1)
+            .returning(outbox.c.id)
+        )
+        refused.update(paused.scalars())
+        return refused
 
     def mark_sent(self, row: OutboxRow, provider_id: str, now: datetime) -> None:
         self.mark_sent_many([(row, provider_id)], now)
@@ -145,7 +286,8 @@ class OutboxStore:
             return 0
         with self.engine.begin() as connection:
             live_query = select(outbox.c.id).where(
-                outbox.c.id.in_([row.id for row, _ in sent]), outbox.c.status == "sending"
+                tuple_(outbox.c.id, outbox.c.attempts).in_([(r.id, r.attempts) for r, _ in sent]),
+                outbox.c.status == OutboxStatus.SENDING,
             )
             if self.is_postgres:
                 live_query = live_query.with_for_update()
@@ -157,7 +299,7 @@ class OutboxStore:
                 update(outbox)
                 .where(outbox.c.id == bindparam("row_id"))
                 .values(
-                    status="sent",
+                    status=OutboxStatus.SENT,
                     provider_id=bindparam("sid"),
                     sent_at=bindparam("at"),
                     lease_until=None,
@@ -204,11 +346,15 @@ class OutboxStore:
         with self.engine.begin() as connection:
             connection.execute(
                 update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]), outbox.c.status == "sending")
+                .where(
+                    tuple_(outbox.c.id, outbox.c.attempts).in_([(r.id, r.attempts) for r in rows]),
+                    outbox.c.status == OutboxStatus.SENDING,
+                )
                 .values(
-                    status="pending",
+                    status=OutboxStatus.PENDING,
                     not_before=not_before,
                     lease_until=None,
+                    sending_at=None,
                     attempts=outbox.c.attempts - 1,
                 )
             )
@@ -218,9 +364,9 @@ class OutboxStore:
         with self.engine.begin() as connection:
             deferred = connection.execute(
                 update(outbox).where(
-                    outbox.c.status == "pending",
+                    outbox.c.status == OutboxStatus.PENDING,
                     outbox.c.not_before < until,
-                    outbox.c.kind == "broadcast",
+                    outbox.c.kind == OutboxKind.BROADCAST,
                     outbox.c.channel == channel.value,
                 ),
                 {"not_before": until},
@@ -247,11 +393,12 @@ class OutboxStore:
     ) -> None:
         with self.engine.begin() as connection:
             connection.execute(
-                update(outbox).where(outbox.c.id == row.id),
+                update(outbox).where(*_claimed(row)),
                 {
-                    "status": "pending",
+                    "status": OutboxStatus.PENDING,
                     "not_before": not_before,
                     "lease_until": None,
+                    "sending_at": None,
                     "error": error[:500],
                     "error_code": code,
                 },
@@ -267,8 +414,13 @@ class OutboxStore:
     ) -> None:
         with self.engine.begin() as connection:
             connection.execute(
-                update(outbox).where(outbox.c.id == row.id),
-                {"status": "failed", "error": error[:500], "error_code": code, "lease_until": None},
+                update(outbox).where(*_claimed(row)),
+                {
+                    "status": OutboxStatus.FAILED,
+                    "error": error[:500],
+                    "error_code": code,
+                    "lease_until": None,
+                },
             )
             self._apply_failure(connection, row.contact_id, failure, now)
 
@@ -316,7 +468,17 @@ class OutboxStore:
         query = select(outbox.c.id, outbox.c.contact_id, outbox.c.body).where(
             outbox.c.id == int(reference),
             outbox.c.channel == delivery.channel.value,
-            outbox.c.status.in_(("sending", "pending", "failed")),
+            # A delivery report proves the message went out, even for a row withdrawn
+            # after its provider call began (a worker killed mid-send, then a STOP).
+            outbox.c.status.in_(
+                [
+                    OutboxStatus.SENDING,
+                    OutboxStatus.PENDING,
+                    OutboxStatus.FAILED,
+                    OutboxStatus.WITHHELD,
+                    OutboxStatus.CANCELLED,
+                ]
+            ),
         )
         if self.is_postgres:
             query = query.with_for_update()
@@ -326,7 +488,7 @@ class OutboxStore:
         connection.execute(
             update(outbox).where(outbox.c.id == row.id),
             {
-                "status": "sent",
+                "status": OutboxStatus.SENT,
                 "provider_id": delivery.provider_id,
                 "sent_at": now,
                 "lease_until": None,
@@ -370,12 +532,7 @@ class OutboxStore:
                 ),
                 {"opted_out_at": now},
             )
-            connection.execute(
-                update(outbox).where(
-                    outbox.c.contact_id == contact_id, outbox.c.status == "pending"
-                ),
-                {"status": "cancelled", "error": "opted out"},
-            )
+            withhold_contacts(connection, [contact_id], "opted out at the provider")
         elif failure in (DeliveryFailure.INVALID_ADDRESS, DeliveryFailure.UNREACHABLE):
             connection.execute(
                 update(contacts).where(contacts.c.id == contact_id),

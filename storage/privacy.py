@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from bot.core.activity import Activity, QuestionType
 from bot.errors import EngageError
+from bot.ports import OutboxStatus
 from storage import models
 from storage.activities import audit_in
 
@@ -179,11 +180,13 @@ def forget_participant(
                     last_inbound_at=None,
                 )
             )
+        # In flight or not: a row marked sent later would log the body again.
         cancelled = connection.execute(
             update(outbox).where(
-                outbox.c.contact_id.in_(contact_ids), outbox.c.status.in_(("pending", "sending"))
+                outbox.c.contact_id.in_(contact_ids),
+                outbox.c.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
             ),
-            {"status": "cancelled", "error": "participant forgotten"},
+            {"status": OutboxStatus.WITHHELD, "error": "participant forgotten"},
         ).rowcount
         for contact_id in contact_ids:
             connection.execute(

@@ -26,8 +26,9 @@ from bot.core.state import (
     Response,
 )
 from bot.errors import StoreBusy
-from bot.ports import ActivityRow, OutboxRow, SenderRecord
+from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
 from storage import models
+from storage.withdrawals import withhold_contacts
 
 __all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
 
@@ -359,7 +360,7 @@ class SqlUnitOfWork:
         channel: Channel,
         address: str,
         replies: Sequence[Reply],
-        kind: str,
+        kind: OutboxKind,
         now: datetime,
         broadcast_id: int | None = None,
     ) -> None:
@@ -371,7 +372,7 @@ class SqlUnitOfWork:
                 "body": reply.text,
                 "choices": reply_to_row(reply),
                 "kind": kind,
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "not_before": now,
                 "broadcast_id": broadcast_id,
@@ -393,10 +394,8 @@ class SqlUnitOfWork:
                 {"opted_out_at": now},
             )
             person = select(contacts.c.id).where(contacts.c.participant_id == sender.participant_id)
-            self.connection.execute(
-                update(outbox).where(outbox.c.contact_id.in_(person), outbox.c.status == "pending"),
-                {"status": "cancelled", "error": "opted out"},
-            )
+            # Claimed rows too: a worker holding one finds it gone before its provider call.
+            withhold_contacts(self.connection, person, "opted out")
         else:
             self.connection.execute(
                 update(contacts).where(contacts.c.id == sender.contact_id),
@@ -435,7 +434,7 @@ class SqlUnitOfWork:
             address=row.address,
             text=row.body,
             reply=reply_from_row(row.body, row.choices),
-            kind=row.kind,
+            kind=OutboxKind(row.kind),
             attempts=row.attempts,
         )
 

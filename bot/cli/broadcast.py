@@ -65,11 +65,12 @@ def broadcast(
     target: Annotated[
         str,
         typer.Argument(
-            help="Activity key to send; or `status` / `cancel` followed by a broadcast id."
+            help="Activity key to send; or `status`, `pause`, `resume` or `cancel` followed by "
+            "a broadcast id."
         ),
     ],
     broadcast_id: Annotated[
-        int | None, typer.Argument(help="With status or cancel: the broadcast.")
+        int | None, typer.Argument(help="With status, pause, resume or cancel: the broadcast.")
     ] = None,
     to: Annotated[
         str | None,
@@ -97,12 +98,17 @@ def broadcast(
     ] = False,
 ) -> None:
     """Send an activity (or a progress update) to an audience, after showing who it
-    reaches and how long it takes; or follow and stop broadcasts.
+    reaches and how long it takes; or follow, pause, resume and cancel broadcasts.
+
+    Pause and cancel take effect on every worker before its next message: a
+    message whose sending has not begun is held (pause) or withdrawn (cancel).
 
     Examples:
       engage broadcast family-priorities-2026 --to role=parent,school=lincoln-es
       engage broadcast draft-plan-feedback --to all --at 2026-09-14T18:00 --reminders 2
       engage broadcast status 12 --watch
+      engage broadcast pause 12
+      engage broadcast resume 12
       engage broadcast cancel 12
     """
     from bot.bootstrap import build_broadcasting
@@ -115,11 +121,28 @@ def broadcast(
     if target == "status":
         _broadcast_status(broadcasting, broadcast_id, zone, watch)
         return
-    if target == "cancel":
+    if target in ("cancel", "pause", "resume"):
         if broadcast_id is None:
-            raise EngageError("which broadcast? engage broadcast cancel ID")
-        cancelled = broadcasting.cancel(broadcast_id, actor())
-        out.print(f"Broadcast #{broadcast_id} cancelled; {cancelled} queued message(s) withdrawn.")
+            raise EngageError(f"which broadcast? engage broadcast {target} ID")
+        if target == "cancel":
+            cancelled = broadcasting.cancel(broadcast_id, actor())
+            out.print(
+                f"Broadcast #{broadcast_id} cancelled; {cancelled} queued message(s) withdrawn."
+            )
+        elif target == "pause":
+            progress = broadcasting.pause(broadcast_id, actor())
+            out.print(
+                f"Broadcast #{broadcast_id} paused; {progress.queued + progress.sending} "
+                f"message(s) wait. Resume it: engage broadcast resume {broadcast_id}",
+                highlight=False,
+            )
+        else:
+            progress = broadcasting.resume(broadcast_id, actor())
+            out.print(
+                f"Broadcast #{broadcast_id} resumed; {progress.queued + progress.sending} "
+                "message(s) to send.",
+                highlight=False,
+            )
         return
     if to is None:
         raise EngageError("who to? add --to FILTER (or --to all); see engage broadcast --help")
@@ -226,7 +249,9 @@ def _broadcast_status(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     if broadcast_id is None:
-        table = Table("#", "kind", "activity", "to", "status", "when", "queued", "sent", "failed")
+        table = Table(
+            "#", "kind", "activity", "to", "status", "when", "queued", "sent", "failed", "cancelled"
+        )
         for record in broadcasting.latest():
             progress = broadcasting.status(record.id)
             table.add_row(
@@ -234,11 +259,12 @@ def _broadcast_status(
                 record.kind.value,
                 record.activity_key or "",
                 str(record.audience),
-                record.status.value,
+                _status(progress),
                 _local(record.scheduled_at, zone),
                 str(progress.queued + progress.sending),
                 str(progress.sent),
                 str(progress.failed),
+                str(progress.cancelled),
             )
         out.print(table)
         return
@@ -246,7 +272,8 @@ def _broadcast_status(
     def counts(p: BroadcastProgress) -> str:
         return (
             f"queued {p.queued + p.sending} · sent {p.sent} · delivered {p.delivered} · "
-            f"failed {p.failed + p.undelivered} · opted out {p.opted_out}"
+            f"failed {p.failed + p.undelivered} · opted out {p.opted_out} · "
+            f"cancelled {p.cancelled}"
         )
 
     progress = broadcasting.status(broadcast_id)
@@ -256,8 +283,21 @@ def _broadcast_status(
         while True:
             bar.update(task, total=progress.total or None, completed=progress.done)
             bar.update(task, counts=counts(progress))
-            if not watch or progress.finished or progress.status in ("cancelled", "scheduled"):
+            if (
+                not watch
+                or progress.finished
+                or progress.paused
+                or progress.status in ("cancelled", "scheduled")
+            ):
                 break
             time.sleep(1.0)
             progress = broadcasting.status(broadcast_id)
-    out.print(f"Broadcast #{broadcast_id} ({progress.status}): {counts(progress)}", highlight=False)
+    out.print(
+        f"Broadcast #{broadcast_id} ({_status(progress)}): {counts(progress)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _status(progress: BroadcastProgress) -> str:
+    return f"{progress.status}, paused" if progress.paused else progress.status

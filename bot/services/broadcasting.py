@@ -407,12 +407,46 @@ class Broadcasting:
         return self.store.latest(limit)
 
     def cancel(self, broadcast_id: int, actor: str) -> int:
-        record = self.store.get(broadcast_id)
-        if record is None:
-            raise BroadcastError(f"no broadcast {broadcast_id}")
+        """Cancel a broadcast and its reminders; how many unsent messages were withdrawn.
+
+        Messages a worker has claimed but not begun to send are withdrawn too, on
+        every worker: each checks just before its provider call.
+        """
+        record = self._record(broadcast_id)
         if record.status is BroadcastStatus.CANCELLED:
             raise BroadcastError(f"broadcast {broadcast_id} is already cancelled")
         return self.store.cancel(broadcast_id, self.clock(), actor)
+
+    def pause(self, broadcast_id: int, actor: str) -> Progress:
+        """Hold a broadcast (and its reminders): no worker sends any of it until resumed."""
+        record = self._record(broadcast_id)
+        if record.status is BroadcastStatus.CANCELLED:
+            raise BroadcastError(
+                f"broadcast {broadcast_id} is cancelled; there is nothing to pause"
+            )
+        if not self.store.pause(broadcast_id, self.clock(), actor):
+            raise BroadcastError(
+                f"broadcast {broadcast_id} is already paused; resume it with "
+                f"engage broadcast resume {broadcast_id}"
+            )
+        log.info("broadcast.paused", extra={"broadcast_id": broadcast_id})
+        return self.status(broadcast_id)
+
+    def resume(self, broadcast_id: int, actor: str) -> Progress:
+        """Let a paused broadcast (and its reminders) go on from where it stopped."""
+        record = self._record(broadcast_id)
+        if record.status is BroadcastStatus.CANCELLED:
+            raise BroadcastError(f"broadcast {broadcast_id} is cancelled; it cannot resume")
+        if not self.store.resume(broadcast_id, self.clock(), actor):
+            raise BroadcastError(f"broadcast {broadcast_id} is not paused")
+        log.info("broadcast.resumed", extra={"broadcast_id": broadcast_id})
+        return self.status(broadcast_id)
+
+    def _record(self, broadcast_id: int) -> BroadcastRecord:
+        record = self.store.get(broadcast_id)
+        if record is None:
+            raise BroadcastError(f"no broadcast {broadcast_id}: see engage broadcast status")
+        return record
 
     # -- deciding per recipient ----------------------------------------------------------
 

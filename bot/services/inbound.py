@@ -20,7 +20,7 @@ from bot.core.messages import InboundMessage
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
 from bot.errors import StoreBusy
-from bot.ports import ActivityRow, SenderRecord, UnitOfWork
+from bot.ports import ActivityRow, OutboxKind, SenderRecord, UnitOfWork
 
 __all__ = ["Inbound", "Outcome", "Service", "utcnow"]
 
@@ -218,7 +218,7 @@ class Service:
             uow.save_participant(sender.participant_id, after, now)
         # The opt-out confirmation is the one message that may still go to a
         # contact that just opted out; the sender lets only that kind through.
-        kind = "confirmation" if confirmation else "reply"
+        kind = OutboxKind.CONFIRMATION if confirmation else OutboxKind.REPLY
         uow.enqueue(sender.contact_id, message.channel, message.address, result.replies, kind, now)
 
 

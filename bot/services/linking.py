@@ -29,7 +29,7 @@ from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import Program
 from bot.core.texts import text
 from bot.core.vocabulary import vocabulary
-from bot.ports import LinkUnitOfWork, Redeemed
+from bot.ports import LinkUnitOfWork, OutboxKind, Redeemed
 from bot.services.inbound import Outcome, Service, utcnow
 
 __all__ = [
@@ -129,7 +129,9 @@ class LinkingService(Service):
                 expires = now + CODE_TTL
                 uow.create_link_code(sender.participant_id, code, Channel.TELEGRAM, expires, now)
                 reply = self._say("link_offer", language, url=url)
-            uow.enqueue(sender.contact_id, message.channel, message.address, [reply], "reply", now)
+            uow.enqueue(
+                sender.contact_id, message.channel, message.address, [reply], OutboxKind.REPLY, now
+            )
             uow.commit()
         log.info("link.offered", extra={"participant_id": sender.participant_id})
         return Outcome(False, sender.participant_id, 1)
@@ -146,7 +148,12 @@ class LinkingService(Service):
                     said = "linked" if redeemed is Redeemed.LINKED else "link_invalid"
                     reply = self._say(said, sender.state.language or self._hint(message))
                     uow.enqueue(
-                        sender.contact_id, message.channel, message.address, [reply], "reply", now
+                        sender.contact_id,
+                        message.channel,
+                        message.address,
+                        [reply],
+                        OutboxKind.REPLY,
+                        now,
                     )
                 log.info("link.redeemed", extra={"result": redeemed.value})
             else:

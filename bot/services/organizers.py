@@ -3,6 +3,7 @@
     /engage help
     /engage stats [ACTIVITY]
     /engage broadcast ACTIVITY [FILTER]     e.g. role=parent,school=lincoln-es (default: all)
+    /engage pause ID | resume ID | cancel ID
     /engage inbox
 
 A broadcast is never sent from the command itself: the answer shows who
@@ -43,6 +44,8 @@ HELP = (
     "• `/engage stats [ACTIVITY]` — how many started, finished and answered\n"
     "• `/engage broadcast ACTIVITY [FILTER]` — organizers: preview, then confirm, a send "
     "(filters like `role=parent,school=lincoln-es,language=es`; default `all`)\n"
+    "• `/engage pause ID`, `/engage resume ID`, `/engage cancel ID` — organizers: hold, "
+    "go on with, or stop a broadcast (every worker, before its next message)\n"
     "• `/engage inbox` — organizers: open Let's Talk threads and response times\n"
     "Write to me here to take an activity yourself."
 )
@@ -101,6 +104,15 @@ class BroadcastStatus:
     delivered: int
     failed: int
     opted_out: int
+    cancelled: int = 0
+    paused: bool = False
+
+    def counts(self) -> str:
+        state = f"{self.status}, paused" if self.paused else self.status
+        return (
+            f"({state}): queued {self.queued} · sent {self.sent} · delivered {self.delivered} · "
+            f"failed {self.failed} · opted out {self.opted_out} · cancelled {self.cancelled}"
+        )
 
 
 class Broadcasts(Protocol):
@@ -113,6 +125,12 @@ class Broadcasts(Protocol):
     def recent(self, activity: str | None) -> Sequence[BroadcastStatus]:
         """The latest broadcasts (of `activity`, if given), newest first."""
         ...
+
+    def pause(self, broadcast_id: int, actor: str) -> BroadcastStatus: ...
+
+    def resume(self, broadcast_id: int, actor: str) -> BroadcastStatus: ...
+
+    def cancel(self, broadcast_id: int, actor: str) -> BroadcastStatus: ...
 
 
 class Organizers:
@@ -194,6 +212,10 @@ class EngageCommand:
                 if not await self.organizers.includes(user_id):
                     return Reply(REFUSAL.format(what="see the inbox", user=user_id))
                 return await self._inbox(team_domain)
+            case "pause" | "resume" | "cancel":
+                if not await self.organizers.includes(user_id):
+                    return Reply(REFUSAL.format(what=f"{verb.lower()} broadcasts", user=user_id))
+                return await self._control(verb.lower(), rest.strip(), user_id)
             case _:
                 return Reply(f"I don't know `{verb}`.\n{HELP}")
 
@@ -239,11 +261,25 @@ class EngageCommand:
             for sent in await self.run(lambda: broadcasts.recent(key or None)):
                 lines.append(
                     f"Broadcast #{sent.broadcast_id} of `{sent.activity}` to `{sent.audience}` "
-                    f"({sent.status}): queued {sent.queued} · sent {sent.sent} · "
-                    f"delivered {sent.delivered} · failed {sent.failed} · "
-                    f"opted out {sent.opted_out}"
+                    + sent.counts()
                 )
         return Reply("\n".join(lines))
+
+    async def _control(self, verb: str, rest: str, user_id: str) -> Reply:
+        number = rest.removeprefix("#")
+        if not number.isdigit():
+            return Reply(f"Which broadcast? `/engage {verb} ID` (the number `stats` shows).")
+        if self.broadcasts is None:
+            return Reply("Broadcasting is not available on this server.")
+        broadcasts, broadcast_id, actor = self.broadcasts, int(number), f"slack:{user_id}"
+        act = {"pause": broadcasts.pause, "resume": broadcasts.resume, "cancel": broadcasts.cancel}
+        try:
+            done = await self.run(lambda: act[verb](broadcast_id, actor))
+        except EngageError as error:
+            return Reply(f"Not done: {error}")
+        log.info(f"organizers.broadcast_{verb}", extra={"broadcast_id": broadcast_id})
+        said = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[verb]
+        return Reply(f"Broadcast #{broadcast_id} {said} {done.counts()}")
 
     async def _preview(self, rest: str) -> Reply:
         activity, _, to = rest.partition(" ")
@@ -320,23 +356,39 @@ class PlannedBroadcasts:
         for record in self.broadcasting.latest(50):
             if activity is not None and record.activity_key != activity:
                 continue
-            progress = self.broadcasting.status(record.id)
-            found.append(
-                BroadcastStatus(
-                    broadcast_id=record.id,
-                    activity=record.activity_key or "",
-                    audience=str(record.audience),
-                    status=record.status.value,
-                    queued=progress.queued + progress.sending,
-                    sent=progress.sent,
-                    delivered=progress.delivered,
-                    failed=progress.failed + progress.undelivered,
-                    opted_out=progress.opted_out,
-                )
-            )
+            found.append(self._status(record.id))
             if len(found) == limit:
                 break
         return found
+
+    def pause(self, broadcast_id: int, actor: str) -> BroadcastStatus:
+        self.broadcasting.pause(broadcast_id, actor)
+        return self._status(broadcast_id)
+
+    def resume(self, broadcast_id: int, actor: str) -> BroadcastStatus:
+        self.broadcasting.resume(broadcast_id, actor)
+        return self._status(broadcast_id)
+
+    def cancel(self, broadcast_id: int, actor: str) -> BroadcastStatus:
+        self.broadcasting.cancel(broadcast_id, actor)
+        return self._status(broadcast_id)
+
+    def _status(self, broadcast_id: int) -> BroadcastStatus:
+        record = self.broadcasting.store.get(broadcast_id)
+        progress = self.broadcasting.status(broadcast_id)
+        return BroadcastStatus(
+            broadcast_id=broadcast_id,
+            activity=(record.activity_key if record else None) or "",
+            audience=str(record.audience) if record else "",
+            status=progress.status,
+            queued=progress.queued + progress.sending,
+            sent=progress.sent,
+            delivered=progress.delivered,
+            failed=progress.failed + progress.undelivered,
+            opted_out=progress.opted_out,
+            cancelled=progress.cancelled,
+            paused=progress.paused,
+        )
 
 
 def _preview(plan: Plan, broadcast_id: int | None = None) -> BroadcastPreview:

@@ -1,4 +1,12 @@
-"""The outbox sender: claim due rows, re-check them, send, record, retry with backoff."""
+"""The outbox sender: claim due rows, clear each just before sending, record, retry.
+
+Nobody who said STOP gets anything more: a row is cleared for sending by one
+conditional statement (`Outbox.begin_sending`) immediately before its provider
+call, which checks the contact's opt-out and the broadcast's cancellation and
+pause as committed at that moment. Rows that reach that point together share
+the statement (`Clearance`), so a busy worker pays one write per group, not per
+message.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +22,9 @@ from bot.core.messages import Channel, OutboundMessage
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import with_direction
 from bot.errors import ProviderError
-from bot.ports import ChannelSender, Outbox, OutboxRow, SentLookup
+from bot.ports import ChannelSender, Outbox, OutboxKind, OutboxRow, SentLookup
 
-__all__ = ["OutboxSender", "RateLimiter", "RunDb"]
+__all__ = ["Clearance", "OutboxSender", "RateLimiter", "RunDb"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,6 +99,68 @@ async def _inline(work: Callable[[], T]) -> T:
     return work()
 
 
+class Clearance:
+    """Clears claimed rows for sending, each just before its provider call.
+
+    Rows that ask in the same turn of the event loop, or while the previous
+    statement runs, are cleared by one statement together; none waits for more
+    than the one statement before its own. `before()` may hand over other
+    database work that is due (recording sends), done in the same thread call
+    first, so the sender's writes never wait on each other's locks.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        run_db: RunDb,
+        clock: Callable[[], datetime],
+        before: Callable[[], Callable[[], object] | None] = lambda: None,
+    ) -> None:
+        self.outbox = outbox
+        self.run_db = run_db
+        self.clock = clock
+        self.before = before
+        self._waiting: list[tuple[OutboxRow, asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._flushing is not None and not self._flushing.done()
+
+    async def clear(self, row: OutboxRow) -> bool:
+        """Whether `row` may be sent now (it is then marked in flight)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # the rows ready in this turn join the first statement
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            rows = [row for row, _ in batch]
+            first = self.before()
+
+            def clear(
+                rows: list[OutboxRow] = rows, first: Callable[[], object] | None = first
+            ) -> set[int]:
+                if first is not None:
+                    first()
+                return self.outbox.begin_sending(rows, self.clock())
+
+            try:
+                cleared = await self.run_db(clear)
+            except Exception as error:  # each waiting send fails with it; leases expire
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for row, future in batch:
+                if not future.done():
+                    future.set_result(row.id in cleared)
+
+
 class OutboxSender:
     """Sends what the outbox holds through the channels that are configured.
 
@@ -136,6 +206,7 @@ class OutboxSender:
         self._failures: dict[Channel, int] = {}
         self._paused_until: dict[Channel, datetime] = {}
         self._adopted: set[str] = set()
+        self._clearance = Clearance(outbox, self.run_db, clock, self._recording_due)
 
     async def run_once(self, only: Channel | None = None) -> int:
         """Send one batch of due messages (of `only` that channel); how many rows were handled."""
@@ -207,6 +278,10 @@ class OutboxSender:
             # Too close to the end of our lease: another worker may take the row over.
             await self.run_db(lambda: self.outbox.release([row], self.clock()))
             return
+        if not await self._clearance.clear(row):
+            # A STOP, a cancel or a pause came after the claim: not one message more.
+            log.info("outbox.withdrawn", extra={"outbox_id": row.id, "channel": row.channel.value})
+            return
         message = with_direction(
             OutboundMessage(
                 row.channel, row.address, row.reply.text, row.reply.choices, reference=str(row.id)
@@ -224,8 +299,21 @@ class OutboxSender:
         self._failures[row.channel] = 0
         self._sent.append((row, provider_id))
         log.debug("outbox.sent", extra={"outbox_id": row.id, "channel": row.channel.value})
-        if len(self._sent) >= RECORD_BATCH or self.clock() - self._recorded_at >= RECORD_EVERY:
-            await self._record()
+        if self._is_record_due() and not self._clearance.busy:
+            await self._record()  # else the clearance under way records them first
+
+    def _is_record_due(self) -> bool:
+        return bool(self._sent) and (
+            len(self._sent) >= RECORD_BATCH or self.clock() - self._recorded_at >= RECORD_EVERY
+        )
+
+    def _recording_due(self) -> Callable[[], object] | None:
+        """The recording of sends, if due, for the clearance to run before its statement."""
+        if not self._is_record_due():
+            return None
+        sent, self._sent = self._sent, []
+        self._recorded_at = now = self.clock()
+        return lambda: self.outbox.mark_sent_many(sent, now)
 
     async def _record(self) -> None:
         """Mark what was sent, many rows in one transaction."""
@@ -259,7 +347,7 @@ class OutboxSender:
         if paused is not None and paused > now:
             return paused
         quiet = self.quiet_hours
-        if quiet is not None and row.kind == "broadcast" and row.channel is Channel.SMS:
+        if quiet is not None and row.kind is OutboxKind.BROADCAST and row.channel is Channel.SMS:
             allowed = quiet.next_allowed(now)
             if allowed > now:
                 return allowed

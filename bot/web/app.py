@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
-import anyio
 from anyio import to_thread
 from sqlalchemy import text as sql
 from starlette.applications import Starlette
@@ -22,6 +20,7 @@ from bot.bootstrap import (
     build_broadcasting,
     build_outbox_sender,
     build_slack_desk,
+    database_runner,
 )
 from bot.services.inbound import utcnow
 from bot.services.organizers import PlannedBroadcasts
@@ -32,18 +31,11 @@ from bot.web.webhooks import slack, telegram, twilio
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
     """The app for `runtime`; with `run_sender`, the outbox sender and the other loops run inside."""
-    # SQLite has one writer at a time: queue our own writers in-process rather
-    # than have threads spin on the file lock.
-    limiter = anyio.CapacityLimiter(1) if runtime.is_sqlite else None
-
-    async def run_db(work: Callable[[], T]) -> T:
-        return await to_thread.run_sync(work, limiter=limiter)
-
+    run_db = database_runner(runtime)
     web = Web(runtime, run_db, UnsupportedLog())
     broadcasting = build_broadcasting(runtime)
     slack_wiring = build_slack_desk(runtime, run_db, web.accept, PlannedBroadcasts(broadcasting))

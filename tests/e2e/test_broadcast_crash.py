@@ -3,7 +3,9 @@
 A real worker process sends a broadcast through the real twilio client to a
 fake Twilio on loopback. It is killed at a moment when Twilio has accepted
 messages the worker has not yet written down, then started again. Every
-recipient must end with exactly one message, and nobody who opted out with any.
+recipient must end with exactly one message, and nobody who opted out with any;
+and families who say STOP while the dead worker still holds their message get
+nothing from the worker that takes over.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Engine, func, select, update
 
 from bot.authoring.activities import parse_activity
 from bot.bootstrap import build_broadcasting, build_runtime, sync_schools
+from bot.core.messages import Channel, InboundMessage
 from bot.services.inbound import utcnow
 from bot.settings import Settings
 from storage import models
@@ -187,7 +190,8 @@ def test_a_worker_killed_mid_broadcast_and_restarted_sends_each_message_once(
             with engine.connect() as connection:
                 done = connection.execute(
                     select(func.count()).where(
-                        o.kind == "broadcast", o.status.in_(("sent", "cancelled", "failed"))
+                        o.kind == "broadcast",
+                        o.status.in_(("sent", "cancelled", "withheld", "failed")),
                     )
                 ).scalar_one()
             return done == expected
@@ -228,4 +232,100 @@ def test_a_worker_killed_mid_broadcast_and_restarted_sends_each_message_once(
         ).scalar_one()
     assert statuses == {"sent": FAMILIES - OPTED_OUT}
     assert logged == FAMILIES - OPTED_OUT
+    engine.dispose()
+
+
+def test_a_stop_after_a_worker_is_killed_holding_a_batch_stops_those_messages(
+    fake: FakeTwilio, tmp_path: Path
+) -> None:
+    """kill -9 a worker that holds a claimed batch; families whose messages it held say STOP
+    before its lease runs out; the restarted worker sends them nothing."""
+    db_url = f"sqlite:///{tmp_path / 'engage.db'}"
+    engine, opted_out = prepare(db_url, fake, tmp_path)
+    log = tmp_path / "worker.log"
+    o = models.Outbox
+
+    def claimed_not_in_flight() -> list[str]:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(o.address)
+                    .where(o.kind == "broadcast", o.status == "sending", o.sending_at.is_(None))
+                    .order_by(o.id)
+                ).scalars()
+            )
+
+    first = start_worker(db_url, fake, log)
+    try:
+        eventually(
+            lambda: len(fake.messages) >= 20 and len(claimed_not_in_flight()) >= 10,
+            timeout=60,
+            what="the worker to hold a claimed batch",
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    held = claimed_not_in_flight()
+    with engine.connect() as connection:
+        in_flight = list(
+            connection.execute(
+                select(o.address).where(
+                    o.kind == "broadcast", o.status == "sending", o.sending_at.is_not(None)
+                )
+            ).scalars()
+        )
+        pending = list(
+            connection.execute(
+                select(o.address)
+                .where(o.kind == "broadcast", o.status == "pending")
+                .order_by(o.id)
+                .limit(3)
+            ).scalars()
+        )
+    stopping = held[:8] + in_flight[:3] + pending
+    before = {number: len(fake.bodies_to(number)) for number in stopping}
+    assert all(before[number] == 0 for number in held[:8] + pending)
+
+    settings = Settings(database_url=db_url, district_file=EXAMPLES / "district.yaml")
+    runtime = build_runtime(settings, detector=False)
+    for n, number in enumerate(stopping):
+        runtime.service.handle_inbound(
+            InboundMessage(Channel.SMS, number, "stop", provider_id=f"SMstop{n:030d}")
+        )
+    runtime.engine.dispose()
+
+    second = start_worker(db_url, fake, log)
+    try:
+
+        def finished() -> bool:
+            with engine.connect() as connection:
+                left = connection.execute(
+                    select(func.count()).where(
+                        o.kind == "broadcast", o.status.in_(("pending", "sending"))
+                    )
+                ).scalar_one()
+            return left == 0
+
+        eventually(finished, timeout=90, what="the restarted worker to finish")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        try:
+            second.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            second.kill()
+
+    for number in stopping:
+        assert len(fake.bodies_to(number)) == before[number], f"{number} got a message after STOP"
+    with engine.connect() as connection:
+        statuses = dict(
+            connection.execute(
+                select(o.address, o.status).where(o.address.in_(held[:8] + pending))
+            ).all()
+        )
+    assert set(statuses.values()) == {"withheld"}
+    for n in range(FAMILIES):
+        if phone(n) not in stopping and phone(n) not in opted_out:
+            assert len(fake.bodies_to(phone(n))) == 1, phone(n)
     engine.dispose()

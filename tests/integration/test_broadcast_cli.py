@@ -75,11 +75,22 @@ def test_a_broadcast_shows_its_numbers_asks_and_queues(run, engine: Engine) -> N
     assert sent.exit_code == 0, sent.output
     assert "Broadcast #1: 7 message(s) queued" in sent.output
     status = run("broadcast", "status", "1")
-    assert "queued 7 · sent 0 · delivered 0 · failed 0 · opted out 0" in status.output
+    assert "queued 7 · sent 0 · delivered 0 · failed 0 · opted out 0 · cancelled 0" in status.output
     assert run("segment", "save", "lincoln", "--to", "school=lincoln-es").exit_code == 0
     assert "school=lincoln-es" in run("segment", "list").output
+    paused = run("broadcast", "pause", "1")
+    assert "Broadcast #1 paused; 7 message(s) wait" in paused.output
+    assert "(queued, paused)" in run("broadcast", "status", "1").output
+    assert "already paused" in str(run("broadcast", "pause", "1").exception)
+    assert "Broadcast #1 resumed; 7 message(s) to send" in run("broadcast", "resume", "1").output
     cancelled = run("broadcast", "cancel", "1")
     assert "7 queued message(s) withdrawn" in cancelled.output
+    status = run("broadcast", "status", "1")
+    assert (
+        "(cancelled): queued 0 · sent 0 · delivered 0 · failed 0 · opted out 0 · cancelled 7"
+        in (status.output)
+    )
+    assert "is cancelled; it cannot resume" in str(run("broadcast", "resume", "1").exception)
 
 
 @pytest.mark.parametrize(

@@ -368,7 +368,8 @@ def test_cancelling_stops_queued_messages_and_reminders(
     statuses = {r.id: r.status for r in broadcasting.latest()}
     assert set(statuses.values()) == {BroadcastStatus.CANCELLED}
     progress = broadcasting.status(broadcast_id)
-    assert (progress.total, progress.opted_out, progress.queued) == (3, 3, 0)
+    # Cancelled rows count as cancelled, not as opted out.
+    assert (progress.total, progress.cancelled, progress.opted_out, progress.queued) == (3, 3, 0, 0)
     with pytest.raises(BroadcastError, match="already cancelled"):
         broadcasting.cancel(broadcast_id, "ana")
 
@@ -563,7 +564,62 @@ def test_engage_stats_in_slack_shows_the_broadcast_counts(
     reply = asyncio.run(command.handle("U0STAFF", "stats priorities"))
     assert reply.text.splitlines()[-1] == (
         f"Broadcast #{broadcast_id} of `priorities` to `all` (queued): queued 2 · sent 1 · "
-        "delivered 0 · failed 0 · opted out 0"
+        "delivered 0 · failed 0 · opted out 0 · cancelled 0"
     )
     other = asyncio.run(command.handle("U0STAFF", "stats transport"))
     assert "Broadcast" not in other.text
+
+
+def test_organizers_pause_resume_and_cancel_from_slack(
+    broadcasting: Broadcasting, district: Engine
+) -> None:
+    import asyncio
+
+    from bot.services.organizers import EngageCommand, Organizers, PlannedBroadcasts
+
+    broadcast_id = broadcasting.confirm(broadcasting.plan("priorities", "all"), "ana")
+    broadcasting.enqueue(broadcast_id)
+
+    async def inline(work: Any) -> Any:
+        return work()
+
+    async def no_stats() -> Any:
+        return []
+
+    command = EngageCommand(
+        Organizers(frozenset({"U0ORG"})),
+        stats=no_stats,
+        broadcasts=PlannedBroadcasts(broadcasting),
+        inbox=None,
+        run=inline,
+        clock=lambda: NOW,
+    )
+
+    def say(user: str, text_: str) -> str:
+        return asyncio.run(command.handle(user, text_)).text
+
+    assert say("U0STAFF", f"pause {broadcast_id}").startswith("Only organizers can pause")
+    assert say("U0ORG", f"pause {broadcast_id}") == (
+        f"Broadcast #{broadcast_id} paused (queued, paused): queued 3 · sent 0 · delivered 0 · "
+        "failed 0 · opted out 0 · cancelled 0"
+    )
+    assert say("U0ORG", f"pause {broadcast_id}").startswith("Not done: broadcast 1 is already")
+    assert broadcasting.store.get(broadcast_id).paused_at == NOW  # type: ignore[union-attr]
+    assert say("U0ORG", f"resume #{broadcast_id}").startswith(
+        f"Broadcast #{broadcast_id} resumed (queued): queued 3"
+    )
+    assert say("U0ORG", f"cancel {broadcast_id}").endswith(
+        "queued 0 · sent 0 · delivered 0 · failed 0 · opted out 0 · cancelled 3"
+    )
+    assert (
+        say("U0ORG", "cancel") == "Which broadcast? `/engage cancel ID` (the number `stats` shows)."
+    )
+    with district.connect() as connection:
+        actions = connection.execute(
+            select(models.AuditEntry.actor, models.AuditEntry.action).order_by(models.AuditEntry.id)
+        ).all()
+    assert [tuple(a) for a in actions][-3:] == [
+        ("slack:U0ORG", "broadcast.pause"),
+        ("slack:U0ORG", "broadcast.resume"),
+        ("slack:U0ORG", "broadcast.cancel"),
+    ]

@@ -110,7 +110,7 @@ def test_opt_out_is_checked_again_at_send_time(engine: Engine) -> None:
     channel = RecordingChannel()
     asyncio.run(sender_for(engine, channel, [NOW]).run_once())
     assert channel.sent == []
-    assert outbox_rows(engine) == [("invitation", "cancelled", 1)]
+    assert outbox_rows(engine) == [("invitation", "withheld", 1)]
 
 
 def test_transient_errors_are_retried_with_backoff(engine: Engine) -> None:
@@ -136,7 +136,7 @@ def test_twilio_21610_marks_the_contact_opted_out(engine: Engine) -> None:
     sender = OutboxSender(store, {Channel.SMS: channel}, lambda: NOW, batch=1)
     asyncio.run(sender.run_once())
     asyncio.run(sender.run_once())
-    assert outbox_rows(engine) == [("hello", "failed", 1), ("again", "cancelled", 0)]
+    assert outbox_rows(engine) == [("hello", "failed", 1), ("again", "withheld", 0)]
     with engine.connect() as connection:
         contact = connection.execute(
             select(models.Contact).where(models.Contact.id == contact_id)

@@ -117,7 +117,7 @@ def test_contact_details_and_own_words_are_removed(engine: Engine, round_: Round
     assert reply["detail"]["text"] == ""
     (queued,) = rows(engine, models.Outbox, contact_id=contact["id"])
     assert (queued["status"], queued["body"], queued["address"]) == (
-        "cancelled",
+        "withheld",
         "",
         contact["address"],
     )

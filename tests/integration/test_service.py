@@ -131,7 +131,7 @@ def test_stop_opts_out_every_contact_and_cancels_what_was_queued(
             select(models.Outbox.kind, models.Outbox.status).order_by(models.Outbox.id)
         ).all()
     assert contact.opted_out_at is not None
-    assert statuses == [("reply", "cancelled"), ("confirmation", "pending")]
+    assert statuses == [("reply", "withheld"), ("confirmation", "pending")]
     claimed = OutboxStore(engine).claim_due(NOW + timedelta(hours=1), 10, timedelta(minutes=1))
     assert [row.kind for row in claimed] == ["confirmation"]
     send(service, "hola?", "SM3")
