@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 
 from bot.authoring.activities import parse_activity  # noqa: E402
+from bot.core.audience import AudienceRules  # noqa: E402
 from bot.core.messages import Channel, OutboundMessage  # noqa: E402
 from bot.core.state import Program, School  # noqa: E402
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy  # noqa: E402
@@ -46,7 +47,6 @@ from bot.services.inbound import utcnow  # noqa: E402
 from bot.services.sender import OutboxSender  # noqa: E402
 from storage import models  # noqa: E402
 from storage.activities import store_activity  # noqa: E402
-from storage.audience import AudienceRules  # noqa: E402
 from storage.database import connect, migrate  # noqa: E402
 from storage.outbox import OutboxStore  # noqa: E402
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from bot.authoring.activities import parse_activity
 from bot.authoring.district import DistrictConfig, load_district_file
+from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
 from bot.core.detection import LanguageDetector, build_detector
 from bot.core.messages import Channel, InboundMessage
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
@@ -37,7 +38,6 @@ from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.twilio_sms import TwilioSms
 from storage import models
-from storage.audience import CHANNEL_PREFERENCE, AudienceRules
 from storage.database import connect, is_sqlite
 from storage.inbox import SqlInbox
 from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact

@@ -24,13 +24,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.core.audience import Audience, AudienceRules, Reach, Recipient
 from bot.core.messages import Reply
 from bot.core.state import Awaiting, ConversationState, OnboardingStep, ParticipantState
 from bot.errors import EngageError
 from bot.ports import OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
-from storage.audience import Audience, AudienceRules, Reach, Recipient, recipients
+from storage.audience import recipients
 from storage.unit_of_work import reply_to_row
 from storage.withdrawals import withdraw_broadcasts
 

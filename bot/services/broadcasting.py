@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from bot.core.activity import Activity, ActivityKind, Localized
+from bot.core.audience import Audience, AudienceCounts, AudienceError, AudienceRules
 from bot.core.messages import Channel, Reply
 from bot.core.prompts import question_reply
 from bot.core.quiet_hours import QuietHours
@@ -35,15 +36,7 @@ from bot.core.step import invite
 from bot.core.texts import text as system_text
 from bot.errors import ActivityError, EngageError
 from storage import models
-from storage.audience import (
-    Audience,
-    AudienceCounts,
-    AudienceError,
-    AudienceRules,
-    count,
-    resolve_audience,
-    save_segment,
-)
+from storage.audience import count, resolve_audience, save_segment
 from storage.broadcasts import (
     BatchOutcome,
     BroadcastError,

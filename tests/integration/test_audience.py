@@ -8,19 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
+from bot.core.audience import Audience, AudienceError, AudienceRules, Reach, parse_audience
 from bot.core.messages import Channel
 from storage import models
-from storage.audience import (
-    Audience,
-    AudienceError,
-    AudienceRules,
-    Reach,
-    count,
-    parse_audience,
-    recipients,
-    resolve_audience,
-    save_segment,
-)
+from storage.audience import count, recipients, resolve_audience, save_segment
 from storage.roster import RosterRules, import_roster
 
 NOW = datetime(2026, 9, 1, 15, 0)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from bot.core.activity import Activity, ActivityKind, Localized, Option, Question, QuestionType
+from bot.core.audience import AudienceError, AudienceRules
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.quiet_hours import parse_quiet_hours
 from bot.core.state import Program, School
@@ -23,7 +24,6 @@ from bot.services.broadcasting import (
 )
 from storage import models
 from storage.activities import set_open, store_activity
-from storage.audience import AudienceError, AudienceRules
 from storage.broadcasts import BroadcastError, BroadcastStatus
 from storage.roster import RosterRules, import_roster
 
