@@ -4,6 +4,7 @@ EngageError        base: the message says what to do
 ├ ConfigError      names the variable
 ├ ActivityError    file:line: field: problem (one per problem, all at once)
 ├ SheetError       a translation sheet that cannot be imported (every problem at once)
+├ RepresentationError  no enrollment figures, or an unknown activity to measure
 ├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
 ├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
 ├ StoreBusy        the database could not take a write just now: try again
@@ -21,6 +22,7 @@ __all__ = [
     "EngageError",
     "ForgedRequest",
     "ProviderError",
+    "RepresentationError",
     "SheetError",
     "StoreBusy",
     "UnsupportedEvent",
@@ -49,6 +51,10 @@ class SheetError(EngageError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class RepresentationError(EngageError):
+    """Representation cannot be measured: no enrollment figures, or an unknown activity."""
 
 
 class ForgedRequest(EngageError):

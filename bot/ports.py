@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from bot.core.audience import Group
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.state import ParticipantState, Response
 from bot.errors import DeliveryFailure
@@ -16,12 +17,15 @@ from bot.errors import DeliveryFailure
 __all__ = [
     "ActivityRow",
     "ChannelSender",
+    "FollowUp",
+    "HeardCounts",
     "LinkUnitOfWork",
     "Outbox",
     "OutboxKind",
     "OutboxRow",
     "OutboxStatus",
     "Redeemed",
+    "RepresentationStore",
     "SenderRecord",
     "SentLookup",
     "UnitOfWork",
@@ -262,4 +266,63 @@ class SentLookup(Protocol):
 
     async def find_sent(self, message: OutboundMessage) -> list[str]:
         """Provider ids of messages already sent to `message.address` with this text."""
+        ...
+
+
+# -- representation: what synthesis reads to see whose voices are missing ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeardCounts:
+    """Enrolled people and respondents per group, as the store counts them.
+
+    `respondents` holds every group some respondent belongs to, enrolled or
+    not; `unknown` counts respondents whose school, language or role is unknown.
+    """
+
+    enrolled: Mapping[Group, int]
+    respondents: Mapping[Group, int]
+    unknown: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A follow-up planned for the under-represented groups of an activity.
+
+    `filters` has one audience filter per group, in `engage broadcast` syntax:
+    each reaches exactly that group's people who have not answered yet.
+    """
+
+    id: int
+    activity: str
+    groups: tuple[Group, ...]
+    audience: int
+    filters: tuple[str, ...]
+    requested_by: str
+    requested_at: datetime
+
+
+class RepresentationStore(Protocol):
+    """Counts behind the representation check, and follow-up plans (storage.representation)."""
+
+    def heard(self, activity_key: str | None) -> HeardCounts:
+        """Raises RepresentationError without enrollment figures or for an unknown activity."""
+        ...
+
+    def follow_up_reach(self, groups: Sequence[Group], activity_key: str | None) -> int:
+        """How many people a follow-up to `groups` would reach."""
+        ...
+
+    def record_follow_up(
+        self,
+        activity_key: str,
+        groups: Sequence[Group],
+        audience: int,
+        filters: Sequence[str],
+        actor: str,
+        now: datetime,
+    ) -> FollowUp: ...
+
+    def follow_up_plans(self, limit: int = 10) -> list[FollowUp]:
+        """The newest follow-up plans, newest first."""
         ...

@@ -129,13 +129,15 @@ def representation(
     Example: engage representation family-priorities-2026 --by school,language,role
     """
     from bot.services.inbound import utcnow
-    from storage.representation import measure_representation, plan_follow_up
+    from bot.synthesis.representation import measure_representation, plan_follow_up
+    from storage.representation import SqlRepresentation
 
     runtime = command_runtime(ctx)
     dimensions = tuple(d.strip() for d in by.split(",") if d.strip())
     if not dimensions or set(dimensions) - {"school", "language", "role"}:
         raise EngageError(f"--by {by!r}: use school, language and/or role")
-    report = measure_representation(runtime.engine, activity)
+    store = SqlRepresentation(runtime.engine)
+    report = measure_representation(store, activity)
     frame = report.frame(dimensions)
     table = Table(*dimensions, "enrolled", "respondents", "rate", "gap", "")
     for record in frame.to_dict("records"):
@@ -156,7 +158,7 @@ def representation(
     if follow_up:
         if activity is None:
             raise EngageError("--follow-up needs the activity to invite people to")
-        plan = plan_follow_up(runtime.engine, activity, actor(), utcnow())
+        plan = plan_follow_up(store, activity, actor(), utcnow())
         out.print(f"Follow-up planned: {plan.audience} people to reach. Broadcast to each:")
         for audience in plan.filters:
             out.print(f"  {audience}", highlight=False)

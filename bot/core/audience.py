@@ -29,6 +29,7 @@ __all__ = [
     "AudienceCounts",
     "AudienceError",
     "AudienceRules",
+    "Group",
     "Reach",
     "Recipient",
     "normal_grade",
@@ -145,6 +146,15 @@ class Audience:
             (self.grades, original.grades, other.grades),
         )
         return any(not result and mine and theirs for result, mine, theirs in pairs)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Group:
+    """A community the district enrolls: families of one language at one school, in one role."""
+
+    school: str
+    language: str
+    role: str
 
 
 @dataclass(frozen=True, slots=True)

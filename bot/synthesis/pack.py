@@ -30,7 +30,9 @@ from sqlalchemy import Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
 from bot.core.texts import text as system_text
+from bot.errors import RepresentationError
 from bot.synthesis.charts import bar_chart, column_chart
+from bot.synthesis.representation import Representation, measure_representation
 from bot.synthesis.suppression import DEFAULT_THRESHOLD, marker, suppress
 from bot.synthesis.themes import find_themes
 from storage import models
@@ -47,7 +49,7 @@ from storage.export import (
     tidy_responses,
     wide_responses,
 )
-from storage.representation import Representation, RepresentationError, measure_representation
+from storage.representation import SqlRepresentation
 
 __all__ = ["PackReport", "lets_talk_threads", "summarize", "theme_table", "write_pack"]
 
@@ -851,7 +853,7 @@ def _build(
     files += ["themes.csv", "themes.xlsx"]
     representation: Representation | None = None
     try:
-        representation = measure_representation(engine, activity_key)
+        representation = measure_representation(SqlRepresentation(engine), activity_key)
     except RepresentationError as error:
         notes.append(f"no representation table: {error}")
     if representation is not None:

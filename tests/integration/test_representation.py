@@ -7,15 +7,15 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from storage import models
-from storage.representation import (
-    Group,
-    RepresentationError,
-    follow_up_plans,
+from bot.core.audience import Group
+from bot.errors import RepresentationError
+from bot.synthesis.representation import (
     measure_representation,
     plan_follow_up,
     under_represented_groups,
 )
+from storage import models
+from storage.representation import SqlRepresentation
 from tests.integration.round_data import Round, enroll, seed_round
 
 NOW = datetime(2026, 9, 30, 12, 0)
@@ -61,7 +61,7 @@ def round_(engine: Engine) -> Round:
 
 
 def test_rates_are_measured_per_school_language_and_role(engine: Engine, round_: Round) -> None:
-    report = measure_representation(engine, "priorities")
+    report = measure_representation(SqlRepresentation(engine), "priorities")
 
     assert (report.enrolled, report.respondents, report.rate) == (100, 20, 0.2)
     assert report.unmatched == 1
@@ -77,7 +77,7 @@ def test_rates_are_measured_per_school_language_and_role(engine: Engine, round_:
 def test_groups_under_four_fifths_of_the_district_rate_are_flagged(
     engine: Engine, round_: Round
 ) -> None:
-    assert under_represented_groups(engine, "priorities") == [
+    assert under_represented_groups(SqlRepresentation(engine), "priorities") == [
         Group("adams-ms", "es", "parent"),
         Group("adams-ms", "es", "student"),
     ]
@@ -86,7 +86,9 @@ def test_groups_under_four_fifths_of_the_district_rate_are_flagged(
 def test_the_school_and_language_table_puts_the_biggest_gaps_first(
     engine: Engine, round_: Round
 ) -> None:
-    table = measure_representation(engine, "priorities").frame(("school", "language"))
+    table = measure_representation(SqlRepresentation(engine), "priorities").frame(
+        ("school", "language")
+    )
 
     assert table[["school", "language", "enrolled", "respondents", "gap"]].values.tolist() == [
         ["adams-ms", "es", 40, 4, 4],
@@ -98,28 +100,28 @@ def test_the_school_and_language_table_puts_the_biggest_gaps_first(
 
 
 def test_without_an_activity_every_answer_counts(engine: Engine, round_: Round) -> None:
-    assert measure_representation(engine).respondents == 20
+    assert measure_representation(SqlRepresentation(engine)).respondents == 20
 
 
 def test_no_enrollment_and_unknown_activities_are_clear_errors(engine: Engine) -> None:
     seed_round(engine)
     with pytest.raises(RepresentationError, match="engage enrollment import"):
-        measure_representation(engine, "priorities")
+        measure_representation(SqlRepresentation(engine), "priorities")
     enroll(engine, {("lincoln-es", "en", "parent"): 10})
     with pytest.raises(RepresentationError, match="no activity named 'nope'"):
-        measure_representation(engine, "nope")
+        measure_representation(SqlRepresentation(engine), "nope")
 
 
 def test_an_empty_round_flags_nobody(engine: Engine) -> None:
     seed_round(engine)
     enroll(engine, {("lincoln-es", "en", "parent"): 10})
 
-    report = measure_representation(engine, "priorities")
+    report = measure_representation(SqlRepresentation(engine), "priorities")
     assert (report.rate, report.under_represented) == (0.0, ())
 
 
 def test_a_follow_up_plan_targets_exactly_the_flagged_groups(engine: Engine, round_: Round) -> None:
-    plan = plan_follow_up(engine, "priorities", "dashboard:127.0.0.1", NOW)
+    plan = plan_follow_up(SqlRepresentation(engine), "priorities", "dashboard:127.0.0.1", NOW)
 
     assert plan.groups == (Group("adams-ms", "es", "parent"), Group("adams-ms", "es", "student"))
     # The three Spanish-speaking Adams parents who have not answered (the skipper has no
@@ -129,7 +131,7 @@ def test_a_follow_up_plan_targets_exactly_the_flagged_groups(engine: Engine, rou
         "school=adams-ms,language=es,role=parent,not-answered=priorities",
         "school=adams-ms,language=es,role=student,not-answered=priorities",
     )
-    assert follow_up_plans(engine) == [plan]
+    assert SqlRepresentation(engine).follow_up_plans() == [plan]
     with engine.connect() as connection:
         entry = connection.execute(
             select(models.AuditEntry.__table__).where(
@@ -145,5 +147,5 @@ def test_a_follow_up_with_nobody_under_represented_is_refused(engine: Engine) ->
     enroll(engine, {("lincoln-es", "en", "parent"): 1})
 
     with pytest.raises(RepresentationError, match="no group is under-represented"):
-        plan_follow_up(engine, "priorities", "cli", NOW)
-    assert follow_up_plans(engine) == []
+        plan_follow_up(SqlRepresentation(engine), "priorities", "cli", NOW)
+    assert SqlRepresentation(engine).follow_up_plans() == []

@@ -34,6 +34,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.activity import Activity
+from bot.errors import RepresentationError
+from bot.ports import FollowUp
+from bot.synthesis.representation import (
+    Representation,
+    measure_representation,
+    plan_follow_up,
+)
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
 from storage.logins import count_failed_logins, record_login
 from storage.progress import (
@@ -45,14 +52,7 @@ from storage.progress import (
     inbox_summary,
     question_funnel,
 )
-from storage.representation import (
-    FollowUp,
-    Representation,
-    RepresentationError,
-    follow_up_plans,
-    measure_representation,
-    plan_follow_up,
-)
+from storage.representation import SqlRepresentation
 
 __all__ = ["DashboardConfig", "SessionSigner", "dashboard_off_routes", "dashboard_routes"]
 
@@ -185,7 +185,7 @@ def gather(
     representation, problem = None, ""
     if selected is not None:
         try:
-            representation = measure_representation(engine, key)
+            representation = measure_representation(SqlRepresentation(engine), key)
         except RepresentationError as error:
             problem = str(error)
     return Overview(
@@ -196,7 +196,7 @@ def gather(
         representation=representation,
         representation_problem=problem,
         inbox=inbox_summary(engine),
-        plans=follow_up_plans(engine),
+        plans=SqlRepresentation(engine).follow_up_plans(),
     )
 
 
@@ -582,7 +582,9 @@ def dashboard_routes(
             )
         actor = f"dashboard:{_client(request)}"
         try:
-            plan = await run_db(lambda: plan_follow_up(engine, activity, actor, clock()))
+            plan = await run_db(
+                lambda: plan_follow_up(SqlRepresentation(engine), activity, actor, clock())
+            )
         except RepresentationError as error:
             code = "enrollment" if "enrollment" in str(error) else "none"
             return RedirectResponse(
