@@ -13,16 +13,17 @@ from dataclasses import dataclass, replace
 
 from bot.core.activity import Activity, ActivityKind, Condition, Question, QuestionType
 from bot.core.answers import (
-    parse_answer,
+    ReadingKind,
     parse_language_choice,
     parse_language_request,
     parse_option,
     parse_school,
     parse_yes_no,
+    read_answer,
 )
 from bot.core.keywords import Keyword, match_keyword, normalize
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
-from bot.core.prompts import question_reply
+from bot.core.prompts import ask_which, question_reply, reprompt
 from bot.core.state import (
     AnswerValue,
     Awaiting,
@@ -458,30 +459,67 @@ def _answer(
     body: str,
     skip: bool,
 ) -> None:
-    conversation = turn.state.conversation
-    assert conversation is not None
-    value = None if skip else parse_answer(question, body, turn.language)
-    if value is not None:
-        _record(turn, activity, question, value, body, ResponseStatus.ANSWERED)
-    elif skip and question.optional:
-        # The word they used to skip is no answer; the message log keeps it.
-        _record(turn, activity, question, None, "", ResponseStatus.SKIPPED)
-    elif not skip and _is_message(body) and question.type is not QuestionType.FREE_TEXT:
-        # Not an answer but something they want the district to hear: keep it,
-        # thank them, and ask the question again without counting a failed try.
-        _lets_talk(turn, body)
-        turn.replies.append(question_reply(activity, question, turn.language))
+    if skip:
+        if question.optional:
+            # The word they used to skip is no answer; the message log keeps it.
+            _record(turn, activity, question, None, "", ResponseStatus.SKIPPED)
+            _advance(turn, activity, question.key, activities)
+        else:
+            _ask_again(turn, activities, activity, question, body, "needs_answer")
         return
-    else:
-        attempts = conversation.attempts + 1
-        if attempts < turn.program.max_attempts:
-            turn.state = replace(turn.state, conversation=replace(conversation, attempts=attempts))
-            turn.say("not_understood")
+    reading = read_answer(question, body, turn.language)
+    match reading.kind:
+        case ReadingKind.ANSWER:
+            assert reading.value is not None
+            _record(turn, activity, question, reading.value, body, ResponseStatus.ANSWERED)
+        case ReadingKind.DONT_KNOW if question.optional:
+            # "No sé" to an optional question passes it, and keeps what they said.
+            _record(turn, activity, question, None, body, ResponseStatus.SKIPPED)
+        case ReadingKind.DONT_KNOW:
+            _ask_again(turn, activities, activity, question, body, "needs_answer")
+            return
+        case ReadingKind.WHICH:
+            # "4 or 5": never guessed; asked once, naming what they said.
+            which = ask_which(question, reading.alternatives, turn.language)
+            _ask_again(turn, activities, activity, question, body, which)
+            return
+        case _ if _is_message(body) and question.type is not QuestionType.FREE_TEXT:
+            # Not an answer but something they want the district to hear: keep it,
+            # thank them, and ask the question again without counting a failed try.
+            _lets_talk(turn, body)
             turn.replies.append(question_reply(activity, question, turn.language))
             return
-        # Never an endless loop: keep what they said, mark it, move on.
-        _record(turn, activity, question, None, body, ResponseStatus.UNPARSED)
-        turn.say("moving_on")
+        case _:
+            _ask_again(turn, activities, activity, question, body, "not_understood")
+            return
+    _advance(turn, activity, question.key, activities)
+
+
+def _ask_again(
+    turn: _Turn,
+    activities: Activities,
+    activity: Activity,
+    question: Question,
+    body: str,
+    prompt: str | Reply,
+) -> None:
+    """Ask again in one short message (`prompt`: its opening text's id, or the whole reply).
+
+    After `max_attempts` tries, keep what they said, mark it, and move on: never
+    an endless loop.
+    """
+    conversation = turn.state.conversation
+    assert conversation is not None
+    attempts = conversation.attempts + 1
+    if attempts < turn.program.max_attempts:
+        turn.state = replace(turn.state, conversation=replace(conversation, attempts=attempts))
+        if isinstance(prompt, Reply):
+            turn.replies.append(prompt)
+        else:
+            turn.replies.append(reprompt(activity, question, turn.language, prompt))
+        return
+    _record(turn, activity, question, None, body, ResponseStatus.UNPARSED)
+    turn.say("moving_on")
     _advance(turn, activity, question.key, activities)
 
 

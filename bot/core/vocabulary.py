@@ -61,6 +61,11 @@ _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
         "out_of",
         "articles",
         "ordinal_suffixes",
+        "ordinal_pronouns",
+        "dont_know",
+        "maybe",
+        "or",
+        "counted",
         "school_words",
     ),
     "themes": ("stop_words",),
@@ -105,6 +110,11 @@ class Vocabulary:
     out_of: Table
     articles: Table
     ordinal_suffixes: Table
+    ordinal_pronouns: Table
+    dont_know: Table
+    maybe: Table
+    or_words: Table
+    counted: Table
     school_words: Table
     numbers: Mapping[str, Mapping[str, int]]
     ordinals: Mapping[str, Mapping[str, int]]
@@ -214,6 +224,11 @@ def vocabulary() -> Vocabulary:
         out_of=table("out_of"),
         articles=table("articles"),
         ordinal_suffixes=table("ordinal_suffixes"),
+        ordinal_pronouns=table("ordinal_pronouns"),
+        dont_know=table("dont_know"),
+        maybe=table("maybe"),
+        or_words=table("or"),
+        counted=table("counted"),
         school_words=table("school_words"),
         numbers={code: pack.numbers for code, pack in packs.items() if pack.numbers},
         ordinals={code: pack.ordinals for code, pack in packs.items() if pack.ordinals},

@@ -11,12 +11,16 @@ from hypothesis import strategies as st
 from bot.core.activity import Localized, Option, Question, QuestionType
 from bot.core.answers import (
     AnswerValue,
+    Reading,
+    ReadingKind,
     parse_answer,
     parse_language_choice,
     parse_language_request,
     parse_option,
     parse_school,
     parse_yes_no,
+    read_answer,
+    says_dont_know,
 )
 from bot.core.state import School
 from bot.core.vocabulary import vocabulary
@@ -190,7 +194,7 @@ ANSWERS: list[Case] = [
     (SCALE, "en", "6", None),
     (SCALE, "en", "0", None),
     (SCALE, "en", "4/10", None),
-    (SCALE, "en", "4th", None),
+    (SCALE, "en", "4th", 4),
     (SCALE, "en", "great", None),
     (SCALE, "en", "my 3 kids say the buses are always late", None),
     (WIDE_SCALE, "en", "10", 10),
@@ -278,6 +282,151 @@ def test_answer_is_read_as_typed(
     question: Question, language: str, said: str, expected: AnswerValue | None
 ) -> None:
     assert parse_answer(question, said, language) == expected
+
+
+TRIPLE = Question(
+    "join",
+    QuestionType.SINGLE_CHOICE,
+    PROMPT,
+    (
+        Option("yes", Localized({"en": "Yes", "es": "Sí", "vi": "Có", "zh": "是", "ar": "نعم"})),
+        Option("no", Localized({"en": "No", "es": "No", "vi": "Không", "zh": "否", "ar": "لا"})),
+        Option(
+            "unsure",
+            Localized(
+                {"en": "Not sure", "es": "No estoy seguro", "vi": "Không chắc", "zh": "不确定"}
+            ),
+        ),
+    ),
+)
+OPTIONAL_SCALE = Question("extra", QuestionType.SCALE, PROMPT, optional=True)
+OPTIONAL_TEXT = Question("idea", QuestionType.FREE_TEXT, PROMPT, optional=True)
+
+
+def answer(value: AnswerValue) -> Reading:
+    return Reading(ReadingKind.ANSWER, value)
+
+
+def which(*values: AnswerValue) -> Reading:
+    return Reading(ReadingKind.WHICH, alternatives=values)
+
+
+DONT_KNOW = Reading(ReadingKind.DONT_KNOW)
+UNCLEAR = Reading(ReadingKind.UNCLEAR)
+
+READINGS: list[tuple[Question, str, str, Reading]] = [
+    # ordinals and positions
+    (SCALE, "en", "the second one", answer(2)),
+    (SCALE, "en", "2nd", answer(2)),
+    (SCALE, "es", "la segunda", answer(2)),
+    (SCALE, "vi", "cái thứ hai", answer(2)),
+    (SCALE, "zh", "第二个", answer(2)),
+    (SCALE, "ar", "الثاني", answer(2)),
+    (WIDE_SCALE, "en", "the second one", which(1, 2)),
+    (SINGLE, "en", "the second one", answer("reading")),
+    (SINGLE, "en", "the 2nd one", answer("reading")),
+    (SINGLE, "vi", "cai thu hai", answer("reading")),
+    (SINGLE, "zh", "第三个", answer("buses")),
+    (SCALE, "en", "that one", UNCLEAR),
+    # numbers inside sentences
+    (SCALE, "en", "I have 2 kids, so I would say 4", answer(4)),
+    (SCALE, "en", "4, because the buses are always late", answer(4)),
+    (SCALE, "en", "I think 4 is fair", answer(4)),
+    (SCALE, "es", "tengo 2 hijos y le doy un 4", answer(4)),
+    (SCALE, "vi", "tôi có 2 đứa con, cho 4 điểm", answer(4)),
+    (SCALE, "zh", "我有两个孩子，给4分", answer(4)),
+    (SCALE, "en", "my 3 kids say the buses are always late", UNCLEAR),
+    (SCALE, "en", "the school needs 4 more teachers", UNCLEAR),
+    (SCALE, "en", "we waited 3 days and nobody called us back about it", UNCLEAR),
+    (SINGLE, "en", "I'd say 3", answer("buses")),
+    (SINGLE, "en", "I have 2 kids so 3", answer("buses")),
+    # ranges and alternatives: asked, never guessed
+    (SCALE, "en", "4 or 5", which(4, 5)),
+    (SCALE, "en", "4-5", which(4, 5)),
+    (SCALE, "en", "3-5", which(3, 4, 5)),
+    (SCALE, "en", "3.5", which(3, 4)),
+    (SCALE, "es", "3,5", which(3, 4)),
+    (SCALE, "en", "4.0", answer(4)),
+    (SCALE, "en", "between 3 and 4", which(3, 4)),
+    (SCALE, "es", "4 o 5", which(4, 5)),
+    (SCALE, "vi", "4 hoặc 5", which(4, 5)),
+    (SCALE, "zh", "4或5", which(4, 5)),
+    (SCALE, "ar", "4 أو 5", which(4, 5)),
+    (SCALE, "en", "4 or 5 because the buses are late", which(4, 5)),
+    (SINGLE, "en", "2 or 3", which("reading", "buses")),
+    (SINGLE, "en", "3 or 2", which("buses", "reading")),
+    (SINGLE, "es", "1 y 2", which("safety", "reading")),
+    (MULTIPLE, "en", "1 or 3", which(("safety",), ("buses",))),
+    (RANKING, "en", "3 or 1", which(("buses",), ("safety",))),
+    # emoji
+    (SCALE, "en", "4️⃣", answer(4)),
+    (SINGLE, "en", "3️⃣", answer("buses")),
+    (MULTIPLE, "en", "1️⃣ 3️⃣", answer(("safety", "buses"))),
+    (YES_NO, "en", "👍", answer("yes")),
+    (YES_NO, "en", "👎", answer("no")),
+    (TRIPLE, "en", "👍", answer("yes")),
+    (TRIPLE, "zh", "👎", answer("no")),
+    (SCALE, "en", "👍", UNCLEAR),
+    # don't know: the option that offers it, else said so
+    (TRIPLE, "es", "no se", answer("unsure")),
+    (TRIPLE, "vi", "không biết", answer("unsure")),
+    (TRIPLE, "zh", "不知道", answer("unsure")),
+    (TRIPLE, "en", "idk", answer("unsure")),
+    (TRIPLE, "ar", "لا أعرف", answer("unsure")),
+    (SCALE, "es", "no sé", DONT_KNOW),
+    (YES_NO, "vi", "khong biet", DONT_KNOW),
+    (YES_NO, "zh", "我不知道", DONT_KNOW),
+    (SINGLE, "ar", "مش عارف", DONT_KNOW),
+    (OPTIONAL_SCALE, "en", "not sure", DONT_KNOW),
+    (OPTIONAL_TEXT, "es", "no se", DONT_KNOW),
+    (FREE_TEXT, "es", "no se", answer("no se")),
+    # hedges are no answer; another language's hedge is
+    (YES_NO, "en", "maybe", UNCLEAR),
+    (YES_NO, "es", "tal vez", UNCLEAR),
+    (YES_NO, "vi", "co the", UNCLEAR),
+    (YES_NO, "en", "um", UNCLEAR),
+    (YES_NO, "vi", "ừm", answer("yes")),
+    # school names that two options share
+    (
+        Question(
+            "school",
+            QuestionType.SINGLE_CHOICE,
+            PROMPT,
+            (
+                Option("lincoln-es", Localized({"en": "Lincoln Elementary"})),
+                Option("lincoln-hs", Localized({"en": "Lincoln High"})),
+                Option("kennedy-hs", Localized({"en": "Kennedy High"})),
+            ),
+        ),
+        "en",
+        "lincoln",
+        which("lincoln-es", "lincoln-hs"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "said", "expected"),
+    READINGS,
+    ids=[f"{q.key}-{lang}-{said!r}" for q, lang, said, _ in READINGS],
+)
+def test_a_reply_is_read_as_an_answer_dont_know_or_a_question_back(
+    question: Question, language: str, said: str, expected: Reading
+) -> None:
+    assert read_answer(question, said, language) == expected
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["no se", "No sé.", "idk", "I don't know", "không biết ạ", "不知道", "لا أعرف", "ewan ko po"],
+)
+def test_dont_know_is_heard_in_every_language(said: str) -> None:
+    assert says_dont_know(said)
+
+
+@pytest.mark.parametrize("said", ["no", "sé", "I know", "biết", "知道", "no se puede"])
+def test_dont_know_needs_the_whole_phrase(said: str) -> None:
+    assert not says_dont_know(said)
 
 
 def test_multiple_choice_beyond_max_choices_is_not_read() -> None:
@@ -518,6 +667,67 @@ def menus(draw: st.DrawFn) -> tuple[Option, ...]:
 @given(st.sampled_from(EVERY_QUESTION), st.text(), st.sampled_from([*LANGUAGES, "xx"]))
 def test_parse_answer_never_raises(question: Question, text: str, language: str) -> None:
     parse_answer(question, text, language)
+
+
+REPLY_PIECES = st.sampled_from(
+    [
+        "2",
+        "4",
+        "10",
+        "-1",
+        "3.5",
+        "4-5",
+        "or",
+        "o",
+        "y",
+        "and",
+        "kids",
+        "the",
+        "second",
+        "one",
+        "no se",
+        "不知道",
+        "第二个",
+        "👍",
+        "4️⃣",
+        "?",
+        ",",
+        "hai",
+        "đứa",
+        "sí",
+        "idk",
+        "out of",
+        "5",
+    ]
+)
+
+
+@given(
+    st.sampled_from([*EVERY_QUESTION, TRIPLE, OPTIONAL_SCALE, OPTIONAL_TEXT]),
+    st.one_of(st.text(), st.lists(REPLY_PIECES, max_size=8).map(" ".join)),
+    st.sampled_from([*LANGUAGES, "ar", "xx"]),
+)
+def test_a_reading_never_raises_and_stays_within_the_question(
+    question: Question, text: str, language: str
+) -> None:
+    reading = read_answer(question, text, language)
+    keys = {option.key for option in question.options}
+    values = (reading.value,) if reading.kind is ReadingKind.ANSWER else reading.alternatives
+    if reading.kind is ReadingKind.WHICH:
+        assert len(set(reading.alternatives)) >= 2
+    for value in values:
+        match question.type:
+            case QuestionType.SCALE:
+                assert isinstance(value, int)
+                assert question.scale_min <= value <= question.scale_max
+            case QuestionType.SINGLE_CHOICE:
+                assert value in keys
+            case QuestionType.MULTIPLE_CHOICE | QuestionType.RANKING:
+                assert isinstance(value, tuple) and set(value) <= keys
+            case QuestionType.YES_NO:
+                assert value in ("yes", "no")
+            case _:
+                assert isinstance(value, str)
 
 
 @given(st.text(), st.lists(st.tuples(st.text(), st.lists(st.text(), max_size=3)), max_size=5))

@@ -253,6 +253,9 @@ def test_no_answer_word_is_a_keyword() -> None:
     tables = (
         vocabulary().yes,
         vocabulary().no,
+        vocabulary().dont_know,
+        vocabulary().maybe,
+        vocabulary().or_words,
         vocabulary().filler,
         {lang: tuple(words) for lang, words in vocabulary().numbers.items()},
         {lang: tuple(words) for lang, words in vocabulary().ordinals.items()},

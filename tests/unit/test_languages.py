@@ -134,7 +134,7 @@ def _spelled(word: str) -> str:
 
 def test_no_word_is_a_keyword_in_one_language_and_an_answer_in_another() -> None:
     answers: dict[str, set[str]] = {}
-    for table in (vocabulary().yes, vocabulary().no):
+    for table in (vocabulary().yes, vocabulary().no, vocabulary().dont_know, vocabulary().maybe):
         for language, words in table.items():
             for word in words:
                 answers.setdefault(_spelled(word), set()).add(language)
@@ -163,6 +163,33 @@ def test_no_word_means_yes_in_one_language_and_no_in_the_same_one() -> None:
 def test_the_yes_and_no_a_menu_shows_can_be_typed_back(language: str) -> None:
     assert parse_yes_no(text("yes", language), language) == "yes"
     assert parse_yes_no(text("no", language), language) == "no"
+
+
+REPROMPTS = {
+    "single": ("example_single", {"count": 9}),
+    "multiple": ("example_multiple", {"example": "1,3"}),
+    "ranking": ("example_ranking", {"count": 3, "example": "3,1,2"}),
+    "scale": ("example_scale", {"low": 1, "high": 5, "example": 4}),
+    "wide_scale": ("example_scale", {"low": 0, "high": 10, "example": 9}),
+    "yes_no": ("hint_yes_no", {}),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("opening", ["not_understood", "needs_answer"])
+@pytest.mark.parametrize("kind", REPROMPTS, ids=str)
+def test_a_reprompt_with_its_example_fits_one_segment(
+    language: str, opening: str, kind: str
+) -> None:
+    example, values = REPROMPTS[kind]
+    sent = f"{text(opening, language)} {text(example, language, **values)}"
+    assert count_segments(sent).segments == 1, sent
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_asking_which_one_fits_one_segment(language: str) -> None:
+    sent = text("ask_which", language, choices="1 / 2 / 3")
+    assert count_segments(sent).segments == 1, sent
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -170,8 +170,9 @@ def test_what_people_type_parses(said: str, expected: str) -> None:
 def test_unclear_answers_are_reprompted_then_kept_and_skipped() -> None:
     at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
     state, steps = run(at_top, "7", "zz", "9")
-    assert texts(steps[0])[0] == "Sorry, I didn't understand."
-    assert texts(steps[1])[0] == "Sorry, I didn't understand."
+    reprompt = "Sorry, I didn't understand. Reply with a number from 1 to 3, for example 2."
+    assert texts(steps[0]) == [reprompt]
+    assert texts(steps[1]) == [reprompt]
     assert [(r.value, r.text, r.status) for r in steps[2].responses] == [
         (None, "9", ResponseStatus.UNPARSED)
     ]
@@ -190,7 +191,79 @@ def test_skip_only_skips_optional_questions() -> None:
     at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
     _, [refused] = run(at_top, "skip")
     assert refused.responses == ()
-    assert texts(refused)[0] == "Sorry, I didn't understand."
+    assert texts(refused) == [
+        "No problem, but this question needs an answer. "
+        "Reply with a number from 1 to 3, for example 2."
+    ]
+
+
+AT_SAFE = replace(
+    ONBOARDED, conversation=ConversationState("priorities", 1, "safe", answers={"top": "safety"})
+)
+
+
+@pytest.mark.parametrize(
+    ("said", "value"),
+    [
+        ("I have 2 kids, so I would say 4", 4),
+        ("the second one", 2),
+        ("4️⃣", 4),
+        ("4 because the buses are always late", 4),
+    ],
+)
+def test_a_rating_inside_a_sentence_is_recorded_not_filed(said: str, value: int) -> None:
+    _, [result] = run(AT_SAFE, said)
+    assert [(r.value, r.text, r.status) for r in result.responses] == [
+        (value, said, ResponseStatus.ANSWERED)
+    ]
+    assert EventKind.LETS_TALK not in [e.kind for e in result.events]
+
+
+@pytest.mark.parametrize("said", ["4 or 5", "4-5", "3.5", "between 4 and 5"])
+def test_two_ratings_are_asked_about_once_never_guessed(said: str) -> None:
+    state, (asked, answered) = run(AT_SAFE, said, "4")
+    assert asked.responses == ()
+    assert len(asked.replies) == 1
+    assert texts(asked)[0].startswith("Which one do you mean: ")
+    assert "Please reply with just one." in texts(asked)[0]
+    assert [(r.question, r.value) for r in answered.responses] == [("safe", 4)]
+
+
+def test_the_choices_asked_about_are_named_as_the_family_named_them() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    _, [asked] = run(at_top, "2 or 3")
+    assert texts(asked) == ["Which one do you mean: 2 / 3? Please reply with just one."]
+
+
+def test_dont_know_skips_an_optional_question_and_keeps_the_words() -> None:
+    at_why = replace(
+        ONBOARDED,
+        language="es",
+        conversation=ConversationState(
+            "priorities", 1, "why", answers={"top": "safety", "safe": 1}
+        ),
+    )
+    state, [result] = run(at_why, "no se")
+    assert [(r.question, r.value, r.text, r.status) for r in result.responses] == [
+        ("why", None, "no se", ResponseStatus.SKIPPED)
+    ]
+    assert state.conversation is not None and state.conversation.question == "news"
+
+
+@pytest.mark.parametrize("said", ["I don't know", "no sé", "khong biet", "不知道", "idk"])
+def test_dont_know_to_a_required_question_asks_kindly_with_an_example(said: str) -> None:
+    state, [result] = run(AT_SAFE, said)
+    assert result.responses == ()
+    assert texts(result) == [
+        "No problem, but this question needs an answer. "
+        "Reply with one number from 1 to 5, for example 4."
+    ]
+    assert state.conversation is not None and state.conversation.attempts == 1
+
+
+def test_a_reprompt_is_one_message_in_the_family_language() -> None:
+    _, [result] = run(replace(AT_SAFE, language="es"), "mucho")
+    assert texts(result) == ["Perdón, no entendí. Responda un número del 1 al 5, p. ej. 4."]
 
 
 def test_stop_opts_out_with_one_confirmation_and_then_silence() -> None:
