@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from bot.core.audience import Group
+from bot.core.consent import ConsentChange
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.state import ParticipantState, Response
 from bot.errors import DeliveryFailure
@@ -136,8 +137,6 @@ class UnitOfWork(Protocol):
         self, participant_id: int, state: ParticipantState, now: datetime
     ) -> None: ...
 
-    def record_consent(self, participant_id: int, now: datetime) -> None: ...
-
     def start_conversation(self, participant_id: int, activity_id: int, now: datetime) -> int: ...
 
     def save_conversation(
@@ -166,7 +165,15 @@ class UnitOfWork(Protocol):
         now: datetime,
     ) -> None: ...
 
-    def set_opted_out(self, sender: SenderRecord, opted_out: bool, now: datetime) -> None: ...
+    def record_consent(
+        self, sender: SenderRecord, change: ConsentChange, message_id: int | None, now: datetime
+    ) -> None:
+        """Append `change` to the consent ledger and change the state it names, together.
+
+        An opt-out reaches every contact of the person and withholds what is queued
+        for them (claimed rows too); an opt-in re-opens the contact it came from.
+        """
+        ...
 
     def add_lets_talk(
         self,

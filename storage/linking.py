@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from bot.ports import Redeemed
-from storage import models
+from storage import consent, models
 from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
-from storage.withdrawals import withhold_contacts
 
 __all__ = ["SqlLinkUnitOfWork", "block_contact", "ensure_staff_contact"]
 
@@ -112,11 +112,8 @@ def block_contact(engine: Engine, channel: Channel, address: str, now: datetime)
         ).scalar()
         if contact_id is None:
             return False
-        connection.execute(
-            update(contacts).where(contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None)),
-            {"opted_out_at": now},
-        )
-        withhold_contacts(connection, [contact_id], "blocked the bot")
+        change = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.TELEGRAM_BLOCKED)
+        consent.opt_out_contact(connection, contact_id, change, now)
     return True
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Broadcast",
+    "ConsentEvent",
     "Enrollment",
     "Idea",
     "IdeaTranslation",
@@ -439,3 +440,32 @@ class Reaction(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ConsentEvent(Base):
+    """One change to whether a person may be messaged (bot.core.consent): the ledger.
+
+    Rows are only ever added. Forgetting a person is the one exception: their
+    rows keep the event, its time, channel and source, but the address is
+    replaced by a keyed hash of it and the words are dropped.
+    """
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        Index("ix_consent_events_contact", "contact_id", "id"),
+        Index("ix_consent_events_participant", "participant_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(128))
+    # HMAC-SHA256 of "channel:address", set when the person is forgotten.
+    address_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # bot.core.consent.ConsentKind
+    source: Mapped[str] = mapped_column(String(24))  # bot.core.consent.ConsentSource
+    words: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -30,12 +30,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from bot.errors import DeliveryFailure
 from bot.ports import OutboxKind, OutboxRow, OutboxStatus
-from storage import models
+from storage import consent, models
 from storage.unit_of_work import reply_from_row
-from storage.withdrawals import withhold_contacts
 
 __all__ = ["DELIVERY_ORDER", "Delivery", "OutboxStore"]
 
@@ -422,7 +422,7 @@ class OutboxStore:
                     "lease_until": None,
                 },
             )
-            self._apply_failure(connection, row.contact_id, failure, now)
+            self._apply_failure(connection, row.contact_id, failure, code, now)
 
     def record_delivery(
         self, delivery: Delivery, now: datetime, reference: str | None = None
@@ -457,7 +457,7 @@ class OutboxStore:
                 )
             failure = FAILURE_BY_CODE.get(delivery.error_code or "")
             if failure is not None and found.contact_id is not None:
-                self._apply_failure(connection, found.contact_id, failure, now)
+                self._apply_failure(connection, found.contact_id, failure, delivery.error_code, now)
             return True
 
     def _adopt(
@@ -522,17 +522,25 @@ class OutboxStore:
         connection: Connection,
         contact_id: int,
         failure: DeliveryFailure | None,
+        code: str | None,
         now: datetime,
     ) -> None:
-        if failure in (DeliveryFailure.OPTED_OUT, DeliveryFailure.BLOCKED):
-            # The provider refuses this contact: treat it as an opt-out (Twilio 21610).
-            connection.execute(
-                update(contacts).where(
-                    contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None)
-                ),
-                {"opted_out_at": now},
+        if failure is DeliveryFailure.OPTED_OUT:
+            # The number said STOP to the provider (Twilio 21610): as a STOP to us.
+            change = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.CARRIER, code=code)
+            consent.apply(connection, contact_id, change, now)
+        elif failure is DeliveryFailure.BLOCKED:
+            # Blocked on this channel only (Telegram "blocked by the user", carrier 30004).
+            channel = connection.execute(
+                select(contacts.c.channel).where(contacts.c.id == contact_id)
+            ).scalar()
+            source = (
+                ConsentSource.TELEGRAM_BLOCKED
+                if channel == Channel.TELEGRAM.value
+                else ConsentSource.CARRIER
             )
-            withhold_contacts(connection, [contact_id], "opted out at the provider")
+            change = ConsentChange(ConsentKind.OPT_OUT, source, code=code)
+            consent.opt_out_contact(connection, contact_id, change, now)
         elif failure in (DeliveryFailure.INVALID_ADDRESS, DeliveryFailure.UNREACHABLE):
             connection.execute(
                 update(contacts).where(contacts.c.id == contact_id),

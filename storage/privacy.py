@@ -13,7 +13,13 @@ The policy (docs/synthesis.md), in one transaction:
   role, school, language and grade: what aggregates need, with small cells
   suppressed in anything public. With `keep_answers=False` their answers are
   deleted too.
-- recorded: an audit entry naming the participant id (never the phone).
+- recorded: an audit entry naming the participant id (never the phone), and
+  an opt-out in the consent ledger (source `forget`). The person's ledger
+  keeps every event with its time, channel and source, but each address only
+  as a keyed hash (HMAC-SHA256 with `ledger_key`) and none of their words:
+  the district can still prove it honoured their requests, and find them by
+  the phone number someone gives (`engage consent show`), but not read the
+  number from the database.
 
 Slack threads already posted to staff cannot be recalled from here; the
 report lists them so staff can delete them.
@@ -30,9 +36,10 @@ import phonenumbers
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from bot.core.activity import Activity, QuestionType
+from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.errors import EngageError
 from bot.ports import OutboxStatus
-from storage import models
+from storage import consent, models
 from storage.activities import audit_in
 
 __all__ = ["ForgetError", "ForgetReport", "find_participant", "forget_participant"]
@@ -155,6 +162,7 @@ def forget_participant(
     actor: str = "cli",
     keep_answers: bool = True,
     region: str = "US",
+    ledger_key: bytes | None = None,
 ) -> ForgetReport:
     """Forget the participant `who` names (see `find_participant`) as the policy says.
 
@@ -170,6 +178,9 @@ def forget_participant(
         ).one()
         mine = select(contacts.c.id).where(contacts.c.participant_id == person)
         contact_ids = list(connection.execute(mine).scalars())
+        # The request itself is a revocation, recorded before the addresses go.
+        forgotten = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.FORGET, actor=actor)
+        consent.append(connection, contact_ids, forgotten, now)
         for contact_id in contact_ids:
             connection.execute(
                 update(contacts)
@@ -246,6 +257,7 @@ def forget_participant(
             {"status": "abandoned", "question": None, "updated_at": now},
         )
         connection.execute(delete(link_codes).where(link_codes.c.participant_id == person))
+        consent.forget_addresses(connection, person, ledger_key)
         connection.execute(
             update(participants)
             .where(participants.c.id == person)

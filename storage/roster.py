@@ -35,10 +35,11 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from bot.core.vocabulary import vocabulary
 from bot.errors import EngageError
-from storage import models
+from storage import consent, models
 from storage.activities import audit_in
 from storage.unit_of_work import new_pseudonym
 
@@ -633,6 +634,7 @@ def _upsert(
     updates: list[dict[str, Any]] = []
     new_contacts: list[dict[str, Any]] = []
     retired: list[int] = []
+    consented: dict[int, bool] = {}  # the roster's consent column, where it changed
     for person in chunk:
         pid = matched.get(person.line)
         conflict = _conflict(person, pid, by_address, existing)
@@ -667,6 +669,8 @@ def _upsert(
         report.updated += 1
         if changes:
             updates.append({"pid": pid, **values, "updated_at": now})
+            if values["consent"] != current.consent and values["consent"] is not None:
+                consented[pid] = values["consent"]
         _note(report, Change(person.line, person.who, "update", (*changes, *contact_changes)))
     if updates:
         _apply_updates(connection, updates)
@@ -687,6 +691,8 @@ def _upsert(
         for pid, person in zip(ids, new_people, strict=True):
             for channel, address in person.addresses():
                 new_contacts.append(_contact_row(pid, channel, address, False, now))
+            if person.consent is not None:
+                consented[pid] = person.consent
             report.added += 1
             fields = tuple(
                 (name, "", _shown(getattr(person, name)))
@@ -695,6 +701,16 @@ def _upsert(
             _note(report, Change(person.line, person.who, "add", fields))
     if new_contacts:
         connection.execute(insert(contacts), new_contacts)
+    _record_consent(connection, consented, now)
+
+
+def _record_consent(connection: Connection, consented: Mapping[int, bool], now: datetime) -> None:
+    """The roster's consent column, as events in the consent ledger (one per contact)."""
+    for value, kind in ((True, ConsentKind.CONSENT_GIVEN), (False, ConsentKind.CONSENT_WITHDRAWN)):
+        pids = [pid for pid, given in consented.items() if given is value]
+        if pids:
+            theirs = select(contacts.c.id).where(contacts.c.participant_id.in_(pids))
+            consent.append(connection, theirs, ConsentChange(kind, ConsentSource.ROSTER), now)
 
 
 def _note(report: ImportReport, change: Change) -> None:

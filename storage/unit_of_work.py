@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, and_, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from bot.core.consent import ConsentChange
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.state import (
     Awaiting,
@@ -27,8 +28,7 @@ from bot.core.state import (
 )
 from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
-from storage import models
-from storage.withdrawals import withhold_contacts
+from storage import consent, models
 
 __all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
 
@@ -285,11 +285,6 @@ class SqlUnitOfWork:
             update(participants).where(participants.c.id == participant_id), values
         )
 
-    def record_consent(self, participant_id: int, now: datetime) -> None:
-        self.connection.execute(
-            update(participants).where(participants.c.id == participant_id), {"consent_at": now}
-        )
-
     def start_conversation(self, participant_id: int, activity_id: int, now: datetime) -> int:
         conversation_id: int = self.connection.execute(
             insert(conversations).returning(conversations.c.id),
@@ -383,24 +378,11 @@ class SqlUnitOfWork:
         if rows:
             self.connection.execute(insert(outbox), rows)
 
-    def set_opted_out(self, sender: SenderRecord, opted_out: bool, now: datetime) -> None:
+    def record_consent(
+        self, sender: SenderRecord, change: ConsentChange, message_id: int | None, now: datetime
+    ) -> None:
         """STOP reaches every contact of the person; START re-opens only the one it came on."""
-        if opted_out:
-            self.connection.execute(
-                update(contacts).where(
-                    contacts.c.participant_id == sender.participant_id,
-                    contacts.c.opted_out_at.is_(None),
-                ),
-                {"opted_out_at": now},
-            )
-            person = select(contacts.c.id).where(contacts.c.participant_id == sender.participant_id)
-            # Claimed rows too: a worker holding one finds it gone before its provider call.
-            withhold_contacts(self.connection, person, "opted out")
-        else:
-            self.connection.execute(
-                update(contacts).where(contacts.c.id == sender.contact_id),
-                {"opted_out_at": None},
-            )
+        consent.apply(self.connection, sender.contact_id, change, now, message_id=message_id)
 
     def add_lets_talk(
         self,

@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import activity, broadcast, export, participant, roster, server, setup, simulate
+from bot.cli import (
+    activity,
+    broadcast,
+    consent,
+    export,
+    participant,
+    roster,
+    server,
+    setup,
+    simulate,
+)
 from bot.cli.session import err, set_verbose, verbose
 from bot.errors import EngageError
 from bot.logs import configure_logging
@@ -38,6 +48,7 @@ app.add_typer(activity.activity_app, name="activity")
 app.command()(export.export)
 app.command()(export.representation)
 app.add_typer(participant.participant_app, name="participant")
+app.add_typer(consent.consent_app, name="consent")
 app.add_typer(roster.roster_app, name="roster", no_args_is_help=True)
 app.add_typer(roster.enrollment_app, name="enrollment", no_args_is_help=True)
 app.add_typer(broadcast.segment_app, name="segment", no_args_is_help=True)

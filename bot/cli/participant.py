@@ -49,6 +49,7 @@ def participant_forget(
         utcnow(),
         actor=actor(),
         keep_answers=not delete_answers,
+        ledger_key=runtime.settings.pseudonym_secret.get_secret_value().encode(),
     )
     again = " (already forgotten before)" if report.already_forgotten else ""
     out.print(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.consent import ConsentSource
 from bot.core.messages import Channel, Reply
 
 __all__ = [
@@ -48,6 +49,7 @@ class ResponseStatus(StrEnum):
 class EventKind(StrEnum):
     OPTED_OUT = "opted_out"
     OPTED_IN = "opted_in"
+    HELP = "help"
     LETS_TALK = "lets_talk"
     ACTIVITY_STARTED = "activity_started"
     ACTIVITY_COMPLETED = "activity_completed"
@@ -145,9 +147,13 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """Something a step did that is stored beyond the state; `source` says how a
+    consent event came about (a keyword, plain words, the consent question)."""
+
     kind: EventKind
     activity: str | None = None
     text: str | None = None
+    source: ConsentSource | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from bot.core.answers import (
     parse_yes_no,
     read_answer,
 )
+from bot.core.consent import ConsentSource
 from bot.core.keywords import Keyword, match_keyword, normalize
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.prompts import ask_which, question_reply, reprompt
@@ -119,14 +120,14 @@ def step(
 
     if keyword is not None and keyword.keyword is Keyword.STOP:
         turn.state = replace(turn.state, opted_out=True, awaiting=None)
-        turn.events.append(Event(EventKind.OPTED_OUT))
+        turn.events.append(Event(EventKind.OPTED_OUT, text=body, source=ConsentSource.KEYWORD))
         if not silent:
             turn.say("opted_out")
         return turn.done()
     if turn.state.opted_out:
         if keyword is not None and keyword.keyword is Keyword.START:
             turn.state = replace(turn.state, opted_out=False)
-            turn.events.append(Event(EventKind.OPTED_IN))
+            turn.events.append(Event(EventKind.OPTED_IN, text=body, source=ConsentSource.KEYWORD))
             if not silent:
                 turn.say("opted_in")
             _resume(turn, activities)
@@ -144,6 +145,7 @@ def step(
                 _resume(turn, activities)
                 return turn.done()
             case Keyword.HELP:
+                turn.events.append(Event(EventKind.HELP, text=body, source=ConsentSource.KEYWORD))
                 if not silent:
                     turn.say("help")
                 return turn.done()
@@ -263,10 +265,14 @@ def _onboard(turn: _Turn, body: str, activities: Activities, *, skip: bool) -> N
             understood = value is not None
             if value == "yes":
                 turn.state = replace(turn.state, consent=True)
-                turn.events.append(Event(EventKind.CONSENT_GIVEN))
+                turn.events.append(
+                    Event(EventKind.CONSENT_GIVEN, text=body, source=ConsentSource.ONBOARDING)
+                )
             elif value == "no":
                 turn.state = replace(turn.state, consent=False, attempts=0)
-                turn.events.append(Event(EventKind.CONSENT_DECLINED))
+                turn.events.append(
+                    Event(EventKind.CONSENT_DECLINED, text=body, source=ConsentSource.ONBOARDING)
+                )
                 turn.say("consent_declined")
                 return
         case OnboardingStep.ROLE:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from bot.authoring.activities import parse_activity
 from bot.core.activity import Activity
+from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.detection import LanguageDetector
 from bot.core.messages import InboundMessage
 from bot.core.state import EventKind, ParticipantState, Program, Step
@@ -25,6 +26,15 @@ from bot.ports import ActivityRow, OutboxKind, SenderRecord, UnitOfWork
 __all__ = ["Inbound", "Outcome", "Service", "utcnow"]
 
 log = logging.getLogger(__name__)
+
+# The engine's events that are consent events, and what the ledger calls them.
+CONSENT_KINDS = {
+    EventKind.OPTED_OUT: ConsentKind.OPT_OUT,
+    EventKind.OPTED_IN: ConsentKind.OPT_IN,
+    EventKind.HELP: ConsentKind.HELP,
+    EventKind.CONSENT_GIVEN: ConsentKind.CONSENT_GIVEN,
+    EventKind.CONSENT_DECLINED: ConsentKind.CONSENT_WITHDRAWN,
+}
 
 OPEN_ACTIVITIES_TTL = 1.0
 
@@ -170,7 +180,7 @@ class Service:
         if sender.conversation_id is not None and before.conversation is not None:
             conversation_ids[before.conversation.activity] = sender.conversation_id
         completed: set[str] = set()
-        confirmation = False
+        kind = OutboxKind.REPLY
         for event in result.events:
             match event.kind:
                 case EventKind.ACTIVITY_STARTED:
@@ -181,13 +191,25 @@ class Service:
                 case EventKind.ACTIVITY_COMPLETED:
                     assert event.activity is not None
                     completed.add(event.activity)
-                case EventKind.OPTED_OUT:
-                    uow.set_opted_out(sender, True, now)
-                    confirmation = True
-                case EventKind.OPTED_IN:
-                    uow.set_opted_out(sender, False, now)
-                case EventKind.CONSENT_GIVEN:
-                    uow.record_consent(sender.participant_id, now)
+                case (
+                    EventKind.OPTED_OUT
+                    | EventKind.OPTED_IN
+                    | EventKind.HELP
+                    | EventKind.CONSENT_GIVEN
+                    | EventKind.CONSENT_DECLINED
+                ):
+                    change = ConsentChange(
+                        CONSENT_KINDS[event.kind],
+                        event.source or ConsentSource.KEYWORD,
+                        words=event.text,
+                    )
+                    uow.record_consent(sender, change, message_id, now)
+                    # The opt-out confirmation, and the answer to HELP, are the messages
+                    # that may still go to a contact who opted out.
+                    if event.kind is EventKind.OPTED_OUT:
+                        kind = OutboxKind.CONFIRMATION
+                    elif event.kind is EventKind.HELP:
+                        kind = OutboxKind.HELP
                 case EventKind.LETS_TALK:
                     uow.add_lets_talk(
                         sender, message_id, event.text or "", detected or after.language, now
@@ -216,9 +238,6 @@ class Service:
                 uow.save_conversation(conversation_id, after, key in completed, now)
         if _participant_changed(before, after):
             uow.save_participant(sender.participant_id, after, now)
-        # The opt-out confirmation is the one message that may still go to a
-        # contact that just opted out; the sender lets only that kind through.
-        kind = OutboxKind.CONFIRMATION if confirmation else OutboxKind.REPLY
         uow.enqueue(sender.contact_id, message.channel, message.address, result.replies, kind, now)
 
 
