@@ -1,8 +1,8 @@
 """The conversation engine: one inbound message in, the new state and what to say out.
 
 Pure: no I/O, the clock and every definition are arguments. Order of concerns
-for each message: keywords (any time, any configured language), a pending
-language menu, onboarding, the current activity's question, and finally Let's
+for each message: keywords and requests to stop (any time, any configured
+language), a pending language menu, onboarding, the current activity's question, and finally Let's
 Talk for anything unsolicited.
 """
 
@@ -25,6 +25,7 @@ from bot.core.consent import ConsentSource
 from bot.core.keywords import Keyword, match_keyword, normalize
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.prompts import ask_which, question_reply, reprompt
+from bot.core.revocation import find_stop_request
 from bot.core.state import (
     AnswerValue,
     Awaiting,
@@ -117,10 +118,16 @@ def step(
     ):
         turn.state = replace(turn.state, language=keyword.language)
     silent = _is_provider_keyword(body, inbound.channel, program)
+    # Plain words that ask to stop count anywhere in a message, before any survey logic.
+    request = find_stop_request(body, program.languages) if body and keyword is None else None
+    if request is not None and turn.state.language is None:
+        if request.language in program.languages:
+            turn.state = replace(turn.state, language=request.language)
 
-    if keyword is not None and keyword.keyword is Keyword.STOP:
+    if (keyword is not None and keyword.keyword is Keyword.STOP) or request is not None:
+        source = ConsentSource.REQUEST if request is not None else ConsentSource.KEYWORD
         turn.state = replace(turn.state, opted_out=True, awaiting=None)
-        turn.events.append(Event(EventKind.OPTED_OUT, text=body, source=ConsentSource.KEYWORD))
+        turn.events.append(Event(EventKind.OPTED_OUT, text=body, source=source))
         if not silent:
             turn.say("opted_out")
         return turn.done()

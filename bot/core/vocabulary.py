@@ -50,7 +50,17 @@ Table = Mapping[str, Words]
 
 _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
     "": ("names", "name_fillers", "common_words"),
-    "keywords": ("stop", "start", "help", "language", "skip", "link", "filler"),
+    "keywords": (
+        "stop",
+        "stop_requests",
+        "stop_negations",
+        "start",
+        "help",
+        "language",
+        "skip",
+        "link",
+        "filler",
+    ),
     "answers": (
         "yes",
         "no",
@@ -95,6 +105,8 @@ class Vocabulary:
     names: Table
     name_fillers: Table
     stop: Table
+    stop_requests: Table
+    stop_negations: Table
     start: Table
     help: Table
     language: Table
@@ -209,6 +221,8 @@ def vocabulary() -> Vocabulary:
         names=table("names"),
         name_fillers=table("name_fillers"),
         stop=table("stop"),
+        stop_requests=table("stop_requests"),
+        stop_negations=table("stop_negations"),
         start=table("start"),
         help=table("help"),
         language=table("language"),
