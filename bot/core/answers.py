@@ -23,10 +23,13 @@ say 4" is a 4 and "my 3 kids say the buses are always late" is no rating:
    number counts as an answer: "I'd say 4", "4 stars", "un 4".
 3. In a longer one only a number that opens the reply in digits or closes it
    does ("4, because the buses are late", "... so I would say 4"); one in
-   the middle ("the school needs 4 more teachers") is the family's message,
-   not a rating.
+   the middle ("we waited 20 minutes at the stop") is the family's message,
+   not a rating, unless it stands beside one at an edge ("4 for my son, 2
+   for my daughter"): then both are.
 4. One value left is the answer; two or more are asked about (WHICH); none
-   is UNCLEAR. A number outside the scale is UNCLEAR, never clipped.
+   is UNCLEAR. A number outside the scale is UNCLEAR, never clipped, and so
+   is one that is no single value ("not 5", "less than 3", "más de 2"); a
+   half ("3.5", "3½", "3 y medio", "3 rưỡi") is asked about.
 
 An ordinal is a position: on a 1-5 scale "the second one" is 2; on a 0-10
 scale it could be 1 or 2, so it is asked about. None of these functions raises.
@@ -92,7 +95,9 @@ _NUMBER = re.compile(r"-?[0-9]{1,6}")
 _SLASH = re.compile(r"(\d)\s*[/／∕⁄]\s*(?=\d)")
 _DECIMAL = re.compile(r"(?<![\d.,])(\d{1,3})[.,](\d{1,2})(?![\d.,]*\d)")
 _RANGE = re.compile(r"(?<![\d-])(\d{1,3})\s*[-–~〜]\s*(\d{1,3})(?!\d)")
+_DIGITS_THEN_LETTERS = re.compile(r"(-?[0-9]{1,6})([^\W\d_]+)")
 _OUT_OF = "out of"
+_STARS = "\N{WHITE MEDIUM STAR}\N{GLOWING STAR}\N{BLACK STAR}"
 
 
 class ReadingKind(StrEnum):
@@ -155,12 +160,16 @@ def read_answer(question: Question, text: str, language: str) -> Reading:
             return _answer(stripped)
         case _:
             pass
-    if says_dont_know(text):
+    words = split_words(text)
+    dont_know = says_dont_know(text)
+    # "Maybe" is "not sure yet" where the question offers that, and no answer elsewhere.
+    if dont_know or (words and len(words) <= MAX_YES_NO_WORDS and _only_hedges(words)):
         offered = _offered_dont_know(question)
-        if offered is None:
+        if offered is not None:
+            multiple = question.type in (QuestionType.MULTIPLE_CHOICE, QuestionType.RANKING)
+            return _answer((offered,) if multiple else offered)
+        if dont_know:
             return _DONT_KNOW
-        multiple = question.type in (QuestionType.MULTIPLE_CHOICE, QuestionType.RANKING)
-        return _answer((offered,) if multiple else offered)
     match question.type:
         case QuestionType.SINGLE_CHOICE:
             return _read_single(question, text, language)
@@ -254,6 +263,10 @@ def parse_yes_no(text: str, language: str) -> str | None:
             return None
         said.add(meant)
         start = end
+    # "👍 no" says both.
+    symbol = _yes_no_symbol(text)
+    if symbol is not None:
+        said.add(symbol)
     return said.pop() if len(said) == 1 else None
 
 
@@ -605,6 +618,20 @@ def _dont_know_in(words: tuple[str, ...]) -> bool:
     return bool(found) and any(marker in reading for reading in found or ())
 
 
+@lru_cache(maxsize=4096)
+def _only_hedges(words: tuple[str, ...]) -> bool:
+    hedges, fillers = _maybe_book(), _polite_book()
+
+    def pieces(start: int) -> Iterator[tuple[int, str | None]]:
+        for end, _ in hedges.starting_at(words, start):
+            yield end, "maybe"
+        for end, _ in fillers.starting_at(words, start):
+            yield end, None
+
+    found = readings(len(words), pieces)
+    return bool(found) and any("maybe" in reading for reading in found or ())
+
+
 def _offered_dont_know(question: Question) -> str | None:
     # The option that is "don't know" ("Not sure", "No sé"), when the question has one.
     options = _question_options(question)
@@ -626,11 +653,17 @@ def _dont_know_options(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tupl
 
 def _read_scale(question: Question, text: str, language: str) -> Reading:
     low, high = question.scale_min, question.scale_max
-    prepared = _SLASH.sub(rf"\1 {_OUT_OF} ", text)
+    prepared = _SLASH.sub(rf"\1 {_OUT_OF} ", re.sub(r"\s*½", ".5", text))
     prepared = _DECIMAL.sub(_halves, prepared)
     prepared = _RANGE.sub(_span, prepared)
     words = split_words(prepared)
-    if not words or len(words) > MAX_ANSWER_WORDS:
+    if not words:
+        # "⭐⭐⭐⭐": as many stars as the rating, and nothing else.
+        stars = sum(text.count(star) for star in _STARS)
+        if stars and not text.strip(_STARS + " \ufe0f"):
+            return _answer(stars) if low <= stars <= high else _UNCLEAR
+        return _UNCLEAR
+    if len(words) > MAX_ANSWER_WORDS:
         return _UNCLEAR
     folded = tuple(fold(word) for word in words)
     for label, value in ((question.scale_min_label, low), (question.scale_max_label, high)):
@@ -670,9 +703,11 @@ def _read_numbers(words: Sequence[str], low: int, high: int, language: str) -> t
     # when it names none, or a number off the scale.
     if not words or len(words) > MAX_ANSWER_WORDS:
         return ()
+    words = _apart(words)
     cardinals, ordinals = _number_book(language, False), _ordinal_book(language)
-    out_of, counted = _out_of_book(), _counted_book()
-    fillers, pronouns = _scale_filler_book(language), _pronoun_book()
+    out_of, counted, halves = _out_of_book(), _counted_book(), _half_book()
+    hedged = _not_exactly_book()
+    fillers, pronouns, last = _scale_filler_book(language), _pronoun_book(), _last_book()
     articles = _articles()
     mentions: list[_Mention] = []
     chatter: list[int] = []
@@ -687,16 +722,28 @@ def _read_numbers(words: Sequence[str], low: int, high: int, language: str) -> t
                 end, _ = _longest(pronouns, words, end)
             mentions.append(_Mention(values, start, end, digits=True))
             # "4 out of 5", "4 stars out of 5": the 5 must be the top of this scale.
-            after, _ = _longest(fillers, words, end)
-            top, _ = _longest(out_of, words, after)
-            if after < top < len(words) and _NUMBER.fullmatch(words[top]):
-                if int(words[top]) != high:
-                    return ()
-                end = top + 1
-            start = end
+            start = _past_the_top(words, end, high, out_of, fillers, cardinals)
+            if start < 0:
+                return ()
             continue
         if any(char.isdigit() for char in word):
             return ()
+        end, _ = _longest(hedged, words, start)
+        if end > start and end < len(words) and _names_a_number(words[end], cardinals):
+            # "not 5", "less than 3", "más de 2": no one value.
+            return ()
+        end, _ = _longest(halves, words, start)
+        if end > start and mentions and mentions[-1].end == start:
+            # "3 y medio", "3 rưỡi": between 3 and 4.
+            whole = mentions[-1].values[0]
+            mentions[-1].values, mentions[-1].end = (whole, whole + 1), end
+            start = end
+            continue
+        end, _ = _longest(last, words, start)
+        if end > start:
+            mentions.append(_Mention((high,), start, end, digits=False))
+            start = end
+            continue
         end, spoken = _longest(cardinals, words, start)
         placed_end, placed = _longest(ordinals, words, start)
         if placed and placed_end >= end:
@@ -706,6 +753,9 @@ def _read_numbers(words: Sequence[str], low: int, high: int, language: str) -> t
             continue
         if spoken:
             one_word = end == start + 1
+            after = _past_the_top(words, end, high, out_of, fillers, cardinals)
+            if after < 0:
+                return ()
             mentions.append(
                 _Mention(
                     tuple(dict.fromkeys(spoken)),
@@ -716,7 +766,7 @@ def _read_numbers(words: Sequence[str], low: int, high: int, language: str) -> t
                     pronoun=one_word and pronouns.find([word]) != (),
                 )
             )
-            start = end
+            start = after
             continue
         end, _ = _longest(counted, words, start)
         if end > start and mentions and mentions[-1].end == start:
@@ -736,10 +786,59 @@ def _read_numbers(words: Sequence[str], low: int, high: int, language: str) -> t
     if chatter:
         kept = [mention for mention in kept if not mention.pronoun]
     if len(chatter) > MAX_SCALE_CHATTER:
-        kept = _at_the_edges(kept, chatter)
+        edges = _at_the_edges(kept, chatter)
+        # A rating in the middle as well ("4 for my son, 2 for my daughter"): ask.
+        middle = [
+            m for m in kept if all(m is not edge for edge in edges) and low <= m.values[0] <= high
+        ]
+        kept = [*edges, *middle] if edges else []
     if any(not low <= m.values[0] <= high for m in kept):
         return ()
     return tuple(dict.fromkeys(value for m in kept for value in m.values if low <= value <= high))
+
+
+def _past_the_top(
+    words: Sequence[str],
+    end: int,
+    high: int,
+    out_of: Phrasebook[str],
+    fillers: Phrasebook[str],
+    cardinals: Phrasebook[int],
+) -> int:
+    # "4 out of 5", "4 stars out of 5", "cuatro de cinco": where the reply goes on
+    # after the top of the scale, which must be this scale's (-1 when it is not).
+    after, _ = _longest(fillers, words, end)
+    top, _ = _longest(out_of, words, after)
+    if not after < top < len(words):
+        return end
+    if _NUMBER.fullmatch(words[top]):
+        return top + 1 if int(words[top]) == high else -1
+    stop, spoken = _longest(cardinals, words, top)
+    if spoken:
+        return stop if high in spoken else -1
+    return end
+
+
+def _names_a_number(word: str, cardinals: Phrasebook[int]) -> bool:
+    return (
+        bool(_NUMBER.fullmatch(word))
+        or _ordinal_number(word) is not None
+        or bool(cardinals.find([word]))
+    )
+
+
+def _apart(words: Sequence[str]) -> Sequence[str]:
+    # "4점", "4pts", "2kids": a number and the word written onto it ("2nd" stays).
+    if not any(_DIGITS_THEN_LETTERS.fullmatch(word) for word in words):
+        return words
+    apart: list[str] = []
+    for word in words:
+        match = _DIGITS_THEN_LETTERS.fullmatch(word)
+        if match is None or _ordinal_number(word) is not None:
+            apart.append(word)
+        else:
+            apart.extend(match.groups())
+    return apart
 
 
 def _positions(position: int, low: int) -> tuple[int, ...]:
@@ -827,6 +926,11 @@ def _polite_book() -> Phrasebook[str]:
 
 
 @cache
+def _maybe_book() -> Phrasebook[str]:
+    return Phrasebook(_every(vocabulary().maybe, "maybe"))
+
+
+@cache
 def _dont_know_book() -> Phrasebook[str]:
     return Phrasebook(_every(vocabulary().dont_know, "dont_know"))
 
@@ -877,6 +981,21 @@ def _out_of_book() -> Phrasebook[str]:
 @cache
 def _counted_book() -> Phrasebook[str]:
     return Phrasebook(_every(vocabulary().counted, "counted"))
+
+
+@cache
+def _not_exactly_book() -> Phrasebook[str]:
+    return Phrasebook(_every(vocabulary().not_exactly, "not exactly"))
+
+
+@cache
+def _half_book() -> Phrasebook[str]:
+    return Phrasebook(_every(vocabulary().half, "half"))
+
+
+@cache
+def _last_book() -> Phrasebook[str]:
+    return Phrasebook(_every(vocabulary().last, "last"))
 
 
 @cache

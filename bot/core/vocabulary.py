@@ -36,6 +36,7 @@ __all__ = [
 # A reply of only these symbols (any skin tone) answers a yes/no question, in any language.
 YES_SYMBOLS: tuple[str, ...] = (
     "\N{THUMBS UP SIGN}",
+    "\N{OK HAND SIGN}",
     "\N{WHITE HEAVY CHECK MARK}",
     "\N{HEAVY CHECK MARK}",
 )
@@ -76,6 +77,9 @@ _WORD_LISTS: Mapping[str, tuple[str, ...]] = {
         "maybe",
         "or",
         "counted",
+        "half",
+        "last",
+        "not_exactly",
         "school_words",
     ),
     "themes": ("stop_words",),
@@ -127,6 +131,9 @@ class Vocabulary:
     maybe: Table
     or_words: Table
     counted: Table
+    half: Table
+    last: Table
+    not_exactly: Table
     school_words: Table
     numbers: Mapping[str, Mapping[str, int]]
     ordinals: Mapping[str, Mapping[str, int]]
@@ -243,6 +250,9 @@ def vocabulary() -> Vocabulary:
         maybe=table("maybe"),
         or_words=table("or"),
         counted=table("counted"),
+        half=table("half"),
+        last=table("last"),
+        not_exactly=table("not_exactly"),
         school_words=table("school_words"),
         numbers={code: pack.numbers for code, pack in packs.items() if pack.numbers},
         ordinals={code: pack.ordinals for code, pack in packs.items() if pack.ordinals},
