@@ -79,10 +79,10 @@ TWILIO_KEYWORDS = frozenset(
         "OPTOUT",
         "START",
         "UNSTOP",
-        "HELP",
-        "INFO",
     }
 )
+# HELP and INFO are not in it: Twilio's own answer ("Reply STOP to unsubscribe. Msg&Data
+# Rates May Apply.") names neither the program nor a contact, so the bot answers too.
 
 
 @dataclass
@@ -128,6 +128,7 @@ def program_for(district: DistrictConfig, settings: Settings) -> Program:
     return Program(
         name=district.program_name,
         contact=district.contact,
+        contact_translations=dict(district.contact_translations),
         languages=tuple(district.languages),
         default_language=district.default_language,
         roles=tuple(district.roles),

@@ -6,6 +6,7 @@ See examples/district.yaml. Problems are reported like an activity's, as
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,6 +104,10 @@ class DistrictConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     program_name: Annotated[Name, StringConstraints(max_length=80)]
     contact: Annotated[Name, StringConstraints(max_length=160)]
+    # The contact line in the district's other languages: HELP is sent in the family's.
+    contact_translations: dict[Language, Annotated[Name, StringConstraints(max_length=160)]] = (
+        Field(default_factory=dict)
+    )
     languages: list[Language] = Field(min_length=1)
     default_language: str = "en"
     timezone: str = "America/Chicago"
@@ -176,6 +181,26 @@ class DistrictConfig(BaseModel):
             contact="Contact your school office",
             languages=["en", "es"],
         )
+
+
+# Web and email addresses, which read the same in every language.
+_ADDRESSES = re.compile(r"\S+@\S+|(?:https?://)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?")
+
+
+def contact_warnings(district: DistrictConfig) -> list[str]:
+    """District languages whose HELP would carry the contact line in another language.
+
+    A contact of only numbers and addresses ("555-0100, riverside.example.org")
+    reads the same in every language and needs no translation.
+    """
+    if not any(c.isalpha() for c in _ADDRESSES.sub(" ", district.contact)):
+        return []
+    return [
+        f"district file: contact_translations: no {language} line; families who read "
+        f"{language} get HELP with {district.contact!r}"
+        for language in district.languages
+        if language != district.default_language and language not in district.contact_translations
+    ]
 
 
 def load_district_file(path: Path) -> DistrictConfig:

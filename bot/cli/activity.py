@@ -87,11 +87,14 @@ def activity_validate(
 
     Example: engage activity validate examples/*.yaml --segments
     """
+    from bot.authoring.district import contact_warnings
     from bot.bootstrap import district_config
     from bot.settings import Settings
 
     district = district_config(Settings())
     _check_system_texts(district.languages)
+    for warning in contact_warnings(district):
+        err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
     if not _check(files, district.languages, segments):
         raise typer.Exit(1)
 

@@ -94,10 +94,17 @@ class Program:
     onboarding: tuple[OnboardingStep, ...] = tuple(OnboardingStep)
     skippable: frozenset[OnboardingStep] = frozenset({OnboardingStep.ROLE, OnboardingStep.SCHOOL})
     max_attempts: int = 3
-    # Keywords a provider already answers itself (Twilio replies to STOP/HELP on
+    # Keywords a provider already answers itself (Twilio replies to STOP and START on
     # long codes); the engine acts on them but stays silent, so nobody gets two
     # confirmations.
     provider_keywords: Mapping[Channel, frozenset[str]] = field(default_factory=dict)
+    # The contact line in other languages than the default (district.yaml
+    # `contact_translations`): HELP goes out in the family's language.
+    contact_translations: Mapping[str, str] = field(default_factory=dict)
+
+    def contact_in(self, language: str) -> str:
+        """The contact line in `language`, else the district's own."""
+        return self.contact_translations.get(language) or self.contact
 
 
 @dataclass(frozen=True, slots=True)

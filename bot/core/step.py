@@ -84,7 +84,7 @@ class _Turn:
 
     def say(self, message_id: str, choices: tuple[Choice, ...] = (), **values: object) -> None:
         values.setdefault("program", self.program.name)
-        values.setdefault("contact", self.program.contact)
+        values.setdefault("contact", self.program.contact_in(self.language))
         self.replies.append(Reply(text(message_id, self.language, **values), choices))
 
     def done(self) -> Step:
@@ -131,6 +131,12 @@ def step(
         if not silent:
             turn.say("opted_out")
         return turn.done()
+    if keyword is not None and keyword.keyword is Keyword.HELP:
+        # HELP always answers, also to a contact who opted out (who may be asking how
+        # to come back): the program, a contact and how to stop, in their language.
+        turn.events.append(Event(EventKind.HELP, text=body, source=ConsentSource.KEYWORD))
+        turn.say("help")
+        return turn.done()
     if turn.state.opted_out:
         if keyword is not None and keyword.keyword is Keyword.START:
             turn.state = replace(turn.state, opted_out=False)
@@ -150,11 +156,6 @@ def step(
                 if not silent:
                     turn.say("opted_in")
                 _resume(turn, activities)
-                return turn.done()
-            case Keyword.HELP:
-                turn.events.append(Event(EventKind.HELP, text=body, source=ConsentSource.KEYWORD))
-                if not silent:
-                    turn.say("help")
                 return turn.done()
             case Keyword.LANGUAGE:
                 turn.state = replace(turn.state, awaiting=Awaiting.LANGUAGE_MENU)

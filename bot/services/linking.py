@@ -102,12 +102,13 @@ class LinkingService(Service):
         return super()._handle(message)
 
     def _say(self, message_id: str, language: str | None, **values: object) -> Reply:
+        language = language or self.program.default_language
         return Reply(
             text(
                 message_id,
-                language or self.program.default_language,
+                language,
                 program=self.program.name,
-                contact=self.program.contact,
+                contact=self.program.contact_in(language),
                 **values,
             )
         )

@@ -323,3 +323,23 @@ def test_the_ledger_starts_with_what_the_database_knew(db_url: str, engine: Engi
         ("consent_withdrawn", "before_ledger", None, datetime(2026, 8, 2, 9, 0)),
         ("opt_out", "before_ledger", "+13125550101", datetime(2026, 8, 5, 12, 0)),
     ]
+
+
+def test_help_reaches_a_family_who_opted_out(engine: Engine, service: Service) -> None:
+    say(service, "hi")
+    say(service, "yes")
+    say(service, "no me manden más")  # a request: recorded, confirmed in Spanish
+    say(service, "HELP")
+    sent: list[str] = []
+
+    class Provider:
+        async def send(self, message: object) -> str:
+            sent.append(message.text)  # type: ignore[attr-defined]
+            return f"SM{len(sent):032d}"
+
+    later = NOW + timedelta(hours=1)
+    sender = OutboxSender(OutboxStore(engine), {Channel.SMS: Provider()}, lambda: later)
+    asyncio.run(sender.run_once())
+    assert sent[-2].startswith("Ya no recibirá mensajes de Riverside Plan.")
+    assert sent[-1].startswith("Riverside Plan. ¿Preguntas? 555-0100.")
+    assert [e[:2] for e in events(engine)][-2:] == [("opt_out", "request"), ("help", "keyword")]

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.authoring.district import DistrictConfig, SchoolConfig, load_district_file
+from bot.authoring.district import (
+    DistrictConfig,
+    SchoolConfig,
+    contact_warnings,
+    load_district_file,
+)
 from bot.errors import ConfigError
 from tests.conftest import EXAMPLES
 
@@ -17,6 +22,10 @@ def test_the_example_holds_the_demo_district() -> None:
     assert load_district_file(EXAMPLES / "district.yaml") == DistrictConfig(
         program_name="Riverside Plan 2030",
         contact="Call 555-0100 or visit riverside.example.org/plan",
+        contact_translations={
+            "es": "Llame al 555-0100 o visite riverside.example.org/plan",
+            "vi": "Gọi 555-0100 hoặc xem riverside.example.org/plan",
+        },
         languages=["en", "es", "vi"],
         default_language="en",
         timezone="America/Chicago",
@@ -171,3 +180,24 @@ def test_each_problem_names_line_and_field(
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"district\.yaml: no such file$"):
         load_district_file(tmp_path / "district.yaml")
+
+
+@pytest.mark.parametrize(
+    ("contact", "translations", "missing"),
+    [
+        ("Call 555-0100 or visit riverside.example.org/plan", {}, ["es", "vi"]),
+        ("Call 555-0100", {"es": "Llame al 555-0100"}, ["vi"]),
+        ("555-0100 · riverside.example.org/plan · plan@riverside.example.org", {}, []),
+    ],
+    ids=["words", "one-missing", "numbers-and-addresses"],
+)
+def test_a_contact_line_in_words_needs_each_language(
+    contact: str, translations: dict[str, str], missing: list[str]
+) -> None:
+    district = DistrictConfig(
+        program_name="Plan",
+        contact=contact,
+        contact_translations=translations,
+        languages=["en", "es", "vi"],
+    )
+    assert [w.split(": no ")[1].split(" ")[0] for w in contact_warnings(district)] == missing

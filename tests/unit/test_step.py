@@ -511,3 +511,28 @@ def test_a_stale_or_unknown_menu_button_changes_nothing(payload: str) -> None:
     result = tap(at_top, payload)
     assert result.state == at_top and result.responses == ()
     assert texts(result) == ["That question is closed now. Thank you!"]
+
+
+def test_help_answers_a_contact_who_opted_out_and_records_it() -> None:
+    stopped = replace(ONBOARDED, opted_out=True)
+    inbound = InboundMessage(Channel.SMS, "+15550100001", "HELP")
+    # Twilio answers HELP too, but without the program or a contact: we always answer.
+    result = step(stopped, inbound, PROGRAM, Activities())
+    assert result.state.opted_out
+    assert texts(result)[0].startswith("Riverside Plan. Questions? 555-0100. Text STOP to stop")
+    assert [e.kind for e in result.events] == [EventKind.HELP]
+
+
+def test_help_carries_the_contact_line_in_the_familys_language() -> None:
+    program = replace(
+        PROGRAM,
+        contact="Call 555-0100",
+        contact_translations={"es": "Llame al 555-0100", "vi": "Gọi 555-0100"},
+    )
+    answers = {
+        language: texts(run(replace(ONBOARDED, language=language), "help", program=program)[1][0])
+        for language in ("en", "es", "vi")
+    }
+    assert "Questions? Call 555-0100." in answers["en"][0]
+    assert "¿Preguntas? Llame al 555-0100." in answers["es"][0]
+    assert "Gọi 555-0100" in answers["vi"][0] and "Call" not in answers["vi"][0]
