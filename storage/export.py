@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +29,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Connection, Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
+from bot.core.cells import is_formula_like, quoted
 from bot.core.formats import ExportFormat
 from bot.core.texts import text as system_text
 from bot.errors import EngageError
@@ -52,10 +54,13 @@ __all__ = [
     "participant_key",
     "question_order",
     "snapshot",
+    "spreadsheet_safe",
     "tidy_responses",
     "wide_responses",
+    "write_csv",
     "write_table",
     "write_tidy",
+    "write_workbook",
 ]
 
 Parse = Callable[[str, str], Activity]
@@ -637,26 +642,87 @@ def _finish(temporary: Path, path: Path) -> Path:
     return path
 
 
+def _flagged(column: pd.Series, check: Callable[[str], bool]) -> np.ndarray:
+    """Which cells of `column` hold a text `check` flags; each distinct text is checked once."""
+    if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
+        return np.zeros(len(column), dtype=bool)
+    flagged = [v for v in column.dropna().unique() if isinstance(v, str) and check(v)]
+    mask: np.ndarray = column.isin(flagged).to_numpy(dtype=bool)
+    return mask
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as a CSV may hold it: every text a spreadsheet would run gets a leading `'`
+    (bot.core.cells); numbers, dates and other text are unchanged."""
+    safe = frame
+    for name in frame.columns:
+        mask = _flagged(frame[name], is_formula_like)
+        if mask.any():
+            if safe is frame:
+                safe = frame.copy()
+            column = safe[name].astype(object)
+            column[mask] = column[mask].map(quoted)
+            safe[name] = column
+    return safe
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False) -> None:
+    """Write `frame` as UTF-8 CSV, formula-like text quoted (see `spreadsheet_safe`)."""
+    spreadsheet_safe(frame).to_csv(
+        path, index=False, encoding="utf-8", mode="a" if append else "w", header=not append
+    )
+
+
+def _has_illegal(text: str) -> bool:
+    return ILLEGAL_CHARACTERS_RE.search(text) is not None
+
+
 def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel has no time zones: local wall-clock times (the zone is in the docs)."""
+    """Excel has no time zones (local wall-clock times; the zone is in the docs) and no
+    control characters (dropped)."""
     ready = frame.copy()
     for name in ready.columns:
         if isinstance(ready[name].dtype, pd.DatetimeTZDtype):
             ready[name] = ready[name].dt.tz_localize(None)
+        mask = _flagged(ready[name], _has_illegal)
+        if mask.any():
+            column = ready[name].astype(object)
+            column[mask] = column[mask].map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v))
+            ready[name] = column
     return ready
+
+
+def _mark_text(sheet: Any, frame: pd.DataFrame) -> None:
+    """Formula-like cells of `frame`, written to `sheet`, become text with a quote prefix:
+    shown as said, never run, and still text when someone edits them."""
+    for position, name in enumerate(frame.columns, start=1):
+        for row in np.flatnonzero(_flagged(frame[name], is_formula_like)):
+            cell = sheet.cell(row=int(row) + 2, column=position)  # row 1 is the header
+            cell.data_type = "s"
+            cell.quotePrefix = True
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
+    """Write one sheet per frame (names cut to Excel's 31 characters); text is always
+    text, never a formula."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            ready = _excel_ready(frame)
+            ready.to_excel(writer, sheet_name=name[:31], index=False)
+            _mark_text(writer.sheets[name[:31]], ready)
 
 
 def _write(frame: pd.DataFrame, temporary: Path, fmt: ExportFormat) -> None:
     match fmt:
         case ExportFormat.CSV:
-            frame.to_csv(temporary, index=False, encoding="utf-8")
+            write_csv(frame, temporary)
         case ExportFormat.XLSX:
             if len(frame) > XLSX_MAX_ROWS:
                 raise ExportError(
                     f"{len(frame)} rows do not fit in an Excel sheet "
                     f"({XLSX_MAX_ROWS} at most): use --format parquet or csv"
                 )
-            _excel_ready(frame).to_excel(temporary, index=False, engine="openpyxl")
+            write_workbook({"Sheet1": frame}, temporary)
         case ExportFormat.PARQUET:
             frame.to_parquet(temporary, index=False, engine="pyarrow")
 
@@ -708,9 +774,7 @@ def write_tidy(
                     writer.close()
         elif fmt is ExportFormat.CSV:
             for table in tables:
-                table.to_pandas().to_csv(
-                    temporary, index=False, encoding="utf-8", mode="a", header=rows == 0
-                )
+                write_csv(table.to_pandas(), temporary, append=rows > 0)
                 rows += table.num_rows
         else:
             frames = []

@@ -48,6 +48,8 @@ from storage.export import (
     snapshot,
     tidy_responses,
     wide_responses,
+    write_csv,
+    write_workbook,
 )
 from storage.representation import SqlRepresentation
 
@@ -559,24 +561,14 @@ def representation_tables(
 # -- writing ---------------------------------------------------------------------------
 
 
-def _excel(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            ready = frame.copy()
-            for column in ready.columns:
-                if isinstance(ready[column].dtype, pd.DatetimeTZDtype):
-                    ready[column] = ready[column].dt.tz_localize(None)
-            ready.to_excel(writer, sheet_name=name[:31], index=False)
-
-
 def _table(
     frame: pd.DataFrame, folder: Path, stem: str, files: list[str], notes: list[str]
 ) -> None:
-    frame.to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8")
+    write_csv(frame, folder / f"{stem}.csv")
     frame.to_parquet(folder / f"{stem}.parquet", index=False, engine="pyarrow")
     files += [f"{stem}.csv", f"{stem}.parquet"]
     if len(frame) <= XLSX_MAX_ROWS:
-        _excel({stem: frame}, folder / f"{stem}.xlsx")
+        write_workbook({stem: frame}, folder / f"{stem}.xlsx")
         files.append(f"{stem}.xlsx")
     else:
         notes.append(f"{stem}.xlsx left out: {len(frame):,} rows are more than Excel holds")
@@ -840,16 +832,16 @@ def _build(
         _table(wide_responses(tidy, questions), folder, "wide", files, notes)
     sheets = summarize(tidy, versions)
     published = publish_summary(sheets, threshold) if public else sheets
-    _excel(published, folder / "summary.xlsx")
+    write_workbook(published, folder / "summary.xlsx")
     files.append("summary.xlsx")
     threads = lets_talk_threads(engine, versions, secret, timezone)
     if not public:
-        threads.to_csv(folder / "lets_talk.csv", index=False, encoding="utf-8")
-        _excel({"lets_talk": threads}, folder / "lets_talk.xlsx")
+        write_csv(threads, folder / "lets_talk.csv")
+        write_workbook({"lets_talk": threads}, folder / "lets_talk.xlsx")
         files += ["lets_talk.csv", "lets_talk.xlsx"]
     themes = theme_table(tidy, versions, threads, public=public, threshold=threshold)
-    themes.to_csv(folder / "themes.csv", index=False, encoding="utf-8")
-    _excel({"themes": themes}, folder / "themes.xlsx")
+    write_csv(themes, folder / "themes.csv")
+    write_workbook({"themes": themes}, folder / "themes.xlsx")
     files += ["themes.csv", "themes.xlsx"]
     representation: Representation | None = None
     try:
@@ -858,10 +850,8 @@ def _build(
         notes.append(f"no representation table: {error}")
     if representation is not None:
         tables = representation_tables(representation, public=public, threshold=threshold)
-        _excel(tables, folder / "representation.xlsx")
-        tables["school_language"].to_csv(
-            folder / "representation.csv", index=False, encoding="utf-8"
-        )
+        write_workbook(tables, folder / "representation.xlsx")
+        write_csv(tables["school_language"], folder / "representation.csv")
         files += ["representation.xlsx", "representation.csv"]
     files += _charts(folder, published, tidy, versions, representation, timezone, public, threshold)
     generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
