@@ -19,6 +19,7 @@ from bot.core.messages import Channel, InboundMessage
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
 from bot.core.state import OnboardingStep, Program, School
 from bot.errors import ConfigError, EngageError
+from bot.logs import hide_in_logs
 from bot.ports import ChannelSender
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.services.inbound import Service, utcnow
@@ -178,6 +179,7 @@ def build_runtime(
     settings: Settings, *, detector: bool = True, busy_timeout: float = 2.0, **engine_options: Any
 ) -> Runtime:
     """Connect to the database and build the service, the outbox and the configured channels."""
+    hide_in_logs(settings.secret_values())
     engine = connect(settings.database_url, busy_timeout=busy_timeout, **engine_options)
     district = district_config(settings)
     program = program_for(district, settings)

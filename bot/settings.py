@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,16 @@ class Settings(BaseSettings):
     )
     # Slack allows about one message a second per conversation, more across them.
     slack_per_second: float = Field(5.0, validation_alias=_env("ENGAGE_SLACK_PER_SECOND"))
+
+    def secret_values(self) -> list[str]:
+        """Every secret configured: tokens, signing secrets, keys, the database password."""
+        values = [
+            field.get_secret_value()
+            for field in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(field, SecretStr)
+        ]
+        password = urlsplit(self.database_url).password
+        return [v for v in [*values, password] if v]
 
     @property
     def telegram_enabled(self) -> bool:
