@@ -28,7 +28,7 @@ from bot.core.audience import Audience, AudienceRules, Reach, Recipient
 from bot.core.messages import Reply
 from bot.core.state import Awaiting, ConversationState, OnboardingStep, ParticipantState
 from bot.errors import EngageError
-from bot.ports import OutboxKind, OutboxStatus
+from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import recipients
@@ -257,6 +257,14 @@ class EnqueueBatch:
     def skip(self, recipient: Recipient) -> None:
         self.outcome.skipped += 1
 
+    def activity(self, activity_id: int) -> ActivityRow | None:
+        """A stored activity version, read in this batch's own transaction.
+
+        Never through another connection: on SQLite the batch holds the one
+        write lock, and a second connection's BEGIN would wait for it forever.
+        """
+        return read_activity(self.connection, activity_id)
+
     def write(self) -> BatchOutcome:
         inserted = self._insert_messages()
         self.outcome.queued += len(inserted)
@@ -425,6 +433,11 @@ class BroadcastStore:
         with self.engine.connect() as connection:
             row = connection.execute(_RECORD.where(broadcasts.c.id == broadcast_id)).first()
         return _record(row) if row is not None else None
+
+    def activity(self, activity_id: int) -> ActivityRow | None:
+        """A stored activity version (outside any enqueue transaction)."""
+        with self.engine.connect() as connection:
+            return read_activity(connection, activity_id)
 
     def latest(self, limit: int = 20) -> list[BroadcastRecord]:
         with self.engine.connect() as connection:
@@ -724,6 +737,21 @@ class _NoLock:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def read_activity(connection: Connection, activity_id: int) -> ActivityRow | None:
+    row = connection.execute(
+        select(
+            activities.c.id,
+            activities.c.key,
+            activities.c.version,
+            activities.c.source,
+            activities.c.is_open,
+        ).where(activities.c.id == activity_id)
+    ).first()
+    if row is None:
+        return None
+    return ActivityRow(row.id, row.key, row.version, row.source, bool(row.is_open))
 
 
 _RECORD = select(

@@ -342,10 +342,25 @@ class Broadcasting:
                 await asyncio.wait_for(stop.wait(), timeout=every)
 
     def run_due(self, actor: str = "scheduler") -> list[int]:
-        """Enqueue every broadcast whose time has come (and resume interrupted ones)."""
+        """Enqueue every broadcast whose time has come (and resume interrupted ones).
+
+        One broadcast that fails is logged and left `enqueuing` to be resumed
+        next time; it never holds up the broadcasts due after it.
+        """
         done = []
         for broadcast_id in self.store.due(self.clock()):
-            if self.enqueue(broadcast_id, actor=actor) is not None:
+            try:
+                outcome = self.enqueue(broadcast_id, actor=actor)
+            except EngageError as error:
+                log.error(
+                    "broadcast.enqueue_error",
+                    extra={"broadcast_id": broadcast_id, "error": str(error)},
+                )
+                continue
+            except Exception:  # resumed on the next round; the others go ahead
+                log.exception("broadcast.enqueue_failed", extra={"broadcast_id": broadcast_id})
+                continue
+            if outcome is not None:
                 done.append(broadcast_id)
         return done
 
@@ -492,7 +507,7 @@ class Broadcasting:
                     batch.skip(recipient)  # already waiting for it
                     continue
                 current = (
-                    self._definition(loaded.conversation_activity_id)
+                    self._definition(loaded.conversation_activity_id, batch)
                     if loaded.conversation_activity_id is not None
                     else None
                 )
@@ -540,7 +555,7 @@ class Broadcasting:
                 ):
                     batch.skip(recipient)
                     continue
-                definition = self._definition(loaded.conversation_activity_id)
+                definition = self._definition(loaded.conversation_activity_id, batch)
                 question = definition.question(conversation.question)
                 if question is None:
                     batch.skip(recipient)
@@ -595,17 +610,13 @@ class Broadcasting:
                 f"activity {key!r} v{row.version} does not validate, so it cannot be sent:\n{error}"
             ) from error
 
-    def _definition(self, activity_id: int) -> Activity:
+    def _definition(self, activity_id: int, batch: EnqueueBatch | None = None) -> Activity:
+        """The parsed definition of a stored version; inside an enqueue, read in `batch`'s
+        transaction (SQLite has one writer: a second connection would wait for the batch)."""
         found = self._definitions.get(activity_id)
         if found is not None:
             return found
-        table = models.table(models.Activity)
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(table.c.key, table.c.version, table.c.source).where(
-                    table.c.id == activity_id
-                )
-            ).first()
+        row = batch.activity(activity_id) if batch is not None else self.store.activity(activity_id)
         if row is None:
             raise BroadcastError(f"activity version {activity_id} is missing")
         definition = self.parse(row.source, f"{row.key}@v{row.version}")

@@ -103,9 +103,14 @@ external_id,phone,language,school,role,telegram,consent
 """
 
 
+UNREADABLE = "unreadable"
+
+
 def parse(source: str, name: str) -> Activity:
     if source == BROKEN:
         raise ActivityError([f"{name}:3: questions[0].options: needs at least 2"])
+    if source == UNREADABLE:
+        raise RuntimeError(f"{name}: the disk failed mid-read")
     return DEFINITIONS[source]
 
 
@@ -467,10 +472,45 @@ def test_a_scheduled_broadcast_whose_activity_no_longer_validates_is_cancelled(
         connection.execute(update(a).where(a.c.key == "priorities"), {"source": BROKEN})
     fresh = Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
     clock.now = NOW + timedelta(hours=1)
-    with pytest.raises(BroadcastError, match="cancelled"):
-        fresh.run_due()
+    assert fresh.run_due() == []
     assert fresh.store.get(broadcast_id).status is BroadcastStatus.CANCELLED  # type: ignore[union-attr]
     assert queued(district) == []
+
+
+def test_a_second_broadcast_reaches_people_mid_way_through_another_from_a_cold_start(
+    broadcasting: Broadcasting, district: Engine, clock: Clock
+) -> None:
+    first = broadcasting.confirm(broadcasting.plan("transport", "school=lincoln-es"), "ana")
+    broadcasting.enqueue(first)
+    # Another `engage broadcast` process: no definition read yet, so the one of the
+    # activity people are mid-way through is read inside the enqueue transaction.
+    fresh = Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
+    second = fresh.confirm(fresh.plan("priorities", "all"), "ana")
+    outcome = fresh.enqueue(second)
+
+    assert outcome is not None and (outcome.queued, outcome.waiting) == (1, 2)
+    assert fresh.store.get(second).status is BroadcastStatus.QUEUED  # type: ignore[union-attr]
+
+
+def test_a_broadcast_that_fails_does_not_hold_up_those_due_after_it(
+    broadcasting: Broadcasting, district: Engine, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    later = NOW + timedelta(hours=1)
+    failing = broadcasting.confirm(broadcasting.plan("transport", "all", at=later), "ana")
+    other = broadcasting.confirm(broadcasting.plan("priorities", "all", at=later), "ana")
+    a = models.Activity.__table__
+    with district.begin() as connection:
+        connection.execute(update(a).where(a.c.key == "transport"), {"source": UNREADABLE})
+    fresh = Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
+    clock.now = later
+
+    assert fresh.run_due() == [other]
+    assert fresh.store.get(failing).status is BroadcastStatus.ENQUEUING  # type: ignore[union-attr]
+    assert "broadcast.enqueue_failed" in caplog.messages
+    # Once it can be read again, the next round resumes it.
+    with district.begin() as connection:
+        connection.execute(update(a).where(a.c.key == "transport"), {"source": "transport"})
+    assert Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock).run_due() == [failing]
 
 
 def test_combine_keeps_order_and_the_last_choices() -> None:
