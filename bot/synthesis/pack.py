@@ -6,8 +6,8 @@ half-written. docs/synthesis.md lists the files; README.md inside the pack
 says the same for the committee.
 
 A public pack (`public=True`) holds aggregates only: no row-level tables, no
-Let's Talk threads, no quotes; every count below the threshold is suppressed
-(see bot.synthesis.suppression).
+Let's Talk threads, no quotes; every count below the threshold is suppressed,
+with whatever would give it away by subtraction (bot.synthesis.public).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from bot.core.activity import Activity, QuestionType
 from bot.core.texts import text as system_text
 from bot.errors import RepresentationError
 from bot.synthesis.charts import bar_chart, column_chart
+from bot.synthesis.public import publish
 from bot.synthesis.representation import Representation, measure_representation
-from bot.synthesis.suppression import DEFAULT_THRESHOLD, marker, suppress
+from bot.synthesis.suppression import DEFAULT_THRESHOLD, marker
 from bot.synthesis.themes import find_themes
 from storage import models
 from storage.activities import record_audit
@@ -263,45 +264,6 @@ def _rankings(
     )
 
 
-def publish_summary(sheets: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:
-    """The summary with every count below `threshold` (and what derives from it) hidden."""
-    safe: dict[str, pd.DataFrame] = {}
-    safe["questions"] = suppress(
-        sheets["questions"], threshold, ["reached", "answered", "skipped", "unparsed"]
-    )
-    for name in ("overall", *(f"by_{d}" for d in DIMENSIONS)):
-        frame = sheets[name]
-        dimension = name.removeprefix("by_") if name != "overall" else None
-        group = [dimension] if dimension else []
-        exclusive = frame["type"].isin(EXCLUSIVE)
-        parts = []
-        for is_exclusive, part in ((True, frame[exclusive]), (False, frame[~exclusive])):
-            parts.append(
-                suppress(
-                    part,
-                    threshold,
-                    ["respondents", "count"],
-                    derived={"respondents": ["count", "share"], "count": ["share"]},
-                    complements=[[*group, "question"], *([["question", "option"]] if group else [])]
-                    if is_exclusive
-                    else ([["question", "option"]] if group else []),
-                    complement_count="count",
-                )
-            )
-        safe[name] = pd.concat(parts).sort_index()
-    safe["scales"] = suppress(sheets["scales"], threshold, ["n"], derived={"n": ["mean"]})
-    safe["rankings"] = suppress(
-        sheets["rankings"],
-        threshold,
-        ["respondents", "ranked", "first_choice"],
-        derived={
-            "respondents": ["ranked", "first_choice", "mean_position"],
-            "ranked": ["mean_position"],
-        },
-    )
-    return safe
-
-
 # -- Let's Talk ----------------------------------------------------------------------
 
 
@@ -528,33 +490,19 @@ def theme_table(
             "quote_3",
         ],
     )
-    if public:
-        frame = suppress(frame, threshold, ["size"], derived={"size": ["share"]})
     return frame
 
 
 # -- representation --------------------------------------------------------------------
 
 
-def representation_tables(
-    report: Representation, *, public: bool, threshold: int
-) -> dict[str, pd.DataFrame]:
+def representation_tables(report: Representation) -> dict[str, pd.DataFrame]:
     """representation.xlsx: per school × language (the dashboard's view), and × role."""
-    sheets = {
+    return {
         "school_language": report.frame(("school", "language")),
         "school_language_role": report.frame(("school", "language", "role")),
         "school": report.frame(("school",)),
         "language": report.frame(("language",)),
-    }
-    if not public:
-        return sheets
-    derived = {
-        "enrolled": ["response_rate", "index", "gap"],
-        "respondents": ["response_rate", "index", "gap"],
-    }
-    return {
-        name: suppress(frame, threshold, ["enrolled", "respondents"], derived=derived)
-        for name, frame in sheets.items()
     }
 
 
@@ -584,6 +532,7 @@ def _charts(
     tidy: pd.DataFrame,
     versions: Sequence[Version],
     representation: Representation | None,
+    tables: dict[str, pd.DataFrame],
     timezone: str,
     public: bool,
     threshold: int,
@@ -632,9 +581,8 @@ def _charts(
         )
         made.append("charts/completion.png")
     if representation is not None and representation.groups:
-        table = representation.frame(("school", "language"))
-        if public:
-            table = table[(table["enrolled"] >= threshold) & (table["respondents"] >= threshold)]
+        table = tables["school_language"]
+        table = table[table["response_rate"] != hidden]  # as published: suppressed rows left out
         if len(table):
             bar_chart(
                 charts / "representation.png",
@@ -831,29 +779,33 @@ def _build(
         questions = [(key, kind) for key, kind, _ in question_order(versions)]
         _table(wide_responses(tidy, questions), folder, "wide", files, notes)
     sheets = summarize(tidy, versions)
-    published = publish_summary(sheets, threshold) if public else sheets
-    write_workbook(published, folder / "summary.xlsx")
-    files.append("summary.xlsx")
     threads = lets_talk_threads(engine, versions, secret, timezone)
-    if not public:
-        write_csv(threads, folder / "lets_talk.csv")
-        write_workbook({"lets_talk": threads}, folder / "lets_talk.xlsx")
-        files += ["lets_talk.csv", "lets_talk.xlsx"]
     themes = theme_table(tidy, versions, threads, public=public, threshold=threshold)
-    write_csv(themes, folder / "themes.csv")
-    write_workbook({"themes": themes}, folder / "themes.xlsx")
-    files += ["themes.csv", "themes.xlsx"]
     representation: Representation | None = None
     try:
         representation = measure_representation(SqlRepresentation(engine), activity_key)
     except RepresentationError as error:
         notes.append(f"no representation table: {error}")
-    if representation is not None:
-        tables = representation_tables(representation, public=public, threshold=threshold)
+    tables = representation_tables(representation) if representation is not None else {}
+    if public:
+        published = publish(sheets, themes, tables, threshold)
+        sheets, themes, tables = published.summary, published.themes, published.representation
+    write_workbook(sheets, folder / "summary.xlsx")
+    files.append("summary.xlsx")
+    if not public:
+        write_csv(threads, folder / "lets_talk.csv")
+        write_workbook({"lets_talk": threads}, folder / "lets_talk.xlsx")
+        files += ["lets_talk.csv", "lets_talk.xlsx"]
+    write_csv(themes, folder / "themes.csv")
+    write_workbook({"themes": themes}, folder / "themes.xlsx")
+    files += ["themes.csv", "themes.xlsx"]
+    if tables:
         write_workbook(tables, folder / "representation.xlsx")
         write_csv(tables["school_language"], folder / "representation.csv")
         files += ["representation.xlsx", "representation.csv"]
-    files += _charts(folder, published, tidy, versions, representation, timezone, public, threshold)
+    files += _charts(
+        folder, sheets, tidy, versions, representation, tables, timezone, public, threshold
+    )
     generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
     people = int(tidy["participant"].nunique())
     readme = _readme(

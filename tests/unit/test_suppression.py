@@ -1,54 +1,70 @@
-"""Small-cell suppression: what is hidden, and that a lone hidden cell never stays alone."""
+"""Small-cell suppression: what is hidden, and that no hidden cell can be worked out."""
 
 from __future__ import annotations
 
-import pandas as pd
-
-from bot.synthesis.suppression import suppress
+from bot.synthesis.suppression import Disclosure, marker
 
 
-def test_counts_below_the_threshold_and_their_shares_are_hidden() -> None:
-    frame = pd.DataFrame({"count": [25, 9, 0], "share": [0.7, 0.25, 0.0]})
+def schools(values: dict[str, int], district: int | None = None) -> Disclosure:
+    d = Disclosure()
+    for name, value in values.items():
+        d.count(name, value)
+    d.count("district", district if district is not None else sum(values.values()), small=False)
+    d.add_up("district", list(values))
+    return d
 
-    safe = suppress(frame, 10, ["count"], derived={"count": ["share"]})
 
-    assert safe.values.tolist() == [[25, 0.7], ["<10", "<10"], ["<10", "<10"]]
-    assert frame["count"].tolist() == [25, 9, 0]  # the input is left alone
+def test_counts_below_the_threshold_zero_included_are_hidden() -> None:
+    d = Disclosure()
+    for name, value in {"a": 25, "b": 9, "c": 0, "d": 10}.items():
+        d.count(name, value)
 
-
-def test_a_mean_over_too_few_people_is_hidden_with_its_n() -> None:
-    frame = pd.DataFrame({"n": [8, 30], "mean": [4.25, 3.1]})
-
-    safe = suppress(frame, 10, ["n"], derived={"n": ["mean"]})
-
-    assert safe.values.tolist() == [["<10", "<10"], [30, 3.1]]
+    assert d.protect(10) == {"b", "c"}
+    assert marker(10) == "<10"
 
 
 def test_a_lone_hidden_cell_takes_the_next_smallest_with_it() -> None:
-    frame = pd.DataFrame({"school": ["a", "a", "a", "b", "b"], "count": [30, 12, 3, 40, 50]})
+    d = schools({"adams": 4, "lincoln": 30, "kennedy": 12})
 
-    safe = suppress(frame, 10, ["count"], complements=[["school"]], complement_count="count")
-
-    assert safe["count"].tolist() == [30, "<10", "<10", 40, 50]
+    assert d.protect(10) == {"adams", "kennedy"}
 
 
-def test_complements_hold_across_rows_and_columns_together() -> None:
-    # Two schools × two options; each school's and each option's cells add up to totals.
-    frame = pd.DataFrame(
-        {
-            "school": ["a", "a", "b", "b"],
-            "option": ["x", "y", "x", "y"],
-            "count": [4, 20, 30, 40],
-        }
-    )
+def test_a_sum_that_does_not_add_up_ties_nothing() -> None:
+    d = schools({"adams": 4, "lincoln": 30}, district=50)  # 16 people are in no school
 
-    safe = suppress(
-        frame,
-        10,
-        ["count"],
-        complements=[["school"], ["option"]],
-        complement_count="count",
-    )
+    assert d.protect(10) == {"adams"}
 
-    hidden = safe["count"] == "<10"
-    assert hidden.tolist() == [True, True, True, True]
+
+def test_a_chain_of_subtractions_across_sums_is_closed_too() -> None:
+    # x + y, y + z and x + z are all shown: each sum has two hidden cells, yet the
+    # three together fix each cell, so the totals must go as well.
+    d = Disclosure()
+    for name, value in {"x": 3, "y": 20, "z": 30}.items():
+        d.count(name, value)
+    for total, parts in {"xy": ("x", "y"), "yz": ("y", "z"), "xz": ("x", "z")}.items():
+        d.count(total, sum(d.values[p] for p in parts), small=False)
+        d.add_up(total, parts)
+
+    hidden = d.protect(10)
+
+    assert {"x", "y", "z"} <= hidden and hidden & {"xy", "yz", "xz"}
+
+
+def test_linked_numbers_are_hidden_together() -> None:
+    # A school's n is 4: the sum of its scores goes with it, so its mean cannot be rebuilt.
+    d = schools({"adams": 4, "lincoln": 30, "kennedy": 12})
+    d.count("adams scores", 4.0, small=False)
+    d.link("adams", "adams scores")
+
+    assert "adams scores" in d.protect(10)
+
+
+def test_weighted_sums_count_like_plain_ones() -> None:
+    # Scores: 1 × (ones) + 5 × (fives) = the sum of scores, which is shown.
+    d = Disclosure()
+    d.count("ones", 3)
+    d.count("fives", 40)
+    d.count("scores", 203, small=False)
+    d.add_up("scores", ["ones", "fives"], [1, 5])
+
+    assert d.protect(10) == {"ones", "fives"}
