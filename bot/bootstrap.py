@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +60,8 @@ __all__ = [
     "build_runtime",
     "database_runner",
     "district_config",
+    "ensure_pseudonym_secret",
+    "pseudonym_secret",
     "program_for",
     "quiet_hours_for",
     "send_rates",
@@ -114,6 +118,58 @@ class Runtime:
         if self.slack is not None:
             await self.slack.close()
         self.engine.dispose()
+
+
+# Values that were ever a documented default: anyone could reverse keys made with them.
+KNOWN_SECRETS = frozenset({"", "change-me"})
+SECRET_FILE_MODE = 0o600
+
+
+def pseudonym_secret(settings: Settings) -> str:
+    """The key of the pseudonymous keys exports print: ENGAGE_PSEUDONYM_SECRET, else the
+    file `engage init` wrote (ENGAGE_PSEUDONYM_SECRET_FILE).
+
+    Raises ConfigError when there is none, it is a known default, or its file can be
+    read by other users: no export is made with a key anyone could guess or read.
+    """
+    if settings.pseudonym_secret is not None:
+        secret = settings.pseudonym_secret.get_secret_value().strip()
+        where = "ENGAGE_PSEUDONYM_SECRET"
+    else:
+        path = settings.pseudonym_secret_file
+        try:
+            mode = path.stat().st_mode
+            secret = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no pseudonym secret: run `engage init` (it writes one to {path}) "
+                "or set ENGAGE_PSEUDONYM_SECRET"
+            ) from None
+        except OSError as error:
+            raise ConfigError(f"cannot read the pseudonym secret {path}: {error}") from error
+        if mode & 0o077:
+            raise ConfigError(f"{path} can be read by other users: chmod 600 {path}")
+        where = str(path)
+    if secret in KNOWN_SECRETS or len(secret) < 16:
+        raise ConfigError(
+            f"the pseudonym secret in {where} is a default or too short (16 characters at "
+            "least): unset it and run `engage init` to make a random one"
+        )
+    hide_in_logs([secret])
+    return secret
+
+
+def ensure_pseudonym_secret(settings: Settings) -> Path | None:
+    """Write a random pseudonym secret to its file, readable by the owner only, unless
+    ENGAGE_PSEUDONYM_SECRET is set or the file exists; the file written, if any."""
+    path = settings.pseudonym_secret_file
+    if settings.pseudonym_secret is not None or path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    return path
 
 
 def district_config(settings: Settings) -> DistrictConfig:

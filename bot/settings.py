@@ -25,8 +25,13 @@ class Settings(BaseSettings):
     public_url: str = Field("http://localhost:8000", validation_alias=_env("ENGAGE_PUBLIC_URL"))
     admin_token: SecretStr | None = Field(None, validation_alias=_env("ENGAGE_ADMIN_TOKEN"))
     district_file: Path | None = Field(None, validation_alias=_env("ENGAGE_DISTRICT_FILE"))
-    pseudonym_secret: SecretStr = Field(
-        SecretStr("change-me"), validation_alias=_env("ENGAGE_PSEUDONYM_SECRET")
+    # The key of the pseudonymous participant keys in exports; when unset, the file
+    # below holds it (`engage init` writes a random one there, readable by the owner only).
+    pseudonym_secret: SecretStr | None = Field(
+        None, validation_alias=_env("ENGAGE_PSEUDONYM_SECRET")
+    )
+    pseudonym_secret_file: Path = Field(
+        Path("pseudonym.key"), validation_alias=_env("ENGAGE_PSEUDONYM_SECRET_FILE")
     )
     # Public exports hide every count below this (docs/synthesis.md).
     suppression_threshold: int = Field(

@@ -121,9 +121,13 @@ class Version:
         return f"v{self.version}" if value is None else str(value)
 
 
-def participant_key(secret: str, participant_id: int) -> str:
-    """A keyed hash: stable across exports, meaningless without the district's secret."""
-    digest = hmac.new(secret.encode(), str(participant_id).encode(), hashlib.sha256)
+def participant_key(secret: str, salt: str) -> str:
+    """A participant's key in exports: the keyed hash of their random `export_salt`.
+
+    Stable across exports while the secret stays the same; without the secret
+    it says nothing, and even with it, nothing about their id.
+    """
+    digest = hmac.new(secret.encode(), salt.encode(), hashlib.sha256)
     return digest.hexdigest()[:16]
 
 
@@ -210,20 +214,27 @@ def _responses_sql(connection: Connection, ids: Sequence[int]) -> str:
 
 
 def _participant_table(connection: Connection, include_contacts: bool) -> pd.DataFrame:
-    """role, school, grade (and contacts) of every participant, indexed by id.
+    """export salt, role, school, grade (and contacts) of every participant, indexed by id.
 
     All of them: one scan of a table of at most some hundred thousand rows costs
     less than finding which of them answered this activity.
     """
     rows = connection.execute(
-        select(participants.c.id, participants.c.role, participants.c.school, participants.c.grade)
+        select(
+            participants.c.id,
+            participants.c.role,
+            participants.c.school,
+            participants.c.grade,
+            participants.c.export_salt,
+        )
     ).all()
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
     frame = pd.DataFrame(
         {
             "role": pd.Series(columns[1], dtype=object).fillna("").to_numpy(),
             "school": pd.Series(columns[2], dtype=object).fillna("").to_numpy(),
             "grade": pd.Series(columns[3], dtype=object).fillna("").to_numpy(),
+            "salt": pd.Series(columns[4], dtype=object).to_numpy(),
         },
         index=pd.Index(np.asarray(columns[0], dtype=np.int64), name="id"),
     )
@@ -355,6 +366,9 @@ class _Chunker:
         self.include_contacts = include_contacts
         self.labels = _Labels(self.versions)
         self.keys: dict[int, str] = {}
+        self.salts = dict(zip(people.index.tolist(), people["salt"].tolist(), strict=True))
+        if any(salt is None for salt in self.salts.values()):
+            raise ExportError("some participants have no export salt: run `engage init`")
         # The same keyed hash as participant_key(), without re-keying per person.
         self.keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
         self.questions: dict[tuple[int, str], tuple[str, str]] = {}
@@ -363,7 +377,7 @@ class _Chunker:
         key = self.keys.get(participant_id)
         if key is None:
             digest = self.keyed.copy()
-            digest.update(str(participant_id).encode())
+            digest.update(str(self.salts[participant_id]).encode())
             key = self.keys[participant_id] = digest.hexdigest()[:16]
         return key
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any, cast
 
@@ -61,6 +62,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
+def new_export_salt() -> str:
+    """A participant's random value, which exports turn into their key."""
+    return secrets.token_hex(16)
+
+
 def table(model: type[Base]) -> Table:
     """The Core table of a model, for the Core statements storage/ runs."""
     return cast(Table, model.__table__)
@@ -79,11 +85,14 @@ class Participant(Base):
 
     `pseudonym` is random and safe to show staff; the engine's progress outside
     an activity (onboarding step, pending invitations) lives here too.
+    `export_salt` is random too: exports print a keyed hash of it (never of the
+    id, which counts up), so a key tells nothing without the district's secret.
     """
 
     __tablename__ = "participants"
     id: Mapped[int] = mapped_column(primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
+    export_salt: Mapped[str | None] = mapped_column(String(32), default=new_export_salt)
     role: Mapped[str | None] = mapped_column(String(32))
     school: Mapped[str | None] = mapped_column(ForeignKey("schools.code"), index=True)
     language: Mapped[str | None] = mapped_column(String(16))

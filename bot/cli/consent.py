@@ -114,12 +114,13 @@ def consent_show(
 
     Example: engage consent show +13125550101
     """
+    from bot.bootstrap import pseudonym_secret
     from storage.consent import history
     from storage.privacy import ForgetError, find_participant
 
     runtime = command_runtime(ctx)
     settings = runtime.settings
-    key = settings.pseudonym_secret.get_secret_value().encode()
+    key = pseudonym_secret(settings).encode()
     with runtime.engine.connect() as connection:
         try:
             person: int | None = find_participant(connection, who, settings.phone_region)

@@ -50,12 +50,13 @@ def export(
     Example: engage export family-priorities-2026 --pack synthesis/ (add --public to share)
     """
     from bot.authoring.activities import parse_activity
+    from bot.bootstrap import pseudonym_secret
     from bot.services.inbound import utcnow
     from bot.synthesis.pack import write_pack
     from storage.export import export_activity
 
     runtime = command_runtime(ctx)
-    secret = runtime.settings.pseudonym_secret.get_secret_value()
+    secret = pseudonym_secret(runtime.settings)
     who = actor()
     if include_contacts:
         err.print(

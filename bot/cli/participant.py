@@ -36,6 +36,7 @@ def participant_forget(
     Example: engage participant forget +15550100123
     """
     from bot.authoring.activities import parse_activity
+    from bot.bootstrap import pseudonym_secret
     from bot.services.inbound import utcnow
     from storage.privacy import forget_participant
 
@@ -49,7 +50,7 @@ def participant_forget(
         utcnow(),
         actor=actor(),
         keep_answers=not delete_answers,
-        ledger_key=runtime.settings.pseudonym_secret.get_secret_value().encode(),
+        ledger_key=pseudonym_secret(runtime.settings).encode(),
     )
     again = " (already forgotten before)" if report.already_forgotten else ""
     out.print(

@@ -16,13 +16,22 @@ from bot.errors import EngageError
 
 
 def init() -> None:
-    """Create or upgrade the database and load the district's schools.
+    """Create or upgrade the database, load the district's schools, and make the secret
+    the keys in exports are made with (pseudonym.key, unless ENGAGE_PSEUDONYM_SECRET is set).
 
     Example: ENGAGE_DISTRICT_FILE=examples/district.yaml engage init
     """
+    from bot.bootstrap import ensure_pseudonym_secret
+
     runtime = open_runtime()
     initialize(runtime)
     out.print(f"Database ready: {runtime.engine.url.render_as_string(hide_password=True)}")
+    written = ensure_pseudonym_secret(runtime.settings)
+    if written is not None:
+        out.print(
+            f"Pseudonym secret written to {written} (owner only): keep it and back it up; "
+            "export keys stay the same while it does"
+        )
     out.print(
         f"Schools: {len(runtime.district.schools)}; languages: {', '.join(runtime.district.languages)}"
     )

@@ -120,6 +120,7 @@ def demo(
     """Run a complete demo on SQLite with the examples: three families take the survey,
     then the answers are exported. No credentials needed."""
     import os
+    import secrets
 
     from bot.authoring.activities import parse_activity
     from bot.services.inbound import utcnow
@@ -146,11 +147,12 @@ def demo(
     for address, lines in DEMO_FAMILIES.items():
         out.rule(f"family {address[-4:]} (SMS)")
         _conversation(runtime, address, lines, out)
+    # The demo's keys need not outlive it: a fresh random secret, kept nowhere.
     frame = tidy_responses(
         runtime.engine,
         survey.key,
         parse_activity,
-        runtime.settings.pseudonym_secret.get_secret_value(),
+        secrets.token_urlsafe(32),
         runtime.district.timezone,
     )
     path = write_table(frame, Path("engage-demo-export.csv"), ExportFormat.CSV)

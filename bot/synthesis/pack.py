@@ -297,6 +297,7 @@ def lets_talk_threads(
                 lets_talk.c.resolved_at,
                 participants.c.role,
                 participants.c.school,
+                participants.c.export_salt,
             )
             .join(participants, participants.c.id == lets_talk.c.participant_id)
             .where(lets_talk.c.activity_id.in_(ids) | lets_talk.c.activity_id.is_(None))
@@ -362,7 +363,7 @@ def lets_talk_threads(
         {
             "thread": thread[item.id],
             "message": item.id,
-            "participant": participant_key(secret, item.participant_id),
+            "participant": participant_key(secret, item.export_salt),
             "activity": keys.get(item.activity_id, "") if item.activity_id else "",
             "received_at": _local_text(item.created_at, zone),
             "language": item.language or "",

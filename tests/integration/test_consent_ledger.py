@@ -45,7 +45,7 @@ PROGRAM = Program(
     languages=("en", "es"),
     onboarding=(OnboardingStep.CONSENT,),
 )
-KEY = b"district-secret"
+KEY = b"district-secret-2026"
 
 
 class Clock:

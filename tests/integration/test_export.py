@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from storage.export import (
 from tests.conftest import EXAMPLES
 from tests.integration.round_data import Round, seed_round
 
-SECRET = "district-secret"
+SECRET = "district-secret-2026"
 ZONE = "America/Chicago"
 NOW = datetime(2026, 9, 30, 12, 0)
 
@@ -51,6 +53,15 @@ def round_(engine: Engine) -> Round:
     return survey
 
 
+def key_of(engine: Engine, person: int) -> str:
+    """The key exports print for `person`: the keyed hash of their random salt."""
+    with engine.connect() as connection:
+        salt = connection.execute(
+            select(models.Participant.export_salt).where(models.Participant.id == person)
+        ).scalar_one()
+    return participant_key(SECRET, salt)
+
+
 def tidy(engine: Engine, **options: object) -> pd.DataFrame:
     return tidy_responses(engine, "priorities", parse_activity, SECRET, ZONE, **options)  # type: ignore[arg-type]
 
@@ -62,7 +73,7 @@ def test_tidy_has_one_row_per_answer_with_the_documented_columns(
 
     assert list(frame.columns) == TIDY_COLUMNS
     assert len(frame) == 13
-    maria = frame[frame["participant"] == participant_key(SECRET, round_.people[0])]
+    maria = frame[frame["participant"] == key_of(engine, round_.people[0])]
     rows = maria.set_index("question")
     assert rows.loc["top", ["value", "label_en", "label_seen"]].tolist() == [
         "safety",
@@ -127,6 +138,18 @@ def test_participant_key_is_stable_across_exports_and_secret_bound(
     assert first["participant"].str.fullmatch(r"[0-9a-f]{16}").all()
 
 
+def test_a_key_does_not_reverse_to_an_id_even_with_the_secret(
+    engine: Engine, round_: Round
+) -> None:
+    keys = set(tidy(engine)["participant"])
+    by_id = {
+        hmac.new(SECRET.encode(), str(n).encode(), hashlib.sha256).hexdigest()[:16]
+        for n in range(1, 10_000)
+    }
+
+    assert len(keys) == 2 and keys.isdisjoint(by_id)
+
+
 def test_contacts_appear_only_when_asked(engine: Engine, round_: Round) -> None:
     plain = tidy(engine)
     with_contacts = tidy(engine, include_contacts=True)
@@ -155,14 +178,14 @@ def test_wide_table_has_one_row_per_participant_and_a_column_per_question(
     )
 
     assert len(frame) == 2
-    maria = frame.set_index("participant").loc[participant_key(SECRET, round_.people[0])]
+    maria = frame.set_index("participant").loc[key_of(engine, round_.people[0])]
     assert maria["top"] == "safety"
     assert maria["top__label_en"] == "Safety"
     assert maria["safe"] == 4
     assert maria["why"] == "Más autobuses por la mañana"
     assert maria["many__label_en"] == "Tutoring; Meals"
     assert (maria["answered"], maria["skipped"]) == (6, 0)
-    john = frame.set_index("participant").loc[participant_key(SECRET, round_.people[1])]
+    john = frame.set_index("participant").loc[key_of(engine, round_.people[1])]
     # The later, unparsed reply to `top` is kept as said.
     assert john["top"] == "banana"
     assert (john["answered"], john["skipped"], john["unparsed"]) == (5, 1, 1)
