@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select, update
 
 from bot.authoring.activities import parse_activity
@@ -41,6 +43,7 @@ from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.twilio_sms import TwilioSms
 from storage import models
+from storage.channel_pauses import SqlChannelPauses
 from storage.database import connect, is_sqlite
 from storage.inbox import SqlInbox
 from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
@@ -58,6 +61,7 @@ __all__ = [
     "build_slack_desk",
     "build_broadcasting",
     "build_runtime",
+    "credential_fingerprints",
     "database_runner",
     "district_config",
     "ensure_pseudonym_secret",
@@ -349,6 +353,34 @@ def database_runner(runtime: Runtime) -> RunDb:
     return run_db
 
 
+def credential_fingerprints(settings: Settings) -> dict[Channel, str]:
+    """A fingerprint of each channel's configuration (never the secret itself).
+
+    A channel paused because the provider refused one configuration does not hold
+    a process started with another (the fixed one).
+    """
+
+    def secret(value: SecretStr | None) -> str:
+        return value.get_secret_value() if value is not None else ""
+
+    twilio = (
+        settings.twilio_account_sid,
+        secret(settings.twilio_auth_token),
+        settings.twilio_from_number,
+        settings.twilio_messaging_service_sid,
+    )
+    parts: dict[Channel, tuple[object, ...]] = {
+        Channel.SMS: twilio,
+        Channel.WHATSAPP: (*twilio, settings.twilio_whatsapp_from),
+        Channel.TELEGRAM: (secret(settings.telegram_bot_token),),
+        Channel.SLACK: (secret(settings.slack_bot_token),),
+    }
+    return {
+        channel: hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+        for channel, values in parts.items()
+    }
+
+
 def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:
     """The outbox sender for this process's channels, rates, quiet hours and lease."""
     settings = runtime.settings
@@ -360,6 +392,8 @@ def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:
         rates=send_rates(settings),
         quiet_hours=quiet_hours_for(runtime),
         lease=timedelta(seconds=settings.outbox_lease_seconds),
+        pauses=SqlChannelPauses(runtime.engine),
+        credentials=credential_fingerprints(settings),
     )
 
 

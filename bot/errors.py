@@ -72,7 +72,12 @@ class StoreBusy(EngageError):
 
 
 class DeliveryFailure(StrEnum):
-    """Why a send failed for good, so the sender can update the contact."""
+    """Why a send failed for good, so the sender can update the contact.
+
+    CONFIGURATION is ours, not the message's: the provider refused our credentials
+    or our sender, so nothing on that channel can go until it is fixed. The sender
+    pauses the channel and keeps the messages queued.
+    """
 
     OPTED_OUT = "opted_out"
     INVALID_ADDRESS = "invalid_address"

@@ -17,6 +17,8 @@ from bot.errors import DeliveryFailure
 
 __all__ = [
     "ActivityRow",
+    "ChannelPause",
+    "ChannelPauses",
     "ChannelSender",
     "FollowUp",
     "HeardCounts",
@@ -252,6 +254,42 @@ class Outbox(Protocol):
         failure: DeliveryFailure | None,
         now: datetime,
     ) -> None: ...
+
+
+# -- paused channels: the provider refused our credentials or sender (bot.services.sender) --
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPause:
+    """A channel stopped until its configuration works; `credentials` tells the
+    configuration that failed (a fingerprint, never the secret)."""
+
+    channel: Channel
+    credentials: str
+    code: str | None
+    since: datetime
+    probe_after: datetime
+
+
+class ChannelPauses(Protocol):
+    """Where paused channels are kept, so every worker, /healthz and status see them."""
+
+    def pause(
+        self,
+        channel: Channel,
+        credentials: str,
+        code: str | None,
+        now: datetime,
+        probe_after: datetime,
+    ) -> None:
+        """Record (or extend) the pause of `channel` under these credentials."""
+        ...
+
+    def pauses(self) -> list[ChannelPause]: ...
+
+    def lift(self, channel: Channel) -> int:
+        """A message went out on `channel`: its pauses are over; how many."""
+        ...
 
 
 class ChannelSender(Protocol):

@@ -408,14 +408,7 @@ def _failure(error: SlackApiError) -> ProviderError:
         return ProviderError(
             message, transient=False, code=code, failure=DeliveryFailure.UNREACHABLE
         )
-    if code in (
-        "invalid_auth",
-        "not_authed",
-        "token_revoked",
-        "account_inactive",
-        "missing_scope",
-        "not_in_channel",
-    ):
+    if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "missing_scope"):
         return ProviderError(
             message, transient=False, code=code, failure=DeliveryFailure.CONFIGURATION
         )

@@ -23,9 +23,11 @@ ProviderError
   ├ INVALID_ADDRESS  21211, 21614, 63003, 63024
   ├ UNREACHABLE      30005, 30006
   ├ BLOCKED          30004
-  ├ CONFIGURATION    20003 (401), 21408, 21612, 30032, 30034, 63007, 63027, 63028, 63051, 63112
+  ├ CONFIGURATION    20003 (401), 21606, 21608, 30032, 30034, 63007, 63027, 63028, 63051, 63112
+  │                  (our account, token or sender: the outbox pauses the channel)
   ├ OUTSIDE_WINDOW   63016 (WhatsApp: a template is needed)
-  └ REJECTED         21617, 30007, 63005, 63013, 63021, 63030, 63032, 63049 and any other 4xx
+  └ REJECTED         21408, 21612 (this destination), 21617, 30007, 63005, 63013, 63021,
+                     63030, 63032, 63049 and any other 4xx
 """
 
 from __future__ import annotations
@@ -77,9 +79,15 @@ ERRORS: Final[Mapping[int, tuple[bool, DeliveryFailure | None]]] = {
     20003: (False, DeliveryFailure.CONFIGURATION),
     20429: (True, None),
     21211: (False, DeliveryFailure.INVALID_ADDRESS),
-    21408: (False, DeliveryFailure.CONFIGURATION),
+    # Texting this destination's region is not enabled, or it is not routable from
+    # our number: that message fails, the rest go.
+    21408: (False, DeliveryFailure.REJECTED),
+    # The From number is not one of this account's SMS-capable numbers.
+    21606: (False, DeliveryFailure.CONFIGURATION),
+    # A trial account may text only verified numbers.
+    21608: (False, DeliveryFailure.CONFIGURATION),
     21610: (False, DeliveryFailure.OPTED_OUT),
-    21612: (False, DeliveryFailure.CONFIGURATION),
+    21612: (False, DeliveryFailure.REJECTED),
     21614: (False, DeliveryFailure.INVALID_ADDRESS),
     21617: (False, DeliveryFailure.REJECTED),
     30003: (True, None),

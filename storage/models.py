@@ -28,6 +28,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Broadcast",
+    "ChannelPause",
     "ConsentEvent",
     "Enrollment",
     "Idea",
@@ -478,3 +479,22 @@ class ConsentEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(128))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class ChannelPause(Base):
+    """A channel the provider refused our configuration for (bot.ports.ChannelPause).
+
+    One row per channel and credentials fingerprint: a worker started with other
+    credentials is not held by it.
+    """
+
+    __tablename__ = "channel_pauses"
+    __table_args__ = (
+        UniqueConstraint("channel", "credentials", name="uq_channel_pauses_channel_credentials"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    credentials: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str | None] = mapped_column(String(32))
+    since: Mapped[datetime] = mapped_column(DateTime)
+    probe_after: Mapped[datetime] = mapped_column(DateTime)

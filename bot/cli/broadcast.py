@@ -18,6 +18,8 @@ from bot.cli.session import (
 from bot.errors import EngageError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bot.services.broadcasting import Broadcasting, Plan
     from storage.broadcasts import Progress as BroadcastProgress
 
@@ -120,6 +122,7 @@ def broadcast(
     zone = ZoneInfo(runtime.district.timezone)
     if target == "status":
         _broadcast_status(broadcasting, broadcast_id, zone, watch)
+        _paused_channels(runtime.engine, zone)
         return
     if target in ("cancel", "pause", "resume"):
         if broadcast_id is None:
@@ -297,6 +300,22 @@ def _broadcast_status(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _paused_channels(engine: Engine, zone: ZoneInfo) -> None:
+    """Channels the provider refused our configuration for, in plain words."""
+    from bot.core.setup_problems import WHAT_HAPPENS, explain
+    from storage.channel_pauses import SqlChannelPauses
+
+    pauses = SqlChannelPauses(engine).pauses()
+    for pause in pauses:
+        err.print(
+            f"[red]{pause.channel.value} paused[/red] since {_local(pause.since, zone)}: "
+            f"{explain(pause.channel, pause.code)}",
+            highlight=False,
+        )
+    if pauses:
+        err.print(WHAT_HAPPENS, highlight=False)
 
 
 def _status(progress: BroadcastProgress) -> str:

@@ -21,8 +21,17 @@ from typing import Protocol, TypeVar
 from bot.core.messages import Channel, OutboundMessage
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import with_direction
-from bot.errors import ProviderError
-from bot.ports import ChannelSender, Outbox, OutboxKind, OutboxRow, SentLookup
+from bot.core.setup_problems import explain
+from bot.errors import DeliveryFailure, ProviderError
+from bot.ports import (
+    ChannelPause,
+    ChannelPauses,
+    ChannelSender,
+    Outbox,
+    OutboxKind,
+    OutboxRow,
+    SentLookup,
+)
 
 __all__ = ["Clearance", "OutboxSender", "RateLimiter", "RunDb"]
 
@@ -51,6 +60,11 @@ RECORD_BATCH = 200
 RECORD_EVERY = timedelta(seconds=1)
 # Quiet hours: how often to push the night's broadcast rows to the morning.
 DEFER_EVERY = timedelta(seconds=30)
+# A channel paused because the provider refused our configuration is tried again with
+# one message this often (a restart with new credentials tries at once).
+PROBE_EVERY = timedelta(minutes=5)
+# How often a worker reads which channels are paused (another worker may have paused one).
+PAUSES_READ_EVERY = timedelta(seconds=1)
 
 
 class RateLimiter:
@@ -188,6 +202,9 @@ class OutboxSender:
         concurrency: int = 32,
         lease: timedelta = timedelta(minutes=2),
         quiet_hours: QuietHours | None = None,
+        pauses: ChannelPauses | None = None,
+        credentials: Mapping[Channel, str] | None = None,
+        probe_every: timedelta = PROBE_EVERY,
     ) -> None:
         self.outbox = outbox
         self.channels = dict(channels)
@@ -207,6 +224,14 @@ class OutboxSender:
         self._paused_until: dict[Channel, datetime] = {}
         self._adopted: set[str] = set()
         self._clearance = Clearance(outbox, self.run_db, clock, self._recording_due)
+        self.pauses = pauses
+        self.credentials = dict(credentials or {})
+        self.probe_every = probe_every
+        # Channels the provider refused our configuration for (these credentials).
+        self._setup: dict[Channel, ChannelPause] = {}
+        # Channels paused under any configuration: a message sent here ends those pauses.
+        self._recorded_pauses: set[Channel] = set()
+        self._pauses_read = datetime.min
 
     async def run_once(self, only: Channel | None = None) -> int:
         """Send one batch of due messages (of `only` that channel); how many rows were handled."""
@@ -215,11 +240,13 @@ class OutboxSender:
             return 0
         now = self.clock()
         await self._defer_for_quiet_hours(now)
+        await self._read_pauses(now)
         rows: list[OutboxRow] = []
         for channel in channels:
             if self._paused(channel, now):
                 continue
-            limit = self._claim_limit(channel)
+            # A channel whose configuration failed is tried with one message at a time.
+            limit = 1 if channel in self._setup else self._claim_limit(channel)
             rows += await self.run_db(
                 lambda c=channel, n=limit: self.outbox.claim_due(now, n, self.lease, [c])  # type: ignore[misc]
             )
@@ -297,6 +324,8 @@ class OutboxSender:
             await self._failed(row, error)
             return
         self._failures[row.channel] = 0
+        if row.channel in self._setup or row.channel in self._recorded_pauses:
+            await self._lift_pause(row.channel)
         self._sent.append((row, provider_id))
         log.debug("outbox.sent", extra={"outbox_id": row.id, "channel": row.channel.value})
         if self._is_record_due() and not self._clearance.busy:
@@ -346,6 +375,9 @@ class OutboxSender:
         paused = self._paused_until.get(row.channel)
         if paused is not None and paused > now:
             return paused
+        setup = self._setup.get(row.channel)
+        if setup is not None and setup.probe_after > now:
+            return now  # back to the queue for a worker whose configuration works
         quiet = self.quiet_hours
         if quiet is not None and row.kind is OutboxKind.BROADCAST and row.channel is Channel.SMS:
             allowed = quiet.next_allowed(now)
@@ -355,7 +387,51 @@ class OutboxSender:
 
     def _paused(self, channel: Channel, now: datetime) -> bool:
         paused = self._paused_until.get(channel)
-        return paused is not None and paused > now
+        setup = self._setup.get(channel)
+        return (paused is not None and paused > now) or (
+            setup is not None and setup.probe_after > now
+        )
+
+    async def _read_pauses(self, now: datetime) -> None:
+        """Learn which channels are paused for our configuration (maybe by another worker)."""
+        if self.pauses is None or now - self._pauses_read < PAUSES_READ_EVERY:
+            return
+        self._pauses_read = now
+        pauses = self.pauses
+        found = await self.run_db(pauses.pauses)
+        self._recorded_pauses = {p.channel for p in found}
+        self._setup = {
+            p.channel: p for p in found if p.credentials == self.credentials.get(p.channel, "")
+        }
+
+    async def _pause_for_setup(self, row: OutboxRow, error: ProviderError, now: datetime) -> None:
+        """The provider refused our configuration: pause the channel, keep the message."""
+        probe = now + self.probe_every
+        credentials = self.credentials.get(row.channel, "")
+        self._setup[row.channel] = ChannelPause(row.channel, credentials, error.code, now, probe)
+        self._recorded_pauses.add(row.channel)
+        pauses = self.pauses
+        if pauses is not None:
+            await self.run_db(
+                lambda: pauses.pause(row.channel, credentials, error.code, now, probe)
+            )
+        await self.run_db(lambda: self.outbox.release([row], now))
+        log.error(
+            "outbox.channel_misconfigured",
+            extra={
+                "channel": row.channel.value,
+                "code": error.code,
+                "reason": explain(row.channel, error.code),
+            },
+        )
+
+    async def _lift_pause(self, channel: Channel) -> None:
+        self._setup.pop(channel, None)
+        self._recorded_pauses.discard(channel)
+        pauses = self.pauses
+        if pauses is not None:
+            await self.run_db(lambda: pauses.lift(channel))
+        log.info("outbox.channel_resumed", extra={"channel": channel.value})
 
     async def _defer_for_quiet_hours(self, now: datetime) -> None:
         quiet = self.quiet_hours
@@ -379,6 +455,11 @@ class OutboxSender:
 
     async def _failed(self, row: OutboxRow, error: ProviderError) -> None:
         now = self.clock()
+        if error.failure is DeliveryFailure.CONFIGURATION:
+            # Our credentials or sender, not this message: every other message would fail
+            # alike. Nothing is marked failed; the channel waits until it works.
+            await self._pause_for_setup(row, error, now)
+            return
         if error.transient:
             failures = self._failures.get(row.channel, 0) + 1
             self._failures[row.channel] = failures

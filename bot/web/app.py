@@ -22,11 +22,13 @@ from bot.bootstrap import (
     build_slack_desk,
     database_runner,
 )
+from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.services.inbound import utcnow
 from bot.services.organizers import PlannedBroadcasts
 from bot.web.context import UnsupportedLog, Web, web_of
 from bot.web.dashboard.routes import DashboardConfig, dashboard_off_routes, dashboard_routes
 from bot.web.webhooks import slack, telegram, twilio
+from storage.channel_pauses import SqlChannelPauses
 
 __all__ = ["create_app"]
 
@@ -95,7 +97,21 @@ async def healthz(request: Request) -> Response:
         log.exception("health.database")
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
     channels = sorted(c.value for c in web.runtime.senders)
-    return JSONResponse({"status": "ok", "channels": channels})
+    pauses = await web.run_db(SqlChannelPauses(engine).pauses)
+    if not pauses:
+        return JSONResponse({"status": "ok", "channels": channels})
+    # Still 200: the webhooks work and nothing is lost; the channel waits for a fix.
+    paused = {
+        pause.channel.value: {
+            "since": pause.since.isoformat(timespec="seconds") + "Z",
+            "code": pause.code,
+            "reason": explain(pause.channel, pause.code),
+        }
+        for pause in pauses
+    }
+    return JSONResponse(
+        {"status": "degraded", "channels": channels, "paused": paused, "meanwhile": WHAT_HAPPENS}
+    )
 
 
 async def _drain_spool(web: Web, stop: asyncio.Event) -> None:

@@ -109,3 +109,20 @@ def test_signing_out_ends_the_session(client: httpx.Client) -> None:
     client.post("/logout", data={"csrf": csrf.group(1)})
 
     assert client.get("/").status_code == 303
+
+
+def test_a_paused_channel_is_shown_with_why(site: Site, client: httpx.Client) -> None:
+    from datetime import datetime
+
+    from bot.core.messages import Channel
+    from storage.channel_pauses import SqlChannelPauses
+
+    since = datetime(2026, 9, 1, 15, 0)
+    SqlChannelPauses(site.engine).pause(Channel.TELEGRAM, "fp", "401", since, since)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<div class="error" id="paused-telegram"><strong>TELEGRAM is paused</strong>' in (
+        page.text
+    )
+    assert "Telegram refused TELEGRAM_BOT_TOKEN" in page.text
+    assert "wait in the queue" in page.text

@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.authoring.activities import parse_activity
 from bot.bootstrap import Runtime, build_runtime, sync_schools
+from bot.core.messages import Channel
 from bot.services.inbound import utcnow
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -254,3 +255,27 @@ def test_a_locked_database_parks_the_message_and_loses_nothing(bot: Bot) -> None
 def test_health(bot: Bot) -> None:
     response = httpx.get(bot.url + "/healthz")
     assert response.json() == {"status": "ok", "channels": ["sms"]}
+
+
+def test_health_says_why_a_channel_is_paused(bot: Bot) -> None:
+    from datetime import datetime
+
+    from storage.channel_pauses import SqlChannelPauses
+
+    since = datetime(2026, 9, 1, 15, 0)
+    SqlChannelPauses(bot.runtime.engine).pause(
+        Channel.SMS, "fp", "20003", since, since.replace(hour=16)
+    )
+    response = httpx.get(bot.url + "/healthz")
+    assert response.status_code == 200  # the webhooks work; nothing is lost
+    body = response.json()
+    assert (body["status"], body["channels"]) == ("degraded", ["sms"])
+    assert body["paused"] == {
+        "sms": {
+            "since": "2026-09-01T15:00:00Z",
+            "code": "20003",
+            "reason": "Twilio refused our credentials: check TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN. (20003)",
+        }
+    }
+    assert "wait in the queue" in body["meanwhile"]

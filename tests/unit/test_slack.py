@@ -263,11 +263,21 @@ def api_error(status: int, error: str, headers: dict[str, str] | None = None) ->
         (api_error(503, "service_unavailable"), True, None),
         (api_error(200, "user_not_found"), False, DeliveryFailure.INVALID_ADDRESS),
         (api_error(200, "user_disabled"), False, DeliveryFailure.UNREACHABLE),
-        (api_error(200, "not_in_channel"), False, DeliveryFailure.CONFIGURATION),
+        (api_error(200, "not_in_channel"), False, DeliveryFailure.REJECTED),
+        (api_error(200, "invalid_auth"), False, DeliveryFailure.CONFIGURATION),
         (api_error(200, "msg_too_long"), False, DeliveryFailure.REJECTED),
         (TimeoutError(), True, None),
     ],
-    ids=["429", "503", "no-user", "deactivated", "not-in-channel", "too-long", "timeout"],
+    ids=[
+        "429",
+        "503",
+        "no-user",
+        "deactivated",
+        "not-in-channel",
+        "invalid-auth",
+        "too-long",
+        "timeout",
+    ],
 )
 def test_web_api_errors_map_to_what_the_outbox_does(
     error: Exception, transient: bool, failure: DeliveryFailure | None

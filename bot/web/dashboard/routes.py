@@ -18,7 +18,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 from importlib import resources
@@ -34,14 +34,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.activity import Activity
+from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.errors import RepresentationError
-from bot.ports import FollowUp
+from bot.ports import ChannelPause, FollowUp
 from bot.synthesis.representation import (
     Representation,
     measure_representation,
     plan_follow_up,
 )
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
+from storage.channel_pauses import SqlChannelPauses
 from storage.logins import count_failed_logins, record_login
 from storage.progress import (
     ActivityProgress,
@@ -171,6 +173,7 @@ class Overview:
     representation_problem: str
     inbox: InboxSummary
     plans: list[FollowUp]
+    pauses: list[ChannelPause] = field(default_factory=list)
 
 
 def gather(
@@ -197,6 +200,7 @@ def gather(
         representation_problem=problem,
         inbox=inbox_summary(engine),
         plans=SqlRepresentation(engine).follow_up_plans(),
+        pauses=SqlChannelPauses(engine).pauses(),
     )
 
 
@@ -467,6 +471,13 @@ def render_dashboard(
         messages += f'<div class="notice" id="notice">{escape(notice)}</div>'
     if problem:
         messages += f'<div class="error" id="problem">{escape(problem)}</div>'
+    for pause in overview.pauses:
+        messages += (
+            f'<div class="error" id="paused-{escape(pause.channel.value)}">'
+            f"<strong>{escape(pause.channel.value.upper())} is paused</strong> since "
+            f"{_local(pause.since, zone)}: {escape(explain(pause.channel, pause.code))} "
+            f"{escape(WHAT_HAPPENS)}</div>"
+        )
     body = (
         header
         + "<main>"
