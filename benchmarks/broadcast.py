@@ -95,7 +95,6 @@ def populate(engine: Engine, families: int, outbox_rows: bool = False) -> None:
                         "id": n + 1,
                         "pseudonym": f"P-{n:08d}",
                         "role": "parent",
-                        "school": SCHOOLS[n % 2][0],
                         "language": LANGUAGES[n % 3],
                         "onboarding_started": True,
                         "attempts": 0,

@@ -129,18 +129,24 @@ def build(path: Path, rows: int) -> None:
     rnd = random.Random(1)
     people = rows // len(QUESTIONS)
     db = sqlite3.connect(path)
+    schools = [
+        (rnd.choice(("lincoln-es", "adams-ms")), str(rnd.randint(1, 12))) for _ in range(people)
+    ]
     db.executemany(
-        "INSERT INTO participants (id, pseudonym, role, school, language, consent, "
-        "onboarding_started, attempts, pending, grade, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, 1, 1, 0, '[]', ?, ?, ?)",
+        "INSERT INTO households (id, created_at) VALUES (?, ?)",
+        ((i, STAMP) for i in range(1, people + 1)),
+    )
+    db.executemany(
+        "INSERT INTO participants (id, pseudonym, role, household_id, language, consent, "
+        "onboarding_started, attempts, pending, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 1, 1, 0, '[]', ?, ?)",
         (
             (
                 i,
                 f"P-{i:010X}",
                 rnd.choice(("parent", "student", "staff")),
-                rnd.choice(("lincoln-es", "adams-ms")),
+                i,
                 rnd.choice(("en", "es", "vi")),
-                str(rnd.randint(1, 12)),
                 STAMP,
                 STAMP,
             )
@@ -149,8 +155,12 @@ def build(path: Path, rows: int) -> None:
     )
     db.executemany(
         "INSERT INTO conversations (id, participant_id, activity_id, status, attempts, "
-        "answers, started_at, updated_at) VALUES (?, ?, 1, 'completed', 0, '{}', ?, ?)",
-        ((i, i, STAMP, STAMP) for i in range(1, people + 1)),
+        "answers, household_id, schools, started_at, updated_at) "
+        "VALUES (?, ?, 1, 'completed', 0, '{}', ?, ?, ?, ?)",
+        (
+            (i, i, i, json.dumps({school: [grade]}), STAMP, STAMP)
+            for i, (school, grade) in enumerate(schools, start=1)
+        ),
     )
     db.executemany(
         "INSERT INTO responses (participant_id, conversation_id, activity_id, question, "
@@ -214,13 +224,15 @@ def run_export(path: Path, out: Path) -> int:
 
 CEILING_SQL = """
 SELECT r.participant_id, r.activity_id, r.question, CAST(r.value AS TEXT), r.text, r.status,
-       r.language, r.detected_language, r.channel, r.created_at, p.role, p.school, p.grade
+       r.language, r.detected_language, r.channel, r.created_at, p.role, c.household_id,
+       c.schools
 FROM responses AS r NOT INDEXED JOIN participants AS p ON p.id = r.participant_id
+JOIN conversations AS c ON c.id = r.conversation_id
 WHERE r.activity_id IN (1) ORDER BY r.id
 """
 CEILING_COLUMNS = (
     "participant_id activity_id question value text status language detected_language "
-    "channel created_at role school grade"
+    "channel created_at role household schools"
 ).split()
 
 

@@ -76,9 +76,9 @@ def _populate(path: Path, people: int, idea_count: int, reactions: int, seed: in
             insert(models.table(models.Participant)),
             [
                 {
+                    "id": n + 1,
                     "pseudonym": f"P-{n:010d}",
                     "role": "parent",
-                    "school": SCHOOLS[schools[n]],
                     "language": str(languages[n]),
                     "consent": True,
                     "onboarding_started": True,
@@ -87,6 +87,13 @@ def _populate(path: Path, people: int, idea_count: int, reactions: int, seed: in
                     "created_at": now,
                     "updated_at": now,
                 }
+                for n in range(people)
+            ],
+        )
+        connection.execute(
+            insert(models.table(models.ParticipantSchool)),
+            [
+                {"participant_id": n + 1, "school": SCHOOLS[schools[n]], "created_at": now}
                 for n in range(people)
             ],
         )

@@ -21,6 +21,7 @@ from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
 from bot.core.detection import LanguageDetector, build_detector
 from bot.core.messages import Channel, InboundMessage
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
+from bot.core.roster import MAX_STUDENTS_PER_PHONE, RosterRules
 from bot.core.state import OnboardingStep, Program, School
 from bot.errors import ConfigError, EngageError
 from bot.logs import hide_in_logs
@@ -36,6 +37,7 @@ from bot.services.organizers import (
     PlannedBroadcasts,
     ProgressRow,
 )
+from bot.services.roster import RosterImport
 from bot.services.sender import OutboxSender, RunDb
 from bot.services.staff_desk import SlackDesk
 from bot.settings import Settings
@@ -60,6 +62,7 @@ __all__ = [
     "build_outbox_sender",
     "build_slack_desk",
     "build_broadcasting",
+    "build_roster_import",
     "build_runtime",
     "credential_fingerprints",
     "database_runner",
@@ -379,6 +382,24 @@ def credential_fingerprints(settings: Settings) -> dict[Channel, str]:
         channel: hashlib.sha256(repr(values).encode()).hexdigest()[:16]
         for channel, values in parts.items()
     }
+
+
+def build_roster_import(
+    runtime: Runtime, region: str | None = None, max_students_per_phone: int | None = None
+) -> RosterImport:
+    """Roster and enrollment imports against this database, with the district's rules."""
+    from storage.roster import SqlRosterUnitOfWork
+
+    district, engine = runtime.district, runtime.engine
+    rules = RosterRules(
+        languages=tuple(district.languages),
+        default_language=district.default_language,
+        roles=tuple(district.roles),
+        schools={s.code: s.name for s in district.schools},
+        region=(region or runtime.settings.phone_region).upper(),
+        max_students_per_phone=max_students_per_phone or MAX_STUDENTS_PER_PHONE,
+    )
+    return RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, utcnow)
 
 
 def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:

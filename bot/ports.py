@@ -11,7 +11,9 @@ from typing import Protocol, Self, runtime_checkable
 
 from bot.core.audience import Group
 from bot.core.consent import ConsentChange
+from bot.core.households import HouseholdGraph
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
+from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
 from bot.core.state import ParticipantState, Response
 from bot.errors import DeliveryFailure
 
@@ -29,6 +31,7 @@ __all__ = [
     "OutboxStatus",
     "Redeemed",
     "RepresentationStore",
+    "RosterUnitOfWork",
     "SenderRecord",
     "SentLookup",
     "UnitOfWork",
@@ -371,3 +374,45 @@ class RepresentationStore(Protocol):
     def follow_up_plans(self, limit: int = 10) -> list[FollowUp]:
         """The newest follow-up plans, newest first."""
         ...
+
+
+# -- roster import: students, guardians, their contacts and households ----------------------
+
+
+class RosterUnitOfWork(Protocol):
+    """One transaction of a roster or enrollment import (storage.roster.SqlRosterUnitOfWork).
+
+    Nothing is kept unless `commit()` is called: a dry run, or an import that
+    fails half-way, leaves the database as it was.
+    """
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def load(self, keys: RosterKeys) -> Snapshot:
+        """Every stored person, contact, student and link the keys touch."""
+        ...
+
+    def apply(self, plan: RosterPlan, now: datetime) -> None: ...
+
+    def household_graph(self) -> HouseholdGraph:
+        """Every guardianship and shared contact, and each linked person's household."""
+        ...
+
+    def set_households(self, changes: Mapping[int, int | None], now: datetime) -> None:
+        """Move people to households: an id, None for none, `-n` for the n-th new one."""
+        ...
+
+    def store_enrollment(self, figures: Mapping[Group, int], now: datetime) -> int:
+        """Replace the enrollment figures these groups name; how many were stored."""
+        ...
+
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None: ...

@@ -28,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -64,6 +65,9 @@ responses = models.table(models.Response)
 activities = models.table(models.Activity)
 segments = models.table(models.Segment)
 schools = models.table(models.School)
+students = models.table(models.Student)
+guardianships = models.table(models.Guardianship)
+participant_schools = models.table(models.ParticipantSchool)
 
 
 def resolve_audience(connection: Connection, text: str, rules: AudienceRules) -> Audience:
@@ -176,13 +180,11 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
     where: list[ColumnElement[bool]] = [participants.c.forgotten_at.is_(None)]
     if audience.roles:
         where.append(participants.c.role.in_(audience.roles))
-    if audience.schools:
-        where.append(participants.c.school.in_(audience.schools))
+    if audience.schools or audience.grades:
+        where.append(_tied(audience.schools, audience.grades))
     if audience.languages:
         language = func.coalesce(participants.c.language, default_language)
         where.append(language.in_(audience.languages))
-    if audience.grades:
-        where.append(participants.c.grade.in_(audience.grades))
     for key in audience.not_answered:
         answered = (
             select(responses.c.id)
@@ -206,6 +208,30 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
         )
         where.append(~exists(finished))
     return where
+
+
+def _tied(schools: Sequence[str], grades: Sequence[str]) -> ColumnElement[bool]:
+    """SQL: the participant answers for a student at one of `schools` in one of `grades`
+    (each when given), or, with no grade asked, belongs to one of `schools` themselves."""
+    student: list[ColumnElement[bool]] = [guardianships.c.participant_id == participants.c.id]
+    if schools:
+        student.append(students.c.school.in_(schools))
+    if grades:
+        student.append(students.c.grade.in_(grades))
+    through_student = exists(
+        select(guardianships.c.student_id)
+        .join(students, students.c.id == guardianships.c.student_id)
+        .where(*student)
+    )
+    if grades:
+        return through_student
+    own = exists(
+        select(participant_schools.c.school).where(
+            participant_schools.c.participant_id == participants.c.id,
+            participant_schools.c.school.in_(schools),
+        )
+    )
+    return or_(through_student, own)
 
 
 def audience_query(

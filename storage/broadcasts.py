@@ -32,6 +32,7 @@ from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import recipients
+from storage.households import activity_schools, conversation_schools, schools_of
 from storage.unit_of_work import reply_to_row
 from storage.withdrawals import withdraw_broadcasts
 
@@ -276,6 +277,12 @@ class EnqueueBatch:
         }
         starts = [s for pid, s in self._starts.items() if pid in started_ids]
         if starts:
+            scopes = activity_schools(self.connection, [s.activity_id for s in starts])
+            seen = conversation_schools(
+                self.connection,
+                [s.participant_id for s in starts],
+                {s.participant_id: scopes.get(s.activity_id) for s in starts},
+            )
             self.connection.execute(
                 insert(conversations),
                 [
@@ -286,6 +293,8 @@ class EnqueueBatch:
                         "question": s.conversation.question,
                         "attempts": s.conversation.attempts,
                         "answers": {},
+                        "household_id": seen[s.participant_id][0],
+                        "schools": seen[s.participant_id][1],
                         "started_at": self.now,
                         "updated_at": self.now,
                     }
@@ -682,7 +691,8 @@ class BroadcastStore:
                 .with_for_update()
             ).all()
         rows = connection.execute(_STATE.where(participants.c.id.in_(ids))).all()
-        return {row.id: _loaded(row) for row in rows}
+        found = schools_of(connection, ids)
+        return {row.id: _loaded(row, found.get(row.id, ())) for row in rows}
 
     def reminder_targets(self, broadcast_id: int, activity_key: str) -> list[int]:
         """Participants invited by `broadcast_id` whose conversation on the activity is still open."""
@@ -796,7 +806,6 @@ _STATE = (
         participants.c.id,
         participants.c.language,
         participants.c.role,
-        participants.c.school,
         participants.c.consent,
         participants.c.onboarding,
         participants.c.onboarding_started,
@@ -821,7 +830,7 @@ _STATE = (
 )
 
 
-def _loaded(row: Any) -> LoadedState:
+def _loaded(row: Any, schools: tuple[str, ...]) -> LoadedState:
     conversation = None
     if row.conversation_id is not None:
         conversation = ConversationState(
@@ -836,7 +845,7 @@ def _loaded(row: Any) -> LoadedState:
     state = ParticipantState(
         language=row.language,
         role=row.role,
-        school=row.school,
+        schools=schools,
         consent=row.consent,
         opted_out=False,
         onboarding=OnboardingStep(row.onboarding) if row.onboarding else None,

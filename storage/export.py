@@ -39,6 +39,7 @@ from bot.core.texts import text as system_text
 from bot.errors import EngageError
 from storage import models
 from storage.activities import record_audit
+from storage.households import ties
 
 __all__ = [
     "CONTACTS_COLUMN",
@@ -219,16 +220,32 @@ def _participant_table(connection: Connection, include_contacts: bool) -> pd.Dat
     All of them: one scan of a table of at most some hundred thousand rows costs
     less than finding which of them answered this activity.
     """
-    rows = connection.execute(
-        select(
-            participants.c.id,
-            participants.c.role,
-            participants.c.school,
-            participants.c.grade,
-            participants.c.export_salt,
-        )
+    people = connection.execute(
+        select(participants.c.id, participants.c.role, participants.c.export_salt)
     ).all()
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+    schools: dict[int, dict[str, set[str]]] = {}
+    tie = ties()
+    for pid, school, grade in connection.execute(
+        select(tie.c.participant_id, tie.c.school, tie.c.grade)
+    ):
+        graded = schools.setdefault(pid, {}).setdefault(school, set())
+        if grade is not None:
+            graded.add(grade)
+    rows = [
+        (
+            pid,
+            role,
+            ";".join(sorted(schools.get(pid, {}))),
+            ";".join(
+                g for _, grades in sorted(schools.get(pid, {}).items()) for g in sorted(grades)
+            ),
+        )
+        for pid, role, _ in people
+    ]
+    salts = [salt for _, _, salt in people]
+    columns: list[Sequence[Any]] = (
+        [*zip(*rows, strict=True), salts] if rows else [(), (), (), (), ()]
+    )
     frame = pd.DataFrame(
         {
             "role": pd.Series(columns[1], dtype=object).fillna("").to_numpy(),

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, union
 
 from bot.core.ideas import IdeaTally
 from storage import models
+from storage.households import first_school
 
 __all__ = [
     "ExchangeTables",
@@ -213,9 +214,9 @@ def _participants(connection: Connection, ids: Iterable[int]) -> pd.DataFrame:
         found.extend(
             (row.id, row.school, row.language)
             for row in connection.execute(
-                select(participants.c.id, participants.c.school, participants.c.language).where(
-                    participants.c.id.in_(chunk)
-                )
+                select(
+                    participants.c.id, first_school().label("school"), participants.c.language
+                ).where(participants.c.id.in_(chunk))
             )
         )
     frame = pd.DataFrame.from_records(found, columns=["id", "school", "language"])

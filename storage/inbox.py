@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.core.staff import InboxItem, InboxSummary, ItemStatus, ReplyOutcome, StaffReply
 from bot.ports import OutboxKind, OutboxStatus
 from storage import models
+from storage.households import first_school
 
 __all__ = ["SqlInbox"]
 
@@ -56,7 +57,7 @@ _ITEM = (
         lets_talk.c.created_at,
         lets_talk.c.participant_id,
         participants.c.pseudonym,
-        participants.c.school,
+        first_school().label("school"),
         participants.c.role,
         participants.c.language,
         contacts.c.channel,

@@ -16,6 +16,7 @@ from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from bot.ports import Redeemed
 from storage import consent, models
+from storage.households import add_own_schools, schools_of
 from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
 
 __all__ = ["SqlLinkUnitOfWork", "block_contact", "ensure_staff_contact"]
@@ -93,13 +94,10 @@ class SqlLinkUnitOfWork(SqlUnitOfWork):
         ).first()
         if known is None:
             return False
-        result = self.connection.execute(
-            update(participants).where(
-                participants.c.id == participant_id, participants.c.school.is_(None)
-            ),
-            {"school": school, "updated_at": now},
-        )
-        return bool(result.rowcount)
+        if schools_of(self.connection, [participant_id]):
+            return False
+        add_own_schools(self.connection, participant_id, [school], now)
+        return True
 
 
 def block_contact(engine: Engine, channel: Channel, address: str, now: datetime) -> bool:

@@ -33,6 +33,8 @@ __all__ = [
     "Enrollment",
     "Idea",
     "IdeaTranslation",
+    "Guardianship",
+    "Household",
     "InboxReply",
     "LinkCode",
     "Segment",
@@ -43,8 +45,11 @@ __all__ = [
     "Outbox",
     "Participant",
     "Reaction",
+    "ParticipantSchool",
     "Response",
     "School",
+    "SharedContact",
+    "Student",
     "table",
 ]
 
@@ -81,6 +86,18 @@ class School(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Household(Base):
+    """Guardians linked by their students or by a shared phone, with those students.
+
+    A household is counted once per school it has a student at, and its phones
+    are reached once per broadcast. People no roster links to anyone have none.
+    """
+
+    __tablename__ = "households"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Participant(Base):
     """A person: family member, student, staff or community member.
 
@@ -88,6 +105,9 @@ class Participant(Base):
     an activity (onboarding step, pending invitations) lives here too.
     `export_salt` is random too: exports print a keyed hash of it (never of the
     id, which counts up), so a key tells nothing without the district's secret.
+    Their schools are links: students they answer for (`guardianships`) and
+    schools they named themselves (`participant_schools`). `external_id` is the
+    SIS's id for the person (a guardian id).
     """
 
     __tablename__ = "participants"
@@ -95,7 +115,7 @@ class Participant(Base):
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
     export_salt: Mapped[str | None] = mapped_column(String(32), default=new_export_salt)
     role: Mapped[str | None] = mapped_column(String(32))
-    school: Mapped[str | None] = mapped_column(ForeignKey("schools.code"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     language: Mapped[str | None] = mapped_column(String(16))
     consent: Mapped[bool | None] = mapped_column(Boolean)
     consent_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -104,7 +124,6 @@ class Participant(Base):
     awaiting: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     pending: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    grade: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     forgotten_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -112,8 +131,52 @@ class Participant(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Student(Base):
+    """A student as the SIS knows them: id, school and grade (a name only if imported).
+
+    A student without `sis_id` stands for a child we know only by school and
+    grade (a one-row-per-family roster, or data from before students existed).
+    """
+
+    __tablename__ = "students"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sis_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    school: Mapped[str] = mapped_column(ForeignKey("schools.code"), index=True)
+    grade: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Guardianship(Base):
+    """A participant answers for a student: a guardian, or the student (`self`)."""
+
+    __tablename__ = "guardianships"
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id"), primary_key=True, index=True
+    )
+    relationship: Mapped[str | None] = mapped_column(String(32))
+    # The SIS's preferred contact order among the student's guardians (1 first).
+    contact_order: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ParticipantSchool(Base):
+    """A school a participant belongs to other than through a student (staff, onboarding)."""
+
+    __tablename__ = "participant_schools"
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    school: Mapped[str] = mapped_column(ForeignKey("schools.code"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Contact(Base):
-    """One way to reach a participant: a channel and an address, with its opt-out state."""
+    """One way to reach a participant: a channel and an address, with its opt-out state.
+
+    `participant_id` is the person whose conversation the contact carries;
+    other guardians of the household who share it are in `shared_contacts`.
+    """
 
     __tablename__ = "contacts"
     __table_args__ = (UniqueConstraint("channel", "address", name="uq_contacts_channel_address"),)
@@ -125,6 +188,17 @@ class Contact(Base):
     invalid_at: Mapped[datetime | None] = mapped_column(DateTime)
     invalid_reason: Mapped[str | None] = mapped_column(String(64))
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SharedContact(Base):
+    """Another guardian reached on a contact that carries someone else's conversation."""
+
+    __tablename__ = "shared_contacts"
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -145,7 +219,12 @@ class Activity(Base):
 
 
 class Conversation(Base):
-    """A participant's progress through one activity."""
+    """A participant's progress through one activity.
+
+    `household_id` and `schools` (school -> grades of the household's students
+    there) are what the round saw when it started: a school's round holds its
+    own school, a district activity every school of the household.
+    """
 
     __tablename__ = "conversations"
     __table_args__ = (Index("ix_conversations_participant_status", "participant_id", "status"),)
@@ -156,6 +235,8 @@ class Conversation(Base):
     question: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    household_id: Mapped[int | None] = mapped_column(Integer)
+    schools: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -52,6 +52,7 @@ conversations = models.table(models.Conversation)
 lets_talk = models.table(models.LetsTalk)
 outbox = models.table(models.Outbox)
 link_codes = models.table(models.LinkCode)
+shared_contacts = models.table(models.SharedContact)
 activities = models.table(models.Activity)
 audit = models.table(models.AuditEntry)
 STAFF_REPLY_ACTION = "lets_talk.reply"
@@ -181,6 +182,10 @@ def forget_participant(
         # The request itself is a revocation, recorded before the addresses go.
         forgotten = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.FORGET, actor=actor)
         consent.append(connection, contact_ids, forgotten, now)
+        # Nor are they reached any more on a phone another guardian of the household carries.
+        connection.execute(
+            delete(shared_contacts).where(shared_contacts.c.participant_id == person)
+        )
         for contact_id in contact_ids:
             connection.execute(
                 update(contacts)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, case, func, select
 
 from bot.core.activity import Activity
 from storage import models
+from storage.households import first_school
 
 __all__ = [
     "ActivityProgress",
@@ -233,7 +234,7 @@ def inbox_summary(engine: Engine, latest: int = 5) -> InboxSummary:
             select(
                 lets_talk.c.id,
                 participants.c.pseudonym,
-                participants.c.school,
+                first_school().label("school"),
                 lets_talk.c.language,
                 lets_talk.c.text,
                 lets_talk.c.created_at,

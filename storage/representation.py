@@ -18,6 +18,7 @@ from bot.core.audience import Group
 from bot.errors import RepresentationError
 from bot.ports import FollowUp, HeardCounts
 from storage import models
+from storage.households import ties
 
 __all__ = ["FOLLOW_UP_ACTION", "SqlRepresentation", "group_condition"]
 
@@ -44,8 +45,14 @@ def _activity_ids(connection: Connection, activity_key: str) -> list[int]:
 
 def group_condition(groups: Sequence[Group]) -> ColumnElement[bool]:
     """SQL: the participant belongs to one of `groups` (for the `under-represented` audience)."""
-    return tuple_(participants.c.school, participants.c.language, participants.c.role).in_(
-        [(g.school, g.language, g.role) for g in groups]
+    tie = ties()
+    return exists(
+        select(tie.c.participant_id).where(
+            tie.c.participant_id == participants.c.id,
+            tuple_(tie.c.school, participants.c.language, participants.c.role).in_(
+                [(g.school, g.language, g.role) for g in groups]
+            ),
+        )
     )
 
 
@@ -75,15 +82,17 @@ class SqlRepresentation:
                     answered, responses.c.activity_id.in_(_activity_ids(connection, activity_key))
                 )
             who = select(responses.c.participant_id).where(answered).distinct().subquery()
+            tie = select(ties()).distinct().subquery()
             counted = connection.execute(
                 select(
-                    participants.c.school,
+                    tie.c.school,
                     participants.c.language,
                     participants.c.role,
-                    func.count().label("respondents"),
+                    func.count(func.distinct(participants.c.id)).label("respondents"),
                 )
                 .join(who, who.c.participant_id == participants.c.id)
-                .group_by(participants.c.school, participants.c.language, participants.c.role)
+                .outerjoin(tie, tie.c.participant_id == participants.c.id)
+                .group_by(tie.c.school, participants.c.language, participants.c.role)
             ).all()
         heard = {
             Group(r.school, r.language, r.role): int(r.respondents)

@@ -1,1054 +1,578 @@
-"""Rosters and enrollment figures from a student information system (CSV or XLSX).
+"""Roster imports in SQL: load what a roster touches, write its plan, settle households.
 
-A roster row is one person and how to reach them. Import is an upsert: a row
-finds its participant by external id, else by phone (then Telegram, then
-Slack handle), and updates it; otherwise it creates one. Rows that cannot be
-imported (an invalid phone, an unknown school or language, …) are reported
-as `file:line: field: problem` and never stop the good rows. A dry run does
-all the work in a transaction and rolls it back, so what it reports is
-exactly what an import would do.
-
-Rules that protect families:
-- A person who opted out stays opted out: a new phone or handle added to
-  them is stored opted out too.
-- A language the family chose by writing to us is kept; the roster's only
-  fills a participant who never wrote.
-- A changed phone retires the old number (it gets nothing more), unless the
-  family has written to us from it.
-
-Imported people skip the onboarding questions the roster answers (language,
-role, school). `consent=no` means "never message"; a blank keeps what we knew.
+The rules live in `bot.core.roster`, `bot.core.households` and
+`bot.core.roster_plan`; this module only reads and writes rows, a few
+statements per thousand of them, in one transaction.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
-import phonenumbers
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
+from bot.core.audience import Group
 from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
+from bot.core.households import HouseholdGraph
 from bot.core.messages import Channel
-from bot.core.vocabulary import vocabulary
-from bot.errors import EngageError
+from bot.core.roster_plan import (
+    FRONT_OFFICE,
+    ContactRef,
+    KnownContact,
+    KnownLink,
+    KnownPerson,
+    KnownStudent,
+    PersonRef,
+    RosterKeys,
+    RosterPlan,
+    Snapshot,
+    StudentRef,
+)
+from bot.errors import StoreBusy
 from storage import consent, models
 from storage.activities import audit_in
 from storage.unit_of_work import new_pseudonym
 
-__all__ = [
-    "BadRow",
-    "Change",
-    "EnrollmentReport",
-    "ImportReport",
-    "RosterError",
-    "RosterRules",
-    "import_enrollment",
-    "import_roster",
-    "read_table",
-]
+__all__ = ["SqlRosterUnitOfWork"]
 
 participants = models.table(models.Participant)
 contacts = models.table(models.Contact)
+shared = models.table(models.SharedContact)
+students = models.table(models.Student)
+guardianships = models.table(models.Guardianship)
+participant_schools = models.table(models.ParticipantSchool)
+households = models.table(models.Household)
 enrollment = models.table(models.Enrollment)
 
-REQUIRED = ("phone", "language", "school", "role")
-OPTIONAL = ("telegram", "slack_user", "grade", "name", "external_id", "consent")
-ENROLLMENT_COLUMNS = ("school", "language", "role", "count")
-# Rows are matched and written this many at a time: a few statements per chunk, not per row.
+# Ids in one IN (…): well under SQLite's and psycopg's parameter limits.
 CHUNK = 500
-# A dry run lists this many changes one by one; the rest are counted.
-MAX_CHANGES = 500
-
-# What SIS exports call our columns.
-COLUMN_ALIASES: Mapping[str, str] = {
-    "phone_number": "phone",
-    "mobile": "phone",
-    "mobile_phone": "phone",
-    "cell": "phone",
-    "cell_phone": "phone",
-    "sms": "phone",
-    "home_language": "language",
-    "lang": "language",
-    "preferred_language": "language",
-    "school_code": "school",
-    "site": "school",
-    "telegram_id": "telegram",
-    "telegram_chat_id": "telegram",
-    "slack": "slack_user",
-    "slack_id": "slack_user",
-    "slack_user_id": "slack_user",
-    "grade_level": "grade",
-    "student_id": "external_id",
-    "sis_id": "external_id",
-    "id": "external_id",
-    "full_name": "name",
-    "sms_consent": "consent",
-    "enrolled": "count",
-    "students": "count",
-    "number": "count",
-}
-
-ROLE_ALIASES: Mapping[str, str] = {
-    "guardian": "parent",
-    "parent/guardian": "parent",
-    "family": "parent",
-    "mother": "parent",
-    "father": "parent",
-    "teacher": "staff",
-    "employee": "staff",
-    "community member": "community",
-}
-
-GRADE_ALIASES: Mapping[str, str] = {
-    "kg": "K",
-    "k": "K",
-    "kindergarten": "K",
-    "pk": "PK",
-    "pre-k": "PK",
-    "prek": "PK",
-    "tk": "TK",
-}
-
-YES = frozenset({"yes", "y", "true", "1", "si", "sí", "x", "opt-in", "opted in"})
-NO = frozenset({"no", "n", "false", "0", "opt-out", "opted out"})
-
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_TELEGRAM_ID = re.compile(r"^-?\d{1,20}$")
+T = TypeVar("T")
 
 
-class RosterError(EngageError):
-    """A roster or enrollment file that cannot be read at all (not one bad row)."""
+def _chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    block: list[T] = []
+    for value in values:
+        block.append(value)
+        if len(block) >= size:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
-@dataclass(frozen=True, slots=True)
-class RosterRules:
-    """What the district accepts: its languages, roles and schools (code -> name)."""
+class SqlRosterUnitOfWork:
+    """`RosterUnitOfWork` on the database: one connection, one transaction."""
 
-    languages: Sequence[str]
-    default_language: str
-    roles: Sequence[str]
-    schools: Mapping[str, str]
-    region: str = "US"
-
-
-@dataclass(frozen=True, slots=True)
-class BadRow:
-    """A row that was not imported, and why."""
-
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What importing one row does: `add` a person, or `update` some of their fields."""
-
-    line: int
-    who: str
-    action: str
-    fields: tuple[tuple[str, str, str], ...] = ()
-
-    def __str__(self) -> str:
-        if self.action == "add":
-            details = ", ".join(f"{name}={new}" for name, _, new in self.fields if new)
-            return f"line {self.line}: add {self.who} ({details})"
-        details = "; ".join(
-            f"{name}: {old or '—'} → {new or '—'}" for name, old, new in self.fields
-        )
-        return f"line {self.line}: update {self.who}: {details}"
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or, in a dry run, would do)."""
-
-    file: str
-    dry_run: bool = False
-    rows: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    bad: list[BadRow] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
 
     @property
-    def imported(self) -> int:
-        return self.added + self.updated + self.unchanged
+    def connection(self) -> Connection:
+        assert self._connection is not None, "use the unit of work in a with block"
+        return self._connection
 
-    def summary(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "dry_run": self.dry_run,
-            "rows": self.rows,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "bad": len(self.bad),
-        }
+    def __enter__(self) -> Self:
+        self._connection = self.engine.connect()
+        self._connection.begin()
+        return self
 
-
-@dataclass
-class EnrollmentReport:
-    file: str
-    dry_run: bool = False
-    rows: int = 0
-    stored: int = 0
-    bad: list[BadRow] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-# -- reading -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    columns: tuple[str, ...]
-    rows: Iterator[tuple[int, dict[str, str]]]
-    warnings: tuple[str, ...] = ()
-
-
-def read_table(path: Path, required: Sequence[str], known: Sequence[str]) -> _Table:
-    """Open a CSV or XLSX file: normalized column names, then (line, {column: text}) rows.
-
-    Raises RosterError when the file cannot be read or lacks a required column.
-    """
-    if not path.is_file():
-        raise RosterError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        header, rows = _read_xlsx(path)
-        warnings: list[str] = []
-    elif suffix in (".csv", ".txt", ".tsv", ""):
-        header, rows, warnings = _read_csv(path)
-    elif suffix == ".xls":
-        raise RosterError(f"{path}: old Excel .xls files are not read; save it as .xlsx or CSV")
-    else:
-        raise RosterError(f"{path}: not a CSV or XLSX file")
-    columns = tuple(_column_name(name) for name in header)
-    seen: set[str] = set()
-    for name in columns:
-        if name and name in seen:
-            raise RosterError(f"{path}:1: column {name!r} appears twice")
-        seen.add(name)
-    missing = [name for name in required if name not in columns]
-    if missing:
-        found = ", ".join(c for c in columns if c) or "none"
-        raise RosterError(
-            f"{path}:1: missing column(s) {', '.join(missing)} (found: {found}); "
-            f"the first row must name the columns"
-        )
-    ignored = [h for h, c in zip(header, columns, strict=True) if c and c not in known]
-    if ignored:
-        warnings.append(f"{path}: ignored column(s): {', '.join(ignored)}")
-
-    def cells() -> Iterator[tuple[int, dict[str, str]]]:
-        for line, values in rows:
-            if not any(v.strip() for v in values):
-                continue
-            record = {
-                name: (values[i].strip() if i < len(values) else "")
-                for i, name in enumerate(columns)
-                if name in known
-            }
-            yield line, record
-
-    return _Table(columns, cells(), tuple(warnings))
-
-
-def _column_name(raw: str) -> str:
-    name = re.sub(r"[\s\-./]+", "_", raw.strip().lower()).strip("_")
-    return COLUMN_ALIASES.get(name, name)
-
-
-def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
-    if raw.startswith(b"PK\x03\x04"):
-        raise RosterError(f"{path}: this is a spreadsheet (XLSX) file; name it .xlsx")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # Excel's "Unicode Text" export.
-        return raw.decode("utf-16"), []
-    try:
-        return raw.decode("utf-8-sig"), []
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self.connection
         try:
-            text = raw.decode("cp1252")
-        except UnicodeDecodeError:
-            raise RosterError(
-                f"{path}:{line}: the file is neither UTF-8 nor Windows-1252 text; "
-                f"save it from Excel as 'CSV UTF-8'"
-            ) from error
-        warning = (
-            f"{path}:{line}: the file is not UTF-8; read it as Windows-1252 (Excel's plain "
-            f"'CSV'). Check names with accents, or save it as 'CSV UTF-8' next time"
-        )
-        return text, [warning]
-
-
-def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]], list[str]]:
-    text, warnings = _decode(path, path.read_bytes())
-    if "\x00" in text:
-        raise RosterError(f"{path}: binary data in a CSV file; export the roster as CSV or XLSX")
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
-    stream = io.StringIO(text, newline="")
-    reader = csv.reader(stream, delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise RosterError(f"{path}: the file is empty") from None
-    except csv.Error as error:
-        raise RosterError(f"{path}:1: {error}") from error
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        # csv.reader counts physical lines; a record starts one after the last one ended.
-        line = reader.line_num
-        while True:
-            start = line + 1
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                raise RosterError(f"{path}:{start}: {error}") from error
-            line = reader.line_num
-            yield start, values
-
-    return header, rows(), warnings
-
-
-def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise RosterError(f"{path}: not a readable XLSX file ({error})") from error
-    sheet = book.worksheets[0]
-    values = sheet.iter_rows(values_only=True)
-    try:
-        header = [_cell(v) for v in next(values)]
-    except StopIteration:
-        book.close()
-        raise RosterError(f"{path}: the first sheet is empty") from None
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        try:
-            for line, row in enumerate(values, start=2):
-                yield line, [_cell(v) for v in row]
+            if connection.in_transaction():
+                connection.rollback()
         finally:
-            book.close()
+            connection.close()
+            self._connection = None
+        if isinstance(exc, DBAPIError):
+            raise StoreBusy(
+                f"the database is busy or changed while importing ({type(exc).__name__}); "
+                f"nothing was imported: run the import again"
+            ) from exc
 
-    return header, rows()
+    def commit(self) -> None:
+        self.connection.commit()
 
+    # -- loading -----------------------------------------------------------------------
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return str(value)
-
-
-# -- validating ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Person:
-    line: int
-    phone: str | None
-    telegram: str | None
-    slack_user: str | None
-    language: str | None  # None: the cell was blank
-    school: str | None
-    role: str | None
-    grade: str | None
-    name: str | None
-    external_id: str | None
-    consent: bool | None
-
-    def addresses(self) -> list[tuple[Channel, str]]:
-        found = [
-            (Channel.SMS, self.phone),
-            (Channel.TELEGRAM, self.telegram),
-            (Channel.SLACK, self.slack_user),
-        ]
-        return [(channel, address) for channel, address in found if address]
-
-    @property
-    def who(self) -> str:
-        if self.external_id:
-            return f"#{self.external_id}"
-        return self.phone or self.telegram or self.slack_user or f"line {self.line}"
-
-
-class _Validator:
-    def __init__(self, rules: RosterRules, file: str) -> None:
-        self.rules = rules
-        self.file = file
-        self.languages = {code.lower(): code for code in rules.languages}
-        # Every name a language goes by ("Español", "Spanish", "Cantonese", "Kreyòl").
-        names = vocabulary().names
-        for code in rules.languages:
-            for name in names.get(code, ()):
-                self.languages.setdefault(_fold(name), code)
-        self.schools: dict[str, str] = {}
-        for code, name in rules.schools.items():
-            self.schools[_fold(code)] = code
-            self.schools[_fold(name)] = code
-        self.roles = {role.lower(): role for role in rules.roles}
-        for alias, role in ROLE_ALIASES.items():
-            if role in rules.roles:
-                self.roles[alias] = role
-
-    def problem(self, line: int, column: str, message: str) -> BadRow:
-        return BadRow(self.file, line, f"{column}: {message}")
-
-    def language(self, value: str) -> str | None:
-        folded = _fold(value)
-        return self.languages.get(folded) or self.languages.get(folded.split("-")[0])
-
-    def school(self, value: str) -> str | None:
-        return self.schools.get(_fold(value))
-
-    def person(self, line: int, cells: Mapping[str, str]) -> tuple[_Person | None, list[BadRow]]:
-        problems: list[BadRow] = []
-        phone = None
-        raw_phone = cells.get("phone", "")
-        if raw_phone:
-            phone = _e164(raw_phone, self.rules.region)
-            if phone is None:
-                problems.append(
-                    self.problem(
-                        line,
-                        "phone",
-                        f"{raw_phone!r} is not a valid phone number "
-                        f"(default region {self.rules.region})",
+    def load(self, keys: RosterKeys) -> Snapshot:
+        connection = self.connection
+        people: set[int] = set()
+        for names in _chunks(sorted(keys.external_ids)):
+            people.update(
+                connection.execute(
+                    select(participants.c.id).where(participants.c.external_id.in_(names))
+                ).scalars()
+            )
+        contact_ids: set[int] = set()
+        by_channel: dict[Channel, list[str]] = {}
+        for channel, address in keys.addresses:
+            by_channel.setdefault(channel, []).append(address)
+        for channel, addresses in by_channel.items():
+            for texts in _chunks(sorted(addresses)):
+                for cid, owner in connection.execute(
+                    select(contacts.c.id, contacts.c.participant_id).where(
+                        contacts.c.channel == channel.value, contacts.c.address.in_(texts)
                     )
+                ):
+                    contact_ids.add(cid)
+                    people.add(owner)
+        for block in _chunks(sorted(contact_ids)):
+            people.update(
+                connection.execute(
+                    select(shared.c.participant_id).where(shared.c.contact_id.in_(block))
+                ).scalars()
+            )
+        found_students: dict[int, KnownStudent] = {}
+        student_query = select(
+            students.c.id, students.c.sis_id, students.c.school, students.c.grade, students.c.name
+        )
+        for sis_ids in _chunks(sorted(keys.sis_ids)):
+            for row in connection.execute(student_query.where(students.c.sis_id.in_(sis_ids))):
+                found_students[row.id] = KnownStudent(*row)
+        if keys.schools:
+            for row in connection.execute(
+                student_query.where(
+                    students.c.school.in_(sorted(keys.schools)), students.c.sis_id.is_not(None)
                 )
-        telegram = cells.get("telegram", "") or None
-        if telegram and not _TELEGRAM_ID.match(telegram):
-            problems.append(self.problem(line, "telegram", f"{telegram!r} is not a chat id"))
-        slack_user = (cells.get("slack_user", "") or "").upper() or None
-        if slack_user and not _SLACK_USER.match(slack_user):
-            problems.append(
-                self.problem(line, "slack_user", f"{slack_user!r} is not a Slack user id (U…)")
-            )
-        if not (raw_phone or telegram or slack_user):
-            problems.append(self.problem(line, "phone", "no phone, telegram or slack_user"))
-        raw_language = cells.get("language", "")
-        language = self.language(raw_language) if raw_language else None
-        if raw_language and language is None:
-            known = ", ".join(self.rules.languages)
-            problems.append(
-                self.problem(
-                    line, "language", f"{raw_language!r} is not a district language ({known})"
-                )
-            )
-        raw_school = cells.get("school", "")
-        school = self.school(raw_school) if raw_school else None
-        if raw_school and school is None:
-            problems.append(
-                self.problem(
-                    line,
-                    "school",
-                    f"unknown school {raw_school!r}; see the schools in the district file",
-                )
-            )
-        raw_role = cells.get("role", "")
-        role = self.roles.get(raw_role.strip().lower()) if raw_role else None
-        if raw_role and role is None:
-            known = ", ".join(self.rules.roles)
-            problems.append(self.problem(line, "role", f"{raw_role!r} is not a role ({known})"))
-        raw_consent = cells.get("consent", "").strip().lower()
-        consent: bool | None = None
-        if raw_consent in YES:
-            consent = True
-        elif raw_consent in NO:
-            consent = False
-        elif raw_consent:
-            problems.append(self.problem(line, "consent", f"{raw_consent!r} is not yes or no"))
-        grade = _grade(cells.get("grade", ""))
-        if grade is not None and len(grade) > 16:
-            problems.append(self.problem(line, "grade", "longer than 16 characters"))
-        external_id = cells.get("external_id", "") or None
-        if external_id is not None and len(external_id) > 64:
-            problems.append(self.problem(line, "external_id", "longer than 64 characters"))
-        name = (cells.get("name", "") or None) and cells["name"][:200]
-        if problems:
-            return None, problems
-        person = _Person(
-            line,
-            phone,
-            telegram,
-            slack_user,
-            language,
-            school,
-            role,
-            grade,
-            name,
-            external_id,
-            consent,
+            ):
+                found_students[row.id] = KnownStudent(*row)
+        links: dict[tuple[int, int], KnownLink] = {}
+        link_query = select(
+            guardianships.c.student_id,
+            guardianships.c.participant_id,
+            guardianships.c.relationship,
+            guardianships.c.contact_order,
         )
-        return person, []
+        for ids in _chunks(sorted(found_students)):
+            for link in connection.execute(link_query.where(guardianships.c.student_id.in_(ids))):
+                links[(link.student_id, link.participant_id)] = KnownLink(*link)
+                people.add(link.participant_id)
+        for ids in _chunks(sorted(people)):
+            for link in connection.execute(
+                link_query.where(guardianships.c.participant_id.in_(ids))
+            ):
+                links[(link.student_id, link.participant_id)] = KnownLink(*link)
+        missing = {known.student_id for known in links.values()} - set(found_students)
+        for ids in _chunks(sorted(missing)):
+            for row in connection.execute(student_query.where(students.c.id.in_(ids))):
+                found_students[row.id] = KnownStudent(*row)
+        snapshot = Snapshot(students=found_students, links=list(links.values()))
+        self._load_people(snapshot, people)
+        return snapshot
 
-
-def _fold(value: str) -> str:
-    """Case- and accent-insensitive form, for matching names people type."""
-    decomposed = unicodedata.normalize("NFKD", value.strip().lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _e164(raw: str, region: str) -> str | None:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _grade(raw: str) -> str | None:
-    value = raw.strip()
-    if not value:
-        return None
-    alias = GRADE_ALIASES.get(value.lower())
-    if alias:
-        return alias
-    if value.isdigit():
-        return str(int(value))
-    return value
-
-
-# -- importing -----------------------------------------------------------------
-
-
-def import_roster(
-    engine: Engine,
-    path: Path,
-    rules: RosterRules,
-    now: datetime,
-    *,
-    dry_run: bool = False,
-    actor: str = "cli",
-    progress: Any = None,
-) -> ImportReport:
-    """Import (or with `dry_run`, preview) a roster file; see the module docstring.
-
-    `progress`, if given, is called with the number of rows handled so far.
-    """
-    table = read_table(path, REQUIRED, (*REQUIRED, *OPTIONAL))
-    report = ImportReport(str(path), dry_run=dry_run, warnings=list(table.warnings))
-    validator = _Validator(rules, str(path))
-    seen: dict[tuple[str, str], int] = {}
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        try:
-            chunk: list[_Person] = []
-            for line, cells in table.rows:
-                report.rows += 1
-                person, problems = validator.person(line, cells)
-                if person is None:
-                    report.bad.extend(problems)
-                    continue
-                duplicate = _duplicate(person, seen)
-                if duplicate is not None:
-                    report.bad.append(BadRow(str(path), line, duplicate))
-                    continue
-                chunk.append(person)
-                if len(chunk) >= CHUNK:
-                    _upsert(connection, chunk, report, rules.default_language, now)
-                    chunk = []
-                    if progress is not None:
-                        progress(report.rows)
-            if chunk:
-                _upsert(connection, chunk, report, rules.default_language, now)
-            if progress is not None:
-                progress(report.rows)
-            if dry_run:
-                transaction.rollback()
-            else:
-                audit_in(connection, actor, "roster.import", report.summary(), now)
-                transaction.commit()
-        finally:
-            if transaction.is_active:
-                transaction.rollback()
-    return report
-
-
-def _duplicate(person: _Person, seen: dict[tuple[str, str], int]) -> str | None:
-    keys = [("external_id", person.external_id)] if person.external_id else []
-    keys += [(channel.value, address) for channel, address in person.addresses()]
-    for kind, value in keys:
-        earlier = seen.get((kind, value))
-        if earlier is not None:
-            column = {"sms": "phone", "slack": "slack_user"}.get(kind, kind)
-            return f"{column}: {value} is also on line {earlier}; the first row is kept"
-    for kind, value in keys:
-        seen[(kind, value)] = person.line
-    return None
-
-
-_PERSON_FIELDS = ("role", "school", "language", "grade", "name", "external_id", "consent")
-
-
-def _upsert(
-    connection: Connection,
-    chunk: list[_Person],
-    report: ImportReport,
-    default_language: str,
-    now: datetime,
-) -> None:
-    by_external = _participants_by_external_id(
-        connection, [p.external_id for p in chunk if p.external_id]
-    )
-    by_address = _contacts_by_address(connection, chunk)
-    matched: dict[int, int] = {}
-    for person in chunk:
-        pid = by_external.get(person.external_id) if person.external_id else None
-        if pid is None:
-            pid = next((by_address[a][0] for a in person.addresses() if a in by_address), None)
-        if pid is not None:
-            matched[person.line] = pid
-    existing = _load_participants(connection, set(matched.values()))
-    new_people: list[_Person] = []
-    updates: list[dict[str, Any]] = []
-    new_contacts: list[dict[str, Any]] = []
-    retired: list[int] = []
-    consented: dict[int, bool] = {}  # the roster's consent column, where it changed
-    for person in chunk:
-        pid = matched.get(person.line)
-        conflict = _conflict(person, pid, by_address, existing)
-        if conflict is not None:
-            report.bad.append(BadRow(report.file, person.line, conflict))
-            continue
-        if pid is None:
-            new_people.append(person)
-            continue
-        current = existing[pid]
-        if current.forgotten:
-            report.bad.append(
-                BadRow(report.file, person.line, "skipped: this person asked to be forgotten")
-            )
-            continue
-        changes, values = _differences(person, current, now)
-        contact_changes = []
-        for channel, address in person.addresses():
-            if (channel, address) in by_address:
-                continue
-            for old in current.contacts:
-                if old.channel == channel.value and old.retire_on_change:
-                    retired.append(old.id)
-                    contact_changes.append((_address_field(channel), old.address, address))
-                    break
-            else:
-                contact_changes.append((_address_field(channel), "", address))
-            new_contacts.append(_contact_row(pid, channel, address, current.opted_out, now))
-        if not changes and not contact_changes:
-            report.unchanged += 1
-            continue
-        report.updated += 1
-        if changes:
-            updates.append({"pid": pid, **values, "updated_at": now})
-            if values["consent"] != current.consent and values["consent"] is not None:
-                consented[pid] = values["consent"]
-        _note(report, Change(person.line, person.who, "update", (*changes, *contact_changes)))
-    if updates:
-        _apply_updates(connection, updates)
-    if retired:
-        connection.execute(
-            update(contacts).where(contacts.c.id.in_(retired)),
-            {"invalid_at": now, "invalid_reason": "replaced by roster"},
-        )
-    if new_people:
-        ids = (
-            connection.execute(
-                insert(participants).returning(participants.c.id, sort_by_parameter_order=True),
-                [_participant_row(person, default_language, now) for person in new_people],
-            )
-            .scalars()
-            .all()
-        )
-        for pid, person in zip(ids, new_people, strict=True):
-            for channel, address in person.addresses():
-                new_contacts.append(_contact_row(pid, channel, address, False, now))
-            if person.consent is not None:
-                consented[pid] = person.consent
-            report.added += 1
-            fields = tuple(
-                (name, "", _shown(getattr(person, name)))
-                for name in (*_PERSON_FIELDS, "phone", "telegram", "slack_user")
-            )
-            _note(report, Change(person.line, person.who, "add", fields))
-    if new_contacts:
-        connection.execute(insert(contacts), new_contacts)
-    _record_consent(connection, consented, now)
-
-
-def _record_consent(connection: Connection, consented: Mapping[int, bool], now: datetime) -> None:
-    """The roster's consent column, as events in the consent ledger (one per contact)."""
-    for value, kind in ((True, ConsentKind.CONSENT_GIVEN), (False, ConsentKind.CONSENT_WITHDRAWN)):
-        pids = [pid for pid, given in consented.items() if given is value]
-        if pids:
-            theirs = select(contacts.c.id).where(contacts.c.participant_id.in_(pids))
-            consent.append(connection, theirs, ConsentChange(kind, ConsentSource.ROSTER), now)
-
-
-def _note(report: ImportReport, change: Change) -> None:
-    if len(report.changes) < MAX_CHANGES:
-        report.changes.append(change)
-
-
-def _address_field(channel: Channel) -> str:
-    return {Channel.SMS: "phone", Channel.SLACK: "slack_user"}.get(channel, channel.value)
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class _StoredContact:
-    id: int
-    channel: str
-    address: str
-    retire_on_change: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    id: int
-    role: str | None
-    school: str | None
-    language: str | None
-    grade: str | None
-    name: str | None
-    external_id: str | None
-    consent: bool | None
-    onboarding_started: bool
-    forgotten: bool
-    contacts: tuple[_StoredContact, ...]
-    opted_out: bool
-    has_written: bool
-
-
-def _participants_by_external_id(connection: Connection, ids: list[str]) -> dict[str, int]:
-    if not ids:
-        return {}
-    rows = connection.execute(
-        select(participants.c.external_id, participants.c.id).where(
-            participants.c.external_id.in_(ids)
-        )
-    )
-    return {external_id: pid for external_id, pid in rows}
-
-
-def _contacts_by_address(
-    connection: Connection, chunk: Iterable[_Person]
-) -> dict[tuple[Channel, str], tuple[int, int]]:
-    """(channel, address) -> (participant id, contact id) for addresses we already know."""
-    wanted: dict[Channel, set[str]] = {}
-    for person in chunk:
-        for channel, address in person.addresses():
-            wanted.setdefault(channel, set()).add(address)
-    found: dict[tuple[Channel, str], tuple[int, int]] = {}
-    for channel, addresses in wanted.items():
-        rows = connection.execute(
-            select(contacts.c.address, contacts.c.participant_id, contacts.c.id).where(
-                contacts.c.channel == channel.value, contacts.c.address.in_(addresses)
-            )
-        )
-        for address, pid, contact_id in rows:
-            found[(channel, address)] = (pid, contact_id)
-    return found
-
-
-def _load_participants(connection: Connection, ids: set[int]) -> dict[int, _Stored]:
-    if not ids:
-        return {}
-    people = connection.execute(
-        select(
-            participants.c.id,
-            participants.c.role,
-            participants.c.school,
-            participants.c.language,
-            participants.c.grade,
-            participants.c.name,
-            participants.c.external_id,
-            participants.c.consent,
-            participants.c.onboarding_started,
-            participants.c.forgotten_at,
-        ).where(participants.c.id.in_(ids))
-    ).all()
-    reach: dict[int, list[Any]] = {}
-    for row in connection.execute(
-        select(
-            contacts.c.participant_id,
+    def _load_people(self, snapshot: Snapshot, ids: set[int]) -> None:
+        connection = self.connection
+        held: dict[int, list[Any]] = {}
+        contact_rows: dict[int, Any] = {}
+        contact_query = select(
             contacts.c.id,
+            contacts.c.participant_id,
             contacts.c.channel,
             contacts.c.address,
             contacts.c.opted_out_at,
+            contacts.c.invalid_reason,
             contacts.c.invalid_at,
             contacts.c.last_inbound_at,
-        ).where(contacts.c.participant_id.in_(ids))
-    ):
-        reach.setdefault(row.participant_id, []).append(row)
-    stored: dict[int, _Stored] = {}
-    for p in people:
-        rows = reach.get(p.id, [])
-        stored[p.id] = _Stored(
-            id=p.id,
-            role=p.role,
-            school=p.school,
-            language=p.language,
-            grade=p.grade,
-            name=p.name,
-            external_id=p.external_id,
-            consent=p.consent,
-            onboarding_started=bool(p.onboarding_started),
-            forgotten=p.forgotten_at is not None,
-            contacts=tuple(
-                _StoredContact(
-                    r.id,
-                    r.channel,
-                    r.address,
-                    retire_on_change=r.invalid_at is None and r.last_inbound_at is None,
-                )
-                for r in rows
-            ),
-            opted_out=any(r.opted_out_at is not None for r in rows),
-            has_written=any(r.last_inbound_at is not None for r in rows),
         )
-    return stored
-
-
-def _conflict(
-    person: _Person,
-    pid: int | None,
-    by_address: Mapping[tuple[Channel, str], tuple[int, int]],
-    existing: Mapping[int, _Stored],
-) -> str | None:
-    for channel, address in person.addresses():
-        owner = by_address.get((channel, address))
-        if owner is not None and owner[0] != pid:
-            holder = existing.get(owner[0])
-            other = f" (#{holder.external_id})" if holder and holder.external_id else ""
-            return (
-                f"{_address_field(channel)}: {address} belongs to another person{other}; "
-                f"fix the row or that person first"
+        sharing: dict[int, list[int]] = {}
+        for block in _chunks(sorted(ids)):
+            for row in connection.execute(
+                contact_query.where(contacts.c.participant_id.in_(block))
+            ):
+                contact_rows[row.id] = row
+                held.setdefault(row.participant_id, []).append(row)
+            for cid, pid in connection.execute(
+                select(shared.c.contact_id, shared.c.participant_id).where(
+                    shared.c.participant_id.in_(block)
+                )
+            ):
+                sharing.setdefault(cid, []).append(pid)
+        extra = set(sharing) - set(contact_rows)
+        for block in _chunks(sorted(extra)):
+            for row in connection.execute(contact_query.where(contacts.c.id.in_(block))):
+                contact_rows[row.id] = row
+        for block in _chunks(sorted(contact_rows)):
+            for cid, pid in connection.execute(
+                select(shared.c.contact_id, shared.c.participant_id).where(
+                    shared.c.contact_id.in_(block)
+                )
+            ):
+                if pid not in sharing.setdefault(cid, []):
+                    sharing[cid].append(pid)
+        for row in contact_rows.values():
+            try:
+                channel = Channel(row.channel)
+            except ValueError:
+                continue
+            reason = row.invalid_reason if row.invalid_at is not None else None
+            if row.invalid_at is not None and reason is None:
+                reason = "invalid"
+            snapshot.contacts[(channel, row.address)] = KnownContact(
+                id=row.id,
+                owner=row.participant_id,
+                channel=channel,
+                address=row.address,
+                opted_out=row.opted_out_at is not None,
+                invalid_reason=reason,
+                has_written=row.last_inbound_at is not None,
+                sharers=tuple(sorted(sharing.get(row.id, []))),
             )
-    if pid is not None and person.external_id:
-        current = existing.get(pid)
-        if current is not None and current.external_id not in (None, person.external_id):
-            return (
-                f"external_id: {person.who}'s contact is already #{current.external_id}; "
-                f"one phone, one person"
+        for block in _chunks(sorted(ids)):
+            for row in connection.execute(
+                select(
+                    participants.c.id,
+                    participants.c.external_id,
+                    participants.c.name,
+                    participants.c.role,
+                    participants.c.language,
+                    participants.c.consent,
+                    participants.c.onboarding_started,
+                    participants.c.forgotten_at,
+                ).where(participants.c.id.in_(block))
+            ):
+                mine = held.get(row.id, [])
+                snapshot.people[row.id] = KnownPerson(
+                    id=row.id,
+                    external_id=row.external_id,
+                    name=row.name,
+                    role=row.role,
+                    language=row.language,
+                    consent=row.consent,
+                    onboarding_started=bool(row.onboarding_started),
+                    forgotten=row.forgotten_at is not None,
+                    has_written=any(c.last_inbound_at is not None for c in mine),
+                    opted_out=any(c.opted_out_at is not None for c in mine),
+                )
+            for pid, school in connection.execute(
+                select(participant_schools.c.participant_id, participant_schools.c.school).where(
+                    participant_schools.c.participant_id.in_(block)
+                )
+            ):
+                snapshot.own_schools.setdefault(pid, set()).add(school)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def apply(self, plan: RosterPlan, now: datetime) -> None:
+        connection = self.connection
+        person_ids = self._add_people(plan, now)
+
+        def person(ref: PersonRef) -> int:
+            return ref if isinstance(ref, int) else person_ids[ref]
+
+        _update_many(connection, participants, participants.c.id, plan.person_updates, now)
+        student_ids: dict[str, int] = {}
+        if plan.new_students:
+            rows: list[dict[str, Any]] = [
+                {
+                    "sis_id": s.sis_id,
+                    "school": s.school,
+                    "grade": s.grade,
+                    "name": s.name,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for s in plan.new_students
+            ]
+            ids = _insert_returning(connection, students, rows)
+            student_ids = {s.key: sid for s, sid in zip(plan.new_students, ids, strict=True)}
+
+        def student(ref: StudentRef) -> int:
+            return ref if isinstance(ref, int) else student_ids[ref]
+
+        _update_many(connection, students, students.c.id, plan.student_updates, None)
+        contact_ids: dict[tuple[Channel, str], int] = {}
+        if plan.new_contacts:
+            rows = [
+                {
+                    "participant_id": person(c.owner),
+                    "channel": c.channel.value,
+                    "address": c.address,
+                    "opted_out_at": now if c.opted_out else None,
+                    "invalid_at": now if c.flag else None,
+                    "invalid_reason": c.flag,
+                    "created_at": now,
+                }
+                for c in plan.new_contacts
+            ]
+            ids = _insert_returning(connection, contacts, rows)
+            contact_ids = {
+                (c.channel, c.address): cid for c, cid in zip(plan.new_contacts, ids, strict=True)
+            }
+
+        def contact(ref: ContactRef) -> int:
+            return ref if isinstance(ref, int) else contact_ids[ref]
+
+        if plan.flags:
+            connection.execute(
+                update(contacts)
+                .where(contacts.c.id == bindparam("cid"))
+                .values(invalid_at=bindparam("at"), invalid_reason=bindparam("why")),
+                [
+                    {"cid": cid, "at": now if flag else None, "why": flag}
+                    for cid, flag in plan.flags
+                ],
             )
-    return None
+        for cid, owner in plan.owner_changes:
+            connection.execute(
+                update(contacts).where(contacts.c.id == cid), {"participant_id": person(owner)}
+            )
+        for block in _chunks(plan.retired):
+            connection.execute(
+                update(contacts).where(contacts.c.id.in_(block)),
+                {"invalid_at": now, "invalid_reason": "replaced by roster"},
+            )
+        for cid, pid in plan.dropped_shares:
+            connection.execute(
+                delete(shared).where(shared.c.contact_id == cid, shared.c.participant_id == pid)
+            )
+        if plan.new_shares:
+            rows = [
+                {"contact_id": contact(c), "participant_id": person(p), "created_at": now}
+                for c, p in plan.new_shares
+            ]
+            connection.execute(insert(shared), _unique(rows, ("contact_id", "participant_id")))
+        for pairs in _chunks(plan.dropped_links):
+            connection.execute(
+                delete(guardianships).where(
+                    or_(
+                        *(
+                            and_(
+                                guardianships.c.student_id == sid,
+                                guardianships.c.participant_id == pid,
+                            )
+                            for sid, pid in pairs
+                        )
+                    )
+                )
+            )
+        if plan.dropped_students:
+            still_linked = select(guardianships.c.student_id)
+            for ids in _chunks(plan.dropped_students):
+                connection.execute(
+                    delete(students).where(
+                        students.c.id.in_(ids), students.c.id.not_in(still_linked)
+                    )
+                )
+        if plan.new_links:
+            rows = [
+                {
+                    "student_id": student(link.student),
+                    "participant_id": person(link.person),
+                    "relationship": link.relationship,
+                    "contact_order": link.contact_order,
+                    "created_at": now,
+                }
+                for link in plan.new_links
+            ]
+            connection.execute(insert(guardianships), rows)
+        for sid, pid, values in plan.link_updates:
+            connection.execute(
+                update(guardianships).where(
+                    guardianships.c.student_id == sid, guardianships.c.participant_id == pid
+                ),
+                values,
+            )
+        for pid, school in plan.dropped_ties:
+            connection.execute(
+                delete(participant_schools).where(
+                    participant_schools.c.participant_id == pid,
+                    participant_schools.c.school == school,
+                )
+            )
+        if plan.new_ties:
+            rows = [
+                {"participant_id": person(p), "school": school, "created_at": now}
+                for p, school in plan.new_ties
+            ]
+            connection.execute(insert(participant_schools), rows)
+        self._record_consent(plan, person, now)
 
+    def _record_consent(
+        self, plan: RosterPlan, person: Callable[[PersonRef], int], now: datetime
+    ) -> None:
+        """The roster's consent column, where it changed, as events in the consent ledger."""
+        given: dict[int, bool] = {}
+        for new in plan.new_people:
+            if new.values.get("consent") is not None:
+                given[person(new.key)] = bool(new.values["consent"])
+        for pid, values in plan.person_updates:
+            if values.get("consent") is not None:
+                given[pid] = bool(values["consent"])
+        for value, kind in (
+            (True, ConsentKind.CONSENT_GIVEN),
+            (False, ConsentKind.CONSENT_WITHDRAWN),
+        ):
+            pids = [pid for pid, said in given.items() if said is value]
+            for block in _chunks(pids):
+                theirs = select(contacts.c.id).where(contacts.c.participant_id.in_(block))
+                consent.append(
+                    self.connection, theirs, ConsentChange(kind, ConsentSource.ROSTER), now
+                )
 
-def _differences(
-    person: _Person, current: _Stored, now: datetime
-) -> tuple[tuple[tuple[str, str, str], ...], dict[str, Any]]:
-    wanted: dict[str, Any] = {
-        "role": person.role or current.role,
-        "school": person.school or current.school,
-        "grade": person.grade or current.grade,
-        "name": person.name or current.name,
-        "external_id": person.external_id or current.external_id,
-        "consent": current.consent if person.consent is None else person.consent,
-        # A language the family chose by writing to us beats the SIS's.
-        "language": current.language
-        if (current.has_written and current.language) or person.language is None
-        else person.language,
-    }
-    changes = tuple(
-        (name, _shown(getattr(current, name)), _shown(value))
-        for name, value in wanted.items()
-        if value != getattr(current, name)
-    )
-    values = dict(wanted)
-    if person.consent is True and current.consent is not True:
-        values["consent_at"] = now
-    if not current.onboarding_started:
-        values.update(onboarding_started=True, onboarding=None)
+    def _add_people(self, plan: RosterPlan, now: datetime) -> dict[str, int]:
+        if not plan.new_people:
+            return {}
+        rows = [
+            {
+                "pseudonym": new_pseudonym(),
+                **person.values,
+                # The roster answered the onboarding questions already.
+                "onboarding": None,
+                "onboarding_started": True,
+                "attempts": 0,
+                "pending": [],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for person in plan.new_people
+        ]
+        ids = _insert_returning(self.connection, participants, rows)
+        return {person.key: pid for person, pid in zip(plan.new_people, ids, strict=True)}
+
+    # -- households --------------------------------------------------------------------
+
+    def household_graph(self) -> HouseholdGraph:
+        connection = self.connection
+        links = connection.execute(
+            select(guardianships.c.student_id, guardianships.c.participant_id)
+        ).all()
+        sharing = connection.execute(
+            select(contacts.c.participant_id, shared.c.participant_id)
+            .join(contacts, contacts.c.id == shared.c.contact_id)
+            .where(
+                or_(contacts.c.invalid_reason.is_(None), contacts.c.invalid_reason != FRONT_OFFICE)
+            )
+        ).all()
+        current = dict(
+            connection.execute(
+                select(participants.c.id, participants.c.household_id).where(
+                    participants.c.household_id.is_not(None)
+                    | participants.c.id.in_(select(guardianships.c.participant_id))
+                    | participants.c.id.in_(select(shared.c.participant_id))
+                )
+            ).all()
+        )
+        return HouseholdGraph(
+            guardianships=[(s, p) for s, p in links],
+            shared=[(o, p) for o, p in sharing],
+            current=current,
+        )
+
+    def set_households(self, changes: Mapping[int, int | None], now: datetime) -> None:
         if not changes:
-            changes = (("onboarding", "", "answered by the roster"),)
-    return changes, values
-
-
-def _apply_updates(connection: Connection, updates: list[dict[str, Any]]) -> None:
-    # One statement shape per set of keys, run as executemany.
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for values in updates:
-        groups.setdefault(tuple(sorted(values)), []).append(values)
-    for keys, rows in groups.items():
-        statement = (
+            return
+        connection = self.connection
+        fresh = sorted({h for h in changes.values() if h is not None and h < 0}, reverse=True)
+        made: dict[int, int] = {}
+        if fresh:
+            ids = _insert_returning(connection, households, [{"created_at": now} for _ in fresh])
+            made = dict(zip(fresh, ids, strict=True))
+        rows = [
+            {"pid": pid, "hid": made.get(h, h) if h is not None else None}
+            for pid, h in changes.items()
+        ]
+        connection.execute(
             update(participants)
             .where(participants.c.id == bindparam("pid"))
-            .values({k: bindparam(k) for k in keys if k != "pid"})
+            .values(household_id=bindparam("hid")),
+            rows,
+        )
+
+    # -- enrollment and audit ----------------------------------------------------------
+
+    def store_enrollment(self, figures: Mapping[Group, int], now: datetime) -> int:
+        connection = self.connection
+        known = {
+            Group(r.school, r.language, r.role): r.id
+            for r in connection.execute(
+                select(
+                    enrollment.c.id, enrollment.c.school, enrollment.c.language, enrollment.c.role
+                )
+            )
+        }
+        fresh = [
+            {
+                "school": g.school,
+                "language": g.language,
+                "role": g.role,
+                "count": n,
+                "imported_at": now,
+            }
+            for g, n in figures.items()
+            if g not in known
+        ]
+        stale = [
+            {"eid": known[g], "count": n, "imported_at": now}
+            for g, n in figures.items()
+            if g in known
+        ]
+        if fresh:
+            connection.execute(insert(enrollment), fresh)
+        if stale:
+            connection.execute(
+                update(enrollment)
+                .where(enrollment.c.id == bindparam("eid"))
+                .values(count=bindparam("count"), imported_at=bindparam("imported_at")),
+                stale,
+            )
+        return len(figures)
+
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None:
+        audit_in(self.connection, actor, action, detail, now)
+
+
+def _insert_returning(
+    connection: Connection, table: Any, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert many rows; their new ids, in the rows' order."""
+    ids: list[int] = []
+    for block in _chunks(rows, 5000):
+        ids.extend(
+            connection.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), block
+            ).scalars()
+        )
+    return ids
+
+
+def _update_many(
+    connection: Connection,
+    table: Any,
+    key: Any,
+    updates: Sequence[tuple[int, dict[str, Any]]],
+    now: datetime | None,
+) -> None:
+    """One UPDATE statement shape per set of changed columns, run as executemany."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in updates:
+        row = {**values, **({"updated_at": now} if now is not None else {})}
+        groups.setdefault(tuple(sorted(row)), []).append({"row_id": row_id, **row})
+    for columns, rows in groups.items():
+        statement = (
+            update(table)
+            .where(key == bindparam("row_id"))
+            .values({name: bindparam(name) for name in columns})
         )
         connection.execute(statement, rows)
 
 
-def _participant_row(person: _Person, default_language: str, now: datetime) -> dict[str, Any]:
-    return {
-        "pseudonym": new_pseudonym(),
-        "role": person.role,
-        "school": person.school,
-        "language": person.language or default_language,
-        "consent": person.consent,
-        "consent_at": now if person.consent else None,
-        # The roster answered the onboarding questions already.
-        "onboarding": None,
-        "onboarding_started": True,
-        "attempts": 0,
-        "pending": [],
-        "grade": person.grade,
-        "name": person.name,
-        "external_id": person.external_id,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _contact_row(
-    pid: int, channel: Channel, address: str, opted_out: bool, now: datetime
-) -> dict[str, Any]:
-    return {
-        "participant_id": pid,
-        "channel": channel.value,
-        "address": address,
-        # Someone who said STOP said it for every way we have of reaching them.
-        "opted_out_at": now if opted_out else None,
-        "created_at": now,
-    }
-
-
-# -- enrollment ----------------------------------------------------------------
-
-
-def import_enrollment(
-    engine: Engine,
-    path: Path,
-    rules: RosterRules,
-    now: datetime,
-    *,
-    dry_run: bool = False,
-    actor: str = "cli",
-) -> EnrollmentReport:
-    """Store how many people each school has per language and role (replacing older figures).
-
-    Columns: school, language, role, count. Used to see who is under-represented.
-    """
-    table = read_table(path, ENROLLMENT_COLUMNS, ENROLLMENT_COLUMNS)
-    report = EnrollmentReport(str(path), dry_run=dry_run, warnings=list(table.warnings))
-    validator = _Validator(rules, str(path))
-    figures: dict[tuple[str, str, str], tuple[int, int]] = {}
-    for line, cells in table.rows:
-        report.rows += 1
-        problems: list[BadRow] = []
-        school = validator.school(cells["school"]) if cells["school"] else None
-        if school is None:
-            problems.append(
-                validator.problem(line, "school", f"unknown school {cells['school']!r}")
-            )
-        language = validator.language(cells["language"]) if cells["language"] else None
-        if language is None:
-            problems.append(
-                validator.problem(
-                    line, "language", f"{cells['language']!r} is not a district language"
-                )
-            )
-        role = validator.roles.get(cells["role"].strip().lower())
-        if role is None:
-            problems.append(validator.problem(line, "role", f"{cells['role']!r} is not a role"))
-        raw_count = cells["count"].replace(",", "").strip()
-        count = int(raw_count) if raw_count.isdigit() else None
-        if count is None:
-            problems.append(
-                validator.problem(line, "count", f"{cells['count']!r} is not a whole number ≥ 0")
-            )
-        if problems:
-            report.bad.extend(problems)
-            continue
-        assert school and language and role and count is not None
-        key = (school, language, role)
-        if key in figures:
-            report.bad.append(
-                BadRow(
-                    str(path),
-                    line,
-                    f"school/language/role: {school}/{language}/{role} is also on line "
-                    f"{figures[key][1]}; the first row is kept",
-                )
-            )
-            continue
-        figures[key] = (count, line)
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        try:
-            known = {
-                (r.school, r.language, r.role): r.id
-                for r in connection.execute(
-                    select(
-                        enrollment.c.id,
-                        enrollment.c.school,
-                        enrollment.c.language,
-                        enrollment.c.role,
-                    )
-                )
-            }
-            fresh = [
-                {"school": s, "language": la, "role": r, "count": c, "imported_at": now}
-                for (s, la, r), (c, _) in figures.items()
-                if (s, la, r) not in known
-            ]
-            stale = [
-                {"eid": known[key], "count": c, "imported_at": now}
-                for key, (c, _) in figures.items()
-                if key in known
-            ]
-            if fresh:
-                connection.execute(insert(enrollment), fresh)
-            if stale:
-                connection.execute(
-                    update(enrollment)
-                    .where(enrollment.c.id == bindparam("eid"))
-                    .values(count=bindparam("count"), imported_at=bindparam("imported_at")),
-                    stale,
-                )
-            report.stored = len(figures)
-            if dry_run:
-                transaction.rollback()
-            else:
-                detail = {"file": str(path), "stored": report.stored, "bad": len(report.bad)}
-                audit_in(connection, actor, "enrollment.import", detail, now)
-                transaction.commit()
-        finally:
-            if transaction.is_active:
-                transaction.rollback()
-    return report
+def _unique(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept

@@ -29,6 +29,7 @@ from bot.core.state import (
 from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
 from storage import consent, models
+from storage.households import activity_schools, add_own_schools, conversation_schools, schools_of
 
 __all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
 
@@ -49,7 +50,6 @@ _SENDER = (
         participants.c.pseudonym,
         participants.c.language,
         participants.c.role,
-        participants.c.school,
         participants.c.consent,
         participants.c.onboarding,
         participants.c.onboarding_started,
@@ -108,6 +108,8 @@ class SqlUnitOfWork:
         self._connection: Connection | None = None
         self._for_update = engine.dialect.name == "postgresql"
         self._dialect_insert = postgresql.insert if self._for_update else sqlite.insert
+        # The schools each participant had when loaded: a new one is a school they named.
+        self._schools: dict[int, tuple[str, ...]] = {}
 
     @property
     def connection(self) -> Connection:
@@ -158,10 +160,12 @@ class SqlUnitOfWork:
                 attempts=row.conversation_attempts,
                 answers=_answers_from_json(row.answers),
             )
+        schools = schools_of(self.connection, [row.participant_id]).get(row.participant_id, ())
+        self._schools[row.participant_id] = schools
         state = ParticipantState(
             language=row.language,
             role=row.role,
-            school=row.school,
+            schools=schools,
             consent=row.consent,
             opted_out=row.opted_out_at is not None,
             onboarding=OnboardingStep(row.onboarding) if row.onboarding else None,
@@ -272,7 +276,6 @@ class SqlUnitOfWork:
         values: dict[str, Any] = {
             "language": state.language,
             "role": state.role,
-            "school": state.school,
             "consent": state.consent,
             "onboarding": state.onboarding.value if state.onboarding else None,
             "onboarding_started": state.onboarding_started,
@@ -284,8 +287,17 @@ class SqlUnitOfWork:
         self.connection.execute(
             update(participants).where(participants.c.id == participant_id), values
         )
+        known = self._schools.get(participant_id, ())
+        named = [school for school in state.schools if school not in known]
+        if named:
+            add_own_schools(self.connection, participant_id, named, now)
+            self._schools[participant_id] = (*known, *named)
 
     def start_conversation(self, participant_id: int, activity_id: int, now: datetime) -> int:
+        scope = activity_schools(self.connection, [activity_id]).get(activity_id)
+        household, schools = conversation_schools(
+            self.connection, [participant_id], {participant_id: scope}
+        )[participant_id]
         conversation_id: int = self.connection.execute(
             insert(conversations).returning(conversations.c.id),
             {
@@ -294,6 +306,8 @@ class SqlUnitOfWork:
                 "status": "active",
                 "attempts": 0,
                 "answers": {},
+                "household_id": household,
+                "schools": schools,
                 "started_at": now,
                 "updated_at": now,
             },

@@ -18,24 +18,19 @@ from bot.cli.session import (
 
 if TYPE_CHECKING:
     from bot.bootstrap import Runtime
-    from storage.roster import RosterRules
+    from bot.services.roster import RosterImport
 
 
 roster_app = typer.Typer(help="Import families from the student information system.")
 enrollment_app = typer.Typer(help="Import enrollment figures for the representation check.")
 
 
-def _roster_rules(runtime: Runtime, region: str | None = None) -> RosterRules:
-    from storage.roster import RosterRules
+def _roster_import(
+    runtime: Runtime, region: str | None = None, max_students_per_phone: int | None = None
+) -> RosterImport:
+    from bot.bootstrap import build_roster_import
 
-    district = runtime.district
-    return RosterRules(
-        languages=tuple(district.languages),
-        default_language=district.default_language,
-        roles=tuple(district.roles),
-        schools={s.code: s.name for s in district.schools},
-        region=(region or runtime.settings.phone_region).upper(),
-    )
+    return build_roster_import(runtime, region, max_students_per_phone)
 
 
 @roster_app.command("import")
@@ -51,42 +46,50 @@ def roster_import(
             help="Region of phone numbers without +country (default ENGAGE_PHONE_REGION)."
         ),
     ] = None,
+    max_students_per_phone: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="A phone listed for more students than this is a front office: kept, not texted.",
+        ),
+    ] = 10,
 ) -> None:
-    """Add or update families: columns phone, language, school, role (and optionally
-    telegram, slack_user, grade, name, external_id, consent). Re-importing updates
-    people by external_id, else by phone. Bad rows are listed and skipped.
+    """Add or update families. One row per student and guardian (student_id, school,
+    grade, guardian_id or name, relationship, phone, email, language, contact_order)
+    or one row per person (phone, language, school, role, grade). Households are
+    merged and reported; bad rows are listed as file:line: column: problem and skipped.
 
-    Example: engage roster import roster.csv --dry-run
+    Example: engage roster import sis-export.csv --dry-run
     """
     from rich.progress import Progress
 
-    from bot.services.inbound import utcnow
-    from storage.roster import import_roster
-
     runtime = command_runtime(ctx)
+    importer = _roster_import(runtime, region, max_students_per_phone)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("Reading the roster", total=None)
-        report = import_roster(
-            runtime.engine,
+        report = importer.run(
             file,
-            _roster_rules(runtime, region),
-            utcnow(),
             dry_run=dry_run,
             actor=actor(),
             progress=lambda rows: bar.update(task, completed=rows),
         )
     listed(report.warnings, "yellow")
     listed([str(bad) for bad in report.bad], "red")
-    if dry_run:
-        for change in report.changes[:SHOWN]:
-            out.print(str(change), highlight=False)
-        if report.added + report.updated > SHOWN:
-            out.print(f"… and {report.added + report.updated - SHOWN} more changes")
+    for merge in report.merges[:SHOWN]:
+        out.print(merge, highlight=False)
+    if len(report.merges) > SHOWN:
+        out.print(f"… and {len(report.merges) - SHOWN} more households of several rows")
+    for change in report.changes[:SHOWN]:
+        out.print(change, highlight=False)
+    if report.changed > SHOWN:
+        out.print(f"… and {report.changed - SHOWN} more changes")
     verb = "would be" if dry_run else "were"
     out.print(
-        f"{report.rows} rows: {report.added} people {verb} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged; {len(report.bad)} problem(s) in rows not imported."
-        + (" Dry run: nothing changed." if dry_run else ""),
+        f"{report.rows} rows, {report.households} households: {report.people_added} people "
+        f"{verb} added, {report.people_updated} updated, {report.people_unchanged} unchanged; "
+        f"{report.students_added} students added, {report.students_updated} updated, "
+        f"{report.students_withdrawn} no longer listed; {len(report.bad)} problem(s) in rows "
+        f"not imported." + (" Dry run: nothing changed." if dry_run else ""),
         highlight=False,
     )
 
@@ -101,13 +104,8 @@ def enrollment_import(
 
     Example: engage enrollment import examples/enrollment.csv
     """
-    from bot.services.inbound import utcnow
-    from storage.roster import import_enrollment
-
     runtime = command_runtime(ctx)
-    report = import_enrollment(
-        runtime.engine, file, _roster_rules(runtime), utcnow(), dry_run=dry_run, actor=actor()
-    )
+    report = _roster_import(runtime).enrollment(file, dry_run=dry_run, actor=actor())
     listed(report.warnings, "yellow")
     listed([str(bad) for bad in report.bad], "red")
     verb = "would be" if dry_run else "were"

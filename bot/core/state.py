@@ -123,12 +123,13 @@ class ParticipantState:
     """Everything the engine needs to know about the sender of a message.
 
     `onboarding` is the next onboarding step to ask, or None once finished;
-    `opted_out` is the state of the contact the message came from.
+    `opted_out` is the state of the contact the message came from; `schools`
+    are the schools they are linked to (their students', then any they named).
     """
 
     language: str | None = None
     role: str | None = None
-    school: str | None = None
+    schools: tuple[str, ...] = ()
     consent: bool | None = None
     opted_out: bool = False
     onboarding: OnboardingStep | None = None

@@ -292,7 +292,8 @@ def _onboard(turn: _Turn, body: str, activities: Activities, *, skip: bool) -> N
             value = parse_school(body, program.schools, turn.language)
             understood = value is not None or (skip and current in program.skippable)
             if value is not None:
-                turn.state = replace(turn.state, school=value)
+                if value not in turn.state.schools:
+                    turn.state = replace(turn.state, schools=(*turn.state.schools, value))
 
     if not understood:
         attempts = turn.state.attempts + 1
@@ -328,7 +329,7 @@ def _needs(turn: _Turn, onboarding_step: OnboardingStep) -> bool:
         case OnboardingStep.LANGUAGE:
             return len(turn.program.languages) > 1
         case OnboardingStep.SCHOOL:
-            return bool(turn.program.schools) and turn.state.school is None
+            return bool(turn.program.schools) and not turn.state.schools
         case OnboardingStep.ROLE:
             return bool(turn.program.roles) and turn.state.role is None
         case _:
@@ -413,7 +414,7 @@ def _start_next(turn: _Turn, activities: Activities, *, fallback: bool) -> None:
 def _suits(activity: Activity, state: ParticipantState) -> bool:
     if activity.kind not in (ActivityKind.SURVEY, ActivityKind.FEEDBACK):
         return False
-    return activity.school is None or activity.school == state.school
+    return activity.school is None or activity.school in state.schools
 
 
 def _advance(turn: _Turn, activity: Activity, after: str | None, activities: Activities) -> None:

@@ -245,7 +245,7 @@ def _participant_changed(before: ParticipantState, after: ParticipantState) -> b
     return (
         before.language,
         before.role,
-        before.school,
+        before.schools,
         before.consent,
         before.onboarding,
         before.onboarding_started,
@@ -255,7 +255,7 @@ def _participant_changed(before: ParticipantState, after: ParticipantState) -> b
     ) != (
         after.language,
         after.role,
-        after.school,
+        after.schools,
         after.consent,
         after.onboarding,
         after.onboarding_started,

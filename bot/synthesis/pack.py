@@ -52,6 +52,7 @@ from storage.export import (
     write_csv,
     write_workbook,
 )
+from storage.households import first_school
 from storage.representation import SqlRepresentation
 
 __all__ = ["PackReport", "lets_talk_threads", "summarize", "theme_table", "write_pack"]
@@ -296,7 +297,7 @@ def lets_talk_threads(
                 lets_talk.c.first_response_at,
                 lets_talk.c.resolved_at,
                 participants.c.role,
-                participants.c.school,
+                first_school().label("school"),
                 participants.c.export_salt,
             )
             .join(participants, participants.c.id == lets_talk.c.participant_id)

@@ -71,7 +71,8 @@ class ChatBot:
 
     def rows(self, model: type[models.Base]) -> list[Any]:
         with self.runtime.engine.connect() as connection:
-            return list(connection.execute(select(model).order_by(model.id)).all())  # type: ignore[attr-defined]
+            order = models.table(model).primary_key.columns
+            return list(connection.execute(select(model).order_by(*order)).all())
 
     # -- SMS -----------------------------------------------------------------------
 

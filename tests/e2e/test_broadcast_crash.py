@@ -24,12 +24,14 @@ from sqlalchemy import Engine, func, select, update
 from bot.authoring.activities import parse_activity
 from bot.bootstrap import build_broadcasting, build_runtime, sync_schools
 from bot.core.messages import Channel, InboundMessage
+from bot.core.roster import RosterRules
 from bot.services.inbound import utcnow
+from bot.services.roster import RosterImport
 from bot.settings import Settings
 from storage import models
 from storage.activities import store_activity
 from storage.database import migrate
-from storage.roster import RosterRules, import_roster
+from storage.roster import SqlRosterUnitOfWork
 from tests.conftest import EXAMPLES, ROOT
 from tests.fakes.twilio_api import FakeTwilio, run_fake_twilio
 
@@ -121,8 +123,10 @@ def prepare(db_url: str, fake: FakeTwilio, tmp_path: Path) -> tuple[Engine, set[
     district = runtime.district
     schools = {school.code: school.name for school in district.schools}
     rules = RosterRules(district.languages, district.default_language, district.roles, schools)
-    report = import_roster(engine, roster(tmp_path / "roster.csv"), rules, utcnow())
-    assert report.added == FAMILIES and not report.bad
+    report = RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, utcnow).run(
+        roster(tmp_path / "roster.csv")
+    )
+    assert report.people_added == FAMILIES and not report.bad
     stopped = {phone(n) for n in range(0, FAMILIES, FAMILIES // OPTED_OUT)}
     contacts = models.Contact.__table__
     with engine.begin() as connection:

@@ -105,11 +105,8 @@ def test_a_family_takes_the_survey_with_buttons(bot: ChatBot) -> None:
     eventually(lambda: any(m["text"].startswith("Elija") for m in sent(bot)))
     assert [(r.question, r.value) for r in bot.rows(models.Response)] == [("connected", 4)]
     [participant] = bot.rows(models.Participant)
-    assert (participant.language, participant.role, participant.school) == (
-        "es",
-        "parent",
-        "lincoln-es",
-    )
+    assert (participant.language, participant.role) == ("es", "parent")
+    assert [row.school for row in bot.rows(models.ParticipantSchool)] == ["lincoln-es"]
     # Every tap is answered and its keyboard taken away.
     assert bot.telegram is not None
     eventually(lambda: len(bot.telegram.sent("answerCallbackQuery")) == 4)  # type: ignore[union-attr]
@@ -230,7 +227,9 @@ def test_a_school_deep_link_skips_the_school_question(bot: ChatBot) -> None:
         ana.says(text)
     eventually(lambda: any("bienvenido" in m["text"] for m in sent(bot)))
     [participant] = bot.rows(models.Participant)
-    assert participant.school == "lincoln-es"
+    assert [(row.participant_id, row.school) for row in bot.rows(models.ParticipantSchool)] == [
+        (participant.id, "lincoln-es")
+    ]
     assert not any("escuela" in m["text"] and "número" in m["text"] for m in sent(bot))
 
 

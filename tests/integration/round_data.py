@@ -88,14 +88,21 @@ class Round:
     ) -> int:
         now = self.tick()
         with self.engine.begin() as connection:
+            household = None
+            if school is not None and grade is not None:
+                household = connection.execute(
+                    insert(models.table(models.Household)).returning(
+                        models.table(models.Household).c.id
+                    ),
+                    {"created_at": now},
+                ).scalar_one()
             person_id = connection.execute(
                 insert(models.Participant.__table__).returning(models.Participant.__table__.c.id),
                 {
                     "pseudonym": f"P-{len(self.people) + 1:010X}",
                     "role": role,
-                    "school": school,
+                    "household_id": household,
                     "language": language,
-                    "grade": grade,
                     "consent": True,
                     "consent_at": now,
                     "onboarding_started": True,
@@ -105,6 +112,22 @@ class Round:
                     "updated_at": now,
                 },
             ).scalar_one()
+            if school is not None and grade is not None:
+                student = connection.execute(
+                    insert(models.table(models.Student)).returning(
+                        models.table(models.Student).c.id
+                    ),
+                    {"school": school, "grade": grade, "created_at": now, "updated_at": now},
+                ).scalar_one()
+                connection.execute(
+                    insert(models.table(models.Guardianship)),
+                    {"student_id": student, "participant_id": person_id, "created_at": now},
+                )
+            elif school is not None:
+                connection.execute(
+                    insert(models.table(models.ParticipantSchool)),
+                    {"participant_id": person_id, "school": school, "created_at": now},
+                )
             if phone is not None:
                 self.contacts[person_id] = connection.execute(
                     insert(models.Contact.__table__).returning(models.Contact.__table__.c.id),
@@ -123,6 +146,8 @@ class Round:
                     "status": "completed",
                     "attempts": 0,
                     "answers": {},
+                    "household_id": household,
+                    "schools": {school: [grade] if grade else []} if school else {},
                     "started_at": now,
                     "updated_at": now,
                     "completed_at": now,

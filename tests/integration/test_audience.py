@@ -10,9 +10,11 @@ from sqlalchemy import Engine, insert, select, update
 
 from bot.core.audience import Audience, AudienceError, AudienceRules, Reach, parse_audience
 from bot.core.messages import Channel
+from bot.core.roster import RosterRules
+from bot.services.roster import RosterImport
 from storage import models
 from storage.audience import count, recipients, resolve_audience, save_segment
-from storage.roster import RosterRules, import_roster
+from storage.roster import SqlRosterUnitOfWork
 
 NOW = datetime(2026, 9, 1, 15, 0)
 SCHOOLS = {"lincoln-es": "Lincoln Elementary", "washington-ms": "Washington Middle"}
@@ -44,7 +46,10 @@ def district(engine: Engine, tmp_path: Path) -> Engine:
     path = tmp_path / "roster.csv"
     path.write_text(ROSTER)
     rules = RosterRules(RULES.languages, "en", RULES.roles, SCHOOLS)
-    assert import_roster(engine, path, rules, NOW).added == 7
+    assert (
+        RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: NOW).run(path).people_added
+        == 7
+    )
     contact = models.Contact.__table__
     with engine.begin() as connection:
         # 3 said STOP; 4's number failed for good; 2 last wrote on Telegram.

@@ -13,6 +13,7 @@ from bot.core.activity import Activity, ActivityKind, Localized, Option, Questio
 from bot.core.audience import AudienceError, AudienceRules
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.quiet_hours import parse_quiet_hours
+from bot.core.roster import RosterRules
 from bot.core.state import Program, School
 from bot.errors import ActivityError, EngageError
 from bot.services.broadcasting import (
@@ -22,10 +23,11 @@ from bot.services.broadcasting import (
     parse_delay,
     parse_when,
 )
+from bot.services.roster import RosterImport
 from storage import models
 from storage.activities import set_open, store_activity
 from storage.broadcasts import BroadcastError, BroadcastStatus
-from storage.roster import RosterRules, import_roster
+from storage.roster import SqlRosterUnitOfWork
 
 # 10:00 in Chicago.
 NOW = datetime(2026, 9, 1, 15, 0)
@@ -137,7 +139,7 @@ def district(engine: Engine, tmp_path: Path) -> Engine:
     path = tmp_path / "roster.csv"
     path.write_text(ROSTER)
     rules = RosterRules(PROGRAM.languages, "en", PROGRAM.roles, SCHOOLS)
-    import_roster(engine, path, rules, NOW)
+    RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: NOW).run(path)
     for activity in DEFINITIONS.values():
         store_activity(engine, activity, activity.key, NOW)
     # 4 said STOP.

@@ -22,10 +22,12 @@ from bot.authoring.activities import parse_activity
 from bot.cli import app
 from bot.core.consent import ConsentKind, ConsentSource
 from bot.core.messages import Channel, InboundMessage, Reply
+from bot.core.roster import RosterRules
 from bot.core.state import OnboardingStep, Program
 from bot.errors import DeliveryFailure, ProviderError
 from bot.ports import OutboxKind
 from bot.services.inbound import Service
+from bot.services.roster import RosterImport
 from bot.services.sender import OutboxSender
 from storage import models
 from storage.consent import LedgerEntry, history
@@ -33,7 +35,7 @@ from storage.database import migrate
 from storage.linking import block_contact
 from storage.outbox import OutboxStore
 from storage.privacy import forget_participant
-from storage.roster import RosterRules, import_roster
+from storage.roster import SqlRosterUnitOfWork
 from storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import EXAMPLES
 
@@ -187,10 +189,14 @@ def test_the_roster_consent_column_is_recorded(engine: Engine, tmp_path: Path) -
         "+13125550102,es,lincoln-es,parent,no\n"
         "+13125550103,es,lincoln-es,parent,\n"
     )
-    import_roster(engine, roster, rules, NOW)
-    import_roster(engine, roster, rules, NOW + timedelta(days=1))  # unchanged: no new events
+    RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: NOW).run(roster)
+    RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: NOW + timedelta(days=1)).run(
+        roster
+    )  # unchanged: no new events
     roster.write_text("phone,language,school,role,consent\n+13125550101,es,lincoln-es,parent,no\n")
-    import_roster(engine, roster, rules, NOW + timedelta(days=2))
+    RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: NOW + timedelta(days=2)).run(
+        roster
+    )
     assert events(engine, "+13125550101") == [
         ("consent_given", "roster", None),
         ("consent_withdrawn", "roster", None),

@@ -22,12 +22,11 @@ def _people(engine: Engine, count: int) -> list[int]:
             insert(models.table(models.School)),
             [{"code": "lincoln-es", "name": "Lincoln", "created_at": NOW}],
         )
-        return [
+        ids = [
             connection.execute(
                 insert(table).returning(table.c.id),
                 {
                     "pseudonym": f"P-{n}",
-                    "school": "lincoln-es" if n % 2 else None,
                     "language": "vi" if n == 0 else "en",
                     "onboarding_started": True,
                     "attempts": 0,
@@ -38,6 +37,15 @@ def _people(engine: Engine, count: int) -> list[int]:
             ).scalar_one()
             for n in range(count)
         ]
+        connection.execute(
+            insert(models.table(models.ParticipantSchool)),
+            [
+                {"participant_id": pid, "school": "lincoln-es", "created_at": NOW}
+                for n, pid in enumerate(ids)
+                if n % 2
+            ],
+        )
+        return ids
 
 
 def _idea(number: int, **values: object) -> dict[str, object]:

@@ -150,11 +150,10 @@ def test_structured_answers_stay_without_their_words(engine: Engine, round_: Rou
     assert frame["text"].str.contains("More tutoring").any()  # nobody else is touched
     # Role, school, language and grade stay for the aggregates.
     (participant,) = rows(engine, models.Participant, id=person)
-    assert (participant["role"], participant["school"], participant["language"]) == (
-        "parent",
-        "lincoln-es",
-        "en",
-    )
+    assert (participant["role"], participant["language"]) == ("parent", "en")
+    (link,) = rows(engine, models.Guardianship, participant_id=person)
+    (student,) = rows(engine, models.Student, id=link["student_id"])
+    assert (student["school"], student["grade"]) == ("lincoln-es", "3")
 
 
 def test_answers_can_be_deleted_too(engine: Engine, round_: Round) -> None:

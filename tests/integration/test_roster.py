@@ -9,8 +9,10 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, insert, select, update
 
+from bot.core.roster import RosterError, RosterRules
+from bot.services.roster import EnrollmentReport, RosterImport, RosterReport
 from storage import models
-from storage.roster import RosterError, RosterRules, import_enrollment, import_roster
+from storage.roster import SqlRosterUnitOfWork
 
 NOW = datetime(2026, 9, 1, 15, 0)
 LATER = datetime(2026, 9, 8, 15, 0)
@@ -36,22 +38,50 @@ def district(engine: Engine) -> Engine:
     return engine
 
 
+def import_roster(
+    engine: Engine, path: Path, rules: RosterRules, now: datetime, *, dry_run: bool = False
+) -> RosterReport:
+    return RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: now).run(
+        path, dry_run=dry_run
+    )
+
+
+def import_enrollment(
+    engine: Engine, path: Path, rules: RosterRules, now: datetime
+) -> EnrollmentReport:
+    return RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: now).enrollment(path)
+
+
 def write(tmp_path: Path, text: str, name: str = "roster.csv", encoding: str = "utf-8") -> Path:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
     return path
 
 
+def links(engine: Engine) -> dict[int, tuple[str | None, str | None]]:
+    """Each participant's school and grade: a student they answer for, or their own school."""
+    g, s, ps = models.Guardianship, models.Student, models.ParticipantSchool
+    found: dict[int, tuple[str | None, str | None]] = {}
+    with engine.connect() as connection:
+        for pid, school, grade in connection.execute(
+            select(g.participant_id, s.school, s.grade).join(s, s.id == g.student_id)
+        ):
+            found.setdefault(pid, (school, grade))
+        for pid, school in connection.execute(select(ps.participant_id, ps.school)):
+            found.setdefault(pid, (school, None))
+    return found
+
+
 def people(engine: Engine) -> list[tuple[object, ...]]:
     p, c = models.Participant, models.Contact
+    tied = links(engine)
     with engine.connect() as connection:
         rows = connection.execute(
             select(
+                p.id,
                 p.external_id,
                 p.language,
-                p.school,
                 p.role,
-                p.grade,
                 p.consent,
                 p.onboarding_started,
                 c.channel,
@@ -62,7 +92,17 @@ def people(engine: Engine) -> list[tuple[object, ...]]:
             .join(c, c.participant_id == p.id)
             .order_by(p.id, c.id)
         ).all()
-    return [tuple(row) for row in rows]
+    return [
+        (
+            row.external_id,
+            row.language,
+            tied.get(row.id, (None, None))[0],
+            row.role,
+            tied.get(row.id, (None, None))[1],
+            *tuple(row)[4:],
+        )
+        for row in rows
+    ]
 
 
 def test_a_roster_imports_people_with_e164_phones_and_skips_onboarding(
@@ -76,7 +116,7 @@ def test_a_roster_imports_people_with_e164_phones_and_skips_onboarding(
         + "2001,Kim Lee,,en,washington-ms,staff,,,,U0STAFF1\n",
     )
     report = import_roster(district, path, RULES, NOW)
-    assert (report.rows, report.added, report.updated, report.bad) == (3, 3, 0, [])
+    assert (report.rows, report.people_added, report.people_updated, report.bad) == (3, 3, 0, [])
     assert people(district) == [
         (
             "1001",
@@ -147,7 +187,6 @@ def test_bad_rows_are_reported_with_line_and_reason_and_good_rows_still_import(
         + "3,,(312) 555-0103,fr,lincoln-es,parent,,,,\n"
         + "4,,(312) 555-0104,es,hogwarts,parent,,,,\n"
         + '5,"Multi\nline",(312) 555-0105,es,lincoln-es,wizard,,maybe,,\n'
-        + "6,,(312) 555-0101,es,lincoln-es,parent,,,,\n"
         + "7,,(312) 555-0107,en,,community,,,,\n",
     )
     report = import_roster(district, path, RULES, NOW)
@@ -157,9 +196,8 @@ def test_bad_rows_are_reported_with_line_and_reason_and_good_rows_still_import(
         f"{path}:5: school: unknown school 'hogwarts'; see the schools in the district file",
         f"{path}:6: role: 'wizard' is not a role (parent, student, staff, community)",
         f"{path}:6: consent: 'maybe' is not yes or no",
-        f"{path}:8: phone: +13125550101 is also on line 2; the first row is kept",
     ]
-    assert report.added == 2
+    assert report.people_added == 2
     assert [row[0] for row in people(district)] == ["1", "7"]
 
 
@@ -183,15 +221,16 @@ def test_reimport_updates_on_external_id_and_a_dry_run_changes_nothing(
     )
     before = people(district)
     preview = import_roster(district, second, RULES, LATER, dry_run=True)
-    assert (preview.added, preview.updated, preview.unchanged) == (1, 1, 1)
-    assert [str(change) for change in preview.changes] == [
-        "line 2: update #1001: school: lincoln-es → washington-ms; grade: 3 → 6",
-        "line 4: add #1003 (role=parent, school=lincoln-es, language=en, grade=1, "
-        "external_id=1003, phone=+13125550103)",
+    assert (preview.people_added, preview.people_unchanged, preview.students_added) == (1, 2, 2)
+    assert preview.changes == [
+        "line 4: add #1003 (parent, en)",
+        "line 2: add a student at washington-ms grade 6",
+        "line 4: add a student at lincoln-es grade 1",
+        "line 2: #1001: no longer linked to a student at lincoln-es",
     ]
     assert people(district) == before
     report = import_roster(district, second, RULES, LATER)
-    assert (report.added, report.updated, report.unchanged) == (1, 1, 1)
+    assert report.changes == preview.changes
     assert [row[:5] for row in people(district)] == [
         ("1001", "es", "washington-ms", "parent", "6"),
         ("1002", "vi", "lincoln-es", "parent", "4"),
@@ -228,7 +267,7 @@ def test_a_family_that_texted_first_is_matched_by_phone_and_keeps_its_language(
         )
     path = write(tmp_path, HEADER + "1001,,(312) 555-0101,en,lincoln-es,parent,,,,\n")
     report = import_roster(district, path, RULES, LATER)
-    assert (report.added, report.updated) == (0, 1)
+    assert (report.people_added, report.people_updated) == (0, 1)
     assert people(district) == [
         (
             "1001",
@@ -256,8 +295,9 @@ def test_a_new_phone_retires_the_old_one_and_an_opt_out_carries_over(
         connection.execute(update(models.Contact.__table__), {"opted_out_at": NOW})
     path = write(tmp_path, HEADER + "1001,,(312) 555-0199,es,,parent,,,,\n", name="new.csv")
     report = import_roster(district, path, RULES, LATER)
-    assert [str(change) for change in report.changes] == [
-        "line 2: update #1001: phone: +13125550101 → +13125550199"
+    assert report.changes == [
+        "line 2: #1001: +13125550199 added",
+        "line 2: #1001: +13125550101 replaced",
     ]
     assert [row[7:] for row in people(district)] == [
         ("sms", "+13125550101", True, True),
@@ -265,7 +305,9 @@ def test_a_new_phone_retires_the_old_one_and_an_opt_out_carries_over(
     ]
 
 
-def test_a_phone_of_another_person_is_a_bad_row(district: Engine, tmp_path: Path) -> None:
+def test_a_phone_a_second_guardian_lists_is_shared_not_taken(
+    district: Engine, tmp_path: Path
+) -> None:
     import_roster(
         district,
         write(tmp_path, HEADER + "1001,,(312) 555-0101,es,,parent,,,,\n"),
@@ -274,9 +316,14 @@ def test_a_phone_of_another_person_is_a_bad_row(district: Engine, tmp_path: Path
     )
     path = write(tmp_path, HEADER + "1002,,(312) 555-0101,es,,parent,,,,\n", name="b.csv")
     report = import_roster(district, path, RULES, LATER)
-    assert [str(bad) for bad in report.bad] == [
-        f"{path}:2: external_id: #1002's contact is already #1001; one phone, one person"
-    ]
+    assert (report.bad, report.people_added) == ([], 1)
+    with district.connect() as connection:
+        owner = connection.execute(select(models.Contact.participant_id)).scalar_one()
+        sharer = connection.execute(select(models.SharedContact.participant_id)).scalar_one()
+        ids = dict(
+            connection.execute(select(models.Participant.external_id, models.Participant.id)).all()
+        )
+    assert (owner, sharer) == (ids["1001"], ids["1002"])
 
 
 @pytest.mark.parametrize(
@@ -293,7 +340,7 @@ def test_bom_and_legacy_encodings_are_read(
     )
     path = write(tmp_path, body, encoding=encoding)
     report = import_roster(district, path, RULES, NOW)
-    assert report.added == 1 and report.bad == []
+    assert report.people_added == 1 and report.bad == []
     assert bool(report.warnings) is warned
     if warned:
         assert "not UTF-8" in report.warnings[0] and ":2:" in report.warnings[0]
@@ -305,7 +352,7 @@ def test_bom_and_legacy_encodings_are_read(
     ("content", "message"),
     [
         (b"", "the file is empty"),
-        (b"name,grade\nAna,3\n", "missing column(s) phone, language, school, role"),
+        (b"name,grade\nAna,3\n", "missing column(s) phone, language, school"),
         (b"PK\x03\x04rest", "this is a spreadsheet (XLSX) file"),
         (
             b"phone,language,school,role\n\x81\x8d\x8f,es,x,parent\n",
@@ -334,11 +381,13 @@ def test_xlsx_rosters_read_numbers_as_text(district: Engine, tmp_path: Path) -> 
     path = tmp_path / "roster.xlsx"
     book.save(path)
     report = import_roster(district, path, RULES, NOW)
-    assert report.added == 1
+    assert (report.people_added, report.students_added) == (1, 1)
     assert [str(bad) for bad in report.bad] == [
         f"{path}:3: phone: 'bad' is not a valid phone number (default region US)"
     ]
-    assert [row[:5] for row in people(district)] == [("1001", "es", "lincoln-es", "parent", "3")]
+    assert [row[:5] for row in people(district)] == [(None, "es", "lincoln-es", "parent", "3")]
+    with district.connect() as connection:
+        assert connection.execute(select(models.Student.sis_id)).scalar_one() == "1001"
 
 
 def test_enrollment_figures_are_upserted_per_school_language_and_role(

@@ -110,11 +110,11 @@ def test_a_new_sender_is_welcomed_with_the_language_menu() -> None:
 
 def test_onboarding_in_spanish_then_the_survey_starts() -> None:
     state, steps = run(ParticipantState(), "Hola", "2", "sí", "1", "lincoln")
-    assert (state.language, state.consent, state.role, state.school) == (
+    assert (state.language, state.consent, state.role, state.schools) == (
         "es",
         True,
         "parent",
-        "lincoln-es",
+        ("lincoln-es",),
     )
     assert state.onboarding is None
     last = steps[-1]
@@ -127,7 +127,7 @@ def test_onboarding_in_spanish_then_the_survey_starts() -> None:
 def test_a_start_keyword_on_first_contact_waits_for_onboarding() -> None:
     state, steps = run(ParticipantState(), "PLAN", "1", "yes", "SKIP", "SKIP")
     assert state.conversation is not None and state.conversation.question == "top"
-    assert state.role is None and state.school is None
+    assert state.role is None and state.schools == ()
 
 
 def test_declining_consent_stores_nothing_further() -> None:
@@ -385,7 +385,7 @@ AT_SCHOOL = replace(
 )
 def test_a_school_is_known_by_its_name_in_any_script(language: str, said: str, school: str) -> None:
     state, _ = run(replace(AT_SCHOOL, language=language), said, program=SCRIPTS)
-    assert state.school == school
+    assert state.schools == (school,)
 
 
 def test_the_school_menu_shows_each_school_in_the_family_language() -> None:
@@ -478,11 +478,11 @@ def test_onboarding_by_buttons_alone_reaches_the_survey() -> None:
     for payload in ("language:es", "onboard:consent:yes", "onboard:role:staff"):
         state = tap(state, payload).state
     last = tap(state, "onboard:school:kennedy-hs")
-    assert (last.state.language, last.state.consent, last.state.role, last.state.school) == (
+    assert (last.state.language, last.state.consent, last.state.role, last.state.schools) == (
         "es",
         True,
         "staff",
-        "kennedy-hs",
+        ("kennedy-hs",),
     )
     assert texts(last)[-1].startswith("¿Qué importa más?")
 

@@ -1,0 +1,204 @@
+"""Who belongs to which school: the links between participants, students and households.
+
+A participant is tied to a school through a student they answer for
+(`guardianships`, the student's school and grade) or directly
+(`participant_schools`: staff, a school named by text message). A household
+is the guardians one roster links together, with their students; its
+schools are its students' schools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Subquery, func, null, select, union_all
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage import models
+
+__all__ = [
+    "activity_schools",
+    "add_own_schools",
+    "conversation_schools",
+    "first_school",
+    "household_of",
+    "schools_of",
+    "ties",
+]
+
+participants = models.table(models.Participant)
+students = models.table(models.Student)
+guardianships = models.table(models.Guardianship)
+participant_schools = models.table(models.ParticipantSchool)
+activities = models.table(models.Activity)
+
+
+def ties() -> Subquery:
+    """(participant_id, school, grade) for every tie of a participant to a school.
+
+    Through a student: the student's school and grade; of their own: the
+    school and no grade.
+    """
+    through_students = select(
+        guardianships.c.participant_id,
+        students.c.school,
+        students.c.grade,
+    ).join(students, students.c.id == guardianships.c.student_id)
+    own = select(
+        participant_schools.c.participant_id,
+        participant_schools.c.school,
+        null().label("grade"),
+    )
+    return union_all(through_students, own).subquery("ties")
+
+
+def first_school() -> ColumnElement[str]:
+    """SQL, correlated to `participants`: one school of the participant (a student's
+    first, by the SIS's contact order, else one of their own), or NULL; for listings
+    that show one."""
+    through_student = (
+        select(students.c.school)
+        .join(guardianships, guardianships.c.student_id == students.c.id)
+        .where(guardianships.c.participant_id == participants.c.id)
+        .order_by(
+            guardianships.c.contact_order.is_(None), guardianships.c.contact_order, students.c.id
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    own = (
+        select(participant_schools.c.school)
+        .where(participant_schools.c.participant_id == participants.c.id)
+        .order_by(participant_schools.c.school)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(through_student, own)
+
+
+def schools_of(
+    connection: Connection, participant_ids: Iterable[int]
+) -> dict[int, tuple[str, ...]]:
+    """Each participant's schools, in a stable order (their students' first, then their own)."""
+    ids = list(participant_ids)
+    found: dict[int, list[str]] = {}
+    if not ids:
+        return {}
+    rows = list(
+        connection.execute(
+            select(guardianships.c.participant_id, students.c.school)
+            .join(students, students.c.id == guardianships.c.student_id)
+            .where(guardianships.c.participant_id.in_(ids))
+            .order_by(guardianships.c.participant_id, guardianships.c.contact_order, students.c.id)
+        )
+    )
+    rows += connection.execute(
+        select(participant_schools.c.participant_id, participant_schools.c.school)
+        .where(participant_schools.c.participant_id.in_(ids))
+        .order_by(participant_schools.c.participant_id, participant_schools.c.school)
+    ).all()
+    for pid, school in rows:
+        schools = found.setdefault(pid, [])
+        if school not in schools:
+            schools.append(school)
+    return {pid: tuple(schools) for pid, schools in found.items()}
+
+
+def add_own_schools(
+    connection: Connection, participant_id: int, schools: Iterable[str], now: datetime
+) -> None:
+    """Tie a participant to schools they named (onboarding, a deep link)."""
+    rows = [
+        {"participant_id": participant_id, "school": school, "created_at": now}
+        for school in dict.fromkeys(schools)
+    ]
+    if rows:
+        connection.execute(participant_schools.insert(), rows)
+
+
+def household_of(connection: Connection, participant_id: int) -> int | None:
+    household: int | None = connection.execute(
+        select(participants.c.household_id).where(participants.c.id == participant_id)
+    ).scalar()
+    return household
+
+
+def conversation_schools(
+    connection: Connection, participant_ids: Iterable[int], scope: Mapping[int, str | None]
+) -> dict[int, tuple[int | None, dict[str, list[str]]]]:
+    """What a new conversation records: the household, and school -> grades it saw.
+
+    `scope` maps each participant to the school of the activity they start
+    (None for a district activity). A school's round sees its own school (with
+    the grades of the household's students there); a district activity sees
+    every school of the household. A participant outside any household is
+    seen alone.
+    """
+    ids = list(participant_ids)
+    if not ids:
+        return {}
+    homes = dict(
+        connection.execute(
+            select(participants.c.id, participants.c.household_id).where(participants.c.id.in_(ids))
+        ).all()
+    )
+    households = {h for h in homes.values() if h is not None}
+    members: dict[Any, set[int]] = {}
+    if households:
+        for pid, household in connection.execute(
+            select(participants.c.id, participants.c.household_id).where(
+                participants.c.household_id.in_(households)
+            )
+        ):
+            members.setdefault(household, set()).add(pid)
+    everyone = set(ids) | {pid for group in members.values() for pid in group}
+    grades: dict[int, dict[str, set[str]]] = {}
+    tie = ties()
+    for pid, school, grade in connection.execute(
+        select(tie.c.participant_id, tie.c.school, tie.c.grade).where(
+            tie.c.participant_id.in_(everyone)
+        )
+    ):
+        seen = grades.setdefault(pid, {}).setdefault(school, set())
+        if grade is not None:
+            seen.add(grade)
+    result: dict[int, tuple[int | None, dict[str, list[str]]]] = {}
+    for pid in ids:
+        household = homes.get(pid)
+        group = members.get(household, {pid}) if household is not None else {pid}
+        combined: dict[str, set[str]] = {}
+        for member in sorted(group):
+            for school, found in grades.get(member, {}).items():
+                combined.setdefault(school, set()).update(found)
+        school = scope.get(pid)
+        if school is not None:
+            combined = {school: combined.get(school, set())}
+        result[pid] = (
+            household,
+            {s: sorted(g, key=_grade_order) for s, g in sorted(combined.items())},
+        )
+    return result
+
+
+def _grade_order(grade: str) -> tuple[int, str]:
+    """PK, TK, K, then 1…12, then anything else."""
+    early = {"PK": -2, "TK": -1, "K": 0}
+    if grade in early:
+        return (early[grade], grade)
+    if grade.isdigit():
+        return (int(grade), grade)
+    return (100, grade)
+
+
+def activity_schools(connection: Connection, activity_ids: Iterable[int]) -> dict[int, str | None]:
+    """The school each activity version is scoped to (None: district-wide)."""
+    ids = list(set(activity_ids))
+    if not ids:
+        return {}
+    return dict(
+        connection.execute(
+            select(activities.c.id, activities.c.school).where(activities.c.id.in_(ids))
+        ).all()
+    )
