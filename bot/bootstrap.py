@@ -19,6 +19,7 @@ from bot.authoring.activities import parse_activity
 from bot.authoring.district import DistrictConfig, load_district_file
 from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
 from bot.core.detection import LanguageDetector, build_detector
+from bot.core.keys import blocklist_key, participant_key
 from bot.core.messages import Channel, InboundMessage
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
 from bot.core.roster import MAX_STUDENTS_PER_PHONE, RosterRules
@@ -37,6 +38,7 @@ from bot.services.organizers import (
     PlannedBroadcasts,
     ProgressRow,
 )
+from bot.services.privacy import Privacy
 from bot.services.roster import RosterImport
 from bot.services.sender import OutboxSender, RunDb
 from bot.services.staff_desk import SlackDesk
@@ -50,6 +52,7 @@ from storage.database import connect, is_sqlite
 from storage.inbox import SqlInbox
 from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
 from storage.outbox import OutboxStore
+from storage.privacy import SqlPrivacyStore
 from storage.progress import activity_progress
 from storage.spool import Spool
 
@@ -60,6 +63,7 @@ __all__ = [
     "Runtime",
     "build_inbox",
     "build_outbox_sender",
+    "build_privacy",
     "build_slack_desk",
     "build_broadcasting",
     "build_roster_import",
@@ -179,6 +183,33 @@ def ensure_pseudonym_secret(settings: Settings) -> Path | None:
     return path
 
 
+def _blocklist_key(settings: Settings) -> bytes | None:
+    """The key of forgotten addresses' hashes; None before `engage init` made a secret
+    (nobody can have been forgotten without one)."""
+    try:
+        return blocklist_key(pseudonym_secret(settings))
+    except ConfigError as error:
+        if settings.pseudonym_secret is not None or settings.pseudonym_secret_file.exists():
+            # There is a secret, but it cannot be used: say so, or forgotten people
+            # would silently be let back in.
+            log.warning("privacy.blocklist_off", extra={"reason": str(error)})
+        return None
+
+
+def build_privacy(runtime: Runtime) -> Privacy:
+    """Forget requests, keyed with the pseudonym secret (ConfigError without one)."""
+    secret = pseudonym_secret(runtime.settings)
+    return Privacy(
+        SqlPrivacyStore(runtime.engine, ledger_key=secret.encode()),
+        runtime.spool,
+        parse_activity,
+        lambda salt: participant_key(secret, salt),
+        blocklist_key(secret),
+        utcnow,
+        region=runtime.settings.phone_region,
+    )
+
+
 def district_config(settings: Settings) -> DistrictConfig:
     """The district file named by ENGAGE_DISTRICT_FILE, else ./district.yaml, else defaults."""
     path = settings.district_file or Path("district.yaml")
@@ -252,6 +283,7 @@ def build_runtime(
         program,
         _detector(list(district.languages), settings.language_detector) if detector else None,
     )
+    service.forgotten_key = _blocklist_key(settings)
     runtime = Runtime(
         settings=settings,
         engine=engine,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,9 +29,14 @@ __all__ = [
     "OutboxKind",
     "OutboxRow",
     "OutboxStatus",
+    "ParkedMessages",
+    "PersonOnFile",
+    "PrivacyStore",
+    "PrivacyUnitOfWork",
     "Redeemed",
     "RepresentationStore",
     "RosterUnitOfWork",
+    "Scrubbed",
     "SenderRecord",
     "SentLookup",
     "UnitOfWork",
@@ -123,6 +128,10 @@ class UnitOfWork(Protocol):
     def find_sender(self, channel: Channel, address: str) -> SenderRecord | None: ...
 
     def add_sender(self, channel: Channel, address: str, now: datetime) -> SenderRecord: ...
+
+    def is_forgotten(self, digest: str) -> bool:
+        """Whether an address with this keyed hash (bot.core.keys) was forgotten."""
+        ...
 
     def record_inbound(
         self,
@@ -373,6 +382,119 @@ class RepresentationStore(Protocol):
 
     def follow_up_plans(self, limit: int = 10) -> list[FollowUp]:
         """The newest follow-up plans, newest first."""
+
+
+# -- Privacy: forgetting a person on request (bot.services.privacy) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonOnFile:
+    """Who a forget request names, as the store knows them before anything is removed."""
+
+    id: int
+    pseudonym: str
+    export_salt: str
+    forgotten_at: datetime | None
+    addresses: tuple[tuple[str, str], ...]  # (channel, address) of every contact
+
+
+@dataclass(frozen=True, slots=True)
+class Scrubbed:
+    """How much of a person's Let's Talk was removed (`slack_threads`: to delete by hand)."""
+
+    texts: int
+    closed: int
+    slack_threads: tuple[str, ...]
+
+
+class PrivacyUnitOfWork(Protocol):
+    """One transaction of a forget request (storage.privacy.SqlPrivacyUnitOfWork)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def person(self, participant_id: int) -> PersonOnFile | None: ...
+
+    def person_by_pseudonym(self, pseudonym: str) -> int | None: ...
+
+    def person_by_address(self, channel: str, address: str) -> int | None: ...
+
+    def export_salts(self) -> Sequence[tuple[int, str]]:
+        """(participant id, export salt) of everyone: the keys exports print are made of them."""
+        ...
+
+    def answered_activities(self, participant_id: int) -> Sequence[ActivityRow]: ...
+
+    def record_forget_request(self, participant_id: int, actor: str, now: datetime) -> None:
+        """The request is a revocation: an opt-out in the consent ledger, source `forget`."""
+        ...
+
+    def forget_contacts(self, participant_id: int, now: datetime) -> int:
+        """Replace every address by `forgotten:<contact id>`, opted out; how many."""
+        ...
+
+    def hash_consent_addresses(self, participant_id: int) -> None:
+        """Keep their consent events with each address as a keyed hash, no words."""
+        ...
+
+    def cancel_outbox(self, participant_id: int) -> int:
+        """Cancel what waits to be sent to them and blank every outbox row's text."""
+        ...
+
+    def scrub_messages(self, participant_id: int) -> int: ...
+
+    def clear_answer_words(
+        self, participant_id: int, free_text: Collection[tuple[int, str]]
+    ) -> int:
+        """Blank the words of every answer, and the value of free-text ones
+        ((activity id, question) pairs); how many answers."""
+        ...
+
+    def delete_answers(self, participant_id: int) -> int: ...
+
+    def scrub_lets_talk(self, participant_id: int, now: datetime) -> Scrubbed:
+        """Blank their Let's Talk text and staff replies to it; resolve what is open."""
+        ...
+
+    def scrub_ideas(self, participant_id: int, now: datetime) -> int:
+        """Blank the ideas they wrote (and their translations), taken out of the exchange."""
+        ...
+
+    def scrub_participant(self, participant_id: int, now: datetime) -> None:
+        """Name, roster id, link codes, engine progress; forgotten_at set."""
+        ...
+
+    def block_addresses(self, digests: Collection[str], now: datetime) -> None:
+        """Remember keyed hashes of their addresses, so a late message is dropped."""
+        ...
+
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None: ...
+
+
+class PrivacyStore(Protocol):
+    """Where forget requests are carried out (storage.privacy.SqlPrivacyStore)."""
+
+    def unit_of_work(self) -> PrivacyUnitOfWork: ...
+
+    def wipe_old_copies(self) -> bool:
+        """Make sure no removed text survives in the store's files (SQLite: truncate the
+        write-ahead log); False when it could not be done now."""
+        ...
+
+
+class ParkedMessages(Protocol):
+    """Inbound messages parked while the database was busy (storage.spool.Spool)."""
+
+    def purge(self, channel: str, address: str) -> int:
+        """Delete every parked message from this address; how many."""
         ...
 
 

@@ -31,7 +31,8 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     """An engine with the settings each backend needs.
 
     SQLite: WAL (readers never block the writer), a busy timeout, foreign keys
-    on, and `BEGIN IMMEDIATE` for write transactions so two writers queue on
+    on, `secure_delete` (deleted and overwritten text is zeroed on disk), and
+    `BEGIN IMMEDIATE` for write transactions so two writers queue on
     the lock instead of failing half-way with "database is locked". The busy
     timeout (seconds) is short: the service retries, and Twilio gives up on a
     webhook after 15 s.
@@ -49,6 +50,8 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
         if make_url(url).database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Freed pages and cells are zeroed: a forgotten person's words leave no copy behind.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()

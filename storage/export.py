@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, func, select
 from bot.core.activity import Activity, QuestionType
 from bot.core.cells import is_formula_like, quoted
 from bot.core.formats import ExportFormat
+from bot.core.keys import participant_key
 from bot.core.texts import text as system_text
 from bot.errors import EngageError
 from storage import models
@@ -120,16 +121,6 @@ class Version:
         """The definition's `round` label when it has one, else its version ("v2")."""
         value = self.activity.extra.get("round")
         return f"v{self.version}" if value is None else str(value)
-
-
-def participant_key(secret: str, salt: str) -> str:
-    """A participant's key in exports: the keyed hash of their random `export_salt`.
-
-    Stable across exports while the secret stays the same; without the secret
-    it says nothing, and even with it, nothing about their id.
-    """
-    digest = hmac.new(secret.encode(), salt.encode(), hashlib.sha256)
-    return digest.hexdigest()[:16]
 
 
 def activity_versions(connection: Connection, activity_key: str, parse: Parse) -> list[Version]:

@@ -31,6 +31,7 @@ __all__ = [
     "ChannelPause",
     "ConsentEvent",
     "Enrollment",
+    "ForgottenAddress",
     "Idea",
     "IdeaTranslation",
     "Guardianship",
@@ -379,6 +380,15 @@ class InboxReply(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     translated_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ForgottenAddress(Base):
+    """An address whose owner asked to be forgotten, kept only as a keyed hash
+    (bot.core.keys), so a late message from it is dropped, not taken for a new person."""
+
+    __tablename__ = "forgotten_addresses"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class AuditEntry(Base):

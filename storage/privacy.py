@@ -1,48 +1,32 @@
-"""Forgetting a person on request: contact details and their own words go; the counts stay.
+"""Forget requests in SQL: the store behind bot.services.privacy (which holds the policy).
 
-The policy (docs/synthesis.md), in one transaction:
-
-- removed: every phone number and handle (the contact rows stay, as
-  `forgotten:<id>` and opted out, so history keeps its shape and nothing is
-  ever sent again); every message body in or out; free-text answers and
-  unparsed replies; Let's Talk text and the staff replies to it kept in the
-  audit log; the answers cached in conversations;
-  name and roster id; one-time link codes; pending messages (cancelled).
-- kept, unless `keep_answers=False`: structured answers (option picked, scale
-  number, yes/no) with their time, language and channel, and the person's
-  role, school, language and grade: what aggregates need, with small cells
-  suppressed in anything public. With `keep_answers=False` their answers are
-  deleted too.
-- recorded: an audit entry naming the participant id (never the phone), and
-  an opt-out in the consent ledger (source `forget`). The person's ledger
-  keeps every event with its time, channel and source, but each address only
-  as a keyed hash (HMAC-SHA256 with `ledger_key`) and none of their words:
-  the district can still prove it honoured their requests, and find them by
-  the phone number someone gives (`engage consent show`), but not read the
-  number from the database.
-
-Slack threads already posted to staff cannot be recalled from here; the
-report lists them so staff can delete them.
+Every method of `SqlPrivacyUnitOfWork` runs in the one transaction the
+service commits. On SQLite, `wipe_old_copies` then rewrites the file and
+truncates the write-ahead log, which held the old pages (the words, the phone
+number) until the next checkpoint. The connections zero cells as they are
+freed (`secure_delete`, storage.database), but a row that moved when its page
+was split leaves its old bytes in the page's unused space, where only VACUUM
+reaches (tests/integration/test_privacy.py finds the number there without it).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import sqlite3
+import time
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from types import TracebackType
+from typing import Self
 
-import phonenumbers
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from bot.core.activity import Activity, QuestionType
 from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
-from bot.errors import EngageError
-from bot.ports import OutboxStatus
+from bot.core.staff import ItemStatus
+from bot.ports import ActivityRow, OutboxStatus, PersonOnFile, Scrubbed
 from storage import consent, models
 from storage.activities import audit_in
 
-__all__ = ["ForgetError", "ForgetReport", "find_participant", "forget_participant"]
+__all__ = ["SqlPrivacyStore", "SqlPrivacyUnitOfWork", "is_forgotten_address"]
 
 participants = models.table(models.Participant)
 contacts = models.table(models.Contact)
@@ -50,144 +34,183 @@ messages = models.table(models.Message)
 responses = models.table(models.Response)
 conversations = models.table(models.Conversation)
 lets_talk = models.table(models.LetsTalk)
+inbox_replies = models.table(models.InboxReply)
 outbox = models.table(models.Outbox)
 link_codes = models.table(models.LinkCode)
 shared_contacts = models.table(models.SharedContact)
 activities = models.table(models.Activity)
 audit = models.table(models.AuditEntry)
+ideas = models.table(models.Idea)
+idea_translations = models.table(models.IdeaTranslation)
+forgotten = models.table(models.ForgottenAddress)
 STAFF_REPLY_ACTION = "lets_talk.reply"
-
-Parse = Callable[[str, str], Activity]
-
-_PSEUDONYM = re.compile(r"^P-[0-9A-F]{6,}$", re.IGNORECASE)
-_CHANNEL_ADDRESS = re.compile(r"^(sms|telegram|slack|simulator):(.+)$")
+FORGOTTEN_BY = "forgotten"
+# How long to wait for readers to let go of the write-ahead log.
+WIPE_TRIES = 20
 
 
-class ForgetError(EngageError):
-    """No participant matches, or what was given is not a phone number, id or pseudonym."""
+def is_forgotten_address(connection: Connection, digest: str) -> bool:
+    """Whether an address with this keyed hash belongs to someone forgotten."""
+    found = connection.execute(
+        select(forgotten.c.digest).where(forgotten.c.digest == digest)
+    ).first()
+    return found is not None
 
 
-@dataclass(frozen=True, slots=True)
-class ForgetReport:
-    participant_id: int
-    pseudonym: str
-    contacts: int
-    messages: int
-    answers_cleared: int
-    answers_deleted: int
-    lets_talk: int
-    outbox_cancelled: int
-    slack_threads: tuple[str, ...]
-    already_forgotten: bool
+class SqlPrivacyStore:
+    """`ledger_key` keys the hashes the consent ledger keeps of a forgotten person's
+    addresses (storage.consent)."""
+
+    def __init__(self, engine: Engine, ledger_key: bytes | None = None) -> None:
+        self.engine = engine
+        self.ledger_key = ledger_key
+
+    def unit_of_work(self) -> SqlPrivacyUnitOfWork:
+        return SqlPrivacyUnitOfWork(self.engine, self.ledger_key)
+
+    def wipe_old_copies(self) -> bool:
+        if self.engine.dialect.name != "sqlite":
+            return True
+        for attempt in range(WIPE_TRIES):
+            # Outside any transaction: SQLAlchemy would BEGIN first, and neither VACUUM
+            # nor a checkpoint can run inside one.
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("VACUUM")
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor.close()
+            except sqlite3.OperationalError:  # another writer holds the database
+                busy = 1
+            finally:
+                raw.close()
+            if not busy:
+                return True
+            time.sleep(0.05 * (attempt + 1))
+        return False
 
 
-def find_participant(connection: Connection, who: str, region: str = "US") -> int:
-    """The participant `who` names: an id (`812`), a pseudonym (`P-3F2A9C01B4`), a phone
-    number in any common format, or `channel:address` (`telegram:12345`)."""
-    who = who.strip()
-    if who.isdigit() and len(who) < 10:
-        found = connection.execute(
-            select(participants.c.id).where(participants.c.id == int(who))
+class SqlPrivacyUnitOfWork:
+    def __init__(self, engine: Engine, ledger_key: bytes | None = None) -> None:
+        self.engine = engine
+        self.ledger_key = ledger_key
+        self._connection: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._connection is not None, "use the unit of work in a `with` block"
+        return self._connection
+
+    def __enter__(self) -> Self:
+        self._connection = self.engine.connect()
+        self._connection.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                self._connection.rollback()
+        finally:
+            self._connection.close()
+            self._connection = None
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    # -- finding -------------------------------------------------------------------------
+
+    def person(self, participant_id: int) -> PersonOnFile | None:
+        row = self.connection.execute(
+            select(
+                participants.c.id,
+                participants.c.pseudonym,
+                participants.c.export_salt,
+                participants.c.forgotten_at,
+            ).where(participants.c.id == participant_id)
+        ).first()
+        if row is None:
+            return None
+        addresses = self.connection.execute(
+            select(contacts.c.channel, contacts.c.address)
+            .where(
+                contacts.c.participant_id == participant_id,
+                contacts.c.address.not_like("forgotten:%"),
+            )
+            .order_by(contacts.c.id)
+        ).all()
+        return PersonOnFile(
+            row.id,
+            row.pseudonym,
+            row.export_salt,
+            row.forgotten_at,
+            tuple((a.channel, a.address) for a in addresses),
+        )
+
+    def person_by_pseudonym(self, pseudonym: str) -> int | None:
+        found = self.connection.execute(
+            select(participants.c.id).where(participants.c.pseudonym == pseudonym)
         ).scalar()
-    elif _PSEUDONYM.match(who):
-        found = connection.execute(
-            select(participants.c.id).where(participants.c.pseudonym == who.upper())
-        ).scalar()
-    else:
-        match = _CHANNEL_ADDRESS.match(who)
-        if match:
-            channel, address = match.group(1), match.group(2)
-        else:
-            channel, address = "sms", _e164(who, region)
-        found = connection.execute(
+        return int(found) if found is not None else None
+
+    def person_by_address(self, channel: str, address: str) -> int | None:
+        found = self.connection.execute(
             select(contacts.c.participant_id).where(
                 contacts.c.channel == channel, contacts.c.address == address
             )
         ).scalar()
-    if found is None:
-        raise ForgetError(f"no participant matches {_masked(who)}")
-    return int(found)
+        return int(found) if found is not None else None
 
-
-def _e164(text: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as error:
-        raise ForgetError(
-            f"{_masked(text)} is not a phone number, participant id or pseudonym"
-        ) from error
-    if not phonenumbers.is_possible_number(number):
-        raise ForgetError(f"{_masked(text)} is not a phone number, participant id or pseudonym")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _masked(text: str) -> str:
-    return text if len(text) <= 4 else "…" + text[-4:]
-
-
-def _free_text_questions(
-    connection: Connection, participant_id: int, parse: Parse
-) -> set[tuple[int, str]]:
-    """(activity id, question) of every free-text question this person answered."""
-    used = select(responses.c.activity_id).where(responses.c.participant_id == participant_id)
-    found: set[tuple[int, str]] = set()
-    for row in connection.execute(
-        select(activities.c.id, activities.c.key, activities.c.version, activities.c.source).where(
-            activities.c.id.in_(used)
-        )
-    ):
-        activity = parse(row.source, f"{row.key}@v{row.version}")
-        found |= {(row.id, q.key) for q in activity.questions if q.type is QuestionType.FREE_TEXT}
-    return found
-
-
-def _forget_staff_replies(connection: Connection, items: set[int]) -> None:
-    """Staff replies to this person are kept in the audit log with their words: drop them."""
-    if not items:
-        return
-    for entry in connection.execute(
-        select(audit.c.id, audit.c.detail).where(audit.c.action == STAFF_REPLY_ACTION)
-    ).all():
-        detail = dict(entry.detail or {})
-        if detail.get("item") in items and detail.get("text"):
-            detail["text"] = ""
-            connection.execute(update(audit).where(audit.c.id == entry.id), {"detail": detail})
-
-
-def forget_participant(
-    engine: Engine,
-    who: str,
-    parse: Parse,
-    now: datetime,
-    *,
-    actor: str = "cli",
-    keep_answers: bool = True,
-    region: str = "US",
-    ledger_key: bytes | None = None,
-) -> ForgetReport:
-    """Forget the participant `who` names (see `find_participant`) as the policy says.
-
-    Idempotent: forgetting twice changes nothing more. Raises ForgetError when
-    nobody matches.
-    """
-    with engine.begin() as connection:
-        person = find_participant(connection, who, region)
-        row = connection.execute(
-            select(participants.c.pseudonym, participants.c.forgotten_at).where(
-                participants.c.id == person
+    def export_salts(self) -> Sequence[tuple[int, str]]:
+        rows = self.connection.execute(
+            select(participants.c.id, participants.c.export_salt).where(
+                participants.c.export_salt.is_not(None)
             )
-        ).one()
-        mine = select(contacts.c.id).where(contacts.c.participant_id == person)
-        contact_ids = list(connection.execute(mine).scalars())
-        # The request itself is a revocation, recorded before the addresses go.
-        forgotten = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.FORGET, actor=actor)
-        consent.append(connection, contact_ids, forgotten, now)
-        # Nor are they reached any more on a phone another guardian of the household carries.
-        connection.execute(
-            delete(shared_contacts).where(shared_contacts.c.participant_id == person)
         )
-        for contact_id in contact_ids:
-            connection.execute(
+        return [(row.id, row.export_salt) for row in rows]
+
+    def answered_activities(self, participant_id: int) -> Sequence[ActivityRow]:
+        used = select(responses.c.activity_id).where(responses.c.participant_id == participant_id)
+        rows = self.connection.execute(
+            select(
+                activities.c.id,
+                activities.c.key,
+                activities.c.version,
+                activities.c.source,
+                activities.c.is_open,
+            ).where(activities.c.id.in_(used))
+        )
+        return [ActivityRow(r.id, r.key, r.version, r.source, bool(r.is_open)) for r in rows]
+
+    # -- removing ------------------------------------------------------------------------
+
+    def _contact_ids(self, participant_id: int) -> list[int]:
+        return list(
+            self.connection.execute(
+                select(contacts.c.id).where(contacts.c.participant_id == participant_id)
+            ).scalars()
+        )
+
+    def record_forget_request(self, participant_id: int, actor: str, now: datetime) -> None:
+        forgotten = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.FORGET, actor=actor)
+        consent.append(self.connection, self._contact_ids(participant_id), forgotten, now)
+
+    def hash_consent_addresses(self, participant_id: int) -> None:
+        consent.forget_addresses(self.connection, participant_id, self.ledger_key)
+
+    def forget_contacts(self, participant_id: int, now: datetime) -> int:
+        # Nor are they reached any more on a phone another guardian of the household carries.
+        self.connection.execute(
+            delete(shared_contacts).where(shared_contacts.c.participant_id == participant_id)
+        )
+        ids = self._contact_ids(participant_id)
+        for contact_id in ids:
+            self.connection.execute(
                 update(contacts)
                 .where(contacts.c.id == contact_id)
                 .values(
@@ -196,48 +219,62 @@ def forget_participant(
                     last_inbound_at=None,
                 )
             )
+        return len(ids)
+
+    def cancel_outbox(self, participant_id: int) -> int:
+        ids = self._contact_ids(participant_id)
         # In flight or not: a row marked sent later would log the body again.
-        cancelled = connection.execute(
+        cancelled = self.connection.execute(
             update(outbox).where(
-                outbox.c.contact_id.in_(contact_ids),
+                outbox.c.contact_id.in_(ids),
                 outbox.c.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
             ),
             {"status": OutboxStatus.WITHHELD, "error": "participant forgotten"},
         ).rowcount
-        for contact_id in contact_ids:
-            connection.execute(
+        for contact_id in ids:
+            self.connection.execute(
                 update(outbox).where(outbox.c.contact_id == contact_id),
                 {"address": f"forgotten:{contact_id}", "body": "", "choices": []},
             )
-        scrubbed = connection.execute(
+        return int(cancelled or 0)
+
+    def scrub_messages(self, participant_id: int) -> int:
+        ids = self._contact_ids(participant_id)
+        scrubbed = self.connection.execute(
             update(messages).where(
-                (messages.c.participant_id == person) | messages.c.contact_id.in_(contact_ids)
+                (messages.c.participant_id == participant_id) | messages.c.contact_id.in_(ids)
             ),
             {"body": ""},
         ).rowcount
-        free = _free_text_questions(connection, person, parse)
-        if keep_answers:
-            cleared = connection.execute(
-                update(responses).where(responses.c.participant_id == person), {"text": ""}
-            ).rowcount
-            for activity_id, question in free:
-                connection.execute(
-                    update(responses).where(
-                        responses.c.participant_id == person,
-                        responses.c.activity_id == activity_id,
-                        responses.c.question == question,
-                    ),
-                    {"value": None},
-                )
-            deleted = 0
-        else:
-            cleared = 0
-            deleted = connection.execute(
-                delete(responses).where(responses.c.participant_id == person)
-            ).rowcount
-        said = connection.execute(
+        return int(scrubbed or 0)
+
+    def clear_answer_words(
+        self, participant_id: int, free_text: Collection[tuple[int, str]]
+    ) -> int:
+        cleared = self.connection.execute(
+            update(responses).where(responses.c.participant_id == participant_id), {"text": ""}
+        ).rowcount
+        for activity_id, question in free_text:
+            self.connection.execute(
+                update(responses).where(
+                    responses.c.participant_id == participant_id,
+                    responses.c.activity_id == activity_id,
+                    responses.c.question == question,
+                ),
+                {"value": None},
+            )
+        return int(cleared or 0)
+
+    def delete_answers(self, participant_id: int) -> int:
+        deleted = self.connection.execute(
+            delete(responses).where(responses.c.participant_id == participant_id)
+        ).rowcount
+        return int(deleted or 0)
+
+    def scrub_lets_talk(self, participant_id: int, now: datetime) -> Scrubbed:
+        said = self.connection.execute(
             select(lets_talk.c.id, lets_talk.c.slack_channel, lets_talk.c.slack_ts).where(
-                lets_talk.c.participant_id == person
+                lets_talk.c.participant_id == participant_id
             )
         ).all()
         threads = sorted(
@@ -247,25 +284,77 @@ def forget_participant(
                 if t.slack_ts is not None and not t.slack_ts.startswith("lease:")
             }
         )
-        talked = connection.execute(
-            update(lets_talk).where(lets_talk.c.participant_id == person), {"text": ""}
+        texts = self.connection.execute(
+            update(lets_talk).where(lets_talk.c.participant_id == participant_id), {"text": ""}
         ).rowcount
-        _forget_staff_replies(connection, {t.id for t in said})
-        connection.execute(
-            update(conversations).where(conversations.c.participant_id == person),
+        closed = self.connection.execute(
+            update(lets_talk).where(
+                lets_talk.c.participant_id == participant_id,
+                lets_talk.c.status == ItemStatus.OPEN.value,
+            ),
+            {
+                "status": ItemStatus.RESOLVED.value,
+                "resolved_at": now,
+                "resolved_by": FORGOTTEN_BY,
+                "remind_at": None,
+            },
+        ).rowcount
+        items = {t.id for t in said}
+        if items:
+            self.connection.execute(
+                update(inbox_replies).where(inbox_replies.c.item_id.in_(items)),
+                {"text": "", "translation": None},
+            )
+            self._forget_audited_replies(items)
+        return Scrubbed(int(texts or 0), int(closed or 0), tuple(threads))
+
+    def _forget_audited_replies(self, items: set[int]) -> None:
+        """Staff replies to this person are kept in the audit log with their words."""
+        for entry in self.connection.execute(
+            select(audit.c.id, audit.c.detail).where(audit.c.action == STAFF_REPLY_ACTION)
+        ).all():
+            detail = dict(entry.detail or {})
+            if detail.get("item") in items and detail.get("text"):
+                detail["text"] = ""
+                self.connection.execute(
+                    update(audit).where(audit.c.id == entry.id), {"detail": detail}
+                )
+
+    def scrub_ideas(self, participant_id: int, now: datetime) -> int:
+        mine = select(ideas.c.id).where(ideas.c.participant_id == participant_id)
+        self.connection.execute(
+            delete(idea_translations).where(idea_translations.c.idea_id.in_(mine))
+        )
+        scrubbed = self.connection.execute(
+            update(ideas).where(ideas.c.participant_id == participant_id),
+            {
+                "text": "",
+                "original": "",
+                "status": "rejected",
+                "note": "author forgotten",
+                "updated_at": now,
+            },
+        ).rowcount
+        return int(scrubbed or 0)
+
+    def scrub_participant(self, participant_id: int, now: datetime) -> None:
+        self.connection.execute(
+            update(conversations).where(conversations.c.participant_id == participant_id),
             {"answers": {}},
         )
-        connection.execute(
+        self.connection.execute(
             update(conversations).where(
-                conversations.c.participant_id == person, conversations.c.status == "active"
+                conversations.c.participant_id == participant_id,
+                conversations.c.status == "active",
             ),
             {"status": "abandoned", "question": None, "updated_at": now},
         )
-        connection.execute(delete(link_codes).where(link_codes.c.participant_id == person))
-        consent.forget_addresses(connection, person, ledger_key)
-        connection.execute(
+        self.connection.execute(
+            delete(link_codes).where(link_codes.c.participant_id == participant_id)
+        )
+        self.connection.execute(
             update(participants)
-            .where(participants.c.id == person)
+            .where(participants.c.id == participant_id)
             .values(
                 name=None,
                 external_id=None,
@@ -276,30 +365,16 @@ def forget_participant(
                 updated_at=now,
             )
         )
-        report = ForgetReport(
-            participant_id=person,
-            pseudonym=row.pseudonym,
-            contacts=len(contact_ids),
-            messages=int(scrubbed),
-            answers_cleared=int(cleared),
-            answers_deleted=int(deleted),
-            lets_talk=int(talked),
-            outbox_cancelled=int(cancelled),
-            slack_threads=tuple(threads),
-            already_forgotten=row.forgotten_at is not None,
+
+    def block_addresses(self, digests: Collection[str], now: datetime) -> None:
+        known = set(
+            self.connection.execute(
+                select(forgotten.c.digest).where(forgotten.c.digest.in_(list(digests)))
+            ).scalars()
         )
-        audit_in(
-            connection,
-            actor,
-            "participant.forget",
-            {
-                "participant": person,
-                "keep_answers": keep_answers,
-                "contacts": report.contacts,
-                "messages": report.messages,
-                "answers_deleted": report.answers_deleted,
-                "lets_talk": report.lets_talk,
-            },
-            now,
-        )
-    return report
+        new = [{"digest": d, "forgotten_at": now} for d in sorted(set(digests) - known)]
+        if new:
+            self.connection.execute(insert(forgotten), new)
+
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None:
+        audit_in(self.connection, actor, action, detail, now)

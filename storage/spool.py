@@ -51,6 +51,20 @@ class Spool:
             return []
         return sorted(self.folder.glob("[0-9]*.json"))
 
+    def purge(self, channel: str, address: str) -> int:
+        """Delete every parked message from `address` on `channel` (its sender was
+        forgotten); how many."""
+        purged = 0
+        for path in self.pending():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # being replayed right now, or unreadable: left for the drain
+            if data.get("channel") == channel and data.get("address") == address:
+                path.unlink(missing_ok=True)
+                purged += 1
+        return purged
+
     def drain(self, handle: Callable[[InboundMessage], object], limit: int = 100) -> int:
         """Feed up to `limit` parked messages to `handle`, oldest first; stops at the first error."""
         done = 0

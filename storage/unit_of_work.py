@@ -30,6 +30,7 @@ from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
 from storage import consent, models
 from storage.households import activity_schools, add_own_schools, conversation_schools, schools_of
+from storage.privacy import is_forgotten_address
 
 __all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
 
@@ -140,6 +141,9 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.connection.commit()
+
+    def is_forgotten(self, digest: str) -> bool:
+        return is_forgotten_address(self.connection, digest)
 
     # -- senders -------------------------------------------------------------
 

@@ -115,17 +115,20 @@ def consent_show(
     Example: engage consent show +13125550101
     """
     from bot.bootstrap import pseudonym_secret
+    from bot.services.privacy import ForgetError, find_participant
     from storage.consent import history
-    from storage.privacy import ForgetError, find_participant
+    from storage.privacy import SqlPrivacyUnitOfWork
 
     runtime = command_runtime(ctx)
     settings = runtime.settings
     key = pseudonym_secret(settings).encode()
-    with runtime.engine.connect() as connection:
+    person: int | None
+    with SqlPrivacyUnitOfWork(runtime.engine) as uow:
         try:
-            person: int | None = find_participant(connection, who, settings.phone_region)
+            person = find_participant(uow, who, settings.phone_region)
         except ForgetError:
             person = None
+    with runtime.engine.connect() as connection:
         address = _address(who, settings.phone_region)
         entries = history(connection, participant_id=person, address=address, key=key)
     if not entries:
@@ -161,15 +164,17 @@ def consent_stop(
     """
     from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
     from bot.services.inbound import utcnow
+    from bot.services.privacy import find_participant
     from storage.consent import record_staff_opt_out
-    from storage.privacy import find_participant
+    from storage.privacy import SqlPrivacyUnitOfWork
 
     runtime = command_runtime(ctx)
     change = ConsentChange(
         ConsentKind.OPT_OUT, ConsentSource.STAFF, words=note.strip() or None, actor=actor()
     )
+    with SqlPrivacyUnitOfWork(runtime.engine) as uow:
+        person = find_participant(uow, who, runtime.settings.phone_region)
     with runtime.engine.begin() as connection:
-        person = find_participant(connection, who, runtime.settings.phone_region)
         contacts = record_staff_opt_out(connection, person, change, utcnow())
     out.print(f"Opted out: {contacts} contact(s); nothing more will be sent to them.")
 

@@ -17,6 +17,8 @@ from bot.authoring.activities import parse_activity
 from bot.core.activity import Activity
 from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.detection import LanguageDetector
+from bot.core.keys import address_digest
+from bot.core.keywords import Keyword, match_keyword
 from bot.core.messages import InboundMessage
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
@@ -55,15 +57,21 @@ class Outcome:
     participant_id: int | None = None
     replies: int = 0
     step: Step | None = None
+    # From the address of someone forgotten: dropped, nothing recorded.
+    dropped: bool = False
 
 
 Inbound = InboundMessage
+DROPPED = Outcome(duplicate=False, dropped=True)
 
 
 class Service:
     """Runs inbound messages through the engine against a store.
 
     `new_uow` opens a fresh unit of work; `detector` may be None (no detection).
+    `forgotten_key` keys the hashes of forgotten people's addresses
+    (bot.core.keys): a message from one of them is dropped, unless it asks
+    to start again (START, /start), rather than taken for a new person.
     """
 
     def __init__(
@@ -73,8 +81,10 @@ class Service:
         detector: LanguageDetector | None = None,
         clock: Callable[[], datetime] = utcnow,
         retries: int = 3,
+        forgotten_key: bytes | None = None,
     ) -> None:
         self.new_uow = new_uow
+        self.forgotten_key = forgotten_key
         self.program = program
         self.detector = detector
         self.clock = clock
@@ -118,7 +128,9 @@ class Service:
         with self.new_uow() as uow:
             sender = uow.find_sender(message.channel, message.address)
             if sender is None:
-                sender = uow.add_sender(message.channel, message.address, now)
+                sender = self.new_sender(uow, message, now)
+                if sender is None:
+                    return DROPPED
             message_id = uow.record_inbound(sender, message, detected, now)
             if message_id is None:
                 log.info("inbound.duplicate", extra={"channel": message.channel.value})
@@ -149,6 +161,24 @@ class Service:
             },
         )
         return Outcome(False, sender.participant_id, len(result.replies), result)
+
+    def new_sender(
+        self, uow: UnitOfWork, message: InboundMessage, now: datetime, *, rejoins: bool = False
+    ) -> SenderRecord | None:
+        """A new person for an address not on file; None (and nothing recorded) when it
+        belongs to someone forgotten, unless they ask to start again (or `rejoins`)."""
+        if self.forgotten_key is not None and not (rejoins or self._asks_to_start(message)):
+            digest = address_digest(self.forgotten_key, message.channel.value, message.address)
+            if uow.is_forgotten(digest):
+                log.info("inbound.forgotten_address", extra={"channel": message.channel.value})
+                return None
+        return uow.add_sender(message.channel, message.address, now)
+
+    def _asks_to_start(self, message: InboundMessage) -> bool:
+        if message.text.strip().lower().startswith("/start"):
+            return True
+        found = match_keyword(message.text, self.program.languages)
+        return found is not None and found.keyword is Keyword.START
 
     def _open_activities(self, uow: UnitOfWork) -> Sequence[ActivityRow]:
         """Open activities, read at most once a second: loading or closing one takes

@@ -30,7 +30,7 @@ from bot.core.state import Program
 from bot.core.texts import text
 from bot.core.vocabulary import vocabulary
 from bot.ports import LinkUnitOfWork, OutboxKind, Redeemed
-from bot.services.inbound import Outcome, Service, utcnow
+from bot.services.inbound import DROPPED, Outcome, Service, utcnow
 
 __all__ = [
     "CODE_PREFIX",
@@ -118,7 +118,9 @@ class LinkingService(Service):
         with self.new_link_uow() as uow:
             sender = uow.find_sender(message.channel, message.address)
             if sender is None:
-                sender = uow.add_sender(message.channel, message.address, now)
+                sender = self.new_sender(uow, message, now)
+                if sender is None:
+                    return DROPPED
             if uow.record_inbound(sender, message, None, now) is None:
                 return Outcome(duplicate=True, participant_id=sender.participant_id)
             code = new_link_code()
@@ -144,6 +146,7 @@ class LinkingService(Service):
                 redeemed = uow.redeem_link_code(payload, message.channel, message.address, now)
                 sender = uow.find_sender(message.channel, message.address)
                 if sender is None:
+                    # Tapping a link is asking to take part: a forgotten person may come back.
                     sender = uow.add_sender(message.channel, message.address, now)
                 if redeemed is not Redeemed.ALREADY:
                     said = "linked" if redeemed is Redeemed.LINKED else "link_invalid"

@@ -21,12 +21,14 @@ from typer.testing import CliRunner
 from bot.authoring.activities import parse_activity
 from bot.cli import app
 from bot.core.consent import ConsentKind, ConsentSource
+from bot.core.keys import blocklist_key, participant_key
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.roster import RosterRules
 from bot.core.state import OnboardingStep, Program
 from bot.errors import DeliveryFailure, ProviderError
 from bot.ports import OutboxKind
 from bot.services.inbound import Service
+from bot.services.privacy import Privacy
 from bot.services.roster import RosterImport
 from bot.services.sender import OutboxSender
 from storage import models
@@ -34,8 +36,9 @@ from storage.consent import LedgerEntry, history
 from storage.database import migrate
 from storage.linking import block_contact
 from storage.outbox import OutboxStore
-from storage.privacy import forget_participant
+from storage.privacy import SqlPrivacyStore
 from storage.roster import SqlRosterUnitOfWork
+from storage.spool import Spool
 from storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import EXAMPLES
 
@@ -211,7 +214,15 @@ def test_a_forgotten_persons_ledger_keeps_events_and_only_a_keyed_hash(
     say(service, "hi")
     say(service, "yes")
     say(service, "STOP")
-    forget_participant(engine, PHONE, parse_activity, NOW, actor="cli:ana", ledger_key=KEY)
+    privacy = Privacy(
+        SqlPrivacyStore(engine, ledger_key=KEY),
+        Spool(Path("/nonexistent-spool")),
+        parse_activity,
+        lambda salt: participant_key(KEY.decode(), salt),
+        blocklist_key(KEY.decode()),
+        lambda: NOW,
+    )
+    privacy.forget(PHONE, actor="cli:ana")
     e = models.ConsentEvent
     with engine.connect() as connection:
         stored = connection.execute(select(e.address, e.address_hash, e.words)).all()

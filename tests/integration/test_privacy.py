@@ -9,11 +9,19 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from bot.authoring.activities import parse_activity
+from bot.core.keys import blocklist_key, participant_key
+from bot.core.messages import Channel, InboundMessage
+from bot.services.inbound import Service
+from bot.services.privacy import ForgetError, ForgetReport, Privacy
 from storage import models
+from storage.database import connect
 from storage.export import tidy_responses
-from storage.privacy import ForgetError, forget_participant
+from storage.privacy import SqlPrivacyStore
+from storage.spool import Spool
+from storage.unit_of_work import SqlUnitOfWork
 from tests.integration.round_data import Round, seed_round
-from tests.integration.test_export import run
+from tests.integration.test_export import SECRET, run
+from tests.integration.test_service import PROGRAM
 
 NOW = datetime(2026, 9, 30, 12, 0)
 PHONE = "+15550100123"
@@ -88,6 +96,27 @@ def round_(engine: Engine) -> Round:
     return survey
 
 
+def forget_participant(
+    engine: Engine,
+    who: str,
+    now: datetime = NOW,
+    *,
+    actor: str = "cli",
+    keep_answers: bool = True,
+    spool: Path | None = None,
+) -> ForgetReport:
+    """The service as `engage participant forget` wires it, on this database."""
+    privacy = Privacy(
+        SqlPrivacyStore(engine),
+        Spool(spool or Path("/nonexistent-spool")),
+        parse_activity,
+        lambda salt: participant_key(SECRET, salt),
+        blocklist_key(SECRET),
+        lambda: now,
+    )
+    return privacy.forget(who, actor=actor, keep_answers=keep_answers)
+
+
 def rows(engine: Engine, model: type[models.Base], **where: object) -> list[dict[str, object]]:
     table = model.__table__
     query = select(table).where(*(table.c[k] == v for k, v in where.items()))
@@ -95,18 +124,18 @@ def rows(engine: Engine, model: type[models.Base], **where: object) -> list[dict
         return [dict(row._mapping) for row in connection.execute(query)]
 
 
-@pytest.mark.parametrize("who", [PHONE, "(555) 010-0123", "1", "P-0000000001"])
+@pytest.mark.parametrize("who", [PHONE, "(555) 010-0123", "1", "P-0000000001", "sms:" + PHONE])
 def test_a_person_is_found_by_phone_id_or_pseudonym(
     engine: Engine, round_: Round, who: str
 ) -> None:
-    report = forget_participant(engine, who, parse_activity, NOW)
+    report = forget_participant(engine, who)
 
     assert report.participant_id == round_.people[0]
 
 
 def test_contact_details_and_own_words_are_removed(engine: Engine, round_: Round) -> None:
     person = round_.people[0]
-    report = forget_participant(engine, PHONE, parse_activity, NOW, actor="cli:ana")
+    report = forget_participant(engine, PHONE, actor="cli:ana")
 
     (contact,) = rows(engine, models.Contact, participant_id=person)
     assert contact["address"] == f"forgotten:{contact['id']}"
@@ -138,7 +167,7 @@ def test_contact_details_and_own_words_are_removed(engine: Engine, round_: Round
 
 def test_structured_answers_stay_without_their_words(engine: Engine, round_: Round) -> None:
     person = round_.people[0]
-    forget_participant(engine, PHONE, parse_activity, NOW)
+    forget_participant(engine, PHONE)
 
     answers = {r["question"]: r for r in rows(engine, models.Response, participant_id=person)}
     assert answers["top"]["value"] == "safety"
@@ -157,7 +186,7 @@ def test_structured_answers_stay_without_their_words(engine: Engine, round_: Rou
 
 
 def test_answers_can_be_deleted_too(engine: Engine, round_: Round) -> None:
-    report = forget_participant(engine, PHONE, parse_activity, NOW, keep_answers=False)
+    report = forget_participant(engine, PHONE, keep_answers=False)
 
     assert report.answers_deleted == 6
     assert rows(engine, models.Response, participant_id=round_.people[0]) == []
@@ -166,8 +195,8 @@ def test_answers_can_be_deleted_too(engine: Engine, round_: Round) -> None:
 def test_forgetting_is_audited_without_the_phone_and_can_be_repeated(
     engine: Engine, round_: Round
 ) -> None:
-    first = forget_participant(engine, PHONE, parse_activity, NOW, actor="cli:ana")
-    again = forget_participant(engine, str(round_.people[0]), parse_activity, NOW)
+    first = forget_participant(engine, PHONE, actor="cli:ana")
+    again = forget_participant(engine, str(round_.people[0]))
 
     assert (first.already_forgotten, again.already_forgotten) == (False, True)
     entries = rows(engine, models.AuditEntry, action="participant.forget")
@@ -176,13 +205,13 @@ def test_forgetting_is_audited_without_the_phone_and_can_be_repeated(
     assert "0123" not in str(entries[0]["detail"])
     # The old number no longer finds anyone: a new message from it is a new person.
     with pytest.raises(ForgetError, match="no participant matches"):
-        forget_participant(engine, PHONE, parse_activity, NOW)
+        forget_participant(engine, PHONE)
 
 
 @pytest.mark.parametrize("who", ["+15550100000", "9999", "P-FFFFFFFFFF", "hello"])
 def test_nobody_matching_is_a_clear_error(engine: Engine, round_: Round, who: str) -> None:
     with pytest.raises(ForgetError):
-        forget_participant(engine, who, parse_activity, NOW)
+        forget_participant(engine, who)
     with engine.connect() as connection:
         forgotten = connection.execute(
             select(func.count()).where(models.Participant.forgotten_at.is_not(None))
@@ -198,3 +227,127 @@ def test_the_command_forgets_and_names_slack_threads(
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert "forgotten" in result.stdout  # type: ignore[attr-defined]
     assert "C0INBOX:1727700000.000100" in result.stderr  # type: ignore[attr-defined]
+
+
+def service(engine: Engine) -> Service:
+    return Service(
+        lambda: SqlUnitOfWork(engine),
+        PROGRAM,
+        clock=lambda: NOW,
+        forgotten_key=blocklist_key(SECRET),
+    )
+
+
+def people(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(select(func.count()).select_from(models.Participant)).scalar_one()
+        )
+
+
+def test_a_late_message_from_a_forgotten_number_is_dropped_not_a_new_person(
+    engine: Engine, round_: Round
+) -> None:
+    forget_participant(engine, PHONE)
+    before = (people(engine), len(rows(engine, models.Message)))
+
+    outcome = service(engine).handle_inbound(
+        InboundMessage(Channel.SMS, PHONE, "4", provider_id="SM-late")
+    )
+
+    assert outcome.dropped
+    assert (people(engine), len(rows(engine, models.Message))) == before
+    assert rows(engine, models.Contact, address=PHONE) == []
+
+
+def test_a_forgotten_person_may_start_again_by_asking(engine: Engine, round_: Round) -> None:
+    forget_participant(engine, PHONE)
+
+    outcome = service(engine).handle_inbound(
+        InboundMessage(Channel.SMS, PHONE, "START", provider_id="SM-again")
+    )
+
+    assert not outcome.dropped and outcome.participant_id not in round_.people
+    (contact,) = rows(engine, models.Contact, address=PHONE)
+    assert contact["participant_id"] == outcome.participant_id
+
+
+def test_their_parked_messages_are_purged_from_the_spool(
+    engine: Engine, round_: Round, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.put(InboundMessage(Channel.SMS, PHONE, "parked before, replayed after"))
+    spool.put(InboundMessage(Channel.SMS, "+15550100999", "someone else's"))
+
+    report = forget_participant(engine, PHONE, spool=tmp_path / "spool")
+
+    assert report.spooled == 1
+    [left] = spool.pending()
+    assert "someone else" in left.read_text()
+
+
+def test_the_key_an_export_printed_names_them(engine: Engine, round_: Round) -> None:
+    frame = tidy_responses(engine, "priorities", parse_activity, SECRET, "UTC")
+    key = frame[frame["text"].str.contains("Diego")]["participant"].iloc[0]
+
+    assert forget_participant(engine, key).participant_id == round_.people[0]
+
+
+def test_their_open_lets_talk_items_are_closed(engine: Engine, round_: Round) -> None:
+    report = forget_participant(engine, PHONE)
+
+    (item,) = rows(engine, models.LetsTalk, participant_id=round_.people[0])
+    assert (item["status"], item["resolved_by"], item["text"]) == ("resolved", "forgotten", "")
+    assert report.lets_talk_closed == 1
+
+
+@pytest.mark.parametrize("keep_answers", [True, False], ids=["answers-kept", "answers-deleted"])
+def test_no_copy_of_the_number_or_their_words_is_left_in_the_sqlite_files(
+    db_url: str, tmp_path: Path, keep_answers: bool
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the files of a SQLite database")
+    engine = connect(db_url)
+    seed_round(engine)
+    family = service(engine)
+    words = "My son Diego needs a bus at 4th and Main"
+    for n, text in enumerate(["Hola", "1", "yes", "1", "lincoln", words, words, words] * 10):
+        family.handle_inbound(InboundMessage(Channel.SMS, PHONE, text, provider_id=f"SM{n}"))
+    path = Path(db_url.removeprefix("sqlite:///"))
+    files = [path, path.with_name(path.name + "-wal")]
+    assert any(PHONE.encode() in f.read_bytes() for f in files if f.exists())  # it was there
+
+    # The server is still running: its connections keep the write-ahead log open.
+    report = forget_participant(engine, PHONE, keep_answers=keep_answers)
+    left = {f.name: f.read_bytes() for f in files if f.exists()}
+    engine.dispose()
+
+    assert report.wiped
+    for name, data in left.items():
+        assert PHONE.encode() not in data and b"Diego" not in data, name
+
+
+def test_sqlite_zeroes_text_as_it_is_overwritten(tmp_path: Path) -> None:
+    """secure_delete: a row rewritten (a delivery report) leaves no old copy in its page.
+
+    Some SQLite builds (this machine's among them) zero freed space by default;
+    storage.database asks for it on every connection so that all of them do.
+    """
+    path = tmp_path / "words.db"
+    engine = connect(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        connection.exec_driver_sql("CREATE TABLE m (id INTEGER PRIMARY KEY, body TEXT, s TEXT)")
+        for n in range(50):
+            connection.exec_driver_sql(
+                "INSERT INTO m (body, s) VALUES (?, 'received')", (f"Diego needs a bus {n}",)
+            )
+    raw = engine.raw_connection()  # SQLite checkpoints on its own as the log grows
+    raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE m SET s = 'delivered'")
+        connection.exec_driver_sql("UPDATE m SET body = ''")
+    engine.dispose()  # the last connection checkpoints the log into the file
+
+    assert b"Diego" not in path.read_bytes()
