@@ -124,7 +124,8 @@ def is_genuine(
 
 
 def is_readable(body: bytes, content_type: str | None) -> bool:
-    """Whether Bolt can read the body; it answers 500 to anything it cannot."""
+    """Whether Bolt can read the body; it answers 500 to anything it cannot (a payload
+    whose `user` is a number, whose `actions` is not a list of objects)."""
     try:
         raw = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -133,12 +134,44 @@ def is_readable(body: bytes, content_type: str | None) -> bool:
         return True
     try:
         if content_type == "application/json" or raw.startswith("{"):
-            return isinstance(json.loads(raw), dict)
+            data = json.loads(raw)
+            return isinstance(data, dict) and _well_formed(data)
         form = dict(parse_qsl(raw, keep_blank_values=True))
         if "payload" in raw and "payload" in form:
-            return isinstance(json.loads(form["payload"]), dict)
-    except json.JSONDecodeError:
+            data = json.loads(form["payload"])
+            return isinstance(data, dict) and _well_formed(data)
+    except (json.JSONDecodeError, RecursionError):
         return False
+    return True
+
+
+# Where Bolt looks, and what it expects there (slack_bolt.request.internals).
+_OBJECT_OR_ID = ("user", "team", "enterprise", "channel")
+_OBJECTS = ("event", "message", "previous_message", "item", "view", "container", "assistant_thread")
+_LISTS_OF_OBJECTS = ("actions", "authorizations")
+
+
+def _well_formed(payload: Mapping[str, Any], depth: int = 0) -> bool:
+    if depth > 3:
+        return True
+    for key in _OBJECT_OR_ID:
+        value = payload.get(key)
+        if value is not None and not isinstance(value, str | dict):
+            return False
+    for key in _LISTS_OF_OBJECTS:
+        value = payload.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        ):
+            return False
+    for key in (*_OBJECTS, *_LISTS_OF_OBJECTS):
+        value = payload.get(key)
+        inner = value if isinstance(value, list) else [value]
+        for item in inner:
+            if item is None:
+                continue
+            if not isinstance(item, dict) or not _well_formed(item, depth + 1):
+                return False
     return True
 
 

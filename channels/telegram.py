@@ -220,7 +220,10 @@ def _membership(change: Mapping[str, Any]) -> TelegramUpdate:
 def _time(date: int | None) -> datetime | None:
     if not date:
         return None
-    return datetime.fromtimestamp(date, UTC).replace(tzinfo=None)
+    try:
+        return datetime.fromtimestamp(date, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):  # a date no clock has reached
+        raise UnsupportedEvent("malformed update: date") from None
 
 
 # -- rendering -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -11,9 +11,11 @@ __all__ = [
     "Channel",
     "Choice",
     "InboundMessage",
+    "MAX_TEXT",
     "OutboundMessage",
     "Reply",
     "Template",
+    "within_limits",
 ]
 
 
@@ -23,6 +25,16 @@ class Channel(StrEnum):
     SLACK = "slack"
     WHATSAPP = "whatsapp"
     SIMULATOR = "simulator"
+
+
+# The longest text each channel lets anyone send; more than that is stored cut.
+MAX_TEXT = {
+    Channel.SMS: 1_600,  # Twilio's limit for one (concatenated) message
+    Channel.WHATSAPP: 4_096,
+    Channel.TELEGRAM: 4_096,
+    Channel.SLACK: 40_000,
+    Channel.SIMULATOR: 4_096,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +116,11 @@ class OutboundMessage:
     choices: tuple[Choice, ...] = field(default=())
     reference: str = ""
     template: Template | None = None
+
+
+def within_limits(message: InboundMessage) -> InboundMessage:
+    """`message` with its text cut to what its channel allows (`MAX_TEXT`)."""
+    limit = MAX_TEXT.get(message.channel)
+    if limit is None or len(message.text) <= limit:
+        return message
+    return replace(message, text=message.text[:limit])

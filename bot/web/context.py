@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.requests import Request
 
 from bot.bootstrap import Runtime
-from bot.core.messages import InboundMessage
+from bot.core.messages import InboundMessage, within_limits
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -55,6 +55,7 @@ class Web:
         Never lose it and never answer 5xx: the spool is replayed in the background.
         """
         runtime = self.runtime
+        message = within_limits(message)
         try:
             await self.run_db(lambda: runtime.service.handle_inbound(message))
         except Exception:

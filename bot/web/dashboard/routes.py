@@ -43,6 +43,7 @@ from bot.synthesis.representation import (
     plan_follow_up,
 )
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
+from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
 from storage.logins import count_failed_logins, record_login
 from storage.progress import (
@@ -556,8 +557,11 @@ def dashboard_routes(
                 429,
                 **{"Retry-After": str(wait)},
             )
-        form = await request.form()
-        given = str(form.get("token", ""))
+        try:
+            form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
+        except BodyTooLarge:
+            return too_large("dashboard.login")
+        given = form.get("token", "")
         ok = bool(given) and signer.is_token(given)
         await run_db(lambda: record_login(engine, client, ok, now))
         if not ok:
@@ -584,8 +588,11 @@ def dashboard_routes(
         session = session_of(request)
         if session is None:
             return _html(_login_page(config, "Please sign in again."), 401)
-        form = await request.form()
-        activity = str(form.get("activity", ""))
+        try:
+            form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
+        except BodyTooLarge:
+            return too_large("dashboard.follow_up")
+        activity = form.get("activity", "")
         query = {"activity": activity}
         if not hmac.compare_digest(str(form.get("csrf", "")), signer.csrf(session)):
             return RedirectResponse(

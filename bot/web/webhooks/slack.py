@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.web.context import web_of
+from bot.web.requests import LIMITS, BodyTooLarge, read_body, too_large
 from channels import slack as slack_channel
 
 __all__ = ["routes"]
@@ -24,7 +25,10 @@ async def receive_event(request: Request) -> Response:
     slack, handler = web.runtime.slack, web.slack_handler
     if slack is None or handler is None:
         return Response("Slack is not configured", status_code=404)
-    body = await request.body()
+    try:
+        body = await read_body(request, LIMITS["slack"])
+    except BodyTooLarge:
+        return too_large("slack")
     if not slack.is_genuine(body, request.headers):
         log.warning("slack.forged")
         return JSONResponse({"error": "invalid request"}, status_code=401)
@@ -32,7 +36,12 @@ async def receive_event(request: Request) -> Response:
         web.unsupported("slack.unreadable", "malformed body")
         return Response(status_code=200)
     # Starlette keeps the body it read, so Bolt reads the same bytes.
-    return await handler.handle(request)
+    try:
+        return await handler.handle(request)
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
+        # A genuine request in a shape Bolt cannot read: Slack would only retry a 500.
+        web.unsupported("slack.unreadable", f"malformed payload ({type(error).__name__})")
+        return Response(status_code=200)
 
 
 routes = [Route("/webhooks/slack/events", receive_event, methods=["POST"])]

@@ -16,6 +16,7 @@ from bot.core.messages import Channel
 from bot.errors import UnsupportedEvent
 from bot.services.inbound import utcnow
 from bot.web.context import web_of
+from bot.web.requests import LIMITS, BodyTooLarge, read_body, too_large
 from channels import telegram as telegram_channel
 from storage.linking import block_contact
 
@@ -35,8 +36,13 @@ async def receive_update(request: Request) -> Response:
         log.warning("telegram.forged")
         return Response("invalid secret token", status_code=403)
     try:
-        update = telegram_channel.parse_update(json.loads(await request.body()))
-    except ValueError:  # not JSON, not UTF-8: Telegram would only send it again
+        body = await read_body(request, LIMITS["telegram"])
+    except BodyTooLarge:
+        return too_large("telegram")
+    try:
+        update = telegram_channel.parse_update(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested absurdly deep
+        # Telegram would only send it again: answer 200 and log it.
         web.unsupported("telegram.unreadable", "malformed JSON")
         return Response(status_code=200)
     except UnsupportedEvent as error:

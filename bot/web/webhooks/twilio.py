@@ -15,7 +15,7 @@ from starlette.routing import Route
 from bot.errors import UnsupportedEvent
 from bot.services.inbound import utcnow
 from bot.web.context import web_of
-from bot.web.requests import read_form_pairs
+from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from channels.twilio_sms import EMPTY_TWIML, TwilioSms
 from storage.outbox import Delivery
 
@@ -32,7 +32,10 @@ async def receive_sms(request: Request) -> Response:
     if sms is None:
         log.warning("twilio.off")
         return Response("SMS is not configured", status_code=404)
-    pairs = await read_form_pairs(request)
+    try:
+        pairs = await read_form_pairs(request, LIMITS["twilio"])
+    except BodyTooLarge:
+        return too_large("twilio.sms")
     if not _is_genuine(sms, request, pairs):
         return Response("invalid signature", status_code=403)
     try:
@@ -49,7 +52,10 @@ async def receive_status(request: Request) -> Response:
     sms = web.runtime.sms
     if sms is None:
         return Response("SMS is not configured", status_code=404)
-    pairs = await read_form_pairs(request)
+    try:
+        pairs = await read_form_pairs(request, LIMITS["twilio"])
+    except BodyTooLarge:
+        return too_large("twilio.status")
     if not _is_genuine(sms, request, pairs):
         return Response("invalid signature", status_code=403)
     try:
