@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         10, ge=1, validation_alias=_env("ENGAGE_SUPPRESSION_THRESHOLD")
     )
     spool_dir: Path = Field(Path("spool"), validation_alias=_env("ENGAGE_SPOOL_DIR"))
+    # Addresses of the reverse proxies whose X-Forwarded-For is believed (comma-separated);
+    # empty: none, every client is the address that connected.
+    forwarded_allow_ips: str = Field("", validation_alias=_env("ENGAGE_FORWARDED_ALLOW_IPS"))
     sms_per_second: float = Field(1.0, validation_alias=_env("ENGAGE_SMS_PER_SECOND"))
     # Broadcasts (docs/broadcasts.md): SMS broadcasts wait out quiet hours, local time.
     quiet_hours: str = Field("20:00-08:00", validation_alias=_env("ENGAGE_QUIET_HOURS"))

@@ -1,42 +1,103 @@
-"""Dashboard sign-ins: failed attempts are audit entries, and they rate-limit the next ones.
+"""Dashboard sign-ins and sessions, in the database so every server process sees the same.
 
-Kept in the database, not in memory, so every `engage serve` process behind a
-load balancer counts the same attempts.
+A sign-in attempt is recorded as failed *before* its token is checked, in the
+same transaction that counts the failures before it (one client at a time:
+SQLite's write lock, a PostgreSQL advisory lock), so a hundred attempts at once
+count as a hundred; a right token then marks its attempt successful. Sessions
+are rows too, so signing out revokes one on every server at once.
 """
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, text, update
 
 from storage import models
-from storage.activities import record_audit
 
-__all__ = ["FAILED_LOGIN", "count_failed_logins", "record_login"]
+__all__ = [
+    "FAILED_LOGIN",
+    "begin_login",
+    "finish_login",
+    "is_live_session",
+    "revoke_session",
+    "start_session",
+]
 
 FAILED_LOGIN = "dashboard.login_failed"
+LOGIN = "dashboard.login"
 audit = models.table(models.AuditEntry)
+sessions = models.table(models.DashboardSession)
+# Advisory-lock class for "a sign-in from this client is being counted" (PostgreSQL).
+_LOCK_CLASS = 7406
 
 
 def _actor(client: str) -> str:
     return f"ip:{client}"[:128]
 
 
-def record_login(engine: Engine, client: str, ok: bool, now: datetime) -> None:
-    """Audit a sign-in attempt from `client` (an IP address)."""
-    action = "dashboard.login" if ok else FAILED_LOGIN
-    record_audit(engine, _actor(client), action, {}, now)
-
-
-def count_failed_logins(engine: Engine, client: str, since: datetime) -> int:
-    """Failed sign-ins from `client` at or after `since`."""
-    with engine.connect() as connection:
-        found = connection.execute(
+def begin_login(engine: Engine, client: str, since: datetime, now: datetime) -> tuple[int, int]:
+    """Record an attempt from `client` (an IP address) as failed, and count the failed ones
+    since `since` before it: (the attempt's id, failures before it)."""
+    actor = _actor(client)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                {"c": _LOCK_CLASS, "k": zlib.crc32(actor.encode()) - 2**31},
+            )
+        before = connection.execute(
             select(func.count()).where(
                 audit.c.action == FAILED_LOGIN,
-                audit.c.actor == _actor(client),
+                audit.c.actor == actor,
                 audit.c.created_at >= since,
             )
         ).scalar_one()
-    return int(found)
+        attempt = connection.execute(
+            insert(audit).returning(audit.c.id),
+            {"actor": actor, "action": FAILED_LOGIN, "detail": {}, "created_at": now},
+        ).scalar_one()
+    return int(attempt), int(before)
+
+
+def finish_login(engine: Engine, attempt: int) -> None:
+    """The attempt's token was right: it was a sign-in, not a failure."""
+    with engine.begin() as connection:
+        connection.execute(update(audit).where(audit.c.id == attempt), {"action": LOGIN})
+
+
+def start_session(
+    engine: Engine, session_id: str, client: str, now: datetime, expires_at: datetime
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(sessions),
+            {
+                "id": session_id,
+                "client": _actor(client),
+                "created_at": now,
+                "expires_at": expires_at,
+            },
+        )
+
+
+def is_live_session(engine: Engine, session_id: str, now: datetime) -> bool:
+    """Whether the session exists, has not expired and was not signed out."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(sessions.c.id).where(
+                sessions.c.id == session_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > now,
+            )
+        ).first()
+    return found is not None
+
+
+def revoke_session(engine: Engine, session_id: str, now: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None)),
+            {"revoked_at": now},
+        )

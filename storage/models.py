@@ -41,6 +41,7 @@ __all__ = [
     "Segment",
     "Contact",
     "Conversation",
+    "DashboardSession",
     "LetsTalk",
     "Message",
     "Outbox",
@@ -389,6 +390,17 @@ class ForgottenAddress(Base):
     __tablename__ = "forgotten_addresses"
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     forgotten_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DashboardSession(Base):
+    """An organizer signed in to the dashboard; signing out revokes it on every server."""
+
+    __tablename__ = "dashboard_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEntry(Base):

@@ -32,18 +32,16 @@ def serve(
     """
     import uvicorn
 
-    from bot.web.app import create_app
+    from bot.web.app import create_app, server_options
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
     runtime = open_runtime(detector=True)
     initialize(runtime)
-    # Each webhook logs its own event line; uvicorn's access line would repeat it.
     uvicorn.run(
         create_app(runtime, run_sender=sender),
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
+        **server_options(runtime.settings),
     )
 
 

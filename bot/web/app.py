@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import text as sql
@@ -25,12 +26,13 @@ from bot.bootstrap import (
 from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.services.inbound import utcnow
 from bot.services.organizers import PlannedBroadcasts
+from bot.settings import Settings
 from bot.web.context import UnsupportedLog, Web, web_of
 from bot.web.dashboard.routes import DashboardConfig, dashboard_off_routes, dashboard_routes
 from bot.web.webhooks import slack, telegram, twilio
 from storage.channel_pauses import SqlChannelPauses
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "server_options"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,23 @@ def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.web = web
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the app (`engage serve`).
+
+    X-Forwarded-For is believed only from the proxies ENGAGE_FORWARDED_ALLOW_IPS
+    names: uvicorn's default trusts loopback, which would let anyone there choose
+    the address dashboard sign-ins are counted against. Each webhook logs its own
+    event line; uvicorn's access line would repeat it.
+    """
+    proxies = settings.forwarded_allow_ips.strip()
+    return {
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 async def healthz(request: Request) -> Response:
@@ -133,6 +152,12 @@ def _dashboard(web: Web) -> list[BaseRoute]:
     token = runtime.settings.admin_token
     if token is None or not token.get_secret_value():
         return dashboard_off_routes()
+    if not runtime.settings.public_url.startswith("https://"):
+        # The token and the session cookie would cross the network in the clear.
+        log.warning(
+            "dashboard.insecure_public_url",
+            extra={"hint": "ENGAGE_ADMIN_TOKEN is set but ENGAGE_PUBLIC_URL is not https"},
+        )
     config = DashboardConfig(
         admin_token=token.get_secret_value(),
         timezone=runtime.district.timezone,

@@ -7,13 +7,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, insert
 
 from bot.bootstrap import build_runtime
 from bot.services.inbound import utcnow
 from bot.settings import Settings
-from bot.web.app import create_app
+from bot.web.app import create_app, server_options
 from storage import models
 from storage.database import migrate
 from tests.conftest import EXAMPLES
@@ -56,16 +57,20 @@ def seed(engine: Engine) -> None:
 
 
 @contextmanager
-def running_dashboard(tmp_path: Path, token: str | None = TOKEN) -> Iterator[Site]:
+def running_dashboard(
+    tmp_path: Path, token: str | None = TOKEN, **overrides: Any
+) -> Iterator[Site]:
+    """The app served as `engage serve` serves it (its uvicorn options too)."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite:///{tmp_path / 'engage.db'}",
         district_file=EXAMPLES / "district.yaml",
         spool_dir=tmp_path / "spool",
         admin_token=token,
+        **overrides,
     )
     runtime = build_runtime(settings, detector=False)
     migrate(runtime.engine)
     seed(runtime.engine)
-    with serve(create_app(runtime, run_sender=False)) as url:
+    with serve(create_app(runtime, run_sender=False), **server_options(settings)) as url:
         yield Site(url, runtime.engine)

@@ -4,15 +4,19 @@ Server-rendered HTML with inline CSS and inline SVG charts: it works on a
 district network with no internet access. Behind the admin token
 (ENGAGE_ADMIN_TOKEN): the sign-in form posts the token once and gets a signed
 session cookie (HMAC keyed by the token, so changing the token signs everyone
-out). A wrong token answers 401; after `MAX_FAILURES` wrong tokens from one
-address within `FAILURE_WINDOW`, every attempt from it answers 429 until the
-window has passed. Attempts are counted in the database, so every server
-process sees the same count. Without a token configured the dashboard is off
-(`/` answers 404), never open.
+out) naming a session row, which signing out revokes on every server. A wrong
+token answers 401. After `MAX_FAILURES` wrong tokens from one address within
+`FAILURE_WINDOW`, each further attempt from it waits before its token is
+checked (`login_delay`: 1 s, then 2, 4, … up to `MAX_DELAY`), so guessing
+slows to a crawl, yet the right token is never refused: an organizer behind
+the same network address as a guesser still gets in. Attempts are counted in
+the database, atomically, so every server process sees the same count.
+Without a token configured the dashboard is off (`/` answers 404), never open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -45,7 +49,13 @@ from bot.synthesis.representation import (
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
-from storage.logins import count_failed_logins, record_login
+from storage.logins import (
+    begin_login,
+    finish_login,
+    is_live_session,
+    revoke_session,
+    start_session,
+)
 from storage.progress import (
     ActivityProgress,
     FunnelStep,
@@ -57,7 +67,13 @@ from storage.progress import (
 )
 from storage.representation import SqlRepresentation
 
-__all__ = ["DashboardConfig", "SessionSigner", "dashboard_off_routes", "dashboard_routes"]
+__all__ = [
+    "DashboardConfig",
+    "SessionSigner",
+    "dashboard_off_routes",
+    "dashboard_routes",
+    "login_delay",
+]
 
 log = logging.getLogger(__name__)
 RunDb = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -66,6 +82,8 @@ Parse = Callable[[str, str], Activity]
 COOKIE = "engage_session"
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+MAX_DELAY = 30.0
+HSTS = "max-age=31536000"
 DAYS = 30
 UTC = ZoneInfo("UTC")
 HEADERS = {
@@ -96,8 +114,15 @@ class DashboardConfig:
     session_hours: int = 12
 
 
+def login_delay(failures: int) -> float:
+    """Seconds an attempt waits after `failures` wrong tokens from its address."""
+    if failures < MAX_FAILURES:
+        return 0.0
+    return min(MAX_DELAY, 2.0 ** (failures - MAX_FAILURES))
+
+
 class SessionSigner:
-    """Signed, expiring session values; no session store (any process can check them)."""
+    """Signed, expiring session values naming a session row (storage.logins)."""
 
     def __init__(self, admin_token: str, hours: int) -> None:
         self._key = hmac.new(admin_token.encode(), b"engage-dashboard-session", hashlib.sha256)
@@ -112,19 +137,24 @@ class SessionSigner:
     def is_token(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self._token)
 
-    def issue(self, now: datetime) -> str:
-        expires = int((now + timedelta(hours=self.hours)).replace(tzinfo=UTC).timestamp())
-        body = f"{expires}.{secrets.token_urlsafe(12)}"
-        return f"{body}.{self._mac('session:' + body)}"
+    def issue(self, now: datetime) -> tuple[str, str, datetime]:
+        """A new session: (cookie value, session id, when it expires)."""
+        expires_at = now + timedelta(hours=self.hours)
+        session_id = secrets.token_urlsafe(24)
+        body = f"{int(expires_at.replace(tzinfo=UTC).timestamp())}.{session_id}"
+        return f"{body}.{self._mac('session:' + body)}", session_id, expires_at
 
-    def is_valid(self, value: str | None, now: datetime) -> bool:
+    def session_id(self, value: str | None, now: datetime) -> str | None:
+        """The session a cookie names, if it is signed and not expired."""
         if not value or value.count(".") != 2:
-            return False
+            return None
         body, _, mac = value.rpartition(".")
         if not hmac.compare_digest(mac, self._mac("session:" + body)):
-            return False
-        expires = body.split(".", 1)[0]
-        return expires.isdigit() and int(expires) > now.replace(tzinfo=UTC).timestamp()
+            return None
+        expires, _, session_id = body.partition(".")
+        if not expires.isdigit() or int(expires) <= now.replace(tzinfo=UTC).timestamp():
+            return None
+        return session_id
 
     def csrf(self, session: str) -> str:
         return self._mac("csrf:" + session)[:32]
@@ -139,10 +169,6 @@ def _page(title: str, body: str, *, refresh: bool = False) -> str:
         body=body,
         refresh='<meta http-equiv="refresh" content="60">' if refresh else "",
     )
-
-
-def _html(content: str, status: int = 200, **headers: str) -> HTMLResponse:
-    return HTMLResponse(content, status_code=status, headers={**HEADERS, **headers})
 
 
 def _login_page(config: DashboardConfig, problem: str = "") -> str:
@@ -512,15 +538,28 @@ def dashboard_routes(
 ) -> list[BaseRoute]:
     """The dashboard's routes: `/`, `/login`, `/logout`, `/follow-up`."""
     signer = SessionSigner(config.admin_token, config.session_hours)
+    # On https, browsers are told to come back on https only.
+    headers = {**HEADERS, **({"Strict-Transport-Security": HSTS} if config.secure_cookie else {})}
 
-    def session_of(request: Request) -> str | None:
-        value = request.cookies.get(COOKIE)
-        return value if signer.is_valid(value, clock()) else None
+    def html(content: str, status: int = 200, **more: str) -> HTMLResponse:
+        return HTMLResponse(content, status_code=status, headers={**headers, **more})
+
+    def redirect(url: str) -> RedirectResponse:
+        return RedirectResponse(url, status_code=303, headers=headers)
+
+    async def session_of(request: Request) -> str | None:
+        """The id of the request's live session: signed, not expired, not signed out."""
+        now = clock()
+        session = signer.session_id(request.cookies.get(COOKIE), now)
+        if session is None:
+            return None
+        live: bool = await run_db(lambda: is_live_session(engine, session, now))
+        return session if live else None
 
     async def home(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
-            return RedirectResponse("/login", status_code=303, headers=HEADERS)
+            return redirect("/login")
         now = clock()
         activity = request.query_params.get("activity") or None
         overview: Overview = await run_db(
@@ -538,39 +577,40 @@ def dashboard_routes(
             )
         problem = problem or PROBLEMS.get(request.query_params.get("problem", ""), "")
         page = render_dashboard(overview, config, signer.csrf(session), now, notice, problem)
-        return _html(page, 404 if activity is not None and overview.selected is None else 200)
+        return html(page, 404 if activity is not None and overview.selected is None else 200)
 
     async def login_form(request: Request) -> Response:
-        if session_of(request) is not None:
-            return RedirectResponse("/", status_code=303, headers=HEADERS)
-        return _html(_login_page(config))
+        if await session_of(request) is not None:
+            return redirect("/")
+        return html(_login_page(config))
 
     async def login(request: Request) -> Response:
         client = _client(request)
-        now = clock()
-        failures = await run_db(lambda: count_failed_logins(engine, client, now - FAILURE_WINDOW))
-        if failures >= MAX_FAILURES:
-            log.warning("dashboard.login_limited", extra={"client": client})
-            wait = int(FAILURE_WINDOW.total_seconds())
-            return _html(
-                _login_page(config, "Too many wrong tokens. Try again in 15 minutes."),
-                429,
-                **{"Retry-After": str(wait)},
-            )
         try:
             form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
         except BodyTooLarge:
             return too_large("dashboard.login")
+        now = clock()
+        # Counted (as a failure) before the token is looked at, so attempts made all
+        # at once each see the ones before them.
+        attempt, failures = await run_db(
+            lambda: begin_login(engine, client, now - FAILURE_WINDOW, now)
+        )
+        delay = login_delay(failures)
+        if delay:
+            log.warning("dashboard.login_slowed", extra={"client": client, "delay_s": delay})
+            await asyncio.sleep(delay)
         given = form.get("token", "")
-        ok = bool(given) and signer.is_token(given)
-        await run_db(lambda: record_login(engine, client, ok, now))
-        if not ok:
+        if not (given and signer.is_token(given)):
             log.warning("dashboard.login_failed", extra={"client": client})
-            return _html(_login_page(config, "That token is not right."), 401)
-        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+            return html(_login_page(config, "That token is not right."), 401)
+        await run_db(lambda: finish_login(engine, attempt))
+        cookie, session, expires_at = signer.issue(now)
+        await run_db(lambda: start_session(engine, session, client, now, expires_at))
+        response = redirect("/")
         response.set_cookie(
             COOKIE,
-            signer.issue(now),
+            cookie,
             max_age=config.session_hours * 3600,
             httponly=True,
             samesite="strict",
@@ -580,24 +620,33 @@ def dashboard_routes(
         return response
 
     async def logout(request: Request) -> Response:
-        response = RedirectResponse("/login", status_code=303, headers=HEADERS)
+        session = await session_of(request)
+        if session is None:
+            return redirect("/login")
+        try:
+            form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
+        except BodyTooLarge:
+            return too_large("dashboard.logout")
+        if not hmac.compare_digest(form.get("csrf", ""), signer.csrf(session)):
+            return redirect(f"/?{urlencode({'problem': 'csrf'})}")
+        now = clock()
+        await run_db(lambda: revoke_session(engine, session, now))
+        response = redirect("/login")
         response.delete_cookie(COOKIE, path="/")
         return response
 
     async def follow_up(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
-            return _html(_login_page(config, "Please sign in again."), 401)
+            return html(_login_page(config, "Please sign in again."), 401)
         try:
             form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
         except BodyTooLarge:
             return too_large("dashboard.follow_up")
         activity = form.get("activity", "")
         query = {"activity": activity}
-        if not hmac.compare_digest(str(form.get("csrf", "")), signer.csrf(session)):
-            return RedirectResponse(
-                f"/?{urlencode({**query, 'problem': 'csrf'})}", status_code=303, headers=HEADERS
-            )
+        if not hmac.compare_digest(form.get("csrf", ""), signer.csrf(session)):
+            return redirect(f"/?{urlencode({**query, 'problem': 'csrf'})}")
         actor = f"dashboard:{_client(request)}"
         try:
             plan = await run_db(
@@ -605,13 +654,9 @@ def dashboard_routes(
             )
         except RepresentationError as error:
             code = "enrollment" if "enrollment" in str(error) else "none"
-            return RedirectResponse(
-                f"/?{urlencode({**query, 'problem': code})}", status_code=303, headers=HEADERS
-            )
+            return redirect(f"/?{urlencode({**query, 'problem': code})}")
         log.info("dashboard.follow_up", extra={"activity": activity, "groups": len(plan.groups)})
-        return RedirectResponse(
-            f"/?activity={quote(activity)}&planned={plan.id}", status_code=303, headers=HEADERS
-        )
+        return redirect(f"/?activity={quote(activity)}&planned={plan.id}")
 
     return [
         Route("/", home, methods=["GET"]),
