@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from bot.core.audience import Audience, AudienceRules, Reach, Recipient
 from bot.core.messages import Reply
@@ -370,12 +371,68 @@ class BroadcastStore:
         message: Mapping[str, str] | None = None,
         reminders: Sequence[datetime] = (),
         detail: Mapping[str, object] | None = None,
+        request_key: str | None = None,
     ) -> list[int]:
-        """Create a broadcast and its scheduled reminders; ids, the broadcast's first."""
+        """Create a broadcast and its scheduled reminders; ids, the broadcast's first.
+
+        With `request_key` (a confirmation's nonce) a broadcast already created by
+        that request is returned instead, alone: a replayed confirmation creates
+        nothing more.
+        """
+        if request_key is not None:
+            found = self.by_request(request_key)
+            if found is not None:
+                return [found]
+        try:
+            return self._create(
+                kind,
+                audience,
+                scheduled_at,
+                now,
+                actor,
+                activity_id,
+                message,
+                reminders,
+                detail,
+                request_key,
+            )
+        except IntegrityError:
+            # The same confirmation, at the same moment, in another process.
+            found = self.by_request(request_key) if request_key is not None else None
+            if found is None:
+                raise
+            return [found]
+
+    def by_request(self, request_key: str) -> int | None:
+        """The broadcast a confirmation created, if it did."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(broadcasts.c.id).where(broadcasts.c.request_key == request_key)
+            ).scalar()
+        return int(found) if found is not None else None
+
+    def _create(
+        self,
+        kind: BroadcastKind,
+        audience: Audience,
+        scheduled_at: datetime,
+        now: datetime,
+        actor: str,
+        activity_id: int | None,
+        message: Mapping[str, str] | None,
+        reminders: Sequence[datetime],
+        detail: Mapping[str, object] | None,
+        request_key: str | None,
+    ) -> list[int]:
         with self.engine.begin() as connection:
             broadcast_id = self._insert(
                 connection, kind, audience, scheduled_at, now, actor, activity_id, message, None
             )
+            if request_key is not None:
+                connection.execute(
+                    update(broadcasts).where(broadcasts.c.id == broadcast_id),
+                    {"request_key": request_key},
+                )
             ids = [broadcast_id]
             for moment in reminders:
                 ids.append(

@@ -432,6 +432,9 @@ class Broadcast(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The confirmation that created it (a Slack button's nonce): a replayed tap finds
+    # this broadcast instead of creating another.
+    request_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
 
 
 class Segment(Base):

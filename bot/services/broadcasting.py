@@ -282,13 +282,15 @@ class Broadcasting:
             starts = self.policy.quiet_hours.next_allowed(start)
         return Estimate(longest, starts, finish, deferred)
 
-    def confirm(self, plan: Plan, actor: str) -> int:
+    def confirm(self, plan: Plan, actor: str, request_key: str | None = None) -> int:
         """Create the broadcast (and its reminders) as planned; its id.
 
         The audience is counted again when it is enqueued; the plan's numbers
-        are what the organizer saw.
+        are what the organizer saw. With `request_key` (a confirmation's nonce),
+        confirming again returns the broadcast the first confirmation created.
         """
         ids = self.store.create(
+            request_key=request_key,
             kind=plan.kind,
             audience=plan.audience,
             scheduled_at=plan.scheduled_at,
@@ -308,6 +310,10 @@ class Broadcasting:
             },
         )
         return ids[0]
+
+    def confirmed(self, request_key: str) -> int | None:
+        """The broadcast a confirmation (its nonce) created, if any."""
+        return self.store.by_request(request_key)
 
     def save_segment(self, name: str, to: str, actor: str) -> tuple[bool, Audience]:
         """Save a filter under `name` for `segment=NAME`; (is new, the stored audience)."""

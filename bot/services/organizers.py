@@ -8,15 +8,17 @@
 
 A broadcast is never sent from the command itself: the answer shows who
 would get it and asks for a Confirm tap, and the tap plans it again (the
-numbers may have moved) before creating it. Organizers are Slack user ids
+numbers may have moved) before creating it. The button carries a nonce, so a
+tap Slack delivers twice (or anyone replays) creates one broadcast, not two. Organizers are Slack user ids
 (SLACK_ORGANIZERS) or members of a user group (SLACK_ORGANIZER_GROUP).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -89,6 +91,8 @@ class BroadcastPreview:
     finishes_at: datetime | None = None
     warnings: tuple[str, ...] = ()
     broadcast_id: int | None = None
+    # The confirmation had created it already (a repeated tap).
+    again: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +124,9 @@ class Broadcasts(Protocol):
 
     def preview(self, activity: str, to: str) -> BroadcastPreview: ...
 
-    def confirm(self, activity: str, to: str, actor: str) -> BroadcastPreview: ...
+    def confirm(self, activity: str, to: str, actor: str, nonce: str) -> BroadcastPreview:
+        """Create the broadcast; the one `nonce` created already, if it did (`again`)."""
+        ...
 
     def recent(self, activity: str | None) -> Sequence[BroadcastStatus]:
         """The latest broadcasts (of `activity`, if given), newest first."""
@@ -229,12 +235,22 @@ class EngageCommand:
             return Reply(REFUSAL.format(what="broadcast", user=user_id))
         if self.broadcasts is None:
             return Reply("Broadcasting is not available on this server.")
-        activity, _, to = payload.removeprefix(CONFIRM).partition("|")
+        parts = payload.removeprefix(CONFIRM).split("|", 2)
+        if len(parts) != 3 or not parts[0]:
+            return Reply("That button has expired.")
+        nonce, activity, to = parts
         broadcasts = self.broadcasts
         try:
-            done = await self.run(lambda: broadcasts.confirm(activity, to, f"slack:{user_id}"))
+            done = await self.run(
+                lambda: broadcasts.confirm(activity, to, f"slack:{user_id}", nonce)
+            )
         except EngageError as error:
             return Reply(f"Not sent: {error}")
+        if done.again:
+            return Reply(
+                f"Broadcast #{done.broadcast_id} of *{done.title}* was already queued by this "
+                "button; nothing more is sent."
+            )
         log.info("organizers.broadcast", extra={"broadcast_id": done.broadcast_id})
         return Reply(
             f"Broadcast #{done.broadcast_id} of *{done.title}* is queued for "
@@ -302,7 +318,8 @@ class EngageCommand:
             lines.append(f"Sending would finish around {plan.finishes_at:%Y-%m-%d %H:%M} UTC.")
         lines.extend(f"⚠ {w}" for w in plan.warnings)
         lines.append("Nothing is sent until you confirm.")
-        payload = f"{CONFIRM}{plan.activity}|{to}"
+        # A fresh nonce per preview: one Confirm, one broadcast, however often it is tapped.
+        payload = f"{CONFIRM}{secrets.token_urlsafe(9)}|{plan.activity}|{to}"
         choices = (
             Choice("confirm", f"Send to {plan.reachable}", payload),
             Choice("cancel", "Cancel", CANCEL),
@@ -346,10 +363,29 @@ class PlannedBroadcasts:
     def preview(self, activity: str, to: str) -> BroadcastPreview:
         return _preview(self.broadcasting.plan(activity, to))
 
-    def confirm(self, activity: str, to: str, actor: str) -> BroadcastPreview:
+    def confirm(self, activity: str, to: str, actor: str, nonce: str) -> BroadcastPreview:
+        key = f"slack:{nonce}"
+        done = self.broadcasting.confirmed(key)
+        if done is not None:
+            return replace(self._existing(done, activity), again=True)
         # Planned again: the numbers the organizer confirmed may have moved since.
         plan = self.broadcasting.plan(activity, to)
-        return _preview(plan, self.broadcasting.confirm(plan, actor))
+        created = self.broadcasting.confirm(plan, actor, request_key=key)
+        return _preview(plan, created)
+
+    def _existing(self, broadcast_id: int, activity: str) -> BroadcastPreview:
+        record = self.broadcasting.store.get(broadcast_id)
+        audience = str(record.audience) if record is not None else ""
+        total = record.total if record is not None else 0
+        title = (record.activity_key if record is not None else None) or activity
+        return BroadcastPreview(
+            activity=activity,
+            title=title,
+            audience=audience,
+            reachable=total,
+            people=total,
+            broadcast_id=broadcast_id,
+        )
 
     def recent(self, activity: str | None, limit: int = 5) -> list[BroadcastStatus]:
         found = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -212,7 +213,7 @@ def test_a_broadcast_is_previewed_then_confirmed_by_a_tap(bot: ChatBot) -> None:
     assert "Nothing is sent until you confirm." in preview["text"]
     assert bot.rows(models.Broadcast) == []
     confirm = preview["blocks"][-1]["elements"][0]
-    assert confirm["value"] == f"broadcast:confirm:{SURVEY}|role=staff"
+    assert re.fullmatch(rf"broadcast:confirm:[\w-]{{12}}\|{SURVEY}\|role=staff", confirm["value"])
     action = tap(confirm["value"], "1726500500.1")
     action["user"]["id"] = "U0ORGANIZER"
     action["container"]["is_ephemeral"] = True
@@ -225,9 +226,27 @@ def test_a_broadcast_is_previewed_then_confirmed_by_a_tap(bot: ChatBot) -> None:
     assert (broadcast.kind, broadcast.created_by) == ("activity", "slack:U0ORGANIZER")
     assert [r.reminder_of for r in reminders] == [broadcast.id]
 
+    # The same tap again (Slack retrying, a double click, a replay): nothing more.
+    again = tap(confirm["value"], "1726500500.2")
+    again["user"]["id"] = "U0ORGANIZER"
+    assert bot.slack_interaction(again).status_code == 200
+    eventually(lambda: len(responses(bot)) == 3)
+    assert responses(bot)[2]["text"].startswith("Broadcast #1 of")
+    assert "already queued by this button" in responses(bot)[2]["text"]
+    assert len(bot.rows(models.Broadcast)) == 1 + len(reminders)
+
+
+def test_a_confirm_button_without_its_nonce_has_expired(bot: ChatBot) -> None:
+    action = tap(f"broadcast:confirm:{SURVEY}|all", "1726500600.2")
+    action["user"]["id"] = "U0ORGANIZER"
+    bot.slack_interaction(action)
+    eventually(lambda: len(responses(bot)) == 1)
+    assert responses(bot)[0]["text"] == "That button has expired."
+    assert bot.rows(models.Broadcast) == []
+
 
 def test_a_confirm_tap_from_a_non_organizer_is_refused(bot: ChatBot) -> None:
-    action = tap(f"broadcast:confirm:{SURVEY}|all", "1726500600.1")
+    action = tap(f"broadcast:confirm:n0nce|{SURVEY}|all", "1726500600.1")
     bot.slack_interaction(action)
     eventually(lambda: len(responses(bot)) == 1)
     assert responses(bot)[0]["text"].startswith("Only organizers can broadcast")
