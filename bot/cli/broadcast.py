@@ -20,8 +20,8 @@ from bot.errors import EngageError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from bot.core.broadcasts import Progress as BroadcastProgress
     from bot.services.broadcasting import Broadcasting, Plan
-    from storage.broadcasts import Progress as BroadcastProgress
 
 
 segment_app = typer.Typer(help="Save audience filters under a name.")

@@ -28,6 +28,14 @@ from sqlalchemy import Engine, select
 
 from bot.core.activity import Activity, ActivityKind, Localized
 from bot.core.audience import Audience, AudienceCounts, AudienceError, AudienceRules
+from bot.core.broadcasts import (
+    BatchOutcome,
+    BroadcastError,
+    BroadcastKind,
+    BroadcastRecord,
+    BroadcastStatus,
+    Progress,
+)
 from bot.core.messages import Channel, Reply
 from bot.core.prompts import question_reply
 from bot.core.quiet_hours import QuietHours
@@ -37,16 +45,7 @@ from bot.core.texts import text as system_text
 from bot.errors import ActivityError, EngageError
 from storage import models
 from storage.audience import count, resolve_audience, save_segment
-from storage.broadcasts import (
-    BatchOutcome,
-    BroadcastError,
-    BroadcastKind,
-    BroadcastRecord,
-    BroadcastStatus,
-    BroadcastStore,
-    EnqueueBatch,
-    Progress,
-)
+from storage.broadcasts import BroadcastStore, EnqueueBatch
 
 __all__ = [
     "BroadcastPolicy",

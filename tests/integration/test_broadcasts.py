@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from bot.core.activity import Activity, ActivityKind, Localized, Option, Question, QuestionType
 from bot.core.audience import AudienceError, AudienceRules
+from bot.core.broadcasts import BroadcastError, BroadcastStatus
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.quiet_hours import parse_quiet_hours
 from bot.core.roster import RosterRules
@@ -26,7 +27,6 @@ from bot.services.broadcasting import (
 from bot.services.roster import RosterImport
 from storage import models
 from storage.activities import set_open, store_activity
-from storage.broadcasts import BroadcastError, BroadcastStatus
 from storage.roster import SqlRosterUnitOfWork
 
 # 10:00 in Chicago.

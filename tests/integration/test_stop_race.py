@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from bot.core.broadcasts import BroadcastKind
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.state import Program
 from bot.ports import OutboxKind
@@ -26,7 +27,7 @@ from bot.services.inbound import Service
 from bot.services.sender import OutboxSender
 from storage import models
 from storage.audience import Audience
-from storage.broadcasts import BroadcastKind, BroadcastStore
+from storage.broadcasts import BroadcastStore
 from storage.outbox import OutboxStore
 from storage.unit_of_work import SqlUnitOfWork
 
