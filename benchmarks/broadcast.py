@@ -47,6 +47,7 @@ from bot.services.inbound import utcnow  # noqa: E402
 from bot.services.sender import OutboxSender  # noqa: E402
 from storage import models  # noqa: E402
 from storage.activities import store_activity  # noqa: E402
+from storage.broadcasts import BroadcastStore  # noqa: E402
 from storage.database import connect, migrate  # noqa: E402
 from storage.outbox import OutboxStore  # noqa: E402
 
@@ -149,7 +150,9 @@ def phase_enqueue(url: str) -> dict[str, Any]:
     source = SURVEY.read_text("utf-8")
     store_activity(engine, parse_activity(source, str(SURVEY)), source, utcnow())
     policy = BroadcastPolicy(rates={Channel.SMS: 0.0}, reminders=0)
-    broadcasting = Broadcasting(engine, PROGRAM, RULES, policy, parse_activity, utcnow)
+    broadcasting = Broadcasting(
+        BroadcastStore(engine), PROGRAM, RULES, policy, parse_activity, utcnow
+    )
     started = time.perf_counter()
     plan = broadcasting.plan("family-priorities-2026", "all")
     planned = time.perf_counter() - started

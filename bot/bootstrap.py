@@ -47,6 +47,7 @@ from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.twilio_sms import TwilioSms
 from storage import models
+from storage.broadcasts import BroadcastStore
 from storage.channel_pauses import SqlChannelPauses
 from storage.database import connect, is_sqlite
 from storage.inbox import SqlInbox
@@ -368,7 +369,8 @@ def build_broadcasting(runtime: Runtime) -> Broadcasting:
         max_reminders=settings.reminders_max,
         reminder_delay=delay,
     )
-    return Broadcasting(runtime.engine, runtime.program, rules, policy, parse_activity, utcnow)
+    store = BroadcastStore(runtime.engine)
+    return Broadcasting(store, runtime.program, rules, policy, parse_activity, utcnow)
 
 
 def database_runner(runtime: Runtime) -> RunDb:

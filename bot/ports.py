@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from bot.core.audience import Group
+from bot.core.audience import Audience, AudienceCounts, AudienceRules, Group, Recipient
+from bot.core.broadcasts import (
+    BatchOutcome,
+    BroadcastKind,
+    BroadcastRecord,
+    LoadedState,
+    Progress,
+)
 from bot.core.consent import ConsentChange
 from bot.core.households import HouseholdGraph
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
-from bot.core.state import ParticipantState, Response
+from bot.core.state import ConversationState, ParticipantState, Response
 from bot.errors import DeliveryFailure
 
 __all__ = [
     "ActivityRow",
+    "BroadcastStorage",
+    "EnqueueBatch",
     "ChannelPause",
     "ChannelPauses",
     "ChannelSender",
@@ -538,3 +548,138 @@ class RosterUnitOfWork(Protocol):
         ...
 
     def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None: ...
+
+
+# -- broadcasting (bot.services.broadcasting): broadcasts, audiences, enqueue batches ------
+
+
+class EnqueueBatch(Protocol):
+    """One transaction of an enqueue (storage.broadcasts.EnqueueBatch).
+
+    The service decides per reachable recipient (`send`, `set_pending`, `skip`);
+    the store then writes it all at once. A conversation start or pending change
+    tied to a message applies only when that message's outbox row is new, so an
+    enqueue run again after a crash changes nothing twice.
+    """
+
+    now: datetime
+
+    @property
+    def reachable(self) -> Iterator[tuple[Recipient, LoadedState]]: ...
+
+    def send(
+        self,
+        recipient: Recipient,
+        reply: Reply,
+        not_before: datetime,
+        *,
+        start: tuple[int, ConversationState] | None = None,
+        pending: tuple[str, ...] | None = None,
+    ) -> None: ...
+
+    def set_pending(self, recipient: Recipient, pending: tuple[str, ...]) -> None: ...
+
+    def skip(self, recipient: Recipient) -> None: ...
+
+    def activity(self, activity_id: int) -> ActivityRow | None:
+        """A stored activity version, read in this batch's own transaction."""
+        ...
+
+
+class BroadcastStorage(Protocol):
+    """Broadcasts, their audiences and outbox rows (storage.broadcasts.BroadcastStore)."""
+
+    def resolve_audience(self, text: str, rules: AudienceRules) -> Audience:
+        """The audience a filter names (`segment=` looked up); raises AudienceError."""
+        ...
+
+    def count(self, audience: Audience, rules: AudienceRules) -> AudienceCounts: ...
+
+    def save_segment(self, name: str, audience: Audience, now: datetime, actor: str) -> bool:
+        """Save (or replace) a named filter; whether it is new."""
+        ...
+
+    def latest_activity(self, key: str) -> ActivityRow | None:
+        """The newest stored version of the activity `key`."""
+        ...
+
+    def activity(self, activity_id: int) -> ActivityRow | None: ...
+
+    def create(
+        self,
+        *,
+        kind: BroadcastKind,
+        audience: Audience,
+        scheduled_at: datetime,
+        now: datetime,
+        actor: str,
+        activity_id: int | None = None,
+        message: Mapping[str, str] | None = None,
+        reminders: Sequence[datetime] = (),
+        detail: Mapping[str, object] | None = None,
+        request_key: str | None = None,
+    ) -> list[int]:
+        """Create a broadcast and its scheduled reminders; ids, the broadcast's first.
+
+        With `request_key` (a confirmation's nonce) a broadcast that request created
+        already is returned instead, alone.
+        """
+        ...
+
+    def by_request(self, request_key: str) -> int | None:
+        """The broadcast a confirmation created, if it did."""
+        ...
+
+    def get(self, broadcast_id: int) -> BroadcastRecord | None: ...
+
+    def latest(self, limit: int = 20) -> list[BroadcastRecord]: ...
+
+    def due(self, now: datetime) -> list[int]:
+        """Broadcasts to enqueue now: scheduled ones whose time came, and interrupted ones."""
+        ...
+
+    def progress(self, broadcast_id: int) -> Progress: ...
+
+    def cancel(self, broadcast_id: int, now: datetime, actor: str) -> int:
+        """Cancel it and its reminders; how many unsent messages were withdrawn."""
+        ...
+
+    def pause(self, broadcast_id: int, now: datetime, actor: str) -> bool: ...
+
+    def resume(self, broadcast_id: int, now: datetime, actor: str) -> bool: ...
+
+    def start_enqueue(self, broadcast_id: int) -> bool:
+        """Move a due broadcast to `enqueuing`; False if it is cancelled or already queued."""
+        ...
+
+    def finish_enqueue(
+        self, broadcast_id: int, outcome: BatchOutcome, now: datetime, actor: str
+    ) -> bool:
+        """Mark it queued with its total; False if it was cancelled meanwhile."""
+        ...
+
+    def is_cancelled(self, broadcast_id: int) -> bool: ...
+
+    def enqueue_lock(self, broadcast_id: int) -> AbstractContextManager[bool]:
+        """Hold "this process is enqueueing it" across processes; whether it is held."""
+        ...
+
+    def enqueue(
+        self,
+        broadcast_id: int,
+        audience: Audience,
+        rules: AudienceRules,
+        now: datetime,
+        decide: Callable[[EnqueueBatch], None],
+        *,
+        size: int = 1000,
+        only: Sequence[int] | None = None,
+        progress: Callable[[BatchOutcome], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> BatchOutcome:
+        """Walk the audience in batches of `size` people, one transaction each."""
+        ...
+
+    def reminder_targets(self, broadcast_id: int, activity_key: str) -> list[int]:
+        """Participants invited by it whose conversation on the activity is still open."""
+        ...

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.audience import Audience, AudienceRules, Reach, Recipient
+from bot.core.audience import Audience, AudienceCounts, AudienceRules, Reach, Recipient
 from bot.core.broadcasts import (
     BatchOutcome,
     BroadcastError,
@@ -39,7 +39,7 @@ from bot.core.state import Awaiting, ConversationState, OnboardingStep, Particip
 from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
-from storage.audience import recipients
+from storage.audience import count, recipients, resolve_audience, save_segment
 from storage.households import activity_schools, conversation_schools, schools_of
 from storage.unit_of_work import reply_to_row
 from storage.withdrawals import withdraw_broadcasts
@@ -397,6 +397,33 @@ class BroadcastStore:
         """A stored activity version (outside any enqueue transaction)."""
         with self.engine.connect() as connection:
             return read_activity(connection, activity_id)
+
+    def latest_activity(self, key: str) -> ActivityRow | None:
+        """The newest stored version of the activity `key`."""
+        with self.engine.connect() as connection:
+            newest = connection.execute(
+                select(func.max(activities.c.id)).where(
+                    activities.c.key == key,
+                    activities.c.version
+                    == select(func.max(activities.c.version))
+                    .where(activities.c.key == key)
+                    .scalar_subquery(),
+                )
+            ).scalar()
+            return read_activity(connection, newest) if newest is not None else None
+
+    # -- audiences ---------------------------------------------------------------
+
+    def resolve_audience(self, text: str, rules: AudienceRules) -> Audience:
+        with self.engine.connect() as connection:
+            return resolve_audience(connection, text, rules)
+
+    def count(self, audience: Audience, rules: AudienceRules) -> AudienceCounts:
+        with self.engine.connect() as connection:
+            return count(connection, audience, rules)
+
+    def save_segment(self, name: str, audience: Audience, now: datetime, actor: str) -> bool:
+        return save_segment(self.engine, name, audience, now, actor)
 
     def latest(self, limit: int = 20) -> list[BroadcastRecord]:
         with self.engine.connect() as connection:

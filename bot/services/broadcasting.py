@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
-
 from bot.core.activity import Activity, ActivityKind, Localized
 from bot.core.audience import Audience, AudienceCounts, AudienceError, AudienceRules
 from bot.core.broadcasts import (
@@ -43,9 +41,7 @@ from bot.core.state import ParticipantState, Program, Step
 from bot.core.step import invite
 from bot.core.texts import text as system_text
 from bot.errors import ActivityError, EngageError
-from storage import models
-from storage.audience import count, resolve_audience, save_segment
-from storage.broadcasts import BroadcastStore, EnqueueBatch
+from bot.ports import BroadcastStorage, EnqueueBatch
 
 __all__ = [
     "BroadcastPolicy",
@@ -166,7 +162,7 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 class Broadcasting:
-    """The organizer's broadcasts against one database.
+    """The organizer's broadcasts, against a store of them (the `BroadcastStorage` port).
 
     `parse` turns a stored activity's YAML into its definition; `rules` say
     which languages, roles and channels filters may name.
@@ -174,20 +170,19 @@ class Broadcasting:
 
     def __init__(
         self,
-        engine: Engine,
+        store: BroadcastStorage,
         program: Program,
         rules: AudienceRules,
         policy: BroadcastPolicy,
         parse: Parse,
         clock: Callable[[], datetime],
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.program = program
         self.rules = rules
         self.policy = policy
         self.parse = parse
         self.clock = clock
-        self.store = BroadcastStore(engine)
         self._definitions: dict[int, Activity] = {}
 
     # -- planning ------------------------------------------------------------------
@@ -216,10 +211,8 @@ class Broadcasting:
                 "(or TELEGRAM_*, SLACK_*) as the workers have them"
             )
         activity_id, activity = self._activity(activity_key)
-        with self.engine.connect() as connection:
-            audience = resolve_audience(connection, to, self.rules)
-            audience = self._within_school(audience, activity)
-            counts = count(connection, audience, self.rules)
+        audience = self._within_school(self.store.resolve_audience(to, self.rules), activity)
+        counts = self.store.count(audience, self.rules)
         kind = _kind(activity)
         if counts.reachable == 0:
             raise BroadcastError(
@@ -316,16 +309,13 @@ class Broadcasting:
 
     def save_segment(self, name: str, to: str, actor: str) -> tuple[bool, Audience]:
         """Save a filter under `name` for `segment=NAME`; (is new, the stored audience)."""
-        with self.engine.connect() as connection:
-            audience = resolve_audience(connection, to, self.rules)
-        created = save_segment(self.engine, name.strip().lower(), audience, self.clock(), actor)
+        audience = self.store.resolve_audience(to, self.rules)
+        created = self.store.save_segment(name.strip().lower(), audience, self.clock(), actor)
         return created, audience
 
     def preview(self, to: str) -> AudienceCounts:
         """The numbers of an audience, without an activity (`/engage stats`, `segment save`)."""
-        with self.engine.connect() as connection:
-            audience = resolve_audience(connection, to, self.rules)
-            return count(connection, audience, self.rules)
+        return self.store.count(self.store.resolve_audience(to, self.rules), self.rules)
 
     # -- running -------------------------------------------------------------------
 
@@ -418,6 +408,9 @@ class Broadcasting:
 
     def latest(self, limit: int = 20) -> list[BroadcastRecord]:
         return self.store.latest(limit)
+
+    def record(self, broadcast_id: int) -> BroadcastRecord | None:
+        return self.store.get(broadcast_id)
 
     def cancel(self, broadcast_id: int, actor: str) -> int:
         """Cancel a broadcast and its reminders; how many unsent messages were withdrawn.
@@ -596,14 +589,7 @@ class Broadcasting:
     # -- activities ----------------------------------------------------------------
 
     def _activity(self, key: str) -> tuple[int, Activity]:
-        table = models.table(models.Activity)
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(table.c.id, table.c.version, table.c.is_open)
-                .where(table.c.key == key)
-                .order_by(table.c.version.desc())
-                .limit(1)
-            ).first()
+        row = self.store.latest_activity(key)
         if row is None:
             raise BroadcastError(f"no activity named {key!r}: see engage activity list")
         if not row.is_open:

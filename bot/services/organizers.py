@@ -410,7 +410,7 @@ class PlannedBroadcasts:
         return self._status(broadcast_id)
 
     def _status(self, broadcast_id: int) -> BroadcastStatus:
-        record = self.broadcasting.store.get(broadcast_id)
+        record = self.broadcasting.record(broadcast_id)
         progress = self.broadcasting.status(broadcast_id)
         return BroadcastStatus(
             broadcast_id=broadcast_id,

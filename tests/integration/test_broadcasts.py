@@ -27,6 +27,7 @@ from bot.services.broadcasting import (
 from bot.services.roster import RosterImport
 from storage import models
 from storage.activities import set_open, store_activity
+from storage.broadcasts import BroadcastStore
 from storage.roster import SqlRosterUnitOfWork
 
 # 10:00 in Chicago.
@@ -153,7 +154,7 @@ def district(engine: Engine, tmp_path: Path) -> Engine:
 
 @pytest.fixture
 def broadcasting(district: Engine, clock: Clock) -> Broadcasting:
-    return Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
+    return Broadcasting(BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock)
 
 
 def queued(engine: Engine) -> list[tuple[str, str, str, str]]:
@@ -472,7 +473,7 @@ def test_a_scheduled_broadcast_whose_activity_no_longer_validates_is_cancelled(
     a = models.Activity.__table__
     with district.begin() as connection:
         connection.execute(update(a).where(a.c.key == "priorities"), {"source": BROKEN})
-    fresh = Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
+    fresh = Broadcasting(BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock)
     clock.now = NOW + timedelta(hours=1)
     assert fresh.run_due() == []
     assert fresh.store.get(broadcast_id).status is BroadcastStatus.CANCELLED  # type: ignore[union-attr]
@@ -486,7 +487,7 @@ def test_a_second_broadcast_reaches_people_mid_way_through_another_from_a_cold_s
     broadcasting.enqueue(first)
     # Another `engage broadcast` process: no definition read yet, so the one of the
     # activity people are mid-way through is read inside the enqueue transaction.
-    fresh = Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
+    fresh = Broadcasting(BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock)
     second = fresh.confirm(fresh.plan("priorities", "all"), "ana")
     outcome = fresh.enqueue(second)
 
@@ -503,7 +504,7 @@ def test_a_broadcast_that_fails_does_not_hold_up_those_due_after_it(
     a = models.Activity.__table__
     with district.begin() as connection:
         connection.execute(update(a).where(a.c.key == "transport"), {"source": UNREADABLE})
-    fresh = Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock)
+    fresh = Broadcasting(BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock)
     clock.now = later
 
     assert fresh.run_due() == [other]
@@ -512,7 +513,9 @@ def test_a_broadcast_that_fails_does_not_hold_up_those_due_after_it(
     # Once it can be read again, the next round resumes it.
     with district.begin() as connection:
         connection.execute(update(a).where(a.c.key == "transport"), {"source": "transport"})
-    assert Broadcasting(district, PROGRAM, RULES, POLICY, parse, clock).run_due() == [failing]
+    assert Broadcasting(
+        BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock
+    ).run_due() == [failing]
 
 
 def test_combine_keeps_order_and_the_last_choices() -> None:
@@ -540,7 +543,9 @@ def test_a_feedback_round_invitation_is_answered_section_by_section(
         set_open(district, key, False, NOW)
     source = (EXAMPLES / "draft-plan-feedback.yaml").read_text("utf-8")
     store_activity(district, parse_activity(source, "draft-plan-feedback.yaml"), source, NOW)
-    broadcasting = Broadcasting(district, PROGRAM, RULES, POLICY, parse_activity, clock)
+    broadcasting = Broadcasting(
+        BroadcastStore(district), PROGRAM, RULES, POLICY, parse_activity, clock
+    )
     plan = broadcasting.plan("draft-plan-feedback-2026", "school=lincoln-es,language=es")
     broadcasting.enqueue(broadcasting.confirm(plan, "ana"))
     ((who, _, body, _),) = queued(district)
