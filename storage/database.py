@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from storage.files import create_private
+
 __all__ = ["connect", "is_sqlite", "migrate", "normalize_url"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +42,10 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     url = normalize_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **options)
+    database = make_url(url).database
+    if database not in (None, "", ":memory:") and Path(database).parent.is_dir():
+        # SQLite gives its WAL and shared-memory files the database file's mode.
+        create_private(Path(database))
     engine = create_engine(url, connect_args={"timeout": busy_timeout}, **options)
 
     @event.listens_for(engine, "connect")
@@ -47,7 +53,7 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if make_url(url).database not in (None, "", ":memory:"):
+        if database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Freed pages and cells are zeroed: a forgotten person's words leave no copy behind.

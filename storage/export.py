@@ -40,6 +40,7 @@ from bot.core.texts import text as system_text
 from bot.errors import EngageError
 from storage import models
 from storage.activities import record_audit
+from storage.files import create_private
 from storage.households import ties
 
 __all__ = [
@@ -648,8 +649,8 @@ def _open_for_writing(path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise IsADirectoryError(21, "Is a directory")
-        with open(temporary, "wb"):
-            pass
+        # Writers open it again without changing its mode, and the rename keeps it.
+        create_private(temporary, replace=True)
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
     return temporary

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.core.messages import Channel, InboundMessage
+from storage.files import create_private, private_folder
 
 __all__ = ["Spool"]
 
@@ -29,7 +30,7 @@ class Spool:
 
     def put(self, message: InboundMessage) -> Path:
         """Write `message` atomically; returns its file."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         name = f"{time.time_ns()}-{uuid.uuid4().hex}.json"
         data = {
             "channel": message.channel.value,
@@ -42,7 +43,9 @@ class Spool:
             "media_count": message.media_count,
         }
         temporary = self.folder / f".{name}.tmp"
-        temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        create_private(temporary, replace=True).write_text(
+            json.dumps(data, ensure_ascii=False), encoding="utf-8"
+        )
         os.replace(temporary, self.folder / name)
         return self.folder / name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -24,6 +25,8 @@ from bot.errors import EngageError
 from bot.logs import configure_logging
 
 __all__ = ["app", "main"]
+
+PRIVATE_UMASK = 0o077
 
 app = typer.Typer(
     help="District engagement bot: surveys and Let's Talk by SMS, Telegram and Slack.",
@@ -58,7 +61,12 @@ app.command()(simulate.demo)
 
 
 def main() -> None:
-    """Entry point: an EngageError prints one line and exits 1."""
+    """Entry point: an EngageError prints one line and exits 1.
+
+    Every file and folder the command makes (database, spool, exports, packs, consent
+    records) is its owner's alone, whatever the shell's umask.
+    """
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     except EngageError as error:
