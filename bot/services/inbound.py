@@ -124,34 +124,41 @@ class Service:
 
     def _handle(self, message: InboundMessage) -> Outcome:
         now = self.clock()
-        detected = self._detect(message.text)
         with self.new_uow() as uow:
-            sender = uow.find_sender(message.channel, message.address)
+            outcome = self.converse(uow, message, now)
+            if outcome.step is not None:
+                uow.commit()
+        return outcome
+
+    def converse(self, uow: UnitOfWork, message: InboundMessage, now: datetime) -> Outcome:
+        """Record `message` and run it through the engine inside `uow`, leaving the
+        commit to the caller: the outcome has a step when there is something to commit."""
+        detected = self._detect(message.text)
+        sender = uow.find_sender(message.channel, message.address)
+        if sender is None:
+            sender = self.new_sender(uow, message, now)
             if sender is None:
-                sender = self.new_sender(uow, message, now)
-                if sender is None:
-                    return DROPPED
-            message_id = uow.record_inbound(sender, message, detected, now)
-            if message_id is None:
-                log.info("inbound.duplicate", extra={"channel": message.channel.value})
-                return Outcome(duplicate=True, participant_id=sender.participant_id)
-            ids: dict[str, int] = {}
-            current = None
-            activity_id = sender.conversation_activity_id
-            if activity_id is not None:
-                current = self._definitions.get(activity_id)
-                if current is None:
-                    row = uow.activity(activity_id)
-                    current = self.definition(uow, row) if row is not None else None
-                if current is not None:
-                    ids[current.key] = activity_id
-            open_rows = self._open_activities(uow)
-            open_ = [self.definition(uow, row) for row in open_rows]
-            for row in open_rows:
-                ids.setdefault(row.key, row.id)
-            result = step(sender.state, message, self.program, Activities(current, open_), detected)
-            self._store(uow, sender, message, result, message_id, ids, detected, now)
-            uow.commit()
+                return DROPPED
+        message_id = uow.record_inbound(sender, message, detected, now)
+        if message_id is None:
+            log.info("inbound.duplicate", extra={"channel": message.channel.value})
+            return Outcome(duplicate=True, participant_id=sender.participant_id)
+        ids: dict[str, int] = {}
+        current = None
+        activity_id = sender.conversation_activity_id
+        if activity_id is not None:
+            current = self._definitions.get(activity_id)
+            if current is None:
+                row = uow.activity(activity_id)
+                current = self.definition(uow, row) if row is not None else None
+            if current is not None:
+                ids[current.key] = activity_id
+        open_rows = self._open_activities(uow)
+        open_ = [self.definition(uow, row) for row in open_rows]
+        for row in open_rows:
+            ids.setdefault(row.key, row.id)
+        result = step(sender.state, message, self.program, Activities(current, open_), detected)
+        self._store(uow, sender, message, result, message_id, ids, detected, now)
         log.info(
             "inbound.accepted",
             extra={

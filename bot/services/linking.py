@@ -8,9 +8,10 @@ carry a school code instead (`?start=lincoln-es`), which fills in the
 school a family would otherwise be asked for.
 
 `LinkingService` is the service with these two messages taken care of
-before the engine: LINK in its own transaction (message log, code, reply),
-a `/start PAYLOAD` by applying the payload and then running the engine on a
-plain `/start`, under the same provider id, so a redelivery changes nothing.
+before the engine, each in one transaction with its message log row: LINK
+(code, reply), and a `/start PAYLOAD` by applying the payload and then running
+the engine on a plain `/start`, under the same provider id, so a redelivery
+changes nothing and a crash leaves all of it or none.
 """
 
 from __future__ import annotations
@@ -96,10 +97,15 @@ class LinkingService(Service):
         if is_link_request(message):
             return self._offer_link(message)
         payload = start_payload(message)
-        if payload is not None:
-            self._apply_start(message, payload)
-            message = replace(message, text="/start")
-        return super()._handle(message)
+        if payload is None:
+            return super()._handle(message)
+        now = self.clock()
+        with self.new_link_uow() as uow:
+            self._apply_start(uow, message, payload, now)
+            outcome = self.converse(uow, replace(message, text="/start"), now)
+            if outcome.step is not None:
+                uow.commit()
+        return outcome
 
     def _say(self, message_id: str, language: str | None, **values: object) -> Reply:
         language = language or self.program.default_language
@@ -139,37 +145,37 @@ class LinkingService(Service):
         log.info("link.offered", extra={"participant_id": sender.participant_id})
         return Outcome(False, sender.participant_id, 1)
 
-    def _apply_start(self, message: InboundMessage, payload: str) -> None:
-        now = self.clock()
-        with self.new_link_uow() as uow:
-            if payload.startswith(CODE_PREFIX):
-                redeemed = uow.redeem_link_code(payload, message.channel, message.address, now)
-                sender = uow.find_sender(message.channel, message.address)
-                if sender is None:
-                    # Tapping a link is asking to take part: a forgotten person may come back.
-                    sender = uow.add_sender(message.channel, message.address, now)
-                if redeemed is not Redeemed.ALREADY:
-                    said = "linked" if redeemed is Redeemed.LINKED else "link_invalid"
-                    reply = self._say(said, sender.state.language or self._hint(message))
-                    uow.enqueue(
-                        sender.contact_id,
-                        message.channel,
-                        message.address,
-                        [reply],
-                        OutboxKind.REPLY,
-                        now,
-                    )
-                log.info("link.redeemed", extra={"result": redeemed.value})
-            else:
-                school = self._school(payload)
-                if school is None:
-                    log.info("link.unknown_payload")
-                    return
-                sender = uow.find_sender(message.channel, message.address)
-                if sender is None:
-                    sender = uow.add_sender(message.channel, message.address, now)
-                uow.preset_school(sender.participant_id, school, now)
-            uow.commit()
+    def _apply_start(
+        self, uow: LinkUnitOfWork, message: InboundMessage, payload: str, now: datetime
+    ) -> None:
+        """Redeem a link code or preset a school, in `uow`; the caller commits."""
+        if payload.startswith(CODE_PREFIX):
+            redeemed = uow.redeem_link_code(payload, message.channel, message.address, now)
+            sender = uow.find_sender(message.channel, message.address)
+            if sender is None:
+                # Tapping a link is asking to take part: a forgotten person may come back.
+                sender = uow.add_sender(message.channel, message.address, now)
+            if redeemed is not Redeemed.ALREADY:
+                said = "linked" if redeemed is Redeemed.LINKED else "link_invalid"
+                reply = self._say(said, sender.state.language or self._hint(message))
+                uow.enqueue(
+                    sender.contact_id,
+                    message.channel,
+                    message.address,
+                    [reply],
+                    OutboxKind.REPLY,
+                    now,
+                )
+            log.info("link.redeemed", extra={"result": redeemed.value})
+        else:
+            school = self._school(payload)
+            if school is None:
+                log.info("link.unknown_payload")
+                return
+            sender = uow.find_sender(message.channel, message.address)
+            if sender is None:
+                sender = uow.add_sender(message.channel, message.address, now)
+            uow.preset_school(sender.participant_id, school, now)
 
     def _hint(self, message: InboundMessage) -> str | None:
         """The app's language, for someone who has not chosen one yet."""
