@@ -35,12 +35,13 @@ from bot.core.broadcasts import (
     Progress,
 )
 from bot.core.messages import Reply
-from bot.core.state import Awaiting, ConversationState, OnboardingStep, ParticipantState
+from bot.core.state import ConversationState
 from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import count, recipients, resolve_audience, save_segment
 from storage.households import activity_schools, conversation_schools, schools_of
+from storage.states import state_of, with_state
 from storage.unit_of_work import reply_to_row
 from storage.withdrawals import withdraw_broadcasts
 
@@ -778,58 +779,9 @@ def _record(row: Any) -> BroadcastRecord:
     )
 
 
-_STATE = (
-    select(
-        participants.c.id,
-        participants.c.language,
-        participants.c.role,
-        participants.c.consent,
-        participants.c.onboarding,
-        participants.c.onboarding_started,
-        participants.c.awaiting,
-        participants.c.attempts,
-        participants.c.pending,
-        conversations.c.id.label("conversation_id"),
-        conversations.c.activity_id,
-        conversations.c.question,
-        conversations.c.attempts.label("conversation_attempts"),
-        conversations.c.answers,
-        activities.c.key.label("activity_key"),
-        activities.c.version.label("activity_version"),
-    )
-    .select_from(participants)
-    .outerjoin(
-        conversations,
-        (conversations.c.participant_id == participants.c.id)
-        & (conversations.c.status == "active"),
-    )
-    .outerjoin(activities, activities.c.id == conversations.c.activity_id)
-)
+_STATE = with_state(participants.c.id)
 
 
 def _loaded(row: Any, schools: tuple[str, ...]) -> LoadedState:
-    conversation = None
-    if row.conversation_id is not None:
-        conversation = ConversationState(
-            activity=row.activity_key,
-            version=row.activity_version,
-            question=row.question,
-            attempts=row.conversation_attempts,
-            answers={
-                k: tuple(v) if isinstance(v, list) else v for k, v in (row.answers or {}).items()
-            },
-        )
-    state = ParticipantState(
-        language=row.language,
-        role=row.role,
-        schools=schools,
-        consent=row.consent,
-        opted_out=False,
-        onboarding=OnboardingStep(row.onboarding) if row.onboarding else None,
-        onboarding_started=bool(row.onboarding_started),
-        awaiting=Awaiting(row.awaiting) if row.awaiting else None,
-        attempts=row.attempts or 0,
-        conversation=conversation,
-        pending=tuple(row.pending or ()),
-    )
+    state = state_of(row, schools)
     return LoadedState(row.id, state, row.conversation_id, row.activity_id)

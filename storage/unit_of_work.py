@@ -13,16 +13,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, and_, insert, literal, select, update
+from sqlalchemy import Connection, Engine, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from bot.core.consent import ConsentChange
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.state import (
-    Awaiting,
     ConversationState,
-    OnboardingStep,
     ParticipantState,
     Response,
 )
@@ -31,6 +29,7 @@ from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRe
 from storage import consent, models
 from storage.households import activity_schools, add_own_schools, conversation_schools, schools_of
 from storage.privacy import is_forgotten_address
+from storage.states import state_of, with_state
 
 __all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
 
@@ -43,38 +42,12 @@ responses = models.table(models.Response)
 outbox = models.table(models.Outbox)
 lets_talk = models.table(models.LetsTalk)
 
-_SENDER = (
-    select(
-        contacts.c.id,
-        contacts.c.participant_id,
-        contacts.c.opted_out_at,
-        participants.c.pseudonym,
-        participants.c.language,
-        participants.c.role,
-        participants.c.consent,
-        participants.c.onboarding,
-        participants.c.onboarding_started,
-        participants.c.awaiting,
-        participants.c.attempts,
-        participants.c.pending,
-        conversations.c.id.label("conversation_id"),
-        conversations.c.activity_id,
-        conversations.c.question,
-        conversations.c.attempts.label("conversation_attempts"),
-        conversations.c.answers,
-        activities.c.key.label("activity_key"),
-        activities.c.version.label("activity_version"),
-    )
-    .select_from(contacts)
-    .join(participants, participants.c.id == contacts.c.participant_id)
-    .outerjoin(
-        conversations,
-        and_(
-            conversations.c.participant_id == participants.c.id,
-            conversations.c.status == "active",
-        ),
-    )
-    .outerjoin(activities, activities.c.id == conversations.c.activity_id)
+_SENDER = with_state(
+    contacts.c.id,
+    contacts.c.participant_id,
+    contacts.c.opted_out_at,
+    participants.c.pseudonym,
+    from_=contacts.join(participants, participants.c.id == contacts.c.participant_id),
 )
 
 
@@ -95,10 +68,6 @@ def _answers_to_json(state: ConversationState | None) -> dict[str, Any]:
     if state is None:
         return {}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in state.answers.items()}
-
-
-def _answers_from_json(raw: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in (raw or {}).items()}
 
 
 class SqlUnitOfWork:
@@ -155,30 +124,9 @@ class SqlUnitOfWork:
         row = self.connection.execute(query).first()
         if row is None:
             return None
-        conversation = None
-        if row.conversation_id is not None:
-            conversation = ConversationState(
-                activity=row.activity_key,
-                version=row.activity_version,
-                question=row.question,
-                attempts=row.conversation_attempts,
-                answers=_answers_from_json(row.answers),
-            )
         schools = schools_of(self.connection, [row.participant_id]).get(row.participant_id, ())
         self._schools[row.participant_id] = schools
-        state = ParticipantState(
-            language=row.language,
-            role=row.role,
-            schools=schools,
-            consent=row.consent,
-            opted_out=row.opted_out_at is not None,
-            onboarding=OnboardingStep(row.onboarding) if row.onboarding else None,
-            onboarding_started=row.onboarding_started,
-            awaiting=Awaiting(row.awaiting) if row.awaiting else None,
-            attempts=row.attempts,
-            conversation=conversation,
-            pending=tuple(row.pending or ()),
-        )
+        state = state_of(row, schools, opted_out=row.opted_out_at is not None)
         return SenderRecord(
             contact_id=row.id,
             participant_id=row.participant_id,
