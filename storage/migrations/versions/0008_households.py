@@ -260,10 +260,10 @@ def downgrade() -> None:
         .order_by(_guardianships.c.participant_id, _guardianships.c.contact_order, _students.c.id)
     ):
         first.setdefault(row.participant_id, (row.school, row.grade))
-    for row in connection.execute(
+    for own in connection.execute(
         sa.select(_participant_schools.c.participant_id, _participant_schools.c.school)
     ):
-        first.setdefault(row.participant_id, (row.school, None))
+        first.setdefault(own.participant_id, (own.school, None))
     statement = (
         sa.update(_participants)
         .where(_participants.c.id == sa.bindparam("pid"))
