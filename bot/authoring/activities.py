@@ -23,8 +23,9 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeAlias, TypeVar, get_args
+from typing import Annotated, Any, Generic, Literal, TypeAlias, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -41,15 +42,19 @@ from pydantic_core import ErrorDetails
 
 from bot.authoring.rounds import expand_rounds
 from bot.core.activity import (
+    DEFAULT_REACTIONS,
     Activity,
     ActivityKind,
     Condition,
+    Exchange,
     Localized,
     Option,
     Question,
     QuestionType,
+    Seed,
     authored_text,
 )
+from bot.core.ideas import Moderation
 from bot.core.keywords import match_keyword, normalize
 from bot.core.prompts import question_reply
 from bot.core.render import as_plain_text
@@ -336,6 +341,8 @@ def _describe(item: ErrorDetails, path: FieldPath, root: type[BaseModel]) -> str
             return f"needs at least {ctx['min_length']}"
         case "too_long":
             return f"has more than {ctx['max_length']}"
+        case "date_type" | "date_parsing" | "date_from_datetime_parsing":
+            return f"{_shown(value)} is not a date; write it as 2026-03-30"
     message = item["msg"]
     return message[:1].lower() + message[1:]
 
@@ -434,6 +441,24 @@ class QuestionFields(_Fields):
     when: ConditionFields | None = None
 
 
+class SeedFields(_Fields):
+    key: Key
+    text: Text
+
+
+# The fields only an exchange has (docs/exchange.md).
+EXCHANGE_FIELDS = (
+    "prompt",
+    "scope",
+    "seeds",
+    "reactions_per_participant",
+    "moderation",
+    "opens",
+    "closes",
+)
+MAX_REACTIONS = 50
+
+
 class ActivityFields(_Fields):
     key: Annotated[str, StringConstraints(pattern=SLUG, max_length=ACTIVITY_KEY_LENGTH)]
     kind: ActivityKind
@@ -453,6 +478,13 @@ class ActivityFields(_Fields):
     questions: Annotated[list[Any], BeforeValidator(lambda v: [] if v is None else v)] = Field(
         default_factory=list
     )
+    prompt: Text | None = None
+    scope: Literal["district", "school"] | None = None
+    seeds: list[SeedFields] | None = None
+    reactions_per_participant: int | None = Field(default=None, ge=1, le=MAX_REACTIONS)
+    moderation: Moderation | None = None
+    opens: date | None = None
+    closes: date | None = None
 
 
 TextValue = str | dict[str, str]
@@ -578,11 +610,13 @@ class _Checks:
         header = self.header.model
         if header is None:
             return
-        for name in ("title", "intro", "closing", "reminder"):
+        for name in ("title", "intro", "closing", "reminder", "prompt"):
             if self.header.usable(name):
                 self.text(getattr(header, name), (name,))
+        if self.header.usable("kind"):
+            self.exchange(header, has_questions)
         if self.header.usable("kind", "questions") and not has_questions:
-            if header.kind is not ActivityKind.UPDATE:
+            if header.kind not in (ActivityKind.UPDATE, ActivityKind.EXCHANGE):
                 self.problems.add(
                     ("questions",), f"a {header.kind.value} needs at least 1 question"
                 )
@@ -590,6 +624,39 @@ class _Checks:
             seen: dict[str, int] = {}
             for index, word in enumerate(header.start_keywords):
                 self.start_keyword(word, index, seen)
+
+    def exchange(self, header: ActivityFields, has_questions: bool) -> None:
+        if header.kind is not ActivityKind.EXCHANGE:
+            for name in EXCHANGE_FIELDS:
+                if getattr(header, name) is not None and self.header.usable(name):
+                    self.problems.add(
+                        (name,), f"only an exchange has it, not a {header.kind.value}"
+                    )
+            return
+        if has_questions:
+            self.problems.add(
+                ("questions",), "an exchange asks no questions: its prompt asks for ideas"
+            )
+        if header.prompt is None and self.header.usable("prompt"):
+            self.problems.add(("prompt",), "an exchange needs a prompt (what ideas to share)")
+        if self.header.usable("scope", "school"):
+            if header.scope == "school" and header.school is None:
+                self.problems.add(("scope",), "scope school needs the school's code in 'school'")
+            if header.scope == "district" and header.school is not None:
+                self.problems.add(("school",), "a district-wide exchange names no school")
+        if self.header.usable("opens", "closes") and header.opens and header.closes:
+            if header.closes < header.opens:
+                self.problems.add(("closes",), f"is before opens ({header.opens.isoformat()})")
+        if header.seeds is not None and self.header.usable("seeds"):
+            keys: dict[str, int] = {}
+            for index, seed in enumerate(header.seeds):
+                if seed.key in keys:
+                    self.problems.add(
+                        ("seeds", index, "key"),
+                        f"'{seed.key}' is already the key of seeds[{keys[seed.key]}]",
+                    )
+                keys.setdefault(seed.key, index)
+                self.text(seed.text, ("seeds", index, "text"))
 
     def start_keyword(self, word: str, index: int, seen: dict[str, int]) -> None:
         path: FieldPath = ("start_keywords", index)
@@ -841,6 +908,19 @@ def _build(
         extra["reminder"] = text(header.reminder, ("reminder",))
     if header.round is not None:
         extra["round"] = header.round
+    exchange = None
+    if header.kind is ActivityKind.EXCHANGE and header.prompt is not None:
+        exchange = Exchange(
+            prompt=text(header.prompt, ("prompt",)),
+            seeds=tuple(
+                Seed(seed.key, text(seed.text, ("seeds", index, "text")))
+                for index, seed in enumerate(header.seeds or [])
+            ),
+            reactions=header.reactions_per_participant or DEFAULT_REACTIONS,
+            moderation=header.moderation or Moderation.BEFORE,
+            opens=header.opens,
+            closes=header.closes,
+        )
     activity = Activity(
         key=header.key,
         kind=header.kind,
@@ -853,6 +933,7 @@ def _build(
         school=header.school,
         default_language=default,
         extra=extra,
+        exchange=exchange,
     )
     return _Parsed(activity, document, tuple(texts))
 

@@ -68,9 +68,24 @@ _TEXT_FIELDS: Mapping[str, str] = {
     "min_label": "what the lowest number of the scale means",
     "max_label": "what the highest number of the scale means",
     "summary": "summary of a section of the draft plan",
+    "text": "an idea the organizers wrote, shown for agree / disagree / pass",
 }
 # Fields whose values are never texts to translate.
-_NOT_TEXTS = frozenset({"when", "start_keywords", "key", "type", "link", "school", "round"})
+_NOT_TEXTS = frozenset(
+    {
+        "when",
+        "start_keywords",
+        "key",
+        "type",
+        "link",
+        "school",
+        "round",
+        "scope",
+        "moderation",
+        "opens",
+        "closes",
+    }
+)
 
 _MISSING = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
 _SOURCE = PatternFill("solid", start_color="EDEDED", end_color="EDEDED")

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
+from bot.core.ideas import Moderation
+
 __all__ = [
+    "DEFAULT_REACTIONS",
     "Activity",
     "ActivityKind",
     "Condition",
+    "Exchange",
+    "Seed",
     "Localized",
     "Option",
     "Question",
@@ -27,6 +33,7 @@ class ActivityKind(StrEnum):
     LETS_TALK = "lets_talk"
     FEEDBACK = "feedback"
     UPDATE = "update"
+    EXCHANGE = "exchange"
 
 
 class QuestionType(StrEnum):
@@ -113,6 +120,41 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class Seed:
+    """An idea the organizers wrote in the activity file, to start the exchange off."""
+
+    key: str
+    text: Localized
+
+
+# Polis asks people to react to a handful at a time; eight fit a bus ride.
+DEFAULT_REACTIONS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What makes an activity an idea exchange (docs/exchange.md).
+
+    `prompt` asks for ideas; `reactions` is how many ideas each participant
+    is asked to react to in one go; `opens`/`closes` are the first and last
+    day (in the district's own calendar) ideas and reactions are taken.
+    """
+
+    prompt: Localized
+    seeds: tuple[Seed, ...] = ()
+    reactions: int = DEFAULT_REACTIONS
+    moderation: Moderation = Moderation.BEFORE
+    opens: date | None = None
+    closes: date | None = None
+
+    def is_open_on(self, day: date) -> bool:
+        """Whether ideas and reactions are taken on `day`."""
+        if self.opens is not None and day < self.opens:
+            return False
+        return self.closes is None or day <= self.closes
+
+
+@dataclass(frozen=True, slots=True)
 class Activity:
     key: str
     kind: ActivityKind
@@ -125,6 +167,7 @@ class Activity:
     school: str | None = None
     default_language: str = "en"
     extra: Mapping[str, object] = field(default_factory=dict)
+    exchange: Exchange | None = None
 
     def question(self, key: str) -> Question | None:
         return next((q for q in self.questions if q.key == key), None)
@@ -133,4 +176,6 @@ class Activity:
         found: set[str] = set(self.title.languages())
         for question in self.questions:
             found |= question.prompt.languages()
+        if self.exchange is not None:
+            found |= self.exchange.prompt.languages()
         return frozenset(found)

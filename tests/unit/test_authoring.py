@@ -240,7 +240,7 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "kind_unknown": (
         "key: demo\nkind: poll\ntitle: Demo\n" + TOP,
-        "survey.yaml:2: kind: 'poll' is not one of: survey, lets_talk, feedback, update",
+        "survey.yaml:2: kind: 'poll' is not one of: survey, lets_talk, feedback, update, exchange",
     ),
     "version_below_one": (
         HEAD + "version: 0\n" + TOP,
@@ -575,11 +575,11 @@ questions:
     assert problems(source) == [
         "survey.yaml:1: key: 'Demo' is not a key: use lowercase letters, digits and dashes, "
         "like top-priority",
-        "survey.yaml:2: kind: 'poll' is not one of: survey, lets_talk, feedback, update",
+        "survey.yaml:2: kind: 'poll' is not one of: survey, lets_talk, feedback, update, exchange",
         "survey.yaml:3: title: needs a text in 'en', the default language",
         "survey.yaml:4: colour: unknown field; the fields here are key, kind, version, "
         "default_language, title, intro, closing, reminder, round, start_keywords, school, "
-        "questions",
+        "questions, prompt, scope, seeds, reactions_per_participant, moderation, opens, closes",
         "survey.yaml:5: start_keywords[0]: 'HELP' already means HELP; pick another word",
         "survey.yaml:10: questions[0].options: needs at least 2 options",
         "survey.yaml:12: questions[1].key: 'top' is already the key of questions[0]",
