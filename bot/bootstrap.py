@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select, update
@@ -285,6 +286,7 @@ def build_runtime(
         _detector(list(district.languages), settings.language_detector) if detector else None,
     )
     service.forgotten_key = _blocklist_key(settings)
+    service.timezone = ZoneInfo(district_zone(district, settings))
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -330,13 +332,17 @@ def build_runtime(
     return runtime
 
 
+def district_zone(district: DistrictConfig, settings: Settings) -> str:
+    """The district's time zone: its file's, else ENGAGE_TIMEZONE, else the default."""
+    if "timezone" not in district.model_fields_set and settings.timezone:
+        return settings.timezone
+    return district.timezone
+
+
 def quiet_hours_for(runtime: Runtime) -> QuietHours | None:
     """ENGAGE_QUIET_HOURS in the district's time zone (ENGAGE_TIMEZONE if its file has none)."""
-    district, settings = runtime.district, runtime.settings
-    zone = district.timezone
-    if "timezone" not in district.model_fields_set and settings.timezone:
-        zone = settings.timezone
-    return parse_quiet_hours(settings.quiet_hours, zone)
+    zone = district_zone(runtime.district, runtime.settings)
+    return parse_quiet_hours(runtime.settings.quiet_hours, zone)
 
 
 def send_rates(settings: Settings) -> dict[Channel, float]:

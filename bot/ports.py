@@ -20,7 +20,9 @@ from bot.core.broadcasts import (
 )
 from bot.core.consent import ConsentChange
 from bot.core.households import HouseholdGraph
+from bot.core.ideas import IdeaTally, Vote
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
+from bot.core.moderation import KnownName
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
 from bot.core.state import ConversationState, ParticipantState, Response
 from bot.errors import DeliveryFailure
@@ -29,6 +31,7 @@ __all__ = [
     "ActivityRow",
     "BroadcastStorage",
     "EnqueueBatch",
+    "ExchangeUnitOfWork",
     "ChannelPause",
     "ChannelPauses",
     "ChannelSender",
@@ -121,7 +124,50 @@ class OutboxRow:
     attempts: int
 
 
-class UnitOfWork(Protocol):
+class ExchangeUnitOfWork(Protocol):
+    """What an idea exchange's conversation reads and writes, in the inbound transaction."""
+
+    def idea_tallies(self, activity_key: str) -> Sequence[IdeaTally]:
+        """The exchange's approved ideas, every text and their counts (bot.core.ideas)."""
+        ...
+
+    def ideas_seen(self, participant_id: int, activity_key: str) -> set[int]:
+        """The ideas they wrote or reacted to."""
+        ...
+
+    def is_idea_live(self, idea_id: int) -> bool: ...
+
+    def add_idea(
+        self,
+        sender: SenderRecord,
+        activity_key: str,
+        text: str,
+        language: str,
+        flags: Sequence[str],
+        live: bool,
+        message_id: int | None,
+        now: datetime,
+    ) -> int: ...
+
+    def add_reaction(
+        self,
+        sender: SenderRecord,
+        activity_key: str,
+        idea_id: int,
+        vote: Vote,
+        channel: Channel,
+        message_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Record (or change) a reaction; False for an idea not live or their own."""
+        ...
+
+    def roster_names(self) -> Sequence[KnownName]:
+        """Students' and staff members' names, for flagging ideas."""
+        ...
+
+
+class UnitOfWork(ExchangeUnitOfWork, Protocol):
     """One transaction: everything written inside commits together or not at all."""
 
     def __enter__(self) -> Self: ...

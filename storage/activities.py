@@ -85,6 +85,11 @@ def store_activity(
                 "loaded_at": now,
             },
         )
+        if activity.exchange is not None:
+            # Here, not at the top: the analysis half of storage.ideas reads pandas.
+            from storage.ideas import store_seeds
+
+            store_seeds(connection, activity, now)
         _audit(connection, actor, "activity.load", {"key": activity.key, "version": version}, now)
     return LoadResult(activity.key, version, created=True)
 

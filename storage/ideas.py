@@ -10,29 +10,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, insert, select, union
+from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, union, update
 
-from bot.core.ideas import IdeaTally
+from bot.core.activity import Activity
+from bot.core.ideas import IdeaStatus, IdeaTally, Vote
+from bot.core.moderation import KnownName
 from storage import models
 from storage.households import first_school
 
 __all__ = [
     "ExchangeTables",
+    "add_idea",
     "exchange_tables",
     "ideas_seen",
     "idea_tallies",
     "insert_ideas",
     "insert_reactions",
+    "is_idea_live",
+    "react",
+    "roster_names",
+    "save_translation",
+    "store_seeds",
 ]
 
 ideas = models.table(models.Idea)
 translations = models.table(models.IdeaTranslation)
 reactions = models.table(models.Reaction)
 participants = models.table(models.Participant)
+students = models.table(models.Student)
+
+SEED_TRANSLATOR = "activity file"
+COUNTERS = {Vote.AGREE: "agree", Vote.DISAGREE: "disagree", Vote.PASS: "passed"}
 
 INSERT_CHUNK = 20_000
 
@@ -106,6 +119,215 @@ def ideas_seen(connection: Connection, participant_id: int, activity_key: str) -
     """The ideas a participant may not be shown: those they reacted to and those they wrote."""
     found = connection.execute(_SEEN, {"participant": participant_id, "key": activity_key})
     return set(found.scalars())
+
+
+def is_idea_live(connection: Connection, idea_id: int) -> bool:
+    """Whether the idea is approved now (a moderator may have rejected it a moment ago)."""
+    status = connection.execute(select(ideas.c.status).where(ideas.c.id == idea_id)).scalar()
+    return status == IdeaStatus.APPROVED
+
+
+def _next_number(connection: Connection, activity_key: str) -> int:
+    highest = connection.execute(
+        select(func.max(ideas.c.number)).where(ideas.c.activity_key == activity_key)
+    ).scalar()
+    return 0 if highest is None else int(highest) + 1
+
+
+def add_idea(
+    connection: Connection,
+    *,
+    activity_key: str,
+    participant_id: int | None,
+    text: str,
+    language: str,
+    flags: Sequence[str],
+    live: bool,
+    message_id: int | None,
+    now: datetime,
+) -> int:
+    """Store a participant's idea: live at once (`live`), or waiting for a moderator."""
+    idea_id: int = connection.execute(
+        insert(ideas).returning(ideas.c.id),
+        {
+            "activity_key": activity_key,
+            "number": _next_number(connection, activity_key),
+            "participant_id": participant_id,
+            "message_id": message_id,
+            "text": text,
+            "original": text,
+            "language": language,
+            "status": IdeaStatus.APPROVED if live else IdeaStatus.PENDING,
+            "flags": list(flags),
+            "reviewed_by": "auto" if live else None,
+            "reviewed_at": now if live else None,
+            "live_at": now if live else None,
+            "agree": 0,
+            "disagree": 0,
+            "passed": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    return idea_id
+
+
+def react(
+    connection: Connection,
+    *,
+    activity_key: str,
+    idea_id: int,
+    participant_id: int,
+    vote: Vote,
+    channel: str,
+    message_id: int | None,
+    now: datetime,
+) -> bool:
+    """Record a reaction and keep the idea's counters; a second one on an idea replaces the first.
+
+    False, and nothing written, for an idea that is not live in this exchange or
+    that the participant wrote.
+    """
+    idea = connection.execute(
+        select(ideas.c.id).where(
+            ideas.c.id == idea_id,
+            ideas.c.activity_key == activity_key,
+            ideas.c.status == IdeaStatus.APPROVED,
+            or_(ideas.c.participant_id.is_(None), ideas.c.participant_id != participant_id),
+        )
+    ).scalar()
+    if idea is None:
+        return False
+    earlier = connection.execute(
+        select(reactions.c.id, reactions.c.vote).where(
+            reactions.c.idea_id == idea_id, reactions.c.participant_id == participant_id
+        )
+    ).first()
+    counts: dict[str, Any] = {COUNTERS[vote]: getattr(ideas.c, COUNTERS[vote]) + 1}
+    if earlier is None:
+        connection.execute(
+            insert(reactions),
+            {
+                "idea_id": idea_id,
+                "participant_id": participant_id,
+                "activity_key": activity_key,
+                "vote": int(vote),
+                "channel": channel,
+                "message_id": message_id,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    elif earlier.vote == int(vote):
+        return True
+    else:
+        before = COUNTERS[Vote(earlier.vote)]
+        counts[before] = getattr(ideas.c, before) - 1
+        connection.execute(
+            update(reactions).where(reactions.c.id == earlier.id),
+            {"vote": int(vote), "channel": channel, "message_id": message_id, "updated_at": now},
+        )
+    connection.execute(update(ideas).where(ideas.c.id == idea_id).values(**counts))
+    return True
+
+
+def roster_names(connection: Connection) -> list[KnownName]:
+    """Students' and staff members' names on file, for flagging ideas that name them."""
+    found = [
+        KnownName(row.name, row.role or "")
+        for row in connection.execute(
+            select(participants.c.name, participants.c.role).where(
+                participants.c.name.is_not(None),
+                participants.c.role.in_(("student", "staff")),
+                participants.c.forgotten_at.is_(None),
+            )
+        )
+    ]
+    found.extend(
+        KnownName(name, "student")
+        for name in connection.execute(
+            select(students.c.name).where(students.c.name.is_not(None))
+        ).scalars()
+    )
+    return found
+
+
+def store_seeds(connection: Connection, activity: Activity, now: datetime) -> int:
+    """Make an exchange's seed ideas live, each with its translations; a new version of the
+    file updates their texts. The number of seeds added."""
+    exchange = activity.exchange
+    if exchange is None:
+        return 0
+    added = 0
+    default = activity.default_language
+    for seed in exchange.seeds:
+        text = seed.text.get(default, default)
+        found = connection.execute(
+            select(ideas.c.id).where(
+                ideas.c.activity_key == activity.key, ideas.c.seed_key == seed.key
+            )
+        ).scalar()
+        if found is None:
+            found = connection.execute(
+                insert(ideas).returning(ideas.c.id),
+                {
+                    "activity_key": activity.key,
+                    "number": _next_number(connection, activity.key),
+                    "seed_key": seed.key,
+                    "text": text,
+                    "original": text,
+                    "language": default,
+                    "status": IdeaStatus.APPROVED,
+                    "flags": [],
+                    "reviewed_by": "auto",
+                    "reviewed_at": now,
+                    "live_at": now,
+                    "agree": 0,
+                    "disagree": 0,
+                    "passed": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ).scalar_one()
+            added += 1
+        else:
+            connection.execute(
+                update(ideas).where(ideas.c.id == found),
+                {"text": text, "original": text, "updated_at": now},
+            )
+        for language, words in seed.text.values.items():
+            if language != default:
+                save_translation(connection, found, language, words, SEED_TRANSLATOR, now)
+    return added
+
+
+def save_translation(
+    connection: Connection,
+    idea_id: int,
+    language: str,
+    text: str,
+    translator: str,
+    now: datetime,
+) -> None:
+    """Set the idea's text in `language` (a new one, or a correction)."""
+    changed = connection.execute(
+        update(translations).where(
+            translations.c.idea_id == idea_id, translations.c.language == language
+        ),
+        {"text": text, "translated_by": translator, "updated_at": now},
+    ).rowcount
+    if not changed:
+        connection.execute(
+            insert(translations),
+            {
+                "idea_id": idea_id,
+                "language": language,
+                "text": text,
+                "translated_by": translator,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
 
 
 def _frame(connection: Connection, sql: str, params: Any, names: Sequence[str]) -> pd.DataFrame:

@@ -18,7 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from bot.core.consent import ConsentChange
+from bot.core.ideas import IdeaTally, Vote
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
+from bot.core.moderation import KnownName
 from bot.core.state import (
     ConversationState,
     ParticipantState,
@@ -371,6 +373,76 @@ class SqlUnitOfWork:
             },
         ).scalar_one()
         return item_id
+
+    # -- idea exchanges (storage.ideas holds the SQL) ----------------------------
+
+    def idea_tallies(self, activity_key: str) -> Sequence[IdeaTally]:
+        from storage import ideas
+
+        return ideas.idea_tallies(self.connection, activity_key)
+
+    def ideas_seen(self, participant_id: int, activity_key: str) -> set[int]:
+        from storage import ideas
+
+        return ideas.ideas_seen(self.connection, participant_id, activity_key)
+
+    def is_idea_live(self, idea_id: int) -> bool:
+        from storage import ideas
+
+        return ideas.is_idea_live(self.connection, idea_id)
+
+    def add_idea(
+        self,
+        sender: SenderRecord,
+        activity_key: str,
+        text: str,
+        language: str,
+        flags: Sequence[str],
+        live: bool,
+        message_id: int | None,
+        now: datetime,
+    ) -> int:
+        from storage import ideas
+
+        return ideas.add_idea(
+            self.connection,
+            activity_key=activity_key,
+            participant_id=sender.participant_id,
+            text=text,
+            language=language,
+            flags=flags,
+            live=live,
+            message_id=message_id,
+            now=now,
+        )
+
+    def add_reaction(
+        self,
+        sender: SenderRecord,
+        activity_key: str,
+        idea_id: int,
+        vote: Vote,
+        channel: Channel,
+        message_id: int | None,
+        now: datetime,
+    ) -> bool:
+        from storage import ideas
+
+        return ideas.react(
+            self.connection,
+            activity_key=activity_key,
+            idea_id=idea_id,
+            participant_id=sender.participant_id,
+            vote=vote,
+            channel=channel.value,
+            message_id=message_id,
+            now=now,
+        )
+
+    def roster_names(self) -> Sequence[KnownName]:
+        from storage import ideas
+
+        return ideas.roster_names(self.connection)
 
     # -- the sender's side -----------------------------------------------------
 

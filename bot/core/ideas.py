@@ -33,12 +33,15 @@ import random
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import IntEnum, StrEnum
 from itertools import accumulate
+from typing import Protocol
 
 __all__ = [
     "IdeaPool",
+    "IdeaSource",
+    "OfferedIdea",
     "IdeaStatus",
     "IdeaTally",
     "Moderation",
@@ -84,6 +87,40 @@ class Moderation(StrEnum):
 
     BEFORE = "before"
     AFTER = "after"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedIdea:
+    """The idea to show a participant next, in their language.
+
+    `remaining` counts the ideas still there for them, this one included, so
+    "Idea 3 of 8" never promises more than there are.
+    """
+
+    id: int
+    text: str
+    remaining: int
+
+
+class IdeaSource(Protocol):
+    """What the conversation asks about an exchange's ideas while it runs (the service answers).
+
+    `today` is the date in the district's calendar, for an exchange's open and
+    close dates; `next_idea` picks by `pick_next_idea` among the ideas the
+    participant did not write or react to, leaving out `exclude` as well (the
+    ones this very message reacted to, not stored yet).
+    """
+
+    @property
+    def today(self) -> date: ...
+
+    def next_idea(
+        self, activity: str, language: str, exclude: Collection[int]
+    ) -> OfferedIdea | None: ...
+
+    def idea_text(self, activity: str, idea: int, language: str) -> str | None:
+        """The approved idea in `language`, or None (rejected since, or not in it)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

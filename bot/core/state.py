@@ -56,6 +56,8 @@ class EventKind(StrEnum):
     CONSENT_GIVEN = "consent_given"
     CONSENT_DECLINED = "consent_declined"
     ONBOARDED = "onboarded"
+    IDEA_SHARED = "idea_shared"
+    REACTED = "reacted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +158,15 @@ class Response:
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something a step did that is stored beyond the state; `source` says how a
-    consent event came about (a keyword, plain words, the consent question)."""
+    consent event came about (a keyword, plain words, the consent question);
+    `idea` and `vote` are a reaction's (bot.core.ideas.Vote values)."""
 
     kind: EventKind
     activity: str | None = None
     text: str | None = None
     source: ConsentSource | None = None
+    idea: int | None = None
+    vote: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from bot.core.activity import Activity, ActivityKind, Condition, Question, QuestionType
 from bot.core.answers import (
@@ -22,6 +23,7 @@ from bot.core.answers import (
     read_answer,
 )
 from bot.core.consent import ConsentSource
+from bot.core.ideas import IdeaSource, OfferedIdea, Vote
 from bot.core.keywords import Keyword, match_keyword, normalize
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.prompts import ask_which, question_reply, reprompt
@@ -53,11 +55,14 @@ class Activities:
 
     `current` is the definition of the participant's conversation, if any (the
     version it started on); `open` are the activities a family can start now,
-    newest first.
+    newest first; `ideas` answers what an idea exchange needs to know while
+    it runs (None where nobody can react: an invitation, the simulator's
+    first line).
     """
 
     current: Activity | None = None
     open: Sequence[Activity] = ()
+    ideas: IdeaSource | None = None
 
     def find(self, key: str) -> Activity | None:
         if self.current is not None and self.current.key == key:
@@ -205,6 +210,14 @@ def step(
 
     conversation = turn.state.conversation
     current = activities.current
+    if (
+        conversation is not None
+        and current is not None
+        and current.exchange is not None
+        and conversation.question is not None
+    ):
+        _exchange_reply(turn, activities, current, body, _is_skip(keyword))
+        return turn.done()
     if conversation is not None and current is not None and conversation.question is not None:
         question = current.question(conversation.question)
         if question is not None:
@@ -386,6 +399,12 @@ def _finish_onboarding(turn: _Turn, activities: Activities) -> None:
 
 
 def _start(turn: _Turn, activity: Activity, activities: Activities | None = None) -> None:
+    if activity.exchange is not None and not _is_open(activity, activities):
+        turn.state = replace(
+            turn.state, pending=tuple(k for k in turn.state.pending if k != activity.key)
+        )
+        turn.say("exchange_closed")
+        return
     turn.state = replace(
         turn.state,
         conversation=ConversationState(activity.key, activity.version),
@@ -394,6 +413,9 @@ def _start(turn: _Turn, activity: Activity, activities: Activities | None = None
     turn.events.append(Event(EventKind.ACTIVITY_STARTED, activity=activity.key))
     if activity.intro is not None:
         turn.replies.append(Reply(activity.intro.get(turn.language, activity.default_language)))
+    if activity.exchange is not None:
+        _ask_for_idea(turn, activity)
+        return
     _advance(turn, activity, None, activities or Activities(current=activity))
 
 
@@ -580,6 +602,9 @@ def _answer_button(turn: _Turn, payload: str, activities: Activities) -> bool:
     _, activity_key, question_key, option_key = parts
     conversation = turn.state.conversation
     activity = activities.current
+    if activity is not None and activity.exchange is not None and activity.key == activity_key:
+        _reaction_button(turn, activities, activity, question_key, option_key)
+        return True
     question = activity.question(question_key) if activity is not None else None
     value = _button_value(question, option_key) if question is not None else None
     if (
@@ -638,6 +663,9 @@ def _resume(turn: _Turn, activities: Activities) -> None:
     current = activities.current
     if conversation is None or current is None or conversation.question is None:
         return
+    if current.exchange is not None:
+        _exchange_resume(turn, activities, current)
+        return
     question = current.question(conversation.question)
     if question is not None:
         turn.replies.append(question_reply(current, question, turn.language))
@@ -671,6 +699,257 @@ def _start_by_keyword(turn: _Turn, body: str, activities: Activities) -> bool:
         return True
     _start(turn, activity, activities)
     return True
+
+
+# -- idea exchanges (docs/exchange.md) -----------------------------------------
+#
+# The conversation's place is `ConversationState.question`: SHARING while it
+# waits for the participant's idea, `idea-<id>` while it waits for a reaction
+# to that idea; `answers[REACTED]` counts the reactions given in this round.
+
+SHARING = "share"
+REACTED = "reacted"
+IDEA_PREFIX = "idea-"
+# An idea says something: three words, or six letters in a script without spaces.
+MIN_IDEA_WORDS = 3
+MIN_IDEA_CHARS = 6
+REACTIONS: tuple[tuple[str, Vote], ...] = (
+    ("agree", Vote.AGREE),
+    ("disagree", Vote.DISAGREE),
+    ("pass", Vote.PASS),
+)
+# Where a reply is read as plain text: the choices go in one short line, not three.
+PLAIN_TEXT_CHANNELS = frozenset({Channel.SMS, Channel.SIMULATOR})
+
+
+def _is_skip(keyword: object) -> bool:
+    return getattr(keyword, "keyword", None) is Keyword.SKIP
+
+
+def _is_open(activity: Activity, activities: Activities | None) -> bool:
+    source = activities.ideas if activities is not None else None
+    exchange = activity.exchange
+    return exchange is None or source is None or exchange.is_open_on(source.today)
+
+
+def _today(activities: Activities) -> date | None:
+    return activities.ideas.today if activities.ideas is not None else None
+
+
+def _ask_for_idea(turn: _Turn, activity: Activity) -> None:
+    exchange = activity.exchange
+    assert exchange is not None and turn.state.conversation is not None
+    turn.state = replace(
+        turn.state, conversation=replace(turn.state.conversation, question=SHARING, attempts=0)
+    )
+    prompt = exchange.prompt.get(turn.language, activity.default_language)
+    turn.replies.append(Reply(f"{prompt}\n{text('idea_share_hint', turn.language)}"))
+
+
+def _is_idea(body: str) -> bool:
+    words = body.split()
+    if len(words) >= MIN_IDEA_WORDS:
+        return True
+    spaced = any(char.isspace() for char in body) or all(ord(char) < 0x2E80 for char in body)
+    return not spaced and sum(char.isalpha() for char in body) >= MIN_IDEA_CHARS
+
+
+def _exchange_reply(
+    turn: _Turn, activities: Activities, activity: Activity, body: str, skip: bool
+) -> None:
+    conversation = turn.state.conversation
+    assert conversation is not None and conversation.question is not None
+    if not _is_open(activity, activities):
+        turn.say("exchange_closed")
+        _end_exchange(turn, activity, activities, closing=False)
+        return
+    if conversation.question == SHARING:
+        if skip:
+            _offer_idea(turn, activities, activity)
+        elif _is_idea(body):
+            _share_idea(turn, activity, body)
+            _offer_idea(turn, activities, activity)
+        else:
+            _exchange_again(turn, activities, activity, "idea_too_short")
+        return
+    idea = _shown_idea(conversation.question)
+    vote = Vote.PASS if skip else _read_reaction(body, turn.language)
+    if idea is not None and vote is not None:
+        _react(turn, activity, idea, vote)
+        _offer_idea(turn, activities, activity, exclude={idea})
+    elif _is_idea(body) and _is_message(body):
+        # Polis takes a new idea at any time; the idea on screen is asked again.
+        _share_idea(turn, activity, body)
+        _exchange_resume(turn, activities, activity)
+    else:
+        _exchange_again(turn, activities, activity, "not_understood")
+
+
+def _exchange_again(
+    turn: _Turn, activities: Activities, activity: Activity, message_id: str
+) -> None:
+    """Ask again; after `max_attempts`, move on without recording anything they did not say."""
+    conversation = turn.state.conversation
+    assert conversation is not None
+    attempts = conversation.attempts + 1
+    if attempts < turn.program.max_attempts:
+        turn.state = replace(turn.state, conversation=replace(conversation, attempts=attempts))
+        turn.say(message_id)
+        if conversation.question != SHARING:
+            _exchange_resume(turn, activities, activity)
+        return
+    turn.say("moving_on")
+    shown = _shown_idea(conversation.question)
+    _offer_idea(turn, activities, activity, exclude={shown} if shown is not None else set())
+
+
+def _shown_idea(question: str | None) -> int | None:
+    if question is None or not question.startswith(IDEA_PREFIX):
+        return None
+    number = question.removeprefix(IDEA_PREFIX)
+    return int(number) if number.isdigit() else None
+
+
+def _read_reaction(body: str, language: str) -> Vote | None:
+    labels = [
+        (key, (text(f"reaction_{key}", language), text(f"reaction_{key}", "en"), key))
+        for key, _ in REACTIONS
+    ]
+    picked = parse_option(body, labels, language)
+    if picked is not None:
+        return dict(REACTIONS)[picked]
+    said = parse_yes_no(body, language)
+    return {"yes": Vote.AGREE, "no": Vote.DISAGREE}.get(said) if said is not None else None
+
+
+def _share_idea(turn: _Turn, activity: Activity, body: str) -> None:
+    turn.events.append(Event(EventKind.IDEA_SHARED, activity=activity.key, text=body))
+    turn.say("idea_received")
+
+
+def _react(turn: _Turn, activity: Activity, idea: int, vote: Vote) -> None:
+    conversation = turn.state.conversation
+    assert conversation is not None
+    turn.events.append(Event(EventKind.REACTED, activity=activity.key, idea=idea, vote=int(vote)))
+    reacted = _reacted(conversation) + 1
+    answers = {**conversation.answers, REACTED: reacted}
+    turn.state = replace(turn.state, conversation=replace(conversation, answers=answers))
+
+
+def _reacted(conversation: ConversationState) -> int:
+    count = conversation.answers.get(REACTED)
+    return count if isinstance(count, int) else 0
+
+
+def _offer_idea(
+    turn: _Turn,
+    activities: Activities,
+    activity: Activity,
+    exclude: set[int] | None = None,
+) -> None:
+    """Show the next idea, or end the round: enough reactions, or no idea left for them."""
+    exchange, conversation = activity.exchange, turn.state.conversation
+    assert exchange is not None and conversation is not None
+    reacted = _reacted(conversation)
+    source = activities.ideas
+    offered = None
+    if reacted < exchange.reactions and source is not None:
+        offered = source.next_idea(activity.key, turn.language, exclude or set())
+    if offered is None:
+        if reacted == 0:
+            turn.say("ideas_none_left")
+        _end_exchange(turn, activity, activities, closing=True)
+        return
+    _show_idea(turn, activity, offered, reacted)
+
+
+def _show_idea(turn: _Turn, activity: Activity, offered: OfferedIdea, reacted: int) -> None:
+    exchange, conversation = activity.exchange, turn.state.conversation
+    assert exchange is not None and conversation is not None
+    total = min(exchange.reactions, reacted + offered.remaining)
+    values: dict[str, object] = {"number": reacted + 1, "total": total, "idea": offered.text}
+    if turn.channel in PLAIN_TEXT_CHANNELS:
+        turn.say("idea_offer_sms", (), **values)
+    else:
+        choices = tuple(
+            Choice(
+                key,
+                text(f"reaction_{key}", turn.language),
+                f"q:{activity.key}:{IDEA_PREFIX}{offered.id}:{key}",
+            )
+            for key, _ in REACTIONS
+        )
+        turn.say("idea_offer", choices, **values)
+    question = f"{IDEA_PREFIX}{offered.id}"
+    # Asking the same idea again keeps the count of tries.
+    attempts = conversation.attempts if conversation.question == question else 0
+    turn.state = replace(
+        turn.state, conversation=replace(conversation, question=question, attempts=attempts)
+    )
+
+
+def _exchange_resume(turn: _Turn, activities: Activities, activity: Activity) -> None:
+    """Ask again what the conversation waits for: an idea, or a reaction to the one shown."""
+    conversation = turn.state.conversation
+    assert conversation is not None
+    shown = _shown_idea(conversation.question)
+    if shown is None:
+        _ask_for_idea(turn, activity)
+        return
+    source = activities.ideas
+    words = source.idea_text(activity.key, shown, turn.language) if source is not None else None
+    if words is None:
+        # No longer shown (rejected since) or not in their language: the next one instead.
+        _offer_idea(turn, activities, activity, exclude={shown})
+        return
+    remaining = 1
+    if source is not None:
+        following = source.next_idea(activity.key, turn.language, {shown})
+        remaining += following.remaining if following is not None else 0
+    _show_idea(turn, activity, OfferedIdea(shown, words, remaining), _reacted(conversation))
+
+
+def _reaction_button(
+    turn: _Turn, activities: Activities, activity: Activity, question_key: str, vote_key: str
+) -> None:
+    """A tapped agree / disagree / pass; on an earlier idea it changes that reaction."""
+    conversation = turn.state.conversation
+    idea = _shown_idea(question_key)
+    vote = dict(REACTIONS).get(vote_key)
+    if (
+        conversation is None
+        or conversation.activity != activity.key
+        or idea is None
+        or vote is None
+    ):
+        turn.say("button_closed")
+        return
+    if not _is_open(activity, activities):
+        turn.say("exchange_closed")
+        _end_exchange(turn, activity, activities, closing=False)
+        return
+    if conversation.question != question_key:
+        turn.events.append(
+            Event(EventKind.REACTED, activity=activity.key, idea=idea, vote=int(vote))
+        )
+        return
+    _react(turn, activity, idea, vote)
+    _offer_idea(turn, activities, activity, exclude={idea})
+
+
+def _end_exchange(
+    turn: _Turn, activity: Activity, activities: Activities, *, closing: bool
+) -> None:
+    if closing:
+        if activity.closing is not None:
+            turn.replies.append(
+                Reply(activity.closing.get(turn.language, activity.default_language))
+            )
+        else:
+            turn.say("completed")
+    turn.events.append(Event(EventKind.ACTIVITY_COMPLETED, activity=activity.key))
+    turn.state = replace(turn.state, conversation=None)
+    _start_next(turn, activities, fallback=False)
 
 
 def _lets_talk(turn: _Turn, body: str) -> None:

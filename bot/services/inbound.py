@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 
 from bot.authoring.activities import parse_activity
 from bot.core.activity import Activity
@@ -19,11 +19,12 @@ from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.detection import LanguageDetector
 from bot.core.keys import address_digest
 from bot.core.keywords import Keyword, match_keyword
-from bot.core.messages import InboundMessage
+from bot.core.messages import InboundMessage, Reply
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
 from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, SenderRecord, UnitOfWork
+from bot.services.exchange import ExchangeIdeas, IdeaPools, pick_seed, store_exchange_event
 
 __all__ = ["Inbound", "Outcome", "Service", "utcnow"]
 
@@ -92,6 +93,9 @@ class Service:
         self._definitions: dict[int, Activity] = {}
         self._open_rows: Sequence[ActivityRow] | None = None
         self._open_read = 0.0
+        self.ideas = IdeaPools()
+        # The district's time zone: an exchange opens and closes on its calendar days.
+        self.timezone: tzinfo = UTC
 
     def handle_inbound(self, message: InboundMessage) -> Outcome:
         """Store and answer one message; retry when the database is briefly busy."""
@@ -157,7 +161,17 @@ class Service:
         open_ = [self.definition(uow, row) for row in open_rows]
         for row in open_rows:
             ids.setdefault(row.key, row.id)
-        result = step(sender.state, message, self.program, Activities(current, open_), detected)
+        definitions = {a.key: a for a in open_}
+        if current is not None:
+            definitions[current.key] = current
+        source = None
+        if any(a.exchange is not None for a in definitions.values()):
+            today = now.replace(tzinfo=UTC).astimezone(self.timezone).date()
+            seed = pick_seed(sender.participant_id, message_id)
+            source = ExchangeIdeas(uow, self.ideas, sender.participant_id, today, now, seed)
+        activities = Activities(current, open_, source)
+        result = step(sender.state, message, self.program, activities, detected)
+        result = self._store_exchange(uow, sender, message, result, message_id, definitions)
         self._store(uow, sender, message, result, message_id, ids, detected, now)
         log.info(
             "inbound.accepted",
@@ -168,6 +182,38 @@ class Service:
             },
         )
         return Outcome(False, sender.participant_id, len(result.replies), result)
+
+    def _store_exchange(
+        self,
+        uow: UnitOfWork,
+        sender: SenderRecord,
+        message: InboundMessage,
+        result: Step,
+        message_id: int,
+        definitions: dict[str, Activity],
+    ) -> Step:
+        """Store the ideas shared and reactions of this step; `result` with anything more to say."""
+        extra: list[Reply] = []
+        now = self.clock()
+        for event in result.events:
+            if event.kind in (EventKind.IDEA_SHARED, EventKind.REACTED):
+                language = self._detect(event.text or "") or result.state.language
+                extra.extend(
+                    store_exchange_event(
+                        uow,
+                        self.ideas,
+                        sender,
+                        event,
+                        definitions,
+                        language or self.program.default_language,
+                        message.channel,
+                        message_id,
+                        now,
+                    )
+                )
+        if not extra:
+            return result
+        return replace(result, replies=(*result.replies, *extra))
 
     def new_sender(
         self, uow: UnitOfWork, message: InboundMessage, now: datetime, *, rejoins: bool = False

@@ -82,6 +82,8 @@ TELLING = (
     "help",
     "hint_yes_no",
     "hint_skip",
+    "idea_share_hint",
+    "idea_too_short",
     "opted_out",
     "opted_in",
 )
