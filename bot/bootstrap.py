@@ -18,6 +18,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from bot.authoring.activities import parse_activity
 from bot.authoring.district import DistrictConfig, load_district_file
+from bot.authoring.inbox_config import promise_for, routing_for
 from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
 from bot.core.detection import LanguageDetector, build_detector
 from bot.core.keys import blocklist_key, participant_key
@@ -222,10 +223,13 @@ def district_config(settings: Settings) -> DistrictConfig:
 
 def program_for(district: DistrictConfig, settings: Settings) -> Program:
     provider_keywords = {Channel.SMS: TWILIO_KEYWORDS} if settings.twilio_handles_keywords else {}
+    urgent = district.inbox.urgent
     return Program(
         name=district.program_name,
         contact=district.contact,
         contact_translations=dict(district.contact_translations),
+        urgent_contact=dict(urgent.contact) if urgent is not None else {},
+        emergency_number=urgent.emergency_number if urgent is not None else "911",
         languages=tuple(district.languages),
         default_language=district.default_language,
         roles=tuple(district.roles),
@@ -459,11 +463,24 @@ def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:
 
 
 def build_inbox(runtime: Runtime, run_db: RunDb) -> Inbox | None:
-    """The Let's Talk inbox, when Slack and SLACK_INBOX_CHANNEL are set."""
-    channel = runtime.settings.slack_inbox_channel
-    if runtime.slack is None or not channel:
+    """The Let's Talk inbox, when Slack is set and there is a channel to post in.
+
+    The district file's `inbox:` teams, or else SLACK_INBOX_CHANNEL, give the channels.
+    """
+    district = runtime.district
+    routing = routing_for(
+        district.inbox,
+        tuple(district.languages),
+        runtime.settings.slack_inbox_channel,
+        district.contact,
+        district.default_language,
+    )
+    if runtime.slack is None or routing is None:
         return None
-    return Inbox(SqlInbox(runtime.engine), runtime.slack, channel, runtime.program, run_db, utcnow)
+    promise = promise_for(district.inbox, district.timezone)
+    return Inbox(
+        SqlInbox(runtime.engine), runtime.slack, routing, promise, runtime.program, run_db, utcnow
+    )
 
 
 @dataclass

@@ -25,6 +25,7 @@ from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.moderation import KnownName
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
 from bot.core.state import ConversationState, ParticipantState, Response
+from bot.core.urgency import Assessment
 from bot.errors import DeliveryFailure
 
 __all__ = [
@@ -252,6 +253,8 @@ class UnitOfWork(ExchangeUnitOfWork, Protocol):
         text: str,
         language: str | None,
         now: datetime,
+        assessment: Assessment | None = None,
+        is_closing: bool = False,
     ) -> int: ...
 
 

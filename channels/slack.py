@@ -40,6 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Channel, Choice, InboundMessage, OutboundMessage, Reply
 from bot.core.staff import InboxItem, ItemStatus, StaffProfile, StaffReply
+from bot.core.urgency import Urgency
 from bot.errors import DeliveryFailure, ProviderError, UnsupportedEvent
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "parse_tap",
     "plain_text",
     "render_blocks",
+    "mention",
     "render_inbox_item",
 ]
 
@@ -354,6 +356,15 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def mention(slack_id: str) -> str:
+    """How a message names a person (`<@U…>`) or a user group (`<!subteam^S…>`) so they hear."""
+    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
 def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[dict[str, Any]]:
     """A Let's Talk thread's first message: who (pseudonymously), where from, what they said."""
     facts = [
@@ -363,10 +374,30 @@ def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[d
         (item.language or "?").upper(),
         item.channel.upper() if item.channel == "sms" else item.channel.title(),
     ]
-    blocks: list[dict[str, Any]] = [
+    blocks: list[dict[str, Any]] = []
+    if item.is_urgent:
+        about = ", ".join(c.replace("_", " ") for c in item.concerns) or "safety"
+        blocks.append(_context(f":rotating_light: *Urgent* ({escape(about)}): answer now."))
+    elif item.urgency is Urgency.POSSIBLE:
+        about = ", ".join(c.replace("_", " ") for c in item.concerns)
+        blocks.append(_context(f":warning: Possibly about safety ({escape(about)}): please read."))
+    blocks += [
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]},
         *_sections(item.text),
     ]
+    routed = []
+    if item.owner:
+        routed.append(f"Owner: {mention(item.owner)}")
+    if item.claimed_by:
+        routed.append(f"Claimed by {mention(item.claimed_by)}")
+    if item.team:
+        routed.append(f"Team: {escape(item.team)}")
+    if item.topics:
+        routed.append(f"Topics: {escape(', '.join(item.topics))}")
+    if item.due_at is not None and item.status is ItemStatus.OPEN:
+        routed.append(f"Answer by {_when(item.due_at)}")
+    if routed:
+        blocks.append(_context(" · ".join(routed)))
     if item.status is ItemStatus.RESOLVED:
         who = f"<@{item.resolved_by}>" if item.resolved_by else "staff"
         when = _when(item.resolved_at) if item.resolved_at else ""
@@ -413,6 +444,9 @@ def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[d
 
 def inbox_item_text(item: InboxItem) -> str:
     """The notification text of an inbox post (blocks carry the rest)."""
+    if item.is_urgent:
+        on_call = f" for {mention(item.owner)}" if item.owner else ""
+        return f"Urgent{on_call}: Let's Talk from {item.pseudonym}: {_cut(item.text, 200)}"
     return f"Let's Talk from {item.pseudonym}: {_cut(item.text, 200)}"
 
 

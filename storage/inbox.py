@@ -23,7 +23,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.core.routing import Route
 from bot.core.staff import InboxItem, InboxSummary, ItemStatus, ReplyOutcome, StaffReply
+from bot.core.urgency import Urgency
 from bot.ports import OutboxKind, OutboxStatus
 from storage import models
 from storage.households import first_school
@@ -37,6 +39,7 @@ outbox = models.table(models.Outbox)
 audit = models.table(models.AuditEntry)
 
 LEASE = "lease:"
+CLOSING = "closing"
 STAFF_REPLY = OutboxKind.STAFF_REPLY
 REPLY_ACTION = "lets_talk.reply"
 RESOLVE_ACTION = "lets_talk.resolve"
@@ -56,6 +59,15 @@ _ITEM = (
         lets_talk.c.resolved_by,
         lets_talk.c.created_at,
         lets_talk.c.participant_id,
+        lets_talk.c.kind,
+        lets_talk.c.urgency,
+        lets_talk.c.concerns,
+        lets_talk.c.topics,
+        lets_talk.c.team,
+        lets_talk.c.owner,
+        lets_talk.c.claimed_by,
+        lets_talk.c.claimed_at,
+        lets_talk.c.due_at,
         participants.c.pseudonym,
         first_school().label("school"),
         participants.c.role,
@@ -76,7 +88,7 @@ def _is_posted(ts: str | None) -> bool:
     return ts is not None and not ts.startswith(LEASE)
 
 
-def _item(row: Any, thread_ts: str | None = None) -> InboxItem:
+def _item(row: Any, thread: tuple[str, str] | None = None) -> InboxItem:
     slack_ts = row.slack_ts if _is_posted(row.slack_ts) else None
     return InboxItem(
         id=row.id,
@@ -88,11 +100,20 @@ def _item(row: Any, thread_ts: str | None = None) -> InboxItem:
         role=row.role,
         language=row.item_language or row.language,
         status=ItemStatus(row.status),
-        thread_channel=row.slack_channel,
-        thread_ts=thread_ts if thread_ts is not None else slack_ts,
+        thread_channel=thread[0] if thread is not None else row.slack_channel,
+        thread_ts=thread[1] if thread is not None else slack_ts,
         first_response_at=row.first_response_at,
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
+        urgency=Urgency(row.urgency or Urgency.NONE.value),
+        concerns=tuple(row.concerns or ()),
+        is_closing=row.kind == CLOSING,
+        team=row.team,
+        owner=row.owner,
+        topics=tuple(row.topics or ()),
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        due_at=row.due_at,
     )
 
 
@@ -131,28 +152,48 @@ class SqlInbox:
             ).all()
             return [_item(row, self._open_thread(connection, row, now)) for row in rows]
 
-    def _open_thread(self, connection: Connection, row: Any, now: datetime) -> str | None:
-        ts: str | None = connection.execute(
-            select(lets_talk.c.slack_ts)
-            .where(
-                lets_talk.c.participant_id == row.participant_id,
-                lets_talk.c.id < row.id,
-                lets_talk.c.status == ItemStatus.OPEN.value,
-                lets_talk.c.slack_ts.is_not(None),
-                lets_talk.c.slack_ts.not_like(LEASE + "%"),
-                lets_talk.c.created_at >= now - THREAD_WINDOW,
-            )
-            .order_by(lets_talk.c.id.desc())
-            .limit(1)
-        ).scalar()
-        return ts
+    def _open_thread(
+        self, connection: Connection, row: Any, now: datetime
+    ) -> tuple[str, str] | None:
+        """The channel and ts of the person's open thread that `row` joins, if any.
 
-    def mark_posted(self, item_id: int, channel: str, ts: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(lets_talk).where(lets_talk.c.id == item_id),
-                {"slack_channel": channel, "slack_ts": ts},
+        An urgent message does not join a thread that is not urgent: it goes
+        to the people on call in a thread of its own.
+        """
+        query = select(lets_talk.c.slack_channel, lets_talk.c.slack_ts).where(
+            lets_talk.c.participant_id == row.participant_id,
+            lets_talk.c.id < row.id,
+            lets_talk.c.status == ItemStatus.OPEN.value,
+            lets_talk.c.slack_ts.is_not(None),
+            lets_talk.c.slack_ts.not_like(LEASE + "%"),
+            lets_talk.c.created_at >= now - THREAD_WINDOW,
+        )
+        if row.urgency == Urgency.URGENT.value:
+            query = query.where(lets_talk.c.urgency == Urgency.URGENT.value)
+        found = connection.execute(query.order_by(lets_talk.c.id.desc()).limit(1)).first()
+        return (found.slack_channel, found.slack_ts) if found is not None else None
+
+    def mark_posted(
+        self,
+        item_id: int,
+        channel: str,
+        ts: str,
+        route: Route | None = None,
+        due_at: datetime | None = None,
+        remind_at: datetime | None = None,
+    ) -> None:
+        """Record where an item was posted; a thread's first item keeps its route and deadline."""
+        values: dict[str, Any] = {"slack_channel": channel, "slack_ts": ts}
+        if route is not None:
+            values.update(
+                team=route.team,
+                owner=route.owner,
+                topics=list(route.topics),
+                due_at=due_at,
+                remind_at=remind_at,
             )
+        with self.engine.begin() as connection:
+            connection.execute(update(lets_talk).where(lets_talk.c.id == item_id), values)
 
     # -- threads ---------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from bot.core.state import (
     ParticipantState,
     Response,
 )
+from bot.core.urgency import Assessment
 from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
 from storage import consent, models
@@ -359,6 +360,8 @@ class SqlUnitOfWork:
         text: str,
         language: str | None,
         now: datetime,
+        assessment: Assessment | None = None,
+        is_closing: bool = False,
     ) -> int:
         item_id: int = self.connection.execute(
             insert(lets_talk).returning(lets_talk.c.id),
@@ -370,6 +373,9 @@ class SqlUnitOfWork:
                 "language": language,
                 "status": "open",
                 "created_at": now,
+                "kind": "closing" if is_closing else "message",
+                "urgency": assessment.urgency.value if assessment is not None else "none",
+                "concerns": [c.value for c in assessment.concerns] if assessment else None,
             },
         ).scalar_one()
         return item_id

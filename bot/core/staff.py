@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.core.urgency import Urgency
+
 __all__ = [
     "InboxItem",
     "InboxSummary",
@@ -55,6 +57,20 @@ class InboxItem:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    urgency: Urgency = Urgency.NONE
+    concerns: tuple[str, ...] = ()
+    is_closing: bool = False
+    # Where routing sent it (bot.core.routing) and when the reply promise falls due.
+    team: str | None = None
+    owner: str | None = None
+    topics: tuple[str, ...] = ()
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    due_at: datetime | None = None
+
+    @property
+    def is_urgent(self) -> bool:
+        return self.urgency is Urgency.URGENT
 
 
 @dataclass(frozen=True, slots=True)

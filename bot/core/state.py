@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from bot.core.consent import ConsentSource
 from bot.core.messages import Channel, Reply
+from bot.core.urgency import Assessment
 
 __all__ = [
     "AnswerValue",
@@ -103,10 +104,22 @@ class Program:
     # The contact line in other languages than the default (district.yaml
     # `contact_translations`): HELP goes out in the family's language.
     contact_translations: Mapping[str, str] = field(default_factory=dict)
+    # What a family who writes about someone's safety is told (district.yaml
+    # `inbox.urgent`): the urgent contact per language and the emergency number.
+    urgent_contact: Mapping[str, str] = field(default_factory=dict)
+    emergency_number: str = "911"
 
     def contact_in(self, language: str) -> str:
         """The contact line in `language`, else the district's own."""
         return self.contact_translations.get(language) or self.contact
+
+    def urgent_contact_in(self, language: str) -> str:
+        """The urgent contact in `language`, else the default language's, else the contact."""
+        return (
+            self.urgent_contact.get(language)
+            or self.urgent_contact.get(self.default_language)
+            or self.contact_in(language)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +180,10 @@ class Event:
     source: ConsentSource | None = None
     idea: int | None = None
     vote: int | None = None
+    # A Let's Talk message: how urgent it reads (bot.core.urgency), and whether it
+    # only says thanks or "ok" (bot.core.routing.is_closing).
+    assessment: Assessment | None = None
+    is_closing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from bot.core.state import (
     Step,
 )
 from bot.core.texts import language_name, text
+from bot.core.urgency import assess
 
 __all__ = ["Activities", "invite", "step"]
 
@@ -262,7 +263,11 @@ def _onboard(turn: _Turn, body: str, activities: Activities, *, skip: bool) -> N
         if wanted is not None:
             turn.state = replace(turn.state, pending=(wanted.key, *turn.state.pending))
         elif _is_message(body):
-            turn.events.append(Event(EventKind.LETS_TALK, text=body))
+            assessment = assess(body, program.languages)
+            turn.events.append(Event(EventKind.LETS_TALK, text=body, assessment=assessment))
+            if assessment.is_urgent:
+                # Someone's safety does not wait for onboarding.
+                _say_urgent(turn)
         first = program.onboarding[0] if program.onboarding else None
         turn.state = replace(turn.state, onboarding_started=True, onboarding=first, attempts=0)
         if first is None:
@@ -955,8 +960,21 @@ def _end_exchange(
 def _lets_talk(turn: _Turn, body: str) -> None:
     if not body:
         return
-    turn.events.append(Event(EventKind.LETS_TALK, text=body))
-    turn.say("lets_talk_ack")
+    assessment = assess(body, turn.program.languages)
+    turn.events.append(Event(EventKind.LETS_TALK, text=body, assessment=assessment))
+    if assessment.is_urgent:
+        _say_urgent(turn)
+    else:
+        turn.say("lets_talk_ack")
+
+
+def _say_urgent(turn: _Turn) -> None:
+    """The acknowledgement of an urgent message: who to reach now, and the emergency number."""
+    turn.say(
+        "lets_talk_urgent",
+        urgent_contact=turn.program.urgent_contact_in(turn.language),
+        emergency=turn.program.emergency_number,
+    )
 
 
 def _is_message(body: str) -> bool:

@@ -295,7 +295,13 @@ class Service:
                         kind = OutboxKind.HELP
                 case EventKind.LETS_TALK:
                     uow.add_lets_talk(
-                        sender, message_id, event.text or "", detected or after.language, now
+                        sender,
+                        message_id,
+                        event.text or "",
+                        detected or after.language,
+                        now,
+                        event.assessment,
+                        event.is_closing,
                     )
                 case _:
                     pass

@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
+from bot.core.promise import ReplyPromise
+from bot.core.routing import Route, Routing
 from bot.core.staff import InboxItem, InboxSummary, ReplyOutcome, StaffReply
 from bot.core.state import Program
 from bot.core.texts import text
@@ -46,7 +49,15 @@ class InboxStore(Protocol):
 
     def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[InboxItem]: ...
 
-    def mark_posted(self, item_id: int, channel: str, ts: str) -> None: ...
+    def mark_posted(
+        self,
+        item_id: int,
+        channel: str,
+        ts: str,
+        route: Route | None = None,
+        due_at: datetime | None = None,
+        remind_at: datetime | None = None,
+    ) -> None: ...
 
     def item(self, item_id: int) -> InboxItem | None: ...
 
@@ -74,24 +85,36 @@ class InboxPoster(Protocol):
 
 
 class Inbox:
-    """Posts Let's Talk items to `channel` and handles what staff do in their threads."""
+    """Posts Let's Talk items where `routing` sends them and handles what staff do in threads.
+
+    A new thread goes to its team's channel with its owner named, or, when
+    urgent, to the urgent channel with the person on call named; `promise`
+    sets when it is due. A follow-up goes to its person's open thread.
+    """
 
     def __init__(
         self,
         store: InboxStore,
         poster: InboxPoster,
-        channel: str,
+        routing: Routing,
+        promise: ReplyPromise,
         program: Program,
         run_db: RunDb,
         clock: Callable[[], datetime],
     ) -> None:
         self.store = store
         self.poster = poster
-        self.channel = channel
+        self.routing = routing
+        self.promise = promise
         self.program = program
         self.run_db = run_db
         self.clock = clock
         self._schools = {school.code: school.name for school in program.schools}
+
+    @property
+    def channel(self) -> str:
+        """The default team's channel."""
+        return self.routing.teams[self.routing.default_team].channel
 
     async def post_pending(self) -> int:
         """Post one batch of new items; returns how many were posted."""
@@ -99,9 +122,22 @@ class Inbox:
         items = await self.run_db(lambda: self.store.claim_unposted(now, BATCH, LEASE))
         posted = 0
         for item in items:
+            route: Route | None = None
+            if item.thread_ts is not None and item.thread_channel is not None:
+                channel, routed = item.thread_channel, item
+            else:
+                route = self.routing.route(item.text, item.school, item.language, item.is_urgent)
+                channel = route.channel
+                routed = replace(
+                    item,
+                    team=route.team,
+                    owner=route.owner,
+                    topics=route.topics,
+                    due_at=self.promise.due_at(item.created_at),
+                )
             try:
                 ts = await self.poster.post_inbox_item(
-                    self.channel, item, self._schools.get(item.school or "")
+                    channel, routed, self._schools.get(item.school or "")
                 )
             except ProviderError as error:
                 # The lease runs out and the next round tries again.
@@ -109,9 +145,22 @@ class Inbox:
                 if not error.transient:
                     break
                 continue
-            await self.run_db(partial(self.store.mark_posted, item.id, self.channel, ts))
+            remind_at = self.promise.remind_at(item.created_at) if route is not None else None
+            await self.run_db(
+                partial(
+                    self.store.mark_posted, item.id, channel, ts, route, routed.due_at, remind_at
+                )
+            )
             posted += 1
-            log.info("inbox.posted", extra={"item_id": item.id, "follow_up": bool(item.thread_ts)})
+            log.info(
+                "inbox.posted",
+                extra={
+                    "item_id": item.id,
+                    "follow_up": route is None,
+                    "team": routed.team,
+                    "urgency": item.urgency.value,
+                },
+            )
         return posted
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
@@ -133,8 +182,6 @@ class Inbox:
 
         A reply that starts with `note:` or `//` stays among staff.
         """
-        if reply.thread_channel != self.channel:
-            return ReplyOutcome.NOT_A_THREAD
         if reply.text.lstrip().lower().startswith(INTERNAL_PREFIXES):
             return ReplyOutcome.INTERNAL
         now = self.clock()
@@ -152,7 +199,7 @@ class Inbox:
         note = NOTES.get(outcome)
         if note is not None:
             try:
-                await self.poster.post_note(self.channel, note, reply.thread_ts)
+                await self.poster.post_note(reply.thread_channel, note, reply.thread_ts)
             except ProviderError as error:
                 log.warning("inbox.note_failed", extra={"code": error.code})
         return outcome

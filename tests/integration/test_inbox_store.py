@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from bot.core.messages import Channel
+from bot.core.routing import Route
 from bot.core.staff import ItemStatus, ReplyOutcome, StaffReply
+from bot.core.urgency import Assessment, Concern, Urgency
 from storage import models
 from storage.inbox import SqlInbox
 from storage.linking import SqlLinkUnitOfWork, block_contact
@@ -24,11 +26,17 @@ def family(engine: Engine, phone: str = PHONE) -> tuple[int, int]:
     return sender.participant_id, sender.contact_id
 
 
-def lets_talk(engine: Engine, text: str, phone: str = PHONE, at: datetime = NOW) -> int:
+def lets_talk(
+    engine: Engine,
+    text: str,
+    phone: str = PHONE,
+    at: datetime = NOW,
+    assessment: Assessment | None = None,
+) -> int:
     with SqlLinkUnitOfWork(engine) as uow:
         sender = uow.find_sender(Channel.SMS, phone)
         assert sender is not None
-        item = uow.add_lets_talk(sender, None, text, "es", at)
+        item = uow.add_lets_talk(sender, None, text, "es", at, assessment)
         uow.commit()
     return item
 
@@ -106,3 +114,30 @@ def test_a_reply_to_an_opted_out_family_is_refused(engine: Engine) -> None:
     assert block_contact(engine, Channel.SMS, PHONE, NOW)
     outcome = inbox.add_staff_reply(reply("1.1", "Ev1"), lambda language: "x", NOW)
     assert outcome is ReplyOutcome.OPTED_OUT
+
+
+def test_an_urgent_follow_up_starts_its_own_thread_for_the_people_on_call(engine: Engine) -> None:
+    family(engine)
+    inbox = SqlInbox(engine)
+    first = lets_talk(engine, "The buses are late")
+    inbox.claim_unposted(NOW, 10, LEASE)
+    route = Route("transportation", "C0BUS", "U0BUSES", "U0LEAD", ("transportation",))
+    due = NOW + timedelta(days=2)
+    inbox.mark_posted(first, "C0BUS", "1.1", route, due, due - timedelta(hours=4))
+    urgent = Assessment(Urgency.URGENT, (Concern.BULLYING,), ("being bullied",))
+    later = NOW + timedelta(minutes=5)
+    lets_talk(engine, "My son is being bullied on the bus", at=later, assessment=urgent)
+    [item] = inbox.claim_unposted(later, 10, LEASE)
+    assert item.thread_ts is None and item.is_urgent and item.concerns == ("bullying",)
+    inbox.mark_posted(item.id, "C0URGENT", "2.2")
+    lets_talk(engine, "He is at the nurse now", at=later, assessment=urgent)
+    [joined] = inbox.claim_unposted(later, 10, LEASE)
+    assert (joined.thread_channel, joined.thread_ts) == ("C0URGENT", "2.2")
+    root = inbox.item(first)
+    assert root is not None
+    assert (root.team, root.owner, root.topics, root.due_at) == (
+        "transportation",
+        "U0BUSES",
+        ("transportation",),
+        due,
+    )

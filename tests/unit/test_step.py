@@ -402,6 +402,48 @@ def test_an_unsolicited_message_is_lets_talk() -> None:
     assert texts(result)[0].startswith("Thank you for your message.")
 
 
+URGENT_DESK = replace(
+    PROGRAM,
+    urgent_contact={"en": "the safety line, 555-0199", "es": "la línea de seguridad, 555-0199"},
+    emergency_number="911",
+)
+
+
+def test_an_urgent_message_tells_the_family_whom_to_reach_now_in_their_language() -> None:
+    in_spanish = replace(ONBOARDED, language="es")
+    body = "Mi hijo sufre acoso en el recreo, por favor llámenme"
+    _, [result] = run(in_spanish, body, program=URGENT_DESK)
+    [event] = result.events
+    assert event.kind is EventKind.LETS_TALK and event.assessment is not None
+    assert event.assessment.is_urgent
+    [ack] = texts(result)
+    assert "la línea de seguridad, 555-0199" in ack and "911" in ack
+    assert ack.startswith("Leímos su mensaje como urgente")
+
+
+def test_an_urgent_message_falls_back_to_the_district_contact() -> None:
+    in_vietnamese = replace(ONBOARDED, language="vi")
+    _, [result] = run(in_vietnamese, "con tôi bị bắt nạt ở trường, gọi cho tôi ngay")
+    [ack] = texts(result)
+    assert "555-0100" in ack and "911" in ack and "khẩn cấp" in ack
+
+
+def test_an_urgent_first_message_is_answered_before_onboarding() -> None:
+    state, [result] = run(
+        ParticipantState(), "my son is being bullied at school and I am scared", program=URGENT_DESK
+    )
+    assert [e.kind for e in result.events] == [EventKind.LETS_TALK]
+    assert "the safety line, 555-0199" in texts(result)[0]
+    assert state.onboarding is OnboardingStep.LANGUAGE
+
+
+def test_a_message_that_might_be_about_safety_gets_the_usual_thanks() -> None:
+    _, [result] = run(ONBOARDED, "What is the school doing about bullying this year?")
+    [event] = result.events
+    assert event.assessment is not None and not event.assessment.is_urgent
+    assert texts(result)[0].startswith("Thank you for your message.")
+
+
 def test_a_comment_during_a_choice_question_is_kept_without_a_strike() -> None:
     at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
     state, [result] = run(at_top, "who do I call about the bus")
