@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Connection, Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
@@ -37,6 +37,8 @@ from bot.core.cells import is_formula_like, quoted
 from bot.core.formats import ExportFormat
 from bot.core.keys import participant_key
 from bot.core.texts import text as system_text
+from bot.core.workbook import About, Sheet, facts
+from bot.core.workbook import write_workbook as write_book
 from bot.errors import EngageError
 from storage import models
 from storage.activities import record_audit
@@ -56,6 +58,7 @@ __all__ = [
     "iter_tidy",
     "participant_key",
     "question_order",
+    "scales_as_numbers",
     "snapshot",
     "spreadsheet_safe",
     "tidy_responses",
@@ -64,6 +67,7 @@ __all__ = [
     "write_table",
     "write_tidy",
     "write_workbook",
+    "TABLE_SHEETS",
 ]
 
 Parse = Callable[[str, str], Activity]
@@ -696,46 +700,119 @@ def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False) -> None:
     )
 
 
-def _has_illegal(text: str) -> bool:
-    return ILLEGAL_CHARACTERS_RE.search(text) is not None
+def write_workbook(sheets: Sequence[Sheet], path: Path, about: About | Callable[[], About]) -> None:
+    """Write `sheets` to the XLSX file `path` with the About sheet first
+    (bot.core.workbook: named sheets, formats, filters, widths; text is never a
+    formula). `about` may be a function, called once the rows are written."""
+    with path.open("wb") as stream:
+        write_book(stream, sheets, about)
 
 
-def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel has no time zones (local wall-clock times; the zone is in the docs) and no
-    control characters (dropped)."""
-    ready = frame.copy()
-    for name in ready.columns:
-        if isinstance(ready[name].dtype, pd.DatetimeTZDtype):
-            ready[name] = ready[name].dt.tz_localize(None)
-        mask = _flagged(ready[name], _has_illegal)
-        if mask.any():
-            column = ready[name].astype(object)
-            column[mask] = column[mask].map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v))
-            ready[name] = column
-    return ready
+TABLE_SHEETS = {
+    "tidy": (
+        "answers",
+        "one row per answer: who (a pseudonymous key), which question, what they said",
+    ),
+    "wide": ("participants", "one row per participant and activity, a column per question"),
+}
 
 
-def _mark_text(sheet: Any, frame: pd.DataFrame) -> None:
-    """Formula-like cells of `frame`, written to `sheet`, become text with a quote prefix:
-    shown as said, never run, and still text when someone edits them."""
-    for position, name in enumerate(frame.columns, start=1):
-        for row in np.flatnonzero(_flagged(frame[name], is_formula_like)):
-            cell = sheet.cell(row=int(row) + 2, column=position)  # row 1 is the header
-            cell.data_type = "s"
-            cell.quotePrefix = True
+class _Facts:
+    """What the About sheet of an export says, gathered while its rows stream past."""
+
+    def __init__(self, activity_key: str, table: str, timezone: str, now: datetime | None):
+        self.activity_key = activity_key
+        self.table = table
+        self.timezone = timezone
+        self.now = now
+        self.rows = 0
+        self.people: set[str] = set()
+        self.first: pd.Timestamp | None = None
+        self.last: pd.Timestamp | None = None
+        self.contacts = False
+
+    def see(self, frame: pd.DataFrame) -> None:
+        self.rows += len(frame)
+        self.contacts = self.contacts or CONTACTS_COLUMN in frame.columns
+        if "participant" in frame.columns:
+            self.people.update(frame["participant"].dropna().unique().tolist())
+        for column in ("received_at", "first_received_at", "last_received_at"):
+            if column in frame.columns and len(frame):
+                low, high = frame[column].min(), frame[column].max()
+                if pd.notna(low):
+                    self.first = low if self.first is None else min(self.first, low)
+                if pd.notna(high):
+                    self.last = high if self.last is None else max(self.last, high)
+
+    def about(self) -> About:
+        def day(moment: pd.Timestamp | None) -> str:
+            return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+        table = "answers (tidy)" if self.table == "tidy" else "participants (wide)"
+        return About(
+            title=f"Export of {self.activity_key}: {table}",
+            facts=facts(
+                {
+                    "Activity": self.activity_key,
+                    "Rows": f"{self.rows:,}",
+                    "People": f"{len(self.people):,}",
+                    "First answer": day(self.first),
+                    "Last answer": day(self.last),
+                    "Times in": self.timezone,
+                    "Exported": ""
+                    if self.now is None
+                    else self.now.replace(tzinfo=ZoneInfo("UTC"))
+                    .astimezone(ZoneInfo(self.timezone))
+                    .strftime("%Y-%m-%d %H:%M"),
+                    "Suppression": "none: an internal, row-level table. Share it only with "
+                    "the planning committee; publish a public pack instead "
+                    "(engage export pack --public).",
+                    "Participants": "pseudonymous keys, stable across exports of this district",
+                    "Contact details": "INCLUDED: personal data, keep it safe"
+                    if self.contacts
+                    else "",
+                }
+            ),
+            notes=("Columns are described in docs/synthesis.md.",),
+        )
 
 
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
-    """Write one sheet per frame (names cut to Excel's 31 characters); text is always
-    text, never a formula."""
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            ready = _excel_ready(frame)
-            ready.to_excel(writer, sheet_name=name[:31], index=False)
-            _mark_text(writer.sheets[name[:31]], ready)
+def scales_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """The tidy `value` of scale questions as numbers (other values stay text)."""
+    if "value" not in frame.columns or "question_type" not in frame.columns:
+        return frame
+    scale = (frame["question_type"] == QuestionType.SCALE.value).to_numpy()
+    if not scale.any():
+        return frame
+    numbers = pd.to_numeric(frame["value"].where(scale), errors="coerce")
+    value = frame["value"].astype(object).copy()
+    found = numbers.notna().to_numpy()
+    value[found] = [int(n) if float(n).is_integer() else float(n) for n in numbers[found]]
+    return frame.assign(value=value)
 
 
-def _write(frame: pd.DataFrame, temporary: Path, fmt: ExportFormat) -> None:
+def _xlsx_rows(frames: Iterable[pd.DataFrame], facts_: _Facts) -> Iterator[tuple[Any, ...]]:
+    for frame in frames:
+        if facts_.rows + len(frame) > XLSX_MAX_ROWS:
+            raise ExportError(
+                f"{facts_.activity_key} has more answers than an Excel sheet holds "
+                f"({XLSX_MAX_ROWS}): use --format parquet or csv"
+            )
+        facts_.see(frame)
+        yield from scales_as_numbers(frame).itertuples(index=False, name=None)
+
+
+def _write_xlsx(
+    frames: Iterable[pd.DataFrame], columns: Sequence[str], temporary: Path, facts_: _Facts
+) -> None:
+    name, description = TABLE_SHEETS.get(facts_.table, (facts_.table, ""))
+    sheet = Sheet(name, description, list(columns), _xlsx_rows(frames, facts_))
+    write_workbook([sheet], temporary, facts_.about)
+
+
+def _write(
+    frame: pd.DataFrame, temporary: Path, fmt: ExportFormat, facts_: _Facts | None = None
+) -> None:
     match fmt:
         case ExportFormat.CSV:
             write_csv(frame, temporary)
@@ -745,16 +822,23 @@ def _write(frame: pd.DataFrame, temporary: Path, fmt: ExportFormat) -> None:
                     f"{len(frame)} rows do not fit in an Excel sheet "
                     f"({XLSX_MAX_ROWS} at most): use --format parquet or csv"
                 )
-            write_workbook({"Sheet1": frame}, temporary)
+            facts_ = facts_ or _Facts("table", "table", "UTC", None)
+            _write_xlsx([frame], list(frame.columns), temporary, facts_)
         case ExportFormat.PARQUET:
             frame.to_parquet(temporary, index=False, engine="pyarrow")
 
 
-def write_table(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
+def write_table(
+    frame: pd.DataFrame,
+    path: Path,
+    fmt: ExportFormat,
+    *,
+    facts_: _Facts | None = None,
+) -> Path:
     """Write `frame` as `fmt`; written to a temporary name first, so nothing is half-written."""
     temporary = _open_for_writing(path)
     try:
-        _write(frame, temporary, fmt)
+        _write(frame, temporary, fmt, facts_)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -772,6 +856,7 @@ def write_tidy(
     *,
     include_contacts: bool = False,
     chunk_rows: int = CHUNK_ROWS,
+    now: datetime | None = None,
 ) -> int:
     """Stream the tidy table of `activity_key` to `path`; returns the number of rows.
 
@@ -800,17 +885,14 @@ def write_tidy(
                 write_csv(table.to_pandas(), temporary, append=rows > 0)
                 rows += table.num_rows
         else:
-            frames = []
-            for table in tables:
-                rows += table.num_rows
-                if rows > XLSX_MAX_ROWS:
-                    raise ExportError(
-                        f"{activity_key} has more answers than an Excel sheet holds "
-                        f"({XLSX_MAX_ROWS}): use --format parquet or csv"
-                    )
-                frames.append(table.to_pandas())
-            if frames:
-                _write(pd.concat(frames, ignore_index=True), temporary, fmt)
+            gathered = _Facts(activity_key, "tidy", timezone, now)
+            frames = (table.to_pandas() for table in tables)
+            first = next(frames, None)
+            if first is not None:
+                _write_xlsx(
+                    itertools.chain([first], frames), list(first.columns), temporary, gathered
+                )
+            rows = gathered.rows
         if rows == 0:
             raise ExportError(f"{activity_key} has no answers yet: nothing to export")
     except BaseException:
@@ -857,7 +939,7 @@ def export_activity(
             versions = activity_versions(connection, activity_key, parse)
         questions = [(key, kind) for key, kind, _ in question_order(versions)]
         frame = wide_responses(tidy, questions)
-        write_table(frame, path, fmt)
+        write_table(frame, path, fmt, facts_=_Facts(activity_key, "wide", timezone, now))
         rows = len(frame)
     else:
         rows = write_tidy(
@@ -869,6 +951,7 @@ def export_activity(
             path,
             fmt,
             include_contacts=include_contacts,
+            now=now,
         )
     table = "wide" if wide else "tidy"
     record_audit(

@@ -38,7 +38,6 @@ Polis's own column names, for Polis tooling and researchers.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +48,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
+
+from bot.core.workbook import About, facts, frame_sheet
+from bot.core.workbook import write_workbook as write_book
 
 __all__ = [
     "ExchangeVotes",
@@ -1147,36 +1149,48 @@ def _safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """An XLSX with a sheet per frame; every text is a text, never a formula.
+IDEA_SHEETS = {
+    "ideas": "every idea with its reactions (agree, disagree, pass), agreement and rank",
+    "consensus": "ideas a majority agrees with in every opinion group",
+    "divisive": "ideas one group mostly agrees with and another mostly disagrees with",
+    "representative": "the ideas each opinion group stands for, against everyone else",
+    "groups": "the opinion groups and how many people are in each",
+    "by_group": "reactions to each idea per opinion group",
+    "by_school": "reactions to each idea per school",
+    "by_language": "reactions to each idea per language",
+}
 
-    Streamed (openpyxl's write-only mode): a sheet of 20,000 rows takes a second.
-    """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    book = Workbook(write_only=True)
-    for name, frame in sheets.items():
-        sheet = book.create_sheet(title=name[:31])
-        sheet.append([str(column) for column in frame.columns])
-        for row in frame.itertuples(index=False, name=None):
-            cells: list[object] = []
-            for value in row:
-                if isinstance(value, str):
-                    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-                    cell.data_type = "s"  # a text starting with "=" is not a formula
-                    cells.append(cell)
-                elif isinstance(value, float) and math.isnan(value):
-                    cells.append(None)
-                elif isinstance(value, np.generic):
-                    cells.append(value.item())
-                elif isinstance(value, pd.Timestamp):
-                    cells.append(value.to_pydatetime())
-                else:
-                    cells.append(value)
-            sheet.append(cells)
-    book.save(path)
+def write_workbook(
+    path: Path,
+    sheets: Mapping[str, pd.DataFrame],
+    *,
+    activity: str = "",
+    threshold: int | None = None,
+    public: bool = False,
+) -> None:
+    """An XLSX with an About sheet, then a sheet per frame (bot.core.workbook)."""
+    rule = (
+        f"PUBLIC: every count under {threshold} shows as <{threshold}, with what it derives"
+        if public and threshold is not None
+        else "none: internal tables; publish the public report instead"
+    )
+    about = About(
+        title=f"Idea exchange {activity}".strip(),
+        facts=facts(
+            {
+                "Activity": activity,
+                "Generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "Suppression": rule,
+            }
+        ),
+    )
+    with path.open("wb") as stream:
+        write_book(
+            stream,
+            [frame_sheet(name, IDEA_SHEETS.get(name, ""), frame) for name, frame in sheets.items()],
+            about,
+        )
 
 
 def write_report(
@@ -1191,7 +1205,13 @@ def write_report(
     directory.mkdir(parents=True, exist_ok=True)
     tables = public_tables(report) if public else report.tables()
     files: list[str] = []
-    write_workbook(directory / "ideas.xlsx", tables)
+    write_workbook(
+        directory / "ideas.xlsx",
+        tables,
+        activity=data.activity,
+        threshold=report.threshold,
+        public=public,
+    )
     files.append("ideas.xlsx")
     for name, frame in tables.items():
         file = f"ideas-{name}.csv"

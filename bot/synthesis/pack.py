@@ -30,6 +30,7 @@ from sqlalchemy import Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
 from bot.core.texts import text as system_text
+from bot.core.workbook import About, facts, frame_sheet
 from bot.errors import RepresentationError
 from bot.synthesis.charts import bar_chart, column_chart
 from bot.synthesis.public import publish
@@ -39,6 +40,7 @@ from bot.synthesis.themes import find_themes
 from storage import models
 from storage.activities import record_audit
 from storage.export import (
+    TABLE_SHEETS,
     XLSX_MAX_ROWS,
     ExportError,
     Parse,
@@ -46,6 +48,7 @@ from storage.export import (
     activity_versions,
     participant_key,
     question_order,
+    scales_as_numbers,
     snapshot,
     tidy_responses,
     wide_responses,
@@ -511,14 +514,104 @@ def representation_tables(report: Representation) -> dict[str, pd.DataFrame]:
 # -- writing ---------------------------------------------------------------------------
 
 
+# What each sheet of the pack's workbooks holds (shown on their About sheet).
+SHEETS = {
+    "tidy": "one row per answer: who (a pseudonymous key), which question, what they said",
+    "wide": "one row per participant and activity, a column per question",
+    "questions": "each question: how many people it reached, answered, skipped it "
+    "or gave a reply that could not be read",
+    "overall": "each option of each question: how many people chose it (count), of how "
+    "many who answered (respondents), and the share",
+    "by_school": "as overall, per school",
+    "by_role": "as overall, per role (parent, student, staff…)",
+    "by_language": "as overall, per language the person used",
+    "scales": "scale questions: the mean answer and how many people gave one (n), "
+    "overall and per school, role and language",
+    "rankings": "ranking questions: how many ranked each option and put it first",
+    "lets_talk": "Let's Talk messages with staff replies",
+    "themes": "themes of every free-text question per language: top terms, size, quotes",
+    "school_language": "response rate against enrollment per school and language, "
+    "under-represented groups flagged",
+    "school_language_role": "as school_language, per role too",
+    "school": "response rate per school",
+    "language": "response rate per language",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every workbook of one pack says on its About sheet."""
+
+    activity: Activity
+    answers: int
+    people: int
+    first: str
+    last: str
+    generated: str
+    timezone: str
+    public: bool
+    threshold: int
+
+    def about(self, what: str) -> About:
+        title = self.activity.title.get("en", self.activity.default_language)
+        if self.public:
+            rule = (
+                f"PUBLIC: every count under {self.threshold} shows as "
+                f"{marker(self.threshold)}, as does every share, mean or rate computed "
+                "from it, and any count that would give one away by subtraction."
+            )
+        else:
+            rule = (
+                "none: INTERNAL, with row-level answers and free text. Share only with "
+                "the planning committee; publish the public pack (--public) instead."
+            )
+        return About(
+            title=f"{title}: {what}",
+            facts=facts(
+                {
+                    "Activity": f"{self.activity.key} ({title})",
+                    "Answers": f"{self.answers:,}",
+                    "People": f"{self.people:,}",
+                    "First answer": self.first,
+                    "Last answer": self.last,
+                    "Generated": self.generated,
+                    "Times in": self.timezone,
+                    "Suppression": rule,
+                    "Counts": "people, each counted once per question with their latest "
+                    "answer; a share is of the people who answered that question in "
+                    "that group (multiple choice: shares add up to more than 100%)",
+                }
+            ),
+            notes=("The pack's README.md describes every file and chart.",),
+        )
+
+
+def _workbook(frames: dict[str, pd.DataFrame], path: Path, context: _Context, what: str) -> None:
+    write_workbook(
+        [frame_sheet(name, SHEETS.get(name, ""), frame) for name, frame in frames.items()],
+        path,
+        context.about(what),
+    )
+
+
 def _table(
-    frame: pd.DataFrame, folder: Path, stem: str, files: list[str], notes: list[str]
+    frame: pd.DataFrame,
+    folder: Path,
+    stem: str,
+    files: list[str],
+    notes: list[str],
+    context: _Context,
 ) -> None:
     write_csv(frame, folder / f"{stem}.csv")
     frame.to_parquet(folder / f"{stem}.parquet", index=False, engine="pyarrow")
     files += [f"{stem}.csv", f"{stem}.parquet"]
     if len(frame) <= XLSX_MAX_ROWS:
-        write_workbook({stem: frame}, folder / f"{stem}.xlsx")
+        name, _ = TABLE_SHEETS[stem]
+        write_workbook(
+            [frame_sheet(name, SHEETS[stem], scales_as_numbers(frame))],
+            folder / f"{stem}.xlsx",
+            context.about("every answer" if stem == "tidy" else "answers per participant"),
+        )
         files.append(f"{stem}.xlsx")
     else:
         notes.append(f"{stem}.xlsx left out: {len(frame):,} rows are more than Excel holds")
@@ -776,10 +869,24 @@ def _build(
     newest = versions[-1].activity
     files: list[str] = []
     notes: list[str] = []
+    generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
+    people = int(tidy["participant"].nunique())
+    received = tidy["received_at"].dt.tz_convert(timezone)
+    context = _Context(
+        activity=newest,
+        answers=len(tidy),
+        people=people,
+        first=received.min().strftime("%Y-%m-%d %H:%M"),
+        last=received.max().strftime("%Y-%m-%d %H:%M"),
+        generated=generated.strftime("%Y-%m-%d %H:%M"),
+        timezone=timezone,
+        public=public,
+        threshold=threshold,
+    )
     if not public:
-        _table(tidy, folder, "tidy", files, notes)
+        _table(tidy, folder, "tidy", files, notes, context)
         questions = [(key, kind) for key, kind, _ in question_order(versions)]
-        _table(wide_responses(tidy, questions), folder, "wide", files, notes)
+        _table(wide_responses(tidy, questions), folder, "wide", files, notes, context)
     sheets = summarize(tidy, versions)
     threads = lets_talk_threads(engine, versions, secret, timezone)
     themes = theme_table(tidy, versions, threads, public=public, threshold=threshold)
@@ -792,24 +899,22 @@ def _build(
     if public:
         published = publish(sheets, themes, tables, threshold)
         sheets, themes, tables = published.summary, published.themes, published.representation
-    write_workbook(sheets, folder / "summary.xlsx")
+    _workbook(sheets, folder / "summary.xlsx", context, "summary of the answers")
     files.append("summary.xlsx")
     if not public:
         write_csv(threads, folder / "lets_talk.csv")
-        write_workbook({"lets_talk": threads}, folder / "lets_talk.xlsx")
+        _workbook({"lets_talk": threads}, folder / "lets_talk.xlsx", context, "Let's Talk")
         files += ["lets_talk.csv", "lets_talk.xlsx"]
     write_csv(themes, folder / "themes.csv")
-    write_workbook({"themes": themes}, folder / "themes.xlsx")
+    _workbook({"themes": themes}, folder / "themes.xlsx", context, "themes of free text")
     files += ["themes.csv", "themes.xlsx"]
     if tables:
-        write_workbook(tables, folder / "representation.xlsx")
+        _workbook(tables, folder / "representation.xlsx", context, "representation")
         write_csv(tables["school_language"], folder / "representation.csv")
         files += ["representation.xlsx", "representation.csv"]
     files += _charts(
         folder, sheets, tidy, versions, representation, tables, timezone, public, threshold
     )
-    generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
-    people = int(tidy["participant"].nunique())
     readme = _readme(
         newest,
         files,

@@ -201,7 +201,7 @@ def test_every_format_round_trips(
     )
     read = {
         ExportFormat.CSV: pd.read_csv,
-        ExportFormat.XLSX: pd.read_excel,
+        ExportFormat.XLSX: lambda p: pd.read_excel(p, sheet_name="participants"),
         ExportFormat.PARQUET: pd.read_parquet,
     }[fmt](path)
 

@@ -114,7 +114,9 @@ def test_summary_counts_people_by_school_role_and_language(
     pack(engine, tmp_path / "pack")
     sheets = pd.read_excel(tmp_path / "pack" / "summary.xlsx", sheet_name=None)
 
+    assert list(sheets)[0] == "About"
     assert set(sheets) == {
+        "About",
         "questions",
         "overall",
         "by_school",

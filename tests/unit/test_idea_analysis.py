@@ -383,7 +383,7 @@ def test_the_report_writes_its_tables_and_polis_files(tmp_path: Path) -> None:
     files = write_report(data, report, tmp_path / "full", public=False)
     assert "ideas.xlsx" in files and "polis/votes.csv" in files
     sheets = pd.read_excel(tmp_path / "full" / "ideas.xlsx", sheet_name=None)
-    assert list(sheets) == list(report.tables())
+    assert list(sheets) == ["About", *report.tables()]
     public = write_report(data, report, tmp_path / "public", public=True)
     assert not any(f.startswith("polis/") for f in public)
     by_school = pd.read_csv(tmp_path / "public" / "ideas-by_school.csv")
