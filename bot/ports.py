@@ -22,7 +22,7 @@ from bot.core.consent import ConsentChange
 from bot.core.households import HouseholdGraph
 from bot.core.ideas import IdeaTally, Vote
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
-from bot.core.moderation import KnownName
+from bot.core.moderation import IdeaCard, KnownName
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
 from bot.core.state import ConversationState, ParticipantState, Response
 from bot.core.urgency import Assessment
@@ -39,6 +39,8 @@ __all__ = [
     "FollowUp",
     "HeardCounts",
     "LinkUnitOfWork",
+    "AuthorAddress",
+    "ModerationUnitOfWork",
     "Outbox",
     "OutboxKind",
     "OutboxRow",
@@ -256,6 +258,75 @@ class UnitOfWork(ExchangeUnitOfWork, Protocol):
         assessment: Assessment | None = None,
         is_closing: bool = False,
     ) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorAddress:
+    """Where to tell an idea's author it is live: the contact it came from, and their language."""
+
+    contact_id: int
+    channel: Channel
+    address: str
+    language: str | None
+
+
+class ModerationUnitOfWork(Protocol):
+    """One moderator's or translator's action on ideas, in one transaction."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def cards(self, activity_key: str | None, statuses: Collection[str]) -> list[IdeaCard]:
+        """The ideas with one of `statuses`, oldest first, with their translations."""
+        ...
+
+    def card(self, activity_key: str, number: int) -> IdeaCard | None: ...
+
+    def card_by_id(self, idea_id: int) -> IdeaCard | None: ...
+
+    def decide(
+        self,
+        idea_id: int,
+        status: str,
+        text: str | None,
+        note: str | None,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """Set the idea's status (and new words, a note); approving sets when it went live."""
+        ...
+
+    def translate(
+        self, idea_id: int, language: str, text: str, actor: str, now: datetime
+    ) -> None: ...
+
+    def claim_author_notice(self, idea_id: int, now: datetime) -> AuthorAddress | None:
+        """The author's address, once: None when there is none or they were told already."""
+        ...
+
+    def heard(self, activity_key: str) -> Mapping[str, int]:
+        """People taking part in the exchange (sharing or reacting), per language."""
+        ...
+
+    def enqueue(
+        self,
+        contact_id: int,
+        channel: Channel,
+        address: str,
+        replies: Sequence[Reply],
+        kind: OutboxKind,
+        now: datetime,
+    ) -> None: ...
+
+    def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None: ...
 
 
 class Redeemed(StrEnum):

@@ -14,6 +14,7 @@ from bot.cli import (
     broadcast,
     consent,
     export,
+    ideas,
     participant,
     roster,
     server,
@@ -56,6 +57,7 @@ app.add_typer(roster.roster_app, name="roster", no_args_is_help=True)
 app.add_typer(roster.enrollment_app, name="enrollment", no_args_is_help=True)
 app.add_typer(broadcast.segment_app, name="segment", no_args_is_help=True)
 app.command()(broadcast.broadcast)
+app.add_typer(ideas.ideas_app, name="ideas", no_args_is_help=True)
 app.command()(simulate.simulate)
 app.command()(simulate.demo)
 

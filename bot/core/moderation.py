@@ -21,13 +21,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from bot.core.keywords import fold
 
-__all__ = ["Flag", "FlagKind", "KnownName", "NameIndex", "flag_idea"]
+__all__ = [
+    "Decision",
+    "Flag",
+    "FlagKind",
+    "IdeaCard",
+    "KnownName",
+    "NameIndex",
+    "TranslationTask",
+    "flag_idea",
+    "may_decide",
+    "statuses_shown",
+    "translation_order",
+]
 
 MIN_NAME_PART = 3
 PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().\-]{0,3}\d){6,}(?!\w)")
@@ -183,3 +196,91 @@ def flag_idea(text: str, names: NameIndex | None = None) -> tuple[Flag, ...]:
 
 def _unique(flags: Sequence[Flag]) -> tuple[Flag, ...]:
     return tuple(dict.fromkeys(flags))
+
+
+# -- a moderator's desk ------------------------------------------------------------
+
+
+class Decision(StrEnum):
+    """What a moderator decides about an idea; an edit is an approval of other words."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaCard:
+    """An idea as a moderator or translator sees it.
+
+    `text` is what is shown (after an edit), `original` what was written;
+    `flags` say why to look twice (`Flag` as text); `translations` maps
+    language to text, the original language left out.
+    """
+
+    id: int
+    activity: str
+    number: int
+    text: str
+    original: str
+    language: str
+    status: str
+    created_at: datetime
+    flags: tuple[str, ...] = ()
+    note: str | None = None
+    is_seed: bool = False
+    translations: Mapping[str, str] = field(default_factory=dict)
+
+    def text_in(self, language: str) -> str | None:
+        """The idea in `language`: as written (or edited), or translated; None without one."""
+        if language == self.language:
+            return self.text
+        return self.translations.get(language)
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationTask:
+    """An approved idea and the district languages it still lacks."""
+
+    card: IdeaCard
+    missing: tuple[str, ...]
+
+
+def translation_order(
+    cards: Iterable[IdeaCard], languages: Sequence[str], heard: Mapping[str, int]
+) -> list[TranslationTask]:
+    """What translators should do first: the ideas of the least-heard languages.
+
+    `heard` counts the people taking part in the exchange per language; an idea
+    written in a language few take part in comes first, so the families the
+    district hears least reach everyone soonest. Then older ideas first. Only
+    approved ideas, each with the `languages` it has no text in yet.
+    """
+    tasks = [
+        TranslationTask(card, tuple(lang for lang in languages if card.text_in(lang) is None))
+        for card in cards
+        if card.status == "approved"
+    ]
+    return sorted(
+        (task for task in tasks if task.missing),
+        key=lambda t: (heard.get(t.card.language, 0), t.card.created_at, t.card.id),
+    )
+
+
+def may_decide(
+    card: IdeaCard, decision: Decision, text: str | None, note: str | None
+) -> str | None:
+    """Why the decision cannot be taken as given, or None when it can."""
+    if card.is_seed and decision is not Decision.APPROVE:
+        return f"idea {card.number} is a seed from the activity file; change it there"
+    if decision is Decision.EDIT:
+        if not text or not text.strip():
+            return "an edit needs the new text"
+        if not note or not note.strip():
+            return "an edit needs a note saying what changed and why"
+    return None
+
+
+def statuses_shown(pending_only: bool) -> Collection[str]:
+    """The statuses a moderator's list shows."""
+    return ("pending",) if pending_only else ("pending", "approved", "rejected")
