@@ -687,6 +687,11 @@ class EnqueueBatch(Protocol):
     @property
     def reachable(self) -> Iterator[tuple[Recipient, LoadedState]]: ...
 
+    def is_introduced(self, recipient: Recipient) -> bool:
+        """Whether the contact wrote to us, or was sent a message by us, before: if not,
+        what goes out now is a first contact they did not ask for."""
+        ...
+
     def send(
         self,
         recipient: Recipient,

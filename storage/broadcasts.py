@@ -95,12 +95,14 @@ class EnqueueBatch:
         recipients_: list[Recipient],
         states: dict[int, LoadedState],
         now: datetime,
+        introduced: frozenset[int] = frozenset(),
     ) -> None:
         self.connection = connection
         self.broadcast_id = broadcast_id
         self.recipients = recipients_
         self.states = states
         self.now = now
+        self._introduced = introduced
         self.outcome = BatchOutcome(
             last_participant=max((r.participant_id for r in recipients_), default=0)
         )
@@ -125,6 +127,10 @@ class EnqueueBatch:
         for recipient in self.recipients:
             if recipient.reach is Reach.SEND and recipient.participant_id in self.states:
                 yield recipient, self.states[recipient.participant_id]
+
+    def is_introduced(self, recipient: Recipient) -> bool:
+        """Whether the contact wrote to us, or was sent a message by us, before."""
+        return recipient.contact_id in self._introduced
 
     def send(
         self,
@@ -644,7 +650,10 @@ class BroadcastStore:
                     break
                 reachable = sorted(r.participant_id for r in found if r.reach is Reach.SEND)
                 states = self._lock_and_load(connection, reachable)
-                batch = EnqueueBatch(connection, broadcast_id, found, states, now)
+                introduced = _introduced(
+                    connection, [r.contact_id for r in found if r.contact_id is not None]
+                )
+                batch = EnqueueBatch(connection, broadcast_id, found, states, now, introduced)
                 decide(batch)
                 total.merge(batch.write())
             after = total.last_participant
@@ -691,6 +700,24 @@ class BroadcastStore:
                 .distinct()
             )
             return sorted(rows.scalars())
+
+
+def _introduced(connection: Connection, contact_ids: list[int]) -> frozenset[int]:
+    """The contacts among `contact_ids` that wrote to us, or that a message of ours reached."""
+    if not contact_ids:
+        return frozenset()
+    reached = (
+        select(outbox.c.id)
+        .where(outbox.c.contact_id == contacts.c.id, outbox.c.sent_at.is_not(None))
+        .exists()
+    )
+    rows = connection.execute(
+        select(contacts.c.id).where(
+            contacts.c.id.in_(contact_ids),
+            or_(contacts.c.last_inbound_at.is_not(None), reached),
+        )
+    )
+    return frozenset(rows.scalars())
 
 
 class _EnqueueLock:

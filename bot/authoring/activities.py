@@ -54,8 +54,10 @@ from bot.core.activity import (
     Seed,
     authored_text,
 )
+from bot.core.disclosure import introduce, lint
 from bot.core.ideas import Moderation
 from bot.core.keywords import match_keyword, normalize
+from bot.core.messages import Reply
 from bot.core.prompts import question_reply
 from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments, smart_encode
@@ -85,6 +87,9 @@ KEY_LENGTH = 32
 # Telegram callback data; a choice's is `q:<activity>:<question>:<option>` (bot.core.prompts).
 BUTTON_DATA_BYTES = 64
 SMS_SEGMENTS_WARNED = 2
+# The first message to a family is the intro, the first question and who we are:
+# longer than any one text, so warned later.
+FIRST_CONTACT_SEGMENTS_WARNED = 3
 SCALE_POINTS = 11
 # Aliases are followed each time they are used: a small file must not expand into millions.
 MAX_YAML_VALUES = 20_000
@@ -980,12 +985,18 @@ class ActivityReport:
     segments: Mapping[str, Mapping[str, SegmentCount]] = field(default_factory=dict)
 
 
-def check_activity_file(path: Path, languages: Sequence[str]) -> ActivityReport:
+def check_activity_file(
+    path: Path, languages: Sequence[str], program: str | None = None
+) -> ActivityReport:
     """Errors (as `load_activity_file` raises them) and warnings for the district's `languages`.
 
-    Warnings: a text without a translation in one of `languages`, and a
-    question (or intro, closing) that costs more than 2 SMS segments in one of
-    them, rendered exactly as the engine sends it by SMS.
+    Warnings: a text without a translation in one of `languages`; a question
+    (or intro, closing) that costs more than 2 SMS segments in one of them,
+    rendered exactly as the engine sends it by SMS; a public URL shortener;
+    a few characters that make a text UCS-2 and cost it segments. With
+    `program`, the first message a family who never heard from us gets (the
+    intro and first question, opened by who we are and how to stop) is checked
+    too: it must name the program and say how to stop, in every language.
     """
     try:
         parsed = _parse(read_source(path), str(path))
@@ -996,12 +1007,12 @@ def check_activity_file(path: Path, languages: Sequence[str]) -> ActivityReport:
     wanted = list(dict.fromkeys(languages)) or [parsed.activity.default_language]
     costs = list(_sms_costs(parsed.activity, wanted))
     segments: dict[str, dict[str, SegmentCount]] = {}
-    for at, language, cost, _ in costs:
+    for at, language, cost, _, _ in costs:
         segments.setdefault(field_path(at), {})[language] = cost
     return ActivityReport(
         path,
         parsed.activity,
-        warnings=_warnings(parsed, wanted, costs),
+        warnings=_warnings(parsed, wanted, costs, program),
         texts=len(parsed.texts),
         translated={
             language: sum(language in localized.values for _, localized in parsed.texts)
@@ -1011,10 +1022,12 @@ def check_activity_file(path: Path, languages: Sequence[str]) -> ActivityReport:
     )
 
 
-_Cost = tuple[FieldPath, str, SegmentCount, SegmentCount]
+_Cost = tuple[FieldPath, str, SegmentCount, SegmentCount, str]
 
 
-def _warnings(parsed: _Parsed, wanted: Sequence[str], costs: Sequence[_Cost]) -> list[str]:
+def _warnings(
+    parsed: _Parsed, wanted: Sequence[str], costs: Sequence[_Cost], program: str | None = None
+) -> list[str]:
     activity, document = parsed.activity, parsed.document
     warnings = _Problems(document)
     line = document.line
@@ -1036,10 +1049,57 @@ def _warnings(parsed: _Parsed, wanted: Sequence[str], costs: Sequence[_Cost]) ->
                 unused[language] = here
     for language, path in unused.items():
         warnings.add(path, _unused_language(language, wanted))
-    for path, language, cost, plain in costs:
-        if cost.segments > SMS_SEGMENTS_WARNED:
+    for path, language, cost, plain, sms in costs:
+        over = cost.segments > SMS_SEGMENTS_WARNED
+        if over:
             warnings.add(path, _cost(cost, language, plain))
+        # Over the limit, the cost line says already what straight quotes would save.
+        for problem in lint(sms, language, encoding=not over):
+            warnings.add(path, problem)
+    if program is not None:
+        invitation = _first_contact(activity, wanted, program)
+        if invitation is not None:
+            opening, first_texts = invitation
+            for language, sms in first_texts.items():
+                for problem in lint(
+                    sms,
+                    language,
+                    program=program,
+                    first_contact=True,
+                    segments_over=FIRST_CONTACT_SEGMENTS_WARNED,
+                ):
+                    warnings.add(opening, f"as a first message {problem}")
     return warnings.lines()
+
+
+def _first_contact(
+    activity: Activity, languages: Sequence[str], program: str
+) -> tuple[FieldPath, dict[str, str]] | None:
+    """Where the first message starts, and per language the SMS a family who never
+    heard from us gets when invited: who we are and how to stop, the intro, the first
+    question (for an update, its intro and closing)."""
+    default = activity.default_language
+    path: FieldPath
+    if activity.intro is not None:
+        path = ("intro",)
+    elif activity.questions:
+        path = ("questions", 0, "prompt")
+    else:
+        return None
+    texts = {}
+    for language in languages:
+        parts: list[Reply] = []
+        if activity.intro is not None:
+            parts.append(Reply(activity.intro.get(language, default)))
+        if activity.questions:
+            parts.append(question_reply(activity, activity.questions[0], language))
+        elif activity.closing is not None:
+            parts.append(Reply(activity.closing.get(language, default)))
+        text = "\n\n".join(p.text for p in parts if p.text)
+        choices = next((p.choices for p in reversed(parts) if p.choices), ())
+        first = introduce(Reply(text, choices), program, language)
+        texts[language] = as_plain_text(first.text, first.choices)
+    return path, texts
 
 
 # A translation no family will see, said once per language.
@@ -1069,7 +1129,7 @@ def _sms_costs(activity: Activity, languages: Sequence[str]) -> Iterable[_Cost]:
     for path, render in renderings:
         for language in languages:
             text = render(language)
-            yield path, language, count_segments(text), count_segments(smart_encode(text))
+            yield path, language, count_segments(text), count_segments(smart_encode(text)), text
 
 
 def _in(localized: Localized, default: str) -> Callable[[str], str]:

@@ -25,12 +25,17 @@ if TYPE_CHECKING:
 activity_app = typer.Typer(help="Author, check and publish activities.", no_args_is_help=True)
 
 
-def _check(paths: Sequence[Path], languages: Sequence[str], segments: bool = False) -> bool:
+def _check(
+    paths: Sequence[Path],
+    languages: Sequence[str],
+    segments: bool = False,
+    program: str | None = None,
+) -> bool:
     from bot.authoring.activities import check_activity_file
 
     ok = True
     for path in paths:
-        report = check_activity_file(path, languages)
+        report = check_activity_file(path, languages, program)
         for problem in report.errors:
             err.print(f"[red]error[/red] {problem}", highlight=False)
         for warning in report.warnings:
@@ -82,8 +87,10 @@ def activity_validate(
     ] = False,
 ) -> None:
     """Check activity files: errors name file:line: field; warnings list missing
-    translations (the activity's and the bot's own, per district language) and
-    prompts over 2 SMS segments.
+    translations (the activity's and the bot's own, per district language),
+    prompts over 2 SMS segments, public link shorteners, characters that make a
+    text UCS-2, and a first message that does not name the program or say how
+    to stop.
 
     Example: engage activity validate examples/*.yaml --segments
     """
@@ -95,7 +102,7 @@ def activity_validate(
     _check_system_texts(district.languages)
     for warning in contact_warnings(district):
         err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
-    if not _check(files, district.languages, segments):
+    if not _check(files, district.languages, segments, district.program_name):
         raise typer.Exit(1)
 
 

@@ -216,6 +216,16 @@ def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
     )
     if plan.reminders:
         table.add_row("reminders", ", ".join(_local(r, zone) for r in plan.reminders))
+    if plan.costs:
+        table.add_row(
+            "first SMS",
+            ", ".join(
+                f"{lang} {cost.segments} segment{'s' if cost.segments > 1 else ''} "
+                f"({cost.encoding.value})"
+                for lang, cost in plan.costs.items()
+            )
+            + " (with who we are and how to stop, for families we never wrote to)",
+        )
     out.print(table, highlight=False)
     for warning in plan.warnings:
         err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)

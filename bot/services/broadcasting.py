@@ -25,7 +25,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.activity import Activity, ActivityKind, Localized
-from bot.core.audience import Audience, AudienceCounts, AudienceError, AudienceRules
+from bot.core.audience import (
+    Audience,
+    AudienceCounts,
+    AudienceError,
+    AudienceRules,
+    Recipient,
+)
 from bot.core.broadcasts import (
     BatchOutcome,
     BroadcastError,
@@ -34,9 +40,12 @@ from bot.core.broadcasts import (
     BroadcastStatus,
     Progress,
 )
+from bot.core.disclosure import introduce, lint
 from bot.core.messages import Channel, Reply
 from bot.core.prompts import question_reply
 from bot.core.quiet_hours import QuietHours
+from bot.core.render import as_plain_text
+from bot.core.segments import SegmentCount, count_segments
 from bot.core.state import ParticipantState, Program, Step
 from bot.core.step import invite
 from bot.core.texts import text as system_text
@@ -61,6 +70,8 @@ Parse = Callable[[str, str], Activity]
 PAST_TOLERANCE = timedelta(minutes=1)
 # What "no rate limit" means in an estimate.
 UNLIMITED_RATE = 50.0
+# A first invitation over this many SMS segments is named in the preview.
+PREVIEW_SEGMENTS_WARNED = 3
 # How often serve and worker look for broadcasts whose time has come.
 SCHEDULE_EVERY_SECONDS = 5.0
 
@@ -101,6 +112,8 @@ class Plan:
     reminders: tuple[datetime, ...] = ()
     message: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # What a first contact costs by SMS in each language (the longest message sent).
+    costs: Mapping[str, SegmentCount] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -238,6 +251,19 @@ class Broadcasting:
         message = {}
         if kind is BroadcastKind.UPDATE:
             message = {lang: self._update_text(activity, lang) for lang in self.program.languages}
+        costs: dict[str, SegmentCount] = {}
+        if Channel.SMS in self.rules.channels:
+            for language, sms in self._first_texts(activity, kind, message).items():
+                costs[language] = count_segments(sms)
+                warnings.extend(
+                    lint(
+                        sms,
+                        language,
+                        program=self.program.name,
+                        first_contact=True,
+                        segments_over=PREVIEW_SEGMENTS_WARNED,
+                    )
+                )
         return Plan(
             kind=kind,
             activity_key=activity.key,
@@ -250,7 +276,26 @@ class Broadcasting:
             reminders=planned_reminders,
             message=message,
             warnings=tuple(warnings),
+            costs=costs,
         )
+
+    def _first_texts(
+        self, activity: Activity, kind: BroadcastKind, message: Mapping[str, str]
+    ) -> dict[str, str]:
+        """Per language, the SMS a family who never heard from us would get."""
+        texts = {}
+        for language in self.program.languages:
+            if kind is BroadcastKind.UPDATE:
+                reply = Reply(message[language])
+            else:
+                fresh = ParticipantState(language=language, consent=True, onboarding_started=True)
+                result = invite(fresh, activity, self.program, None)
+                if not result.replies:
+                    continue
+                reply = combine(result.replies)
+            first = introduce(reply, self.program.name, language)
+            texts[language] = as_plain_text(first.text, first.choices)
+        return texts
 
     def estimate(self, counts: AudienceCounts, start: datetime) -> Estimate:
         """Time to send `counts` from `start`: channels in parallel, SMS paused at night."""
@@ -518,7 +563,7 @@ class Broadcasting:
                     )
                     batch.send(
                         recipient,
-                        reply,
+                        self._first_contact(batch, recipient, result.state.language, reply),
                         self._not_before(recipient.channel, batch.now),
                         start=start,
                         pending=pending,
@@ -537,9 +582,18 @@ class Broadcasting:
             for recipient, loaded in batch.reachable:
                 language = loaded.state.language or self.program.default_language
                 body = record.message.get(language) or self._update_text(activity, language)
-                batch.send(recipient, Reply(body), self._not_before(recipient.channel, batch.now))
+                reply = self._first_contact(batch, recipient, language, Reply(body))
+                batch.send(recipient, reply, self._not_before(recipient.channel, batch.now))
 
         return decide
+
+    def _first_contact(
+        self, batch: EnqueueBatch, recipient: Recipient, language: str | None, reply: Reply
+    ) -> Reply:
+        """`reply`, opened by who we are and how to stop if the contact never heard from us."""
+        if batch.is_introduced(recipient):
+            return reply
+        return introduce(reply, self.program.name, language or self.program.default_language)
 
     def _reminders(self, activity: Activity) -> Callable[[EnqueueBatch], None]:
         def decide(batch: EnqueueBatch) -> None:

@@ -25,6 +25,7 @@ from bot.authoring.activities import parse_activity
 from bot.bootstrap import build_broadcasting, build_runtime, sync_schools
 from bot.core.messages import Channel, InboundMessage
 from bot.core.roster import RosterRules
+from bot.core.texts import text
 from bot.services.inbound import utcnow
 from bot.services.roster import RosterImport
 from bot.settings import Settings
@@ -218,7 +219,10 @@ def test_a_worker_killed_mid_broadcast_and_restarted_sends_each_message_once(
     for n in range(FAMILIES):
         if phone(n) not in stopped:
             language = ("en", "es", "vi")[n % 3]
-            assert bodies[phone(n)][0].startswith(INTROS[language])
+            # A roster family we never wrote to: first who we are and how to stop.
+            first, _, rest = bodies[phone(n)][0].partition("\n\n")
+            assert first == text("first_contact", language, program="Riverside Plan 2030")
+            assert rest.startswith(INTROS[language])
     assert len(fake.messages) == FAMILIES - OPTED_OUT
     # The restart looked the unrecorded sends up at Twilio instead of sending them again.
     lookups = [r for r in fake.requests if r.method == "GET"]

@@ -51,6 +51,8 @@ class Family:
     reach: Reach = Reach.SEND
     conversation_id: int | None = None
     conversation_activity_id: int | None = None
+    # The contact wrote to us, or a message of ours reached it, before.
+    introduced: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,15 @@ class MemoryBroadcasts:
     def add_family(self, address: str, **state: object) -> Family:
         number = len(self.families) + 1
         reach = state.pop("reach", Reach.SEND)
-        family = Family(number, 100 + number, address, ParticipantState(**state), reach=reach)  # type: ignore[arg-type]
+        introduced = bool(state.pop("introduced", True))
+        family = Family(
+            number,
+            100 + number,
+            address,
+            ParticipantState(**state),  # type: ignore[arg-type]
+            reach=reach,  # type: ignore[arg-type]
+            introduced=introduced,
+        )
         self.families[number] = family
         return family
 
@@ -383,6 +393,9 @@ class _Batch:
                         family.conversation_activity_id,
                     ),
                 )
+
+    def is_introduced(self, recipient: Recipient) -> bool:
+        return self.store.families[recipient.participant_id].introduced
 
     def send(
         self,

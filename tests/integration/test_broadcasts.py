@@ -107,6 +107,11 @@ external_id,phone,language,school,role,telegram,consent
 
 
 UNREADABLE = "unreadable"
+EN_FIRST = "This is Riverside Plan. Text STOP anytime to stop, HELP for help."
+ES_FIRST = (
+    "Le escribe Riverside Plan. Responda PARAR para dejar de recibir mensajes, AYUDA para ayuda."
+)
+VI_FIRST = "Đây là Riverside Plan. Nhắn DỪNG bất cứ lúc nào để ngừng, GIÚP để được trợ giúp."
 
 
 def parse(source: str, name: str) -> Activity:
@@ -203,18 +208,24 @@ def test_an_invitation_is_the_intro_and_first_question_in_each_language(
     assert outcome is not None
     assert (outcome.queued, outcome.opted_out, outcome.declined) == (3, 1, 1)
     key = f"b:{broadcast_id}:"
+    # Roster families who never wrote to us: the message opens with who we are and how to stop.
     assert queued(district) == [
-        ("1", "sms", "Ayude a planear.\n\n¿Qué importa más? Responda con un número.", key + "1"),
+        (
+            "1",
+            "sms",
+            ES_FIRST + "\n\nAyude a planear.\n\n¿Qué importa más? Responda con un número.",
+            key + "1",
+        ),
         (
             "2",
             "sms",
-            "Giúp lập kế hoạch.\n\nĐiều gì quan trọng nhất? Trả lời bằng một số.",
+            VI_FIRST + "\n\nGiúp lập kế hoạch.\n\nĐiều gì quan trọng nhất? Trả lời bằng một số.",
             key + "2",
         ),
         (
             "3",
             "sms",
-            "Help plan our schools.\n\nWhat matters most? Reply with a number.",
+            EN_FIRST + "\n\nHelp plan our schools.\n\nWhat matters most? Reply with a number.",
             key + "4",
         ),
     ]
@@ -317,8 +328,8 @@ def test_a_progress_update_without_a_question_is_a_plain_message(
     assert plan.kind.value == "update" and plan.reminders == ()
     broadcasting.enqueue(broadcasting.confirm(plan, "ana"))
     assert [(r[0], r[2]) for r in queued(district)] == [
-        ("1", "Contratamos 3 consejeros."),
-        ("2", "Đã tuyển 3 cố vấn."),
+        ("1", ES_FIRST + "\n\nContratamos 3 consejeros."),
+        ("2", VI_FIRST + "\n\nĐã tuyển 3 cố vấn."),
     ]
     assert conversations(district) == []
 
@@ -550,7 +561,7 @@ def test_a_feedback_round_invitation_is_answered_section_by_section(
     broadcasting.enqueue(broadcasting.confirm(plan, "ana"))
     ((who, _, body, _),) = queued(district)
     assert who == "1"
-    assert body == (
+    assert body == ES_FIRST + "\n\n" + (
         "El borrador tiene 3 partes. Para cada una, responda del 1 al 5: ¿cuánto la apoya?\n\n"
         'Parte 1 de 3: "Todos leyendo en 3.er grado": Tutores en cada primaria. Informes de '
         "lectura cada trimestre. Texto completo: https://riverside.example.org/plan/reading\n"
@@ -670,3 +681,77 @@ def test_organizers_pause_resume_and_cancel_from_slack(
         ("slack:U0ORG", "broadcast.resume"),
         ("slack:U0ORG", "broadcast.cancel"),
     ]
+
+
+def test_only_a_family_who_never_heard_from_us_gets_who_we_are_and_how_to_stop(
+    broadcasting: Broadcasting, district: Engine
+) -> None:
+    contacts = models.Contact.__table__
+    with district.begin() as connection:
+        # 1 wrote to us before the broadcast.
+        connection.execute(
+            update(contacts).where(contacts.c.address == "+13125550101"),
+            {"last_inbound_at": NOW - timedelta(days=2)},
+        )
+    first = broadcasting.enqueue(
+        broadcasting.confirm(broadcasting.plan("october-update", "all"), "ana")
+    )
+    assert first is not None and first.queued == 3
+    bodies = {who: body for who, _, body, _ in queued(district)}
+    assert bodies == {
+        "1": "Contratamos 3 consejeros.",
+        "2": VI_FIRST + "\n\nĐã tuyển 3 cố vấn.",
+        "3": EN_FIRST + "\n\nWe hired 3 counselors.",
+    }
+    # 2's message went out; 3's is still queued (not yet a message they got).
+    outbox = models.Outbox.__table__
+    with district.begin() as connection:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.address == "+13125550102")
+            .values(status="sent", sent_at=NOW, provider_id="SM2")
+        )
+    second = broadcasting.enqueue(
+        broadcasting.confirm(broadcasting.plan("transport", "all"), "ana")
+    )
+    assert second is not None and second.queued == 3
+    later = [(who, body) for who, _, body, key in queued(district) if key.startswith("b:2:")]
+    assert later == [
+        ("1", "¿Tarde? Responda SÍ o NO."),
+        ("2", "Trễ? Trả lời CÓ hoặc KHÔNG."),
+        ("3", EN_FIRST + "\n\nLate? Reply YES or NO."),
+    ]
+
+
+def test_the_preview_lints_the_first_message_in_every_language(
+    district: Engine, clock: Clock
+) -> None:
+    linked = Activity(
+        key="linked",
+        kind=ActivityKind.UPDATE,
+        title=text("Plan", "Plan", "Kế hoạch"),
+        intro=text(
+            "Read the plan: https://bit.ly/plan2030 \u2014 it\u2019s short!",
+            "Lea el plan: https://riverside.example.org/plan",
+            "Đọc kế hoạch: https://riverside.example.org/plan",
+        ),
+        questions=(),
+    )
+    DEFINITIONS["linked"] = linked
+    try:
+        store_activity(district, linked, "linked", NOW)
+        broadcasting = Broadcasting(BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock)
+        plan = broadcasting.plan("linked", "all")
+    finally:
+        del DEFINITIONS["linked"]
+    assert plan.warnings == (
+        "in 'en': links through bit.ly, a public shortener carriers filter; use the full link "
+        "or the district's own domain",
+        "in 'en': \u2014 (em dash), \u2019 (right single quotation mark) make it UCS-2: "
+        "2 SMS segments instead of 1",
+    )
+    assert {lang: cost.segments for lang, cost in plan.costs.items()} == {
+        "en": 2,
+        "es": 1,
+        "vi": 2,
+    }

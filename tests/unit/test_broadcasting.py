@@ -297,3 +297,18 @@ def test_a_confirmation_replayed_creates_nothing_more(
     assert broadcasting.confirm(plan, "slack:U0ORG", request_key="nonce-1") == first
     assert broadcasting.confirmed("nonce-1") == first and broadcasting.confirmed("other") is None
     assert list(store.broadcasts) == [first]
+
+
+def test_a_family_who_never_heard_from_us_is_told_who_we_are_and_how_to_stop(
+    broadcasting: Broadcasting, store: MemoryBroadcasts
+) -> None:
+    store.add_family("+13125550104", **onboarded(language="es"), introduced=False)
+    broadcast_id = broadcasting.confirm(broadcasting.plan("october", "all"), actor="ana")
+    broadcasting.enqueue(broadcast_id)
+    sent = {m.contact_id: m.reply.text for m in store.outbox.values()}
+    assert sent == {
+        101: "Contratamos 3 consejeros.",
+        102: "We hired 3 counselors.",
+        104: "Le escribe Riverside Plan. Responda PARAR para dejar de recibir mensajes, AYUDA "
+        "para ayuda.\n\nContratamos 3 consejeros.",
+    }

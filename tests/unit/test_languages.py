@@ -77,6 +77,7 @@ WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
 QUOTED = re.compile(r'"([^"{}]+)"|「([^」]+)」')
 NOT_REPLIES = {"SMS", "LINK"}
 TELLING = (
+    "first_contact",
     "consent",
     "consent_declined",
     "help",

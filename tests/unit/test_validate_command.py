@@ -22,9 +22,11 @@ def test_validate_counts_the_translated_texts_per_district_language() -> None:
     code, output = _validate(str(EXAMPLES / "family-priorities.yaml"))
     assert code == 0
     assert (
-        "family-priorities.yaml: ok (2 warnings); translated: en 17/17, es 17/17, vi 17/17"
+        "family-priorities.yaml: ok (4 warnings); translated: en 17/17, es 17/17, vi 17/17"
         in output
     )
+    # A roster family's first message: who we are and how to stop, the intro, question 1.
+    assert "intro: as a first message in 'es': 5 SMS segments (UCS-2)" in output
 
 
 def test_validate_shows_each_message_sms_cost_per_language() -> None:
