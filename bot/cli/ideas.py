@@ -193,3 +193,54 @@ def translations_import(
         desk.translate(card, language, words, actor())
         count += 1
     out.print(f"{sheet}: {count} translations saved", highlight=False)
+
+
+@ideas_app.command("report")
+def ideas_report(
+    ctx: typer.Context,
+    activity: Annotated[str, typer.Argument(help="The exchange's key.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder to write (ideas-ACTIVITY/).")
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Aggregates only, small counts hidden; no Polis files.")
+    ] = False,
+) -> None:
+    """Analyse an exchange: opinion groups, top, consensus and divisive ideas, Polis's files.
+
+    Writes ideas.xlsx (a sheet per table), each table as CSV, and, unless
+    --public, Polis's own export files in polis/ (comments.csv, votes.csv,
+    participants-votes.csv, comment-groups.csv, summary.csv).
+
+    Example: engage ideas report belonging-ideas -o report/
+
+    Example: engage ideas report belonging-ideas --public -o public/
+    """
+    from bot.authoring.activities import parse_activity
+    from bot.synthesis.pack import write_exchange_report
+    from storage.export import activity_versions
+
+    runtime = command_runtime(ctx)
+    with runtime.engine.connect() as connection:
+        definition = activity_versions(connection, activity, parse_activity)[-1].activity
+    if definition.exchange is None:
+        raise EngageError(f"{activity} is a {definition.kind.value}, not an exchange")
+    folder = output or Path(f"ideas-{activity}")
+    threshold = runtime.settings.suppression_threshold
+    with err.status(f"Analysing {activity}…"):
+        report = write_exchange_report(
+            runtime.engine, definition, folder, public=public, threshold=threshold
+        )
+    for note in report.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    out.print(
+        f"{report.reactions:,} reactions from {report.participants:,} people to "
+        f"{report.ideas:,} ideas; {report.groups} opinion groups",
+        highlight=False,
+    )
+    for number, idea in enumerate(report.top, 1):
+        out.print(f"  top {number}: {idea}", highlight=False)
+    for idea in report.consensus:
+        out.print(f"  consensus: {idea}", highlight=False)
+    kind = f"public (counts under {threshold} hidden)" if public else "internal"
+    err.print(f"{kind} report: {len(report.files)} files in {folder}")

@@ -845,6 +845,121 @@ def write_pack(
     return report
 
 
+@dataclass(frozen=True)
+class ExchangeReport:
+    """An exchange's analysis as written: files (relative), who and what it counted."""
+
+    files: tuple[str, ...]
+    participants: int
+    ideas: int
+    reactions: int
+    groups: int
+    top: tuple[str, ...]
+    consensus: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def write_exchange_report(
+    engine: Engine, activity: Activity, directory: Path, *, public: bool, threshold: int
+) -> ExchangeReport:
+    """Analyse an idea exchange and write its report into `directory` (docs/exchange.md).
+
+    Internal: every table and Polis's export files in `polis/`. Public: the
+    tables of `public_tables`, every count under `threshold` hidden.
+    """
+    from bot.synthesis.ideas import ExchangeVotes, analyse_exchange, write_report
+    from storage.ideas import exchange_tables
+
+    assert activity.exchange is not None
+    language = activity.default_language
+    with engine.connect() as connection:
+        tables = exchange_tables(connection, activity.key, language)
+    if tables.votes.empty:
+        raise ExportError(f"{activity.key} has no reactions yet: nothing to analyse")
+    data = ExchangeVotes(
+        activity.key,
+        activity.exchange.prompt.get(language, language),
+        activity.title.get(language, language),
+        tables.ideas,
+        tables.votes,
+        tables.participants,
+    )
+    report = analyse_exchange(data, threshold=threshold)
+    files = write_report(data, report, directory, public=public)
+    top = report.top(5)
+    consensus = report.consensus["text"] if "text" in report.consensus else pd.Series([])
+    return ExchangeReport(
+        files=tuple(files),
+        participants=int(len(tables.participants)),
+        ideas=int((tables.ideas["status"] == "approved").sum()),
+        reactions=int(len(tables.votes)),
+        groups=report.opinion.count,
+        top=tuple(str(t) for t in top["text"]) if "text" in top else (),
+        consensus=tuple(str(t) for t in consensus.head(5)),
+        notes=tuple(report.notes),
+    )
+
+
+def _build_exchange(
+    engine: Engine,
+    activity: Activity,
+    folder: Path,
+    directory: Path,
+    now: datetime,
+    timezone: str,
+    public: bool,
+    threshold: int,
+) -> PackReport:
+    written = write_exchange_report(engine, activity, folder, public=public, threshold=threshold)
+    generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
+    kind = (
+        f"**PUBLIC.** Aggregates only; every count under {threshold} shows as "
+        f"`{marker(threshold)}`, with everything computed from it."
+        if public
+        else "**Internal.** Every table, and Polis's own export files in `polis/`: share only "
+        "with the planning committee."
+    )
+    lines = [
+        f"# Synthesis pack: {activity.key} (idea exchange)",
+        "",
+        f"{activity.title.get('en', activity.default_language)}. Generated "
+        f"{generated.isoformat(timespec='minutes')} (times in {timezone}). "
+        f"{written.reactions:,} reactions from {written.participants:,} people to "
+        f"{written.ideas:,} ideas; {written.groups} opinion groups.",
+        "",
+        kind,
+        "",
+        "The method (opinion groups, consensus, divisive and representative ideas) is in "
+        "docs/exchange.md of the project.",
+        "",
+        "## Files",
+        "",
+        *(f"- `{file}`" for file in written.files),
+        "",
+    ]
+    if written.notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in written.notes), ""]
+    (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    manifest = {
+        "activity": activity.key,
+        "generated_at": generated.isoformat(timespec="seconds"),
+        "reactions": written.reactions,
+        "participants": written.participants,
+        "public": public,
+        "threshold": threshold,
+        "files": ["README.md", *written.files],
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return PackReport(
+        directory=directory,
+        files=("README.md", MANIFEST, *written.files),
+        answers=written.reactions,
+        participants=written.participants,
+        public=public,
+        notes=written.notes,
+    )
+
+
 def _build(
     engine: Engine,
     activity_key: str,
@@ -859,6 +974,12 @@ def _build(
     threshold: int,
     include_contacts: bool,
 ) -> PackReport:
+    with engine.connect() as connection:
+        newest_version = activity_versions(connection, activity_key, parse)[-1].activity
+    if newest_version.exchange is not None:
+        return _build_exchange(
+            engine, newest_version, folder, directory, now, timezone, public, threshold
+        )
     tidy = tidy_responses(
         engine, activity_key, parse, secret, timezone, include_contacts=include_contacts
     )

@@ -1,0 +1,162 @@
+"""`engage ideas report` and the synthesis pack of an exchange, on SQLite and PostgreSQL:
+the Polis files read back with pandas, and public output without small cells or Polis files."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, insert, update
+from typer.testing import CliRunner
+
+from bot.authoring.activities import parse_activity
+from bot.cli import app
+from storage import models
+from storage.activities import store_activity
+from storage.database import migrate
+from storage.ideas import insert_ideas, insert_reactions
+from tests.conftest import EXAMPLES
+
+KEY = "belonging"
+EXCHANGE = f"""\
+key: {KEY}
+kind: exchange
+title: Ideas for belonging
+prompt: What one change would help students belong?
+"""
+NOW = datetime(2026, 3, 3, 9, 0)
+PEOPLE, IDEAS = 60, 12
+
+
+@pytest.fixture
+def run(db_url: str, engine: Engine):  # type: ignore[no-untyped-def]
+    env = {
+        "ENGAGE_DATABASE_URL": db_url,
+        "ENGAGE_DISTRICT_FILE": str(EXAMPLES / "district.yaml"),
+        "ENGAGE_SUPPRESSION_THRESHOLD": "5",
+        "ENGAGE_PSEUDONYM_SECRET": "s" * 32,
+    }
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+    migrate(engine)
+    store_activity(engine, parse_activity(EXCHANGE, "x.yaml"), EXCHANGE, NOW)
+    _populate(engine)
+    return invoke
+
+
+def _populate(engine: Engine) -> None:
+    """Two planted opinion groups; ideas 0-3 every group likes, the rest split them."""
+    rng = np.random.default_rng(7)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(models.table(models.Participant)),
+            [
+                {
+                    "id": n + 1,
+                    "pseudonym": f"P-{n}",
+                    "language": "es" if n % 3 == 0 else "en",
+                    "onboarding_started": True,
+                    "attempts": 0,
+                    "pending": [],
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for n in range(PEOPLE)
+            ],
+        )
+    insert_ideas(
+        engine,
+        [
+            {
+                "activity_key": KEY,
+                "number": n,
+                "text": f"Idea {n}",
+                "original": f"Idea {n}",
+                "language": "en",
+                "status": "approved",
+                "flags": [],
+                "reviewed_by": "moderator",
+                "live_at": NOW,
+                "agree": 0,
+                "disagree": 0,
+                "passed": 0,
+                "created_at": NOW + timedelta(minutes=n),
+                "updated_at": NOW,
+            }
+            for n in range(IDEAS)
+        ],
+    )
+    rows = []
+    for person in range(PEOPLE):
+        group = person % 2
+        for idea in range(IDEAS):
+            likes = idea < 4 or (idea % 2 == group)
+            vote = 1 if (rng.random() < 0.9) == likes else -1
+            rows.append(
+                {
+                    "idea_id": idea + 1,
+                    "participant_id": person + 1,
+                    "activity_key": KEY,
+                    "vote": vote,
+                    "channel": "sms",
+                    "created_at": NOW + timedelta(hours=1, seconds=person),
+                    "updated_at": NOW + timedelta(hours=1, seconds=person),
+                }
+            )
+    insert_reactions(engine, rows)
+    ideas = models.table(models.Idea)
+    with engine.begin() as connection:
+        for idea in range(IDEAS):
+            agree = sum(1 for r in rows if r["idea_id"] == idea + 1 and r["vote"] == 1)
+            connection.execute(
+                update(ideas).where(ideas.c.id == idea + 1),
+                {"agree": agree, "disagree": PEOPLE - agree},
+            )
+
+
+def test_the_report_finds_the_groups_and_writes_polis_files_pandas_reads(
+    run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "report"
+    result = run("ideas", "report", KEY, "-o", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "720 reactions from 60 people to 12 ideas; 2 opinion groups" in result.output
+    assert "consensus: Idea" in result.output
+    comments = pd.read_csv(folder / "polis" / "comments.csv")
+    votes = pd.read_csv(folder / "polis" / "votes.csv")
+    people = pd.read_csv(folder / "polis" / "participants-votes.csv")
+    summary = pd.read_csv(folder / "polis" / "summary.csv", header=None)
+    assert list(comments.columns) == [
+        "timestamp",
+        "datetime",
+        "comment-id",
+        "author-id",
+        "agrees",
+        "disagrees",
+        "moderated",
+        "comment-body",
+    ]
+    assert list(votes.columns) == ["timestamp", "datetime", "comment-id", "voter-id", "vote"]
+    assert len(votes) == 720 and sorted(comments["comment-id"]) == list(range(IDEAS))
+    assert set(people["group-id"].dropna()) == {0, 1}
+    assert {"topic", "voters", "comments", "groups"} <= set(summary[0])
+    assert (folder / "ideas.xlsx").exists()
+
+
+def test_the_public_pack_of_an_exchange_hides_small_cells_and_has_no_row_level_files(
+    run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "pack"
+    result = run("export", KEY, "--pack", str(folder), "--public")
+    assert result.exit_code == 0, result.output
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert not any(name.startswith("polis/") for name in files)
+    assert {"README.md", "ideas.xlsx", "ideas-ideas.csv"} <= files
+    assert "PUBLIC" in (folder / "README.md").read_text("utf-8")
+    by_language = pd.read_csv(folder / "ideas-by_language.csv", dtype=str)
+    assert not by_language.empty
