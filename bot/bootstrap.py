@@ -30,6 +30,7 @@ from bot.errors import ConfigError, EngageError
 from bot.logs import hide_in_logs
 from bot.ports import ChannelSender
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
+from bot.services.idea_desk import IdeaDesk
 from bot.services.inbound import Service, utcnow
 from bot.services.inbox import Inbox
 from bot.services.linking import LinkingService
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Runtime",
+    "build_idea_desk",
     "build_inbox",
     "build_outbox_sender",
     "build_privacy",
@@ -483,13 +485,36 @@ def build_inbox(runtime: Runtime, run_db: RunDb) -> Inbox | None:
     )
 
 
+def build_idea_desk(runtime: Runtime, run_db: RunDb) -> IdeaDesk | None:
+    """The Slack moderation channel for idea exchanges, when Slack and
+    SLACK_MODERATION_CHANNEL are set."""
+    from bot.services.idea_desk import IdeaDesk
+    from bot.services.moderation import IdeaModeration
+    from storage.moderation import SqlModerationUnitOfWork
+
+    channel = runtime.settings.slack_moderation_channel
+    if runtime.slack is None or not channel:
+        return None
+    engine, district = runtime.engine, runtime.district
+
+    def new_uow() -> SqlModerationUnitOfWork:
+        return SqlModerationUnitOfWork(engine)
+
+    moderation = IdeaModeration(new_uow, utcnow, district.default_language)
+    return IdeaDesk(
+        moderation, new_uow, runtime.slack, channel, tuple(district.languages), run_db, utcnow
+    )
+
+
 @dataclass
 class SlackDeskWiring:
-    """What Slack needs in the web app: the desk that works after the ack, and Bolt's handler."""
+    """What Slack needs in the web app: the desk that works after the ack, Bolt's handler,
+    and the loops that post to Slack (the inbox, the moderation channel)."""
 
     desk: SlackDesk
     handler: AsyncSlackRequestHandler
     inbox: Inbox | None
+    ideas: IdeaDesk | None = None
 
 
 def build_slack_desk(
@@ -530,7 +555,8 @@ def build_slack_desk(
     def ensure_staff(user_id: str, name: str | None) -> bool:
         return ensure_staff_contact(runtime.engine, Channel.SLACK, user_id, name, utcnow())
 
-    desk = SlackDesk(accept, slack, ensure_staff, run_db, commands, inbox)
+    ideas = build_idea_desk(runtime, run_db)
+    desk = SlackDesk(accept, slack, ensure_staff, run_db, commands, inbox, ideas)
     bolt = build_bolt_app(
         slack,
         settings.slack_signing_secret.get_secret_value(),
@@ -538,4 +564,4 @@ def build_slack_desk(
         workspace=settings.slack_team_id,
         spawn=desk.spawn,
     )
-    return SlackDeskWiring(desk, AsyncSlackRequestHandler(bolt), inbox)
+    return SlackDeskWiring(desk, AsyncSlackRequestHandler(bolt), inbox, ideas)

@@ -316,6 +316,12 @@ class ModerationUnitOfWork(Protocol):
         """People taking part in the exchange (sharing or reacting), per language."""
         ...
 
+    def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[IdeaCard]:
+        """Ideas waiting for a moderator and not on Slack yet, leased to this poster."""
+        ...
+
+    def mark_posted(self, idea_id: int, channel: str, ts: str) -> None: ...
+
     def enqueue(
         self,
         contact_id: int,

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     slack_api_base_url: str | None = Field(None, validation_alias=_env("SLACK_API_BASE_URL"))
     # Channel id (C…) where Let's Talk messages become threads staff reply in.
     slack_inbox_channel: str | None = Field(None, validation_alias=_env("SLACK_INBOX_CHANNEL"))
+    slack_moderation_channel: str | None = Field(
+        None, validation_alias=_env("SLACK_MODERATION_CHANNEL")
+    )
     # Comma-separated Slack user ids (U…) who may broadcast and read the inbox.
     slack_organizers: str = Field("", validation_alias=_env("SLACK_ORGANIZERS"))
     slack_organizer_group: str | None = Field(None, validation_alias=_env("SLACK_ORGANIZER_GROUP"))

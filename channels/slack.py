@@ -39,6 +39,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Channel, Choice, InboundMessage, OutboundMessage, Reply
+from bot.core.moderation import Decision, IdeaCard, IdeaTap
 from bot.core.staff import InboxItem, ItemStatus, StaffProfile, StaffReply
 from bot.core.urgency import Urgency
 from bot.errors import DeliveryFailure, ProviderError, UnsupportedEvent
@@ -53,10 +54,12 @@ __all__ = [
     "is_readable",
     "parse_command",
     "parse_event",
+    "parse_idea_tap",
     "parse_tap",
     "plain_text",
     "render_blocks",
     "mention",
+    "render_idea_card",
     "render_inbox_item",
 ]
 
@@ -66,6 +69,9 @@ API_BASE_URL = "https://slack.com/api/"
 # Message subtypes that are still a person writing; the rest (edits, joins, bots) are not.
 KEPT_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 ANSWER_ACTION = re.compile(r"^answer:")
+IDEA_ACTION = re.compile(r"^idea:")
+IDEA_EDIT, IDEA_NOTE, IDEA_TRANSLATION = "idea_edit", "idea_note", "idea_translation:"
+INPUT_LIMIT = 3000
 SECTION_LIMIT = 3000
 BUTTON_TEXT_LIMIT = 75
 SELECT_TEXT_LIMIT = 75
@@ -98,6 +104,9 @@ class SlackHandlers(Protocol):
 
     async def thread_reply(self, reply: StaffReply) -> None:
         """Someone replied in a channel thread (the inbox's, or any other)."""
+
+    async def moderate(self, tap: IdeaTap) -> None:
+        """A moderator approved or rejected an idea on its card."""
 
     async def command(self, command: SlashCommand) -> Reply:
         """`/engage …`; the Reply is shown to that user only."""
@@ -365,6 +374,124 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
+def _input(block_id: str, label: str, initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "multiline": True}
+    if initial:
+        element["initial_value"] = _cut(initial, INPUT_LIMIT)
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": True,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+
+
+def idea_card_text(card: IdeaCard) -> str:
+    """The card's notification text: which exchange, which idea."""
+    return f"Idea {card.number} for {card.activity}: {_cut(card.text, 200)}"
+
+
+def render_idea_card(
+    card: IdeaCard, languages: Sequence[str], decided: str | None = None
+) -> list[dict[str, Any]]:
+    """An idea waiting for a moderator: the idea, its flags, a translation field per district
+    language, an edit and a note, and Approve / Reject; once `decided`, that line instead."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": _cut(
+                    f"*Idea {card.number}* for `{escape(card.activity)}` "
+                    f"(written in {escape(card.language)})\n>{escape(card.text)}",
+                    SECTION_LIMIT,
+                ),
+            },
+        }
+    ]
+    if card.flags:
+        flagged = "; ".join(escape(flag) for flag in card.flags)
+        blocks.append(_context(f":triangular_flag_on_post: Look twice: {flagged}"))
+    if decided is not None:
+        for language, words in sorted(card.translations.items()):
+            blocks.append(_context(f"{escape(language)}: {escape(words)}"))
+        blocks.append(_context(decided))
+        return blocks
+    for language in languages:
+        if language != card.language:
+            blocks.append(
+                _input(
+                    f"{IDEA_TRANSLATION}{language}",
+                    f"Translation ({language})",
+                    card.translations.get(language),
+                )
+            )
+    blocks.append(_input(IDEA_EDIT, "Edit before approving (optional)"))
+    blocks.append(_input(IDEA_NOTE, "Note: why the edit (needed with an edit)"))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"idea:{card.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "idea:approve",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                    "value": f"idea:{card.id}:approve",
+                },
+                {
+                    "type": "button",
+                    "action_id": "idea:reject",
+                    "text": {"type": "plain_text", "text": "Reject"},
+                    "style": "danger",
+                    "value": f"idea:{card.id}:reject",
+                },
+            ],
+        }
+    )
+    return blocks
+
+
+def parse_idea_tap(body: Mapping[str, Any]) -> IdeaTap:
+    """Approve or Reject on an idea's card, with the fields typed on it."""
+    user = _str(_mapping(body, "user"), "id")
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+        raise UnsupportedEvent("malformed payload: actions")
+    parts = str(actions[0].get("value") or "").split(":")
+    if len(parts) != 3 or parts[0] != "idea" or not parts[1].isdigit():
+        raise UnsupportedEvent("idea button without an idea")
+    try:
+        decision = Decision(parts[2])
+    except ValueError:
+        raise UnsupportedEvent("idea button with an unknown decision") from None
+    container = _mapping(body, "container")
+    values = _mapping(_mapping(body, "state"), "values")
+    typed: dict[str, str] = {}
+    for block_id, fields in values.items():
+        field = fields.get("value") if isinstance(fields, Mapping) else None
+        value = field.get("value") if isinstance(field, Mapping) else None
+        if isinstance(block_id, str) and isinstance(value, str) and value.strip():
+            typed[block_id] = value.strip()
+    edit = typed.get(IDEA_EDIT)
+    return IdeaTap(
+        user=user,
+        idea_id=int(parts[1]),
+        decision=Decision.EDIT if decision is Decision.APPROVE and edit else decision,
+        channel=_str(container, "channel_id"),
+        ts=_str(container, "message_ts"),
+        edit=edit,
+        note=typed.get(IDEA_NOTE),
+        translations={
+            key.removeprefix(IDEA_TRANSLATION): value
+            for key, value in typed.items()
+            if key.startswith(IDEA_TRANSLATION)
+        },
+    )
+
+
 def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[dict[str, Any]]:
     """A Let's Talk thread's first message: who (pseudonymously), where from, what they said."""
     facts = [
@@ -610,6 +737,31 @@ class SlackChannel:
             )
         )
 
+    async def post_idea_card(self, channel: str, card: IdeaCard, languages: Sequence[str]) -> str:
+        """Post an idea for moderation; returns the card's ts."""
+        response = await self._call(
+            lambda: self.client.chat_postMessage(
+                channel=channel,
+                text=idea_card_text(card),
+                blocks=render_idea_card(card, languages),
+                unfurl_links=False,
+            )
+        )
+        return str(response["ts"])
+
+    async def update_idea_card(
+        self, channel: str, ts: str, card: IdeaCard, languages: Sequence[str], decided: str
+    ) -> None:
+        """Show the decision on the card, in place of its fields and buttons."""
+        await self._call(
+            lambda: self.client.chat_update(
+                channel=channel,
+                ts=ts,
+                text=idea_card_text(card),
+                blocks=render_idea_card(card, languages, decided),
+            )
+        )
+
     async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None:
         """A short note from the bot, in a thread when given."""
         await self._call(
@@ -779,6 +931,16 @@ def build_bolt_app(
                 await channel.close_choices(body)
 
         await run(answer())
+
+    @app.action(IDEA_ACTION)
+    async def on_idea(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            tap = parse_idea_tap(body)
+        except UnsupportedEvent as error:
+            log.info("slack.ignored", extra={"reason": str(error)})
+            return
+        await run(handlers.moderate(tap))
 
     @app.action(re.compile(".*"))
     async def on_other_action(ack: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, union, update
@@ -139,6 +139,32 @@ class SqlModerationUnitOfWork(SqlUnitOfWork):
             .group_by(participants.c.language)
         ).all()
         return {language or "": int(count) for language, count in rows}
+
+    def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[IdeaCard]:
+        waiting = (
+            select(ideas.c.id)
+            .where(
+                ideas.c.status == IdeaStatus.PENDING,
+                ideas.c.slack_ts.is_(None),
+                (ideas.c.post_lease_until.is_(None)) | (ideas.c.post_lease_until < now),
+            )
+            .order_by(ideas.c.id)
+            .limit(limit)
+        )
+        ids = list(self.connection.execute(waiting).scalars())
+        if not ids:
+            return []
+        self.connection.execute(
+            update(ideas).where(ideas.c.id.in_(ids)).values(post_lease_until=now + lease)
+        )
+        return self._cards(ideas.c.id.in_(ids))
+
+    def mark_posted(self, idea_id: int, channel: str, ts: str) -> None:
+        self.connection.execute(
+            update(ideas)
+            .where(ideas.c.id == idea_id)
+            .values(slack_channel=channel, slack_ts=ts, post_lease_until=None)
+        )
 
     def audit(self, actor: str, action: str, detail: dict[str, object], now: datetime) -> None:
         audit_in(self.connection, actor, action, detail, now)

@@ -47,7 +47,12 @@ def serve(
 
 def worker() -> None:
     """Send the outbox only (run several beside `engage serve --no-sender` on PostgreSQL)."""
-    from bot.bootstrap import build_broadcasting, build_inbox, build_outbox_sender
+    from bot.bootstrap import (
+        build_broadcasting,
+        build_idea_desk,
+        build_inbox,
+        build_outbox_sender,
+    )
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
     runtime = open_runtime()
@@ -61,6 +66,9 @@ def worker() -> None:
         inbox = build_inbox(runtime, in_thread)
         if inbox is not None:
             loops.append(inbox.run(stop))
+        ideas = build_idea_desk(runtime, in_thread)
+        if ideas is not None:
+            loops.append(ideas.run(stop))
         # Scheduled broadcasts, reminders, and broadcasts a crash interrupted.
         loops.append(build_broadcasting(runtime).run_schedule(stop, in_thread))
         try:

@@ -33,6 +33,7 @@ __all__ = [
     "Flag",
     "FlagKind",
     "IdeaCard",
+    "IdeaTap",
     "KnownName",
     "NameIndex",
     "TranslationTask",
@@ -236,6 +237,25 @@ class IdeaCard:
         if language == self.language:
             return self.text
         return self.translations.get(language)
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaTap:
+    """A moderator's tap on an idea's card in Slack, with what they typed on the card.
+
+    `edit` (new words) turns an approval into an edit; `translations` maps
+    language to the text typed in that language's field; `channel` and `ts`
+    name the card.
+    """
+
+    user: str
+    idea_id: int
+    decision: Decision
+    channel: str
+    ts: str
+    edit: str | None = None
+    note: str | None = None
+    translations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,10 @@ from dataclasses import replace
 from typing import Protocol
 
 from bot.core.messages import InboundMessage, Reply
+from bot.core.moderation import IdeaTap
 from bot.core.staff import StaffProfile, StaffReply
 from bot.errors import ProviderError
+from bot.services.idea_desk import IdeaDesk
 from bot.services.inbox import Inbox
 from bot.services.organizers import EngageCommand
 from bot.services.sender import RunDb
@@ -59,6 +61,7 @@ class SlackDesk:
         run_db: RunDb,
         commands: EngageCommand,
         inbox: Inbox | None = None,
+        ideas: IdeaDesk | None = None,
     ) -> None:
         self.accept = accept
         self.directory = directory
@@ -66,6 +69,7 @@ class SlackDesk:
         self.run_db = run_db
         self.commands = commands
         self.inbox = inbox
+        self.ideas = ideas
         self._known: dict[str, str | None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -90,6 +94,10 @@ class SlackDesk:
     async def thread_reply(self, reply: StaffReply) -> None:
         if self.inbox is not None:
             await self.inbox.reply(reply)
+
+    async def moderate(self, tap: IdeaTap) -> None:
+        if self.ideas is not None:
+            await self.ideas.moderate(tap)
 
     async def command(self, command: SlashCommandLike) -> Reply:
         return await self.commands.handle(command.user_id, command.text, command.team_domain)

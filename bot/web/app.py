@@ -59,6 +59,8 @@ def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
             tasks.append(asyncio.create_task(broadcasting.run_schedule(stop, to_thread.run_sync)))
             if slack_wiring is not None and slack_wiring.inbox is not None:
                 tasks.append(asyncio.create_task(slack_wiring.inbox.run(stop)))
+            if slack_wiring is not None and slack_wiring.ideas is not None:
+                tasks.append(asyncio.create_task(slack_wiring.ideas.run(stop)))
         _announce(runtime)
         if runtime.telegram is not None:
             await runtime.telegram.start()
