@@ -179,3 +179,47 @@ def test_a_paused_channel_is_shown_with_why(site: Site, client: httpx.Client) ->
     )
     assert "Telegram refused TELEGRAM_BOT_TOKEN" in page.text
     assert "wait in the queue" in page.text
+
+
+def test_an_exchange_shows_waiting_ideas_top_and_consensus_and_the_opinion_map(
+    site: Site, client: httpx.Client
+) -> None:
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import utcnow
+    from storage.activities import store_activity
+    from tests.integration.exchange_data import seed_exchange
+
+    source = "key: ideas\nkind: exchange\ntitle: Ideas\nprompt: What would help?\n"
+    store_activity(site.engine, parse_activity(source, "x.yaml"), source, utcnow())
+    seed_exchange(
+        site.engine,
+        "ideas",
+        school="lincoln-es",
+        pending=("Call me at 555-010-0199 <now>", "More art"),
+    )
+    page = client.get("/", params={"activity": "ideas"})
+
+    assert page.status_code == 200
+    assert not re.search(r"(src|href)=\"https?://", page.text) and "<script" not in page.text
+    section = page.text[page.text.index('<section id="exchange">') :]
+    assert '<span id="ideas-waiting-count">2</span> waiting' in section
+    assert "⚑ phone: 555-010-0199" in section and "&lt;now&gt;" in section
+    assert "720 reactions from 60 people" in section
+    top = re.search(r'<ol id="ideas-top">(.*?)</ol>', section)
+    consensus = re.search(r'<ol id="ideas-consensus">(.*?)</ol>', section)
+    assert top and consensus
+    # The ideas every group likes (0-3) are the consensus, and come first.
+    assert set(re.findall(r'data-idea="(\d+)"', consensus.group(1))) <= {"0", "1", "2", "3"}
+    assert set(re.findall(r'data-idea="(\d+)"', top.group(1))[:4]) == {"0", "1", "2", "3"}
+    opinion_map = re.search(r'<div id="opinion-map"><svg (.*?)</svg>', section, re.S)
+    assert opinion_map is not None
+    assert len(re.findall(r"<circle ", opinion_map.group(1))) == 60
+    assert "group A: 30" in opinion_map.group(1) and "group B: 30" in opinion_map.group(1)
+    language = re.search(r'<table id="ideas-by-language">(.*?)</table>', section, re.S)
+    assert language and '<tr data-language="es"><td>es</td><td class="n">20</td>' in language.group(
+        1
+    )
+    school = re.search(r'<table id="ideas-by-school">(.*?)</table>', section, re.S)
+    assert school and '<td class="n">60</td><td class="n">720</td><td class="n">40</td>' in (
+        school.group(1)
+    )

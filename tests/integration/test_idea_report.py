@@ -3,22 +3,20 @@ the Polis files read back with pandas, and public output without small cells or 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from bot.authoring.activities import parse_activity
 from bot.cli import app
-from storage import models
 from storage.activities import store_activity
 from storage.database import migrate
-from storage.ideas import insert_ideas, insert_reactions
 from tests.conftest import EXAMPLES
+from tests.integration.exchange_data import seed_exchange
 
 KEY = "belonging"
 EXCHANGE = f"""\
@@ -45,78 +43,8 @@ def run(db_url: str, engine: Engine):  # type: ignore[no-untyped-def]
 
     migrate(engine)
     store_activity(engine, parse_activity(EXCHANGE, "x.yaml"), EXCHANGE, NOW)
-    _populate(engine)
+    seed_exchange(engine, KEY, PEOPLE, IDEAS)
     return invoke
-
-
-def _populate(engine: Engine) -> None:
-    """Two planted opinion groups; ideas 0-3 every group likes, the rest split them."""
-    rng = np.random.default_rng(7)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(models.table(models.Participant)),
-            [
-                {
-                    "id": n + 1,
-                    "pseudonym": f"P-{n}",
-                    "language": "es" if n % 3 == 0 else "en",
-                    "onboarding_started": True,
-                    "attempts": 0,
-                    "pending": [],
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-                for n in range(PEOPLE)
-            ],
-        )
-    insert_ideas(
-        engine,
-        [
-            {
-                "activity_key": KEY,
-                "number": n,
-                "text": f"Idea {n}",
-                "original": f"Idea {n}",
-                "language": "en",
-                "status": "approved",
-                "flags": [],
-                "reviewed_by": "moderator",
-                "live_at": NOW,
-                "agree": 0,
-                "disagree": 0,
-                "passed": 0,
-                "created_at": NOW + timedelta(minutes=n),
-                "updated_at": NOW,
-            }
-            for n in range(IDEAS)
-        ],
-    )
-    rows = []
-    for person in range(PEOPLE):
-        group = person % 2
-        for idea in range(IDEAS):
-            likes = idea < 4 or (idea % 2 == group)
-            vote = 1 if (rng.random() < 0.9) == likes else -1
-            rows.append(
-                {
-                    "idea_id": idea + 1,
-                    "participant_id": person + 1,
-                    "activity_key": KEY,
-                    "vote": vote,
-                    "channel": "sms",
-                    "created_at": NOW + timedelta(hours=1, seconds=person),
-                    "updated_at": NOW + timedelta(hours=1, seconds=person),
-                }
-            )
-    insert_reactions(engine, rows)
-    ideas = models.table(models.Idea)
-    with engine.begin() as connection:
-        for idea in range(IDEAS):
-            agree = sum(1 for r in rows if r["idea_id"] == idea + 1 and r["vote"] == 1)
-            connection.execute(
-                update(ideas).where(ideas.c.id == idea + 1),
-                {"agree": agree, "disagree": PEOPLE - agree},
-            )
 
 
 def test_the_report_finds_the_groups_and_writes_polis_files_pandas_reads(

@@ -47,6 +47,7 @@ from bot.synthesis.representation import (
     plan_follow_up,
 )
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
+from bot.web.dashboard.exchange import ExchangeView, gather_exchange, render_exchange
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
 from storage.logins import (
@@ -201,6 +202,7 @@ class Overview:
     inbox: InboxSummary
     plans: list[FollowUp]
     pauses: list[ChannelPause] = field(default_factory=list)
+    exchange: ExchangeView | None = None
 
 
 def gather(
@@ -218,7 +220,15 @@ def gather(
             representation = measure_representation(SqlRepresentation(engine), key)
         except RepresentationError as error:
             problem = str(error)
+    exchange = None
+    if selected is not None and key is not None and selected.kind == "exchange":
+        from storage.export import activity_versions
+
+        with engine.connect() as connection:
+            definition = activity_versions(connection, key, parse)[-1].activity
+        exchange = gather_exchange(engine, definition)
     return Overview(
+        exchange=exchange,
         activities=progress,
         selected=selected,
         funnel=question_funnel(engine, key, parse) if key else [],
@@ -511,6 +521,7 @@ def render_dashboard(
         + messages
         + _tiles(overview)
         + _counts(overview, zone)
+        + (render_exchange(overview.exchange) if overview.exchange is not None else "")
         + _representation(overview, csrf)
         + _plans(overview, zone)
         + _funnel(overview)
