@@ -171,7 +171,7 @@ def summarize(tidy: pd.DataFrame, versions: Sequence[Version]) -> dict[str, pd.D
             answered, chosen, options, labels, types, dimension
         )
     sheets["scales"] = _scales(answered, types)
-    sheets["rankings"] = _rankings(answered, labels, types)
+    sheets["rankings"] = _rankings(answered, options, labels, types)
     return sheets
 
 
@@ -231,41 +231,65 @@ def _scales(answered: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     return result.reindex(columns=columns) if not result.empty else pd.DataFrame(columns=columns)
 
 
+RANKING_METHOD = (
+    "Ranking questions are ordered by Borda points: with m options, each first place "
+    "gives an option m points, each second place m-1, and so on; an option someone "
+    "did not rank gets nothing from them. Ties go to the option with more first "
+    "choices. n (respondents) is how many people ranked anything; first_choice_share "
+    "is the share of them who put the option first."
+)
+
+
 def _rankings(
-    answered: pd.DataFrame, labels: dict[tuple[str, str], str], types: dict[str, str]
+    answered: pd.DataFrame,
+    options: dict[str, list[str]],
+    labels: dict[tuple[str, str], str],
+    types: dict[str, str],
 ) -> pd.DataFrame:
+    """One row per option of each ranking question, best first (see RANKING_METHOD)."""
     ranking = answered[answered["question"].map(types.get) == QuestionType.RANKING.value]
-    rows = []
+    columns = [
+        "question",
+        "rank",
+        "option",
+        "label",
+        "borda_points",
+        "ranked",
+        "first_choice",
+        "first_choice_share",
+        "respondents",
+    ]
+    rows: list[dict[str, Any]] = []
     for question, group in ranking.groupby("question", sort=False):
-        positions: dict[str, list[int]] = {}
+        key = str(question)
+        places: dict[str, list[int]] = {o: [] for o in options.get(key, [])}
         for value in group["value"]:
             for place, option in enumerate(str(value).split(";"), start=1):
                 if option:
-                    positions.setdefault(option, []).append(place)
-        for option, places in sorted(positions.items()):
-            rows.append(
-                {
-                    "question": question,
-                    "option": option,
-                    "label": labels.get((str(question), option), option),
-                    "ranked": len(places),
-                    "first_choice": sum(1 for p in places if p == 1),
-                    "mean_position": float(np.mean(places)),
-                    "respondents": len(group),
-                }
-            )
-    columns = [
-        "question",
-        "option",
-        "label",
-        "ranked",
-        "first_choice",
-        "mean_position",
-        "respondents",
-    ]
-    return pd.DataFrame(rows, columns=columns).sort_values(
-        ["question", "mean_position"], kind="stable"
-    )
+                    places.setdefault(option, []).append(place)
+        size = len(places)
+        respondents = len(group)
+        scored: list[dict[str, Any]] = [
+            {
+                "question": key,
+                "option": option,
+                "label": labels.get((key, option), option),
+                "borda_points": sum(size + 1 - p for p in seen),
+                "ranked": len(seen),
+                "first_choice": sum(1 for p in seen if p == 1),
+                "first_choice_share": sum(1 for p in seen if p == 1) / respondents,
+                "respondents": respondents,
+            }
+            for option, seen in places.items()
+        ]
+        scored.sort(key=lambda r: (-r["borda_points"], -r["first_choice"]))
+        previous: tuple[Any, Any] | None = None
+        for position, row in enumerate(scored, start=1):
+            score = (row["borda_points"], row["first_choice"])
+            row["rank"] = rows[-1]["rank"] if score == previous else position
+            previous = score
+            rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
 
 
 # -- Let's Talk ----------------------------------------------------------------------
@@ -527,7 +551,8 @@ SHEETS = {
     "by_language": "as overall, per language the person used",
     "scales": "scale questions: the mean answer and how many people gave one (n), "
     "overall and per school, role and language",
-    "rankings": "ranking questions: how many ranked each option and put it first",
+    "rankings": "ranking questions, best first by Borda points, with how many ranked "
+    "each option and put it first (the method is on this sheet)",
     "lets_talk": "Let's Talk messages with staff replies",
     "themes": "themes of every free-text question per language: top terms, size, quotes",
     "school_language": "response rate against enrollment per school and language, "
@@ -552,7 +577,7 @@ class _Context:
     public: bool
     threshold: int
 
-    def about(self, what: str) -> About:
+    def about(self, what: str, notes: Sequence[str] = ()) -> About:
         title = self.activity.title.get("en", self.activity.default_language)
         if self.public:
             rule = (
@@ -582,15 +607,21 @@ class _Context:
                     "that group (multiple choice: shares add up to more than 100%)",
                 }
             ),
-            notes=("The pack's README.md describes every file and chart.",),
+            notes=(*notes, "The pack's README.md describes every file and chart."),
         )
 
 
-def _workbook(frames: dict[str, pd.DataFrame], path: Path, context: _Context, what: str) -> None:
+def _workbook(
+    frames: dict[str, pd.DataFrame],
+    path: Path,
+    context: _Context,
+    what: str,
+    notes: Sequence[str] = (),
+) -> None:
     write_workbook(
         [frame_sheet(name, SHEETS.get(name, ""), frame) for name, frame in frames.items()],
         path,
-        context.about(what),
+        context.about(what, notes),
     )
 
 
@@ -621,6 +652,23 @@ def _file_name(text: str) -> str:
     return _UNSAFE.sub("-", text).strip("-") or "question"
 
 
+def period(received: pd.Series, timezone: str) -> str:
+    """The days answers came in, as a reader says them: "Sep 1 – Sep 30, 2026"."""
+    days = received.dt.tz_convert(timezone)
+    first, last = days.min(), days.max()
+    if first.date() == last.date():
+        return f"{first:%b} {first.day}, {first:%Y}"
+    if first.year == last.year:
+        return f"{first:%b} {first.day} – {last:%b} {last.day}, {last:%Y}"
+    return f"{first:%b} {first.day}, {first:%Y} – {last:%b} {last.day}, {last:%Y}"
+
+
+def _people(n: object) -> str:
+    """The n of a chart: "17", or "fewer than 10" when suppressed ("<10")."""
+    text = str(n)
+    return f"fewer than {text[1:]}" if text.startswith("<") else f"{int(float(text)):,}"
+
+
 def _charts(
     folder: Path,
     sheets: dict[str, pd.DataFrame],
@@ -631,28 +679,64 @@ def _charts(
     timezone: str,
     public: bool,
     threshold: int,
-) -> list[str]:
+) -> list[tuple[str, str]]:
+    """Draw the pack's charts; each chart's file and what it shows, for the README."""
     charts = folder / "charts"
     charts.mkdir()
-    made: list[str] = []
+    made: list[tuple[str, str]] = []
     hidden = marker(threshold)
     note = f"Counts under {threshold} are not shown." if public else ""
+    when = period(tidy["received_at"], timezone)
     overall = sheets["overall"]
+    rankings = sheets["rankings"]
     prompts = {key: prompt for key, _, prompt in question_order(versions)}
     for question, group in overall.groupby("question", sort=False):
+        key = str(question)
+        prompt = prompts.get(key) or key
+        kind = str(group["type"].iloc[0]).replace("_", " ")
+        n = _people(group["respondents"].iloc[0])
+        path = charts / f"question-{_file_name(key)}.png"
+        if kind == "ranking":
+            ranked = rankings[rankings["question"] == key]
+            ranked = ranked[ranked["borda_points"] != hidden]
+            if ranked.empty:
+                continue
+            bar_chart(
+                path,
+                [str(label) for label in ranked["label"]],
+                [float(v) for v in ranked["borda_points"]],
+                prompt,
+                subtitle=f"Ranking, Borda points (best first) · n = {n} people ranked · {when}",
+                note=note,
+            )
+            made.append(
+                (
+                    f"charts/{path.name}",
+                    f"“{prompt}” (ranking): each option's Borda points, best first, "
+                    f"from the {n} people who ranked ({when}).",
+                )
+            )
+            continue
         shown = group[group["share"] != hidden]
         if shown.empty:
             continue
-        path = charts / f"question-{_file_name(str(question))}.png"
+        extra = " · shares add up to more than 100%" if kind == "multiple choice" else ""
         bar_chart(
             path,
             [str(label) for label in shown["label"]],
             [float(v) for v in shown["share"]],
-            f"{question}: {prompts.get(str(question), '')}",
+            prompt,
+            subtitle=f"{kind.capitalize()} · n = {n} people answered · {when}{extra}",
             percent=True,
             note=note,
         )
-        made.append(f"charts/{path.name}")
+        made.append(
+            (
+                f"charts/{path.name}",
+                f"“{prompt}” ({kind}): the share of the {n} people who answered "
+                f"choosing each option ({when}).",
+            )
+        )
     days = tidy["received_at"].dt.tz_convert(timezone).dt.date.value_counts().sort_index()
     if len(days) and not public:
         full = pd.date_range(days.index.min(), days.index.max(), freq="D").date
@@ -661,20 +745,33 @@ def _charts(
             charts / "answers-per-day.png",
             [d.strftime("%b %d") for d in days.index],
             [float(v) for v in days.to_numpy()],
-            "Answers per day (district time)",
+            f"Answers per day, {when} ({timezone})",
+            subtitle=f"{len(tidy):,} answers from {tidy['participant'].nunique():,} people",
         )
-        made.append("charts/answers-per-day.png")
+        made.append(
+            (
+                "charts/answers-per-day.png",
+                f"How many answers arrived each day ({when}, {timezone} time).",
+            )
+        )
     questions = sheets["questions"]
     shown_q = questions[questions["reached"] != hidden]
     if len(shown_q):
         bar_chart(
             charts / "completion.png",
-            [str(q) for q in shown_q["question"]],
+            [str(t or q) for q, t in zip(shown_q["question"], shown_q["text"], strict=True)],
             [float(v) for v in shown_q["answered"].replace(hidden, 0)],
             "People who answered each question",
+            subtitle=f"In the order asked · {when}",
             note=note,
         )
-        made.append("charts/completion.png")
+        made.append(
+            (
+                "charts/completion.png",
+                "How many people answered each question, in the order asked: "
+                "where people stopped or skipped.",
+            )
+        )
     if representation is not None and representation.groups:
         table = tables["school_language"]
         table = table[table["response_rate"] != hidden]  # as published: suppressed rows left out
@@ -684,65 +781,119 @@ def _charts(
                 [f"{s} · {la}" for s, la in zip(table["school"], table["language"], strict=True)],
                 [float(v) for v in table["response_rate"].fillna(0)],
                 "Response rate by school and language",
+                subtitle=f"People who answered / enrolled · district rate "
+                f"{representation.rate:.0%} · {when}",
                 percent=True,
                 reference=representation.rate,
                 reference_label=f"district rate {representation.rate:.0%}",
                 highlight=[bool(v) for v in table["under_represented"]],
                 note=note,
             )
-            made.append("charts/representation.png")
+            made.append(
+                (
+                    "charts/representation.png",
+                    "The response rate of each school and language (people who answered "
+                    "out of those enrolled), against the district rate (dashed line); "
+                    "red bars are under-represented groups: under four fifths of the "
+                    "district rate.",
+                )
+            )
     if not made:  # everything was suppressed
         charts.rmdir()
     return made
 
 
+FILES = {
+    "tidy": "every answer, one row each: who (a pseudonymous key, the same in every "
+    "export), the question and its text, the answer (`value`: option keys, a scale "
+    "number; `label_en`: the option in English; `text`: what the person wrote), "
+    "whether it was answered, skipped or could not be read, their language, channel, "
+    "role, school and grade, and when it arrived",
+    "wide": "one row per person, a column per question (their latest answer), with "
+    "how many questions they answered, skipped or replied to unreadably",
+    "summary": "the numbers a committee reads: each question's reach (`questions`); "
+    "each option's count, respondents and share overall (`overall`) and per school, "
+    "role and language (`by_school`, `by_role`, `by_language`); scale means with n "
+    "(`scales`); ranking questions in order of Borda points (`rankings`). Its first "
+    "sheet, About, lists each sheet",
+    "lets_talk": "Let's Talk messages (families asking to talk to someone), with what "
+    "staff replied",
+    "themes": "what people wrote in free-text questions, grouped into themes per "
+    "language: the words that mark each theme, how many wrote it, example quotes",
+    "representation": "who answered against who is enrolled, per school and language "
+    "(and role): response rates, and groups under-represented",
+    "pack": "machine-readable list of what the pack holds",
+}
+
+
 def _readme(
     activity: Activity,
     files: list[str],
+    charts: list[tuple[str, str]],
     notes: list[str],
     *,
     answers: int,
     people: int,
+    when: str,
     public: bool,
     threshold: int,
     timezone: str,
     generated_at: str,
 ) -> str:
+    """The pack's README: everything a committee member needs, with no other document."""
+    title = activity.title.get("en", activity.default_language)
     lines = [
-        f"# Synthesis pack: {activity.key}",
+        f"# {title}: results",
         "",
-        f"{activity.title.get('en', activity.default_language)}. Generated {generated_at} "
-        f"(times in {timezone}). {answers:,} answers from {people:,} people.",
+        f"Activity `{activity.key}`. {answers:,} answers from {people:,} people, "
+        f"{when}. Made {generated_at} (times in {timezone}).",
         "",
     ]
     if public:
         lines += [
             f"**PUBLIC.** Aggregates only. Every count under {threshold} shows as "
-            f"`{marker(threshold)}`, as does every share, mean or rate computed from it; "
+            f"`{marker(threshold)}`, as does every share, mean or rate computed from it, "
+            "and any count that would give a hidden one away by subtraction; "
             "no row-level data, Let's Talk text or quotes.",
             "",
         ]
     else:
         lines += [
             "**Internal.** Row-level answers and free text: share only with the planning "
-            "committee. Participants appear as pseudonymous keys, stable across exports.",
+            "committee. People appear as pseudonymous keys (the same in every export), "
+            "never by name or number.",
             "",
         ]
-    describe = {
-        "tidy": "one row per answer (columns in docs/synthesis.md)",
-        "wide": "one row per participant and activity, a column per question",
-        "summary": "per question: counts and shares overall and by school, role and "
-        "language; scale means with n; rankings",
-        "lets_talk": "Let's Talk messages with staff replies",
-        "themes": "themes of every free-text question per language: top terms, size, quotes",
-        "representation": "response rate against enrollment per school × language "
-        "(× role), under-represented groups flagged",
-        "charts": "a chart",
-    }
-    lines += ["## Files", ""]
+    lines += [
+        "## How to read the numbers",
+        "",
+        "- **Counts are of people**: each person counts once per question, with their "
+        "latest answer.",
+        "- **A share** is of the people who answered that question (in that school, role "
+        "or language, on the `by_…` sheets). For multiple-choice questions people pick "
+        "several options, so shares add up to more than 100%.",
+        "- **n** is how many people a number is based on: a mean or share from a small n "
+        "can change a lot with a few more answers.",
+        "- **Scale questions**: the mean of the numbers people gave, with n.",
+        f"- **Ranking questions**: {RANKING_METHOD}",
+        "- **Representation**: a group is under-represented when its response rate is "
+        "under four fifths of the district's.",
+        "- **Every workbook** opens on an About sheet listing its sheets, n, dates and "
+        "the suppression rule.",
+        "",
+        "## Files",
+        "",
+    ]
+    tables: dict[str, list[str]] = {}
     for name in files:
-        stem = name.split("/")[0].split(".")[0]
-        lines.append(f"- `{name}`: {describe.get(stem, '')}")
+        if not name.startswith("charts/"):
+            tables.setdefault(name.split(".")[0], []).append(name)
+    for stem, names in tables.items():
+        lines.append(f"- {', '.join(f'`{n}`' for n in names)}: {FILES.get(stem, '')}")
+    if charts:
+        lines += ["", "## Charts", ""]
+        for name, description in charts:
+            lines.append(f"- `{name}`: {description}")
     if notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in notes)]
     return "\n".join(lines) + "\n"
@@ -1020,7 +1171,14 @@ def _build(
     if public:
         published = publish(sheets, themes, tables, threshold)
         sheets, themes, tables = published.summary, published.themes, published.representation
-    _workbook(sheets, folder / "summary.xlsx", context, "summary of the answers")
+    ranked = len(sheets["rankings"]) > 0
+    _workbook(
+        sheets,
+        folder / "summary.xlsx",
+        context,
+        "summary of the answers",
+        [RANKING_METHOD] if ranked else [],
+    )
     files.append("summary.xlsx")
     if not public:
         write_csv(threads, folder / "lets_talk.csv")
@@ -1033,19 +1191,22 @@ def _build(
         _workbook(tables, folder / "representation.xlsx", context, "representation")
         write_csv(tables["school_language"], folder / "representation.csv")
         files += ["representation.xlsx", "representation.csv"]
-    files += _charts(
+    charts = _charts(
         folder, sheets, tidy, versions, representation, tables, timezone, public, threshold
     )
+    files += [name for name, _ in charts]
     readme = _readme(
         newest,
         files,
+        charts,
         notes,
         answers=len(tidy),
         people=people,
+        when=period(tidy["received_at"], timezone),
         public=public,
         threshold=threshold,
         timezone=timezone,
-        generated_at=generated.isoformat(timespec="minutes"),
+        generated_at=generated.strftime("%Y-%m-%d %H:%M"),
     )
     (folder / "README.md").write_text(readme, encoding="utf-8")
     manifest = {

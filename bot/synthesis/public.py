@@ -13,7 +13,8 @@ small cell in one sheet also hides what would give it away in another:
 - `scales`: n is the respondents of the group; the sum of scores (n × mean)
   adds up across groups like n, and is the sum of each score times its count.
 - `rankings`: respondents are `overall`'s; times ranked are `overall`'s
-  counts; first choices add up to the respondents.
+  counts; first choices add up to the respondents. Borda points are hidden
+  with the times ranked (given those, they tell no more than the mean place).
 - `themes`: the theme sizes of a question and language add up to its total
   (which the shares reveal); the totals of a question add up to its answers.
 - `representation`: enrollment and respondents of school × language × role add
@@ -247,10 +248,17 @@ class _Summary:
         )
         ranked = [("ranked", q, o) in hidden for q, o in pairs]
         _hide(rankings, "ranked", ranked, shown)
-        _hide(rankings, "mean_position", ranked, shown)
-        _hide(rankings, "first_choice", [("first", q, o) in hidden for q, o in pairs], shown)
+        # Given how many ranked an option, its points say no more than its mean place.
+        _hide(rankings, "borda_points", ranked, shown)
+        first = [("first", q, o) in hidden for q, o in pairs]
+        _hide(rankings, "first_choice", first, shown)
+        respondents = [("ranking respondents", q) in hidden for q, _ in pairs]
+        _hide(rankings, "respondents", respondents, shown)
         _hide(
-            rankings, "respondents", [("ranking respondents", q) in hidden for q, _ in pairs], shown
+            rankings,
+            "first_choice_share",
+            [a or b for a, b in zip(first, respondents, strict=True)],
+            shown,
         )
         return safe
 

@@ -139,10 +139,14 @@ def test_summary_counts_people_by_school_role_and_language(
     assert scales.loc[("school", "adams-ms", "safe"), "n"] == 3
     questions = sheets["questions"].set_index("question")
     assert questions.loc["why", ["answered", "skipped"]].tolist() == [11, 6]
-    rankings = sheets["rankings"].set_index(["question", "option"])
-    assert rankings.loc[("rank", "reading"), ["first_choice", "mean_position"]].tolist() == [
-        17,
-        1.0,
+    rankings = sheets["rankings"]
+    # Everyone put reading first and safety second: 3 and 2 points each of the 3 options.
+    assert rankings[rankings["question"] == "rank"][
+        ["rank", "option", "borda_points", "ranked", "first_choice", "respondents"]
+    ].values.tolist() == [
+        [1, "reading", 51, 17, 17, 17],
+        [2, "safety", 34, 17, 0, 17],
+        [3, "buses", 0, 0, 0, 17],
     ]
 
 
@@ -332,3 +336,54 @@ def test_bad_input_is_a_clear_error_and_leaves_nothing_behind(
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if problem == "not-a-pack":
         assert [p.name for p in folder.iterdir()] == ["mine.docx"]
+
+
+def chart_title(path: Path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return str(image.text["Title"])  # type: ignore[attr-defined]
+
+
+def test_charts_are_titled_with_the_question_its_n_and_the_dates(
+    engine: Engine, round_: Round, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pack"
+    pack(engine, folder)
+
+    assert chart_title(folder / "charts/question-top.png") == (
+        "What matters most? (Single choice · n = 17 people answered · Sep 1 – Sep 2, 2026)"
+    )
+    assert "Rank these (Ranking, Borda points (best first) · n = 17" in chart_title(
+        folder / "charts/question-rank.png"
+    )
+    assert "Sep 1 – Sep 2, 2026" in chart_title(folder / "charts/answers-per-day.png")
+
+
+def test_the_pack_readme_describes_every_chart_and_needs_no_other_document(
+    engine: Engine, round_: Round, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pack"
+    pack(engine, folder)
+    readme = (folder / "README.md").read_text()
+
+    assert "docs/" not in readme
+    assert "Borda points" in readme and "four fifths" in readme
+    charts = sorted(str(p.relative_to(folder)) for p in (folder / "charts").iterdir())
+    for chart in charts:
+        line = next(line for line in readme.splitlines() if f"`{chart}`" in line)
+        assert "a chart" not in line and len(line) > len(chart) + 40
+    top = next(line for line in readme.splitlines() if "question-top.png" in line)
+    assert "“What matters most?”" in top and "17 people" in top and "Sep 1 – Sep 2, 2026" in top
+    assert "- `tidy.csv`, `tidy.parquet`, `tidy.xlsx`: every answer" in readme
+
+
+def test_a_public_chart_says_n_is_small_rather_than_giving_it(
+    engine: Engine, round_: Round, tmp_path: Path
+) -> None:
+    folder = tmp_path / "public"
+    pack(engine, folder, public=True, threshold=10)
+    readme = (folder / "README.md").read_text()
+
+    assert "PUBLIC" in readme and "<10" in readme
+    assert "n = 17" in chart_title(folder / "charts/question-top.png")
