@@ -68,6 +68,8 @@ schools = models.table(models.School)
 students = models.table(models.Student)
 guardianships = models.table(models.Guardianship)
 participant_schools = models.table(models.ParticipantSchool)
+reactions = models.table(models.Reaction)
+ideas = models.table(models.Idea)
 
 
 def resolve_audience(connection: Connection, text: str, rules: AudienceRules) -> Audience:
@@ -123,7 +125,7 @@ def resolve_audience(connection: Connection, text: str, rules: AudienceRules) ->
         if channel not in rules.channels:
             enabled = ", ".join(c.value for c in rules.channels) or "none"
             problems.append(f"channel {channel.value!r} is not turned on here (on: {enabled})")
-    keys = {*audience.not_answered, *audience.not_finished}
+    keys = {*audience.not_answered, *audience.not_finished, *audience.took_part}
     if keys:
         stored_keys = set(
             connection.execute(
@@ -196,6 +198,29 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
             )
         )
         where.append(~exists(answered))
+    for key in audience.took_part:
+        where.append(
+            exists(
+                select(reactions.c.id).where(
+                    reactions.c.participant_id == participants.c.id,
+                    reactions.c.activity_key == key,
+                )
+            )
+            | exists(
+                select(ideas.c.id).where(
+                    ideas.c.participant_id == participants.c.id, ideas.c.activity_key == key
+                )
+            )
+            | exists(
+                select(responses.c.id)
+                .join(activities, activities.c.id == responses.c.activity_id)
+                .where(
+                    responses.c.participant_id == participants.c.id,
+                    responses.c.status == "answered",
+                    activities.c.key == key,
+                )
+            )
+        )
     for key in audience.not_finished:
         finished = (
             select(conversations.c.id)

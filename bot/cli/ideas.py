@@ -244,3 +244,115 @@ def ideas_report(
         out.print(f"  consensus: {idea}", highlight=False)
     kind = f"public (counts under {threshold} hidden)" if public else "internal"
     err.print(f"{kind} report: {len(report.files)} files in {folder}")
+
+
+@ideas_app.command("share-back")
+def ideas_share_back(
+    ctx: typer.Context,
+    activity: Annotated[str, typer.Argument(help="The exchange's key.")],
+    next_steps: Annotated[
+        list[str],
+        typer.Option(
+            "--next",
+            help="What the planning committee will do next: TEXT in the default language, "
+            "or LANGUAGE=TEXT (repeat for each language).",
+        ),
+    ],
+    top: Annotated[int, typer.Option(help="How many top ideas to send.", min=1, max=5)] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show it and stop.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm without asking (scripts).")] = False,
+) -> None:
+    """Send everyone who took part the top ideas, in their language, and what happens next.
+
+    Writes the message as a progress update (ACTIVITY-results, versioned like
+    every activity) and broadcasts it to took-part=ACTIVITY: the people who
+    shared an idea or reacted. Quiet hours, opt-outs and pauses apply as to
+    every broadcast.
+
+    Example: engage ideas share-back belonging-ideas --next "The committee meets May 4." \\
+    --next es="El comité se reúne el 4 de mayo."
+    """
+    import yaml
+
+    from bot.authoring.activities import parse_activity
+    from bot.bootstrap import build_broadcasting
+    from bot.cli.broadcast import _enqueue_with_progress, _show_plan
+    from bot.core.moderation import results_message
+    from bot.core.texts import text
+    from bot.services.inbound import utcnow
+    from bot.synthesis.ideas import ExchangeVotes, analyse_exchange
+    from storage.activities import store_activity
+    from storage.export import activity_versions
+    from storage.ideas import exchange_tables
+
+    runtime = command_runtime(ctx)
+    district = runtime.district
+    default = district.default_language
+    with runtime.engine.connect() as connection:
+        definition = activity_versions(connection, activity, parse_activity)[-1].activity
+        if definition.exchange is None:
+            raise EngageError(f"{activity} is a {definition.kind.value}, not an exchange")
+        tables = exchange_tables(connection, activity, default)
+    if tables.votes.empty:
+        raise EngageError(f"{activity} has no reactions yet: nothing to share back")
+    prompt = definition.exchange.prompt.get(default)
+    data = ExchangeVotes(activity, prompt, "", tables.ideas, tables.votes, tables.participants)
+    report = analyse_exchange(data, threshold=runtime.settings.suppression_threshold)
+    desk = moderation_for(runtime)
+    cards = [desk.find(activity, int(number)) for number in report.top(top)["idea"]]
+    steps = {default: ""}
+    for value in next_steps:
+        language, sep, words = value.partition("=")
+        if sep and language.strip() in district.languages:
+            steps[language.strip()] = words
+        else:
+            steps[default] = value
+    if not steps[default].strip():
+        raise EngageError("--next needs the text in the default language too")
+    messages: dict[str, str] = {}
+    titles: dict[str, str] = {}
+    for language in district.languages:
+        title = definition.title.get(language, definition.default_language)
+        words = steps.get(language) or steps[default]
+        messages[language], missing = results_message(title, cards, words, language, default)
+        titles[language] = text("ideas_results_title", language, title=title)
+        if missing:
+            listed = ", ".join(str(n) for n in missing)
+            err.print(
+                f"[yellow]warning[/yellow] {language}: ideas {listed} have no translation; "
+                f"sent in '{default}' (engage ideas translate {activity} N {language} TEXT)",
+                highlight=False,
+            )
+        if language not in steps:
+            err.print(
+                f"[yellow]warning[/yellow] {language}: no --next {language}=…; the "
+                f"'{default}' text is sent",
+                highlight=False,
+            )
+    key = f"{activity[:32]}-results"
+    source = yaml.safe_dump(
+        {
+            "key": key,
+            "kind": "update",
+            "default_language": default,
+            "title": titles,
+            "message": messages,
+        },
+        allow_unicode=True,
+        sort_keys=False,
+    )
+    update = parse_activity(source, f"{key}.yaml")
+    out.print(messages[default], highlight=False)
+    broadcasting = build_broadcasting(runtime)
+    if dry_run:
+        out.print("Dry run: nothing stored or sent.")
+        return
+    store_activity(runtime.engine, update, source, utcnow(), actor())
+    from zoneinfo import ZoneInfo
+
+    plan = broadcasting.plan(key, f"took-part={activity}")
+    _show_plan(plan, broadcasting, ZoneInfo(district.timezone))
+    if not yes:
+        typer.confirm(f"Send to {plan.counts.reachable} people?", abort=True)
+    new_id = broadcasting.confirm(plan, actor())
+    _enqueue_with_progress(broadcasting, new_id, plan.counts.people)

@@ -3,7 +3,8 @@
 Filter syntax (clauses are ANDed, `|` separates alternatives):
 
     role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,
-    not-answered=family-priorities-2026,not-finished=draft-plan,segment=NAME
+    not-answered=family-priorities-2026,not-finished=draft-plan,segment=NAME,
+    took-part=belonging-ideas
 
 or `all` for everyone. Schools and languages may be given by code or name;
 `storage.audience` checks the names against the database and selects the people.
@@ -46,6 +47,7 @@ KEYS = (
     "grade",
     "not-answered",
     "not-finished",
+    "took-part",
     "segment",
 )
 SEGMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -75,6 +77,8 @@ class Audience:
     not_answered: tuple[str, ...] = ()
     not_finished: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
+    # Answered, shared an idea in or reacted in each of these activities.
+    took_part: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         clauses = [
@@ -87,6 +91,7 @@ class Audience:
                 ("grade", self.grades),
                 *(("not-answered", (key,)) for key in self.not_answered),
                 *(("not-finished", (key,)) for key in self.not_finished),
+                *(("took-part", (key,)) for key in self.took_part),
                 *(("segment", (name,)) for name in self.segments),
             )
             if values
@@ -102,6 +107,7 @@ class Audience:
             "grade": list(self.grades),
             "not_answered": list(self.not_answered),
             "not_finished": list(self.not_finished),
+            "took_part": list(self.took_part),
         }
 
     @classmethod
@@ -114,6 +120,7 @@ class Audience:
             grades=tuple(data.get("grade", ())),
             not_answered=tuple(data.get("not_answered", ())),
             not_finished=tuple(data.get("not_finished", ())),
+            took_part=tuple(data.get("took_part", ())),
         )
 
     def narrowed(self, other: Audience) -> Audience:
@@ -134,6 +141,7 @@ class Audience:
             grades=both(self.grades, other.grades),
             not_answered=tuple(dict.fromkeys((*self.not_answered, *other.not_answered))),
             not_finished=tuple(dict.fromkeys((*self.not_finished, *other.not_finished))),
+            took_part=tuple(dict.fromkeys((*self.took_part, *other.took_part))),
         )
 
     def is_impossible(self, original: Audience, other: Audience) -> bool:
@@ -221,7 +229,7 @@ def parse_audience(text: str) -> Audience:
     if cleaned.lower() in ("all", "everyone", "*"):
         return Audience()
     found: dict[str, tuple[str, ...]] = {}
-    repeatable = ("not-answered", "not-finished", "segment")
+    repeatable = ("not-answered", "not-finished", "took-part", "segment")
     for clause in cleaned.split(","):
         key, sep, value = clause.partition("=")
         key = key.strip().lower().replace("_", "-")
@@ -250,6 +258,7 @@ def parse_audience(text: str) -> Audience:
         grades=tuple(normal_grade(g) for g in found.get("grade", ())),
         not_answered=found.get("not-answered", ()),
         not_finished=found.get("not-finished", ()),
+        took_part=found.get("took-part", ()),
         segments=tuple(s.lower() for s in found.get("segment", ())),
     )
 

@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.core.keywords import fold
+from bot.core.texts import text as system_text
 
 __all__ = [
     "Decision",
@@ -39,6 +40,7 @@ __all__ = [
     "TranslationTask",
     "flag_idea",
     "may_decide",
+    "results_message",
     "statuses_shown",
     "translation_order",
 ]
@@ -304,3 +306,30 @@ def may_decide(
 def statuses_shown(pending_only: bool) -> Collection[str]:
     """The statuses a moderator's list shows."""
     return ("pending",) if pending_only else ("pending", "approved", "rejected")
+
+
+def results_message(
+    title: str,
+    cards: Sequence[IdeaCard],
+    next_steps: str,
+    language: str,
+    default: str,
+) -> tuple[str, list[int]]:
+    """What everyone who took part hears back, in `language`: thanks, the top ideas
+    numbered, and what the planning committee will do next.
+
+    An idea without a text in `language` is given in the `default` language's
+    (the ideas are the community's words, never machine-translated); their
+    numbers come back so the organizer can have them translated first.
+    """
+    lines = [system_text("ideas_results", language, title=title)]
+    untranslated: list[int] = []
+    for place, card in enumerate(cards, 1):
+        words = card.text_in(language)
+        if words is None:
+            untranslated.append(card.number)
+            words = card.text_in(default) or card.text
+        lines.append(f"{place}. {words}")
+    if next_steps.strip():
+        lines.append(next_steps.strip())
+    return "\n".join(lines), untranslated

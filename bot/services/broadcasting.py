@@ -685,6 +685,7 @@ class Broadcasting:
             grades=audience.grades,
             not_answered=audience.not_answered,
             not_finished=audience.not_finished,
+            took_part=audience.took_part,
         )
 
     def _warnings(

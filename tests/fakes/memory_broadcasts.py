@@ -136,7 +136,7 @@ class MemoryBroadcasts:
     def _recipients(
         self, audience: Audience, rules: AudienceRules, only: Sequence[int] | None
     ) -> Iterator[Recipient]:
-        if audience.grades or audience.not_answered or audience.not_finished:
+        if audience.grades or audience.not_answered or audience.not_finished or audience.took_part:
             raise AssertionError("the in-memory store filters by role, school, language, channel")
         for family in sorted(self.families.values(), key=lambda f: f.participant_id):
             state = family.state

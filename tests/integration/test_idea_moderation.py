@@ -48,6 +48,10 @@ def run(db_url: str, engine: Engine):  # type: ignore[no-untyped-def]
     env = {
         "ENGAGE_DATABASE_URL": db_url,
         "ENGAGE_DISTRICT_FILE": str(EXAMPLES / "district.yaml"),
+        "ENGAGE_QUIET_HOURS": "off",
+        "TWILIO_ACCOUNT_SID": "AC" + "3" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "TWILIO_FROM_NUMBER": "+13125550100",
     }
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -165,3 +169,44 @@ def test_translation_work_puts_the_least_heard_languages_first_and_reads_back(
             ).all()
         )
     assert saved == {"en": "More tutors after school"}
+
+
+def test_share_back_sends_the_top_ideas_to_everyone_who_took_part_in_their_language(
+    run, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    rosa, ben, carla = "+15550100001", "+15550100002", "+15550100003"
+    service = Service(lambda: SqlUnitOfWork(engine), PROGRAM, clock=Clock())
+    _share(service, rosa, "Más clubes a la hora del almuerzo", "es")
+    assert run("ideas", "moderate", "belonging", "0", "--approve", "-t", "en=More lunch clubs")
+    service.ideas.forget("belonging")
+    for n, body in enumerate(("IDEAS", "SKIP", "1")):
+        service.handle_inbound(InboundMessage(Channel.SMS, ben, body, f"B{n}"))
+    # Carla only said hello: she took no part in the exchange.
+    service.handle_inbound(InboundMessage(Channel.SMS, carla, "Hello there", "C0"))
+
+    result = run(
+        "ideas",
+        "share-back",
+        "belonging",
+        "--next",
+        "The committee meets May 4.",
+        "--next",
+        "es=El comité se reúne el 4 de mayo.",
+        "--yes",
+    )
+    assert result.exit_code == 0, result.output
+    assert "vi: no --next vi=" in " ".join(result.output.split())
+    assert _outbox(engine, rosa)[-1] == (
+        'Gracias por compartir ideas en "Ideas". Las ideas con más acuerdo:\n'
+        "1. Más clubes a la hora del almuerzo\n"
+        "El comité se reúne el 4 de mayo."
+    )
+    assert _outbox(engine, ben)[-1] == (
+        'Thank you for sharing ideas in "Ideas". The ideas most agreed on:\n'
+        "1. More lunch clubs\n"
+        "The committee meets May 4."
+    )
+    assert not any("most agreed" in body for body in _outbox(engine, carla))
+    with engine.connect() as connection:
+        broadcast = connection.execute(select(models.Broadcast)).one()
+    assert broadcast.audience["took_part"] == ["belonging"]

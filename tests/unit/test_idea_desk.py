@@ -82,3 +82,26 @@ def test_what_a_moderator_may_decide(
 def test_an_idea_is_shown_in_its_own_language_or_a_translation_only() -> None:
     shown = card(1, "vi", translations={"en": "More books"})
     assert [shown.text_in(lang) for lang in ("vi", "en", "es")] == ["idea 1", "More books", None]
+
+
+def test_took_part_is_an_audience_filter_that_reads_back() -> None:
+    from bot.core.audience import Audience, parse_audience
+
+    audience = parse_audience("took-part=belonging-ideas,language=es")
+    assert audience.took_part == ("belonging-ideas",)
+    assert str(audience) == "language=es,took-part=belonging-ideas"
+    assert Audience.from_json(audience.to_json()) == audience
+
+
+def test_the_results_message_numbers_the_ideas_in_the_language_with_the_next_steps() -> None:
+    from bot.core.moderation import results_message
+
+    cards = [
+        card(3, "es", translations={"en": "More clubs"}),
+        card(5, "en"),
+    ]
+    message, missing = results_message("Ideas", cards, "We meet May 4.", "vi", "en")
+    assert message.splitlines()[1:] == ["1. More clubs", "2. idea 5", "We meet May 4."]
+    assert missing == [3, 5]
+    spanish, none_missing = results_message("Ideas", cards[:1], "", "es", "en")
+    assert spanish.splitlines()[1:] == ["1. idea 3"] and none_missing == []
