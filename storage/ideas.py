@@ -35,6 +35,7 @@ __all__ = [
     "react",
     "roster_names",
     "save_translation",
+    "set_group_splits",
     "store_seeds",
 ]
 
@@ -229,6 +230,17 @@ def react(
         )
     connection.execute(update(ideas).where(ideas.c.id == idea_id).values(**counts))
     return True
+
+
+def set_group_splits(
+    connection: Connection, activity_key: str, splits: Mapping[int, float | None]
+) -> None:
+    """Keep each idea's spread between opinion groups (by idea number) for the next picks."""
+    for number, split in splits.items():
+        connection.execute(
+            update(ideas).where(ideas.c.activity_key == activity_key, ideas.c.number == number),
+            {"group_split": split},
+        )
 
 
 def roster_names(connection: Connection) -> list[KnownName]:

@@ -159,6 +159,19 @@ class IdeasReport:
         """The `count` top ideas (see the module docstring, point 7)."""
         return self.ideas.sort_values(["rank"]).head(count)
 
+    def group_splits(self) -> dict[int, float | None]:
+        """Per idea number, the highest group's agreement minus the lowest's (None without
+        groups): what the next-idea rule (bot.core.ideas) reads as "splits groups"."""
+        columns = [f"agreement_{name}" for name in self.group_names()]
+        if len(columns) < 2:
+            return {int(n): None for n in self.ideas["idea"]}
+        agreement = self.ideas[columns]
+        spread = agreement.max(axis=1) - agreement.min(axis=1)
+        return {
+            int(n): (None if pd.isna(v) else float(v))
+            for n, v in zip(self.ideas["idea"], spread, strict=True)
+        }
+
     def group_names(self) -> list[str]:
         """The opinion groups' names, largest first; empty when there are none."""
         return [g for g in self.groups["group"] if g != NOT_GROUPED]

@@ -1019,7 +1019,7 @@ def write_exchange_report(
     tables of `public_tables`, every count under `threshold` hidden.
     """
     from bot.synthesis.ideas import ExchangeVotes, analyse_exchange, write_report
-    from storage.ideas import exchange_tables
+    from storage.ideas import exchange_tables, set_group_splits
 
     assert activity.exchange is not None
     language = activity.default_language
@@ -1036,6 +1036,9 @@ def write_exchange_report(
         tables.participants,
     )
     report = analyse_exchange(data, threshold=threshold)
+    # The next-idea rule puts ideas that split the groups found here in front.
+    with engine.begin() as connection:
+        set_group_splits(connection, activity.key, report.group_splits())
     files = write_report(data, report, directory, public=public)
     top = report.top(5)
     consensus = report.consensus["text"] if "text" in report.consensus else pd.Series([])

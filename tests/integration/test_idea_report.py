@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from bot.authoring.activities import parse_activity
 from bot.cli import app
+from storage import models
 from storage.activities import store_activity
 from storage.database import migrate
 from tests.conftest import EXAMPLES
@@ -48,7 +49,7 @@ def run(db_url: str, engine: Engine):  # type: ignore[no-untyped-def]
 
 
 def test_the_report_finds_the_groups_and_writes_polis_files_pandas_reads(
-    run, tmp_path: Path
+    run, engine: Engine, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "report"
     result = run("ideas", "report", KEY, "-o", str(folder))
@@ -74,6 +75,12 @@ def test_the_report_finds_the_groups_and_writes_polis_files_pandas_reads(
     assert set(people["group-id"].dropna()) == {0, 1}
     assert {"topic", "voters", "comments", "groups"} <= set(summary[0])
     assert (folder / "ideas.xlsx").exists()
+    # The spread between the groups is kept for the next-idea rule: wide on the ideas
+    # that split them, narrow on those every group likes.
+    with engine.connect() as connection:
+        splits = dict(connection.execute(select(models.Idea.number, models.Idea.group_split)).all())
+    assert all(splits[n] is not None and splits[n] < 0.3 for n in range(4))
+    assert all(splits[n] is not None and splits[n] > 0.5 for n in range(4, IDEAS))
 
 
 def test_the_public_pack_of_an_exchange_hides_small_cells_and_has_no_row_level_files(
