@@ -156,8 +156,10 @@ class IdeasReport:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def top(self, count: int) -> pd.DataFrame:
-        """The `count` top ideas (see the module docstring, point 7)."""
-        return self.ideas.sort_values(["rank"]).head(count)
+        """The `count` top ideas (see the module docstring, point 7), among those with
+        reactions: an idea nobody has judged yet is not a top idea."""
+        judged = self.ideas[self.ideas["reactions"] > 0]
+        return judged.sort_values(["rank"]).head(count)
 
     def group_splits(self) -> dict[int, float | None]:
         """Per idea number, the highest group's agreement minus the lowest's (None without

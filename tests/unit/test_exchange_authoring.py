@@ -37,7 +37,7 @@ def test_the_example_exchange_builds_its_prompt_seeds_and_settings() -> None:
     assert exchange.seeds[0].text.get("vi") == "Thêm các buổi tối gia đình song ngữ."
     assert exchange.reactions == 8
     assert exchange.moderation is Moderation.BEFORE
-    assert (exchange.opens, exchange.closes) == (date(2026, 3, 2), date(2026, 3, 27))
+    assert (exchange.opens, exchange.closes) == (date(2026, 9, 8), date(2027, 6, 11))
     assert activity.school is None
 
 
