@@ -40,7 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Channel, Choice, InboundMessage, OutboundMessage, Reply
 from bot.core.moderation import Decision, IdeaCard, IdeaTap
-from bot.core.staff import InboxItem, ItemStatus, StaffProfile, StaffReply
+from bot.core.staff import CLOSED_BY_FAMILY, InboxItem, ItemStatus, StaffProfile, StaffReply
 from bot.core.urgency import Urgency
 from bot.errors import DeliveryFailure, ProviderError, UnsupportedEvent
 
@@ -526,16 +526,13 @@ def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[d
     if routed:
         blocks.append(_context(" · ".join(routed)))
     if item.status is ItemStatus.RESOLVED:
-        who = f"<@{item.resolved_by}>" if item.resolved_by else "staff"
+        who = "staff"
+        if item.resolved_by == CLOSED_BY_FAMILY:
+            who = "the family's thanks"
+        elif item.resolved_by:
+            who = f"<@{item.resolved_by}>"
         when = _when(item.resolved_at) if item.resolved_at else ""
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f":white_check_mark: Resolved by {who} {when}"}
-                ],
-            }
-        )
+        blocks.append(_context(f":white_check_mark: Resolved by {who} {when}"))
     else:
         blocks.append(
             {

@@ -24,7 +24,14 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.routing import Route
-from bot.core.staff import InboxItem, InboxSummary, ItemStatus, ReplyOutcome, StaffReply
+from bot.core.staff import (
+    CLOSED_BY_FAMILY,
+    InboxItem,
+    InboxSummary,
+    ItemStatus,
+    ReplyOutcome,
+    StaffReply,
+)
 from bot.core.urgency import Urgency
 from bot.ports import OutboxKind, OutboxStatus
 from storage import models
@@ -133,9 +140,12 @@ class SqlInbox:
         A follow-up comes back with `thread_ts` set to its person's open
         thread; the caller posts it there and calls `mark_posted` with it.
         """
-        due = or_(
-            lets_talk.c.slack_ts.is_(None),
-            and_(lets_talk.c.slack_ts.like(LEASE + "%"), lets_talk.c.slack_ts < _lease(now)),
+        due = and_(
+            lets_talk.c.status == ItemStatus.OPEN.value,
+            or_(
+                lets_talk.c.slack_ts.is_(None),
+                and_(lets_talk.c.slack_ts.like(LEASE + "%"), lets_talk.c.slack_ts < _lease(now)),
+            ),
         )
         pick = select(lets_talk.c.id).where(due).order_by(lets_talk.c.id).limit(limit)
         if self.is_postgres:
@@ -194,6 +204,19 @@ class SqlInbox:
             )
         with self.engine.begin() as connection:
             connection.execute(update(lets_talk).where(lets_talk.c.id == item_id), values)
+
+    def set_aside(self, item_id: int, now: datetime) -> None:
+        """Keep a thank-you that has no open thread to join, closed and unposted."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(lets_talk).where(lets_talk.c.id == item_id),
+                {
+                    "slack_ts": None,
+                    "status": ItemStatus.RESOLVED.value,
+                    "resolved_at": now,
+                    "resolved_by": CLOSED_BY_FAMILY,
+                },
+            )
 
     # -- threads ---------------------------------------------------------------------
 

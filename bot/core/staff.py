@@ -9,6 +9,7 @@ from enum import StrEnum
 from bot.core.urgency import Urgency
 
 __all__ = [
+    "CLOSED_BY_FAMILY",
     "InboxItem",
     "InboxSummary",
     "ItemStatus",
@@ -28,6 +29,10 @@ class StaffProfile:
     time_zone: str | None = None
     email: str | None = None
     is_bot: bool = False
+
+
+# Who resolved a thread the family closed themselves ("gracias" after a reply).
+CLOSED_BY_FAMILY = "family"
 
 
 class ItemStatus(StrEnum):

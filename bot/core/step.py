@@ -28,6 +28,7 @@ from bot.core.keywords import Keyword, match_keyword, normalize
 from bot.core.messages import Channel, Choice, InboundMessage, Reply
 from bot.core.prompts import ask_which, question_reply, reprompt
 from bot.core.revocation import find_stop_request
+from bot.core.routing import is_closing
 from bot.core.state import (
     AnswerValue,
     Awaiting,
@@ -525,6 +526,12 @@ def _answer(
             which = ask_which(question, reading.alternatives, turn.language)
             _ask_again(turn, activities, activity, question, body, which)
             return
+        case _ if question.type is not QuestionType.FREE_TEXT and is_closing(
+            body, turn.program.languages
+        ):
+            # "gracias" to a staff reply while a question waits: no failed try, no re-ask.
+            _lets_talk(turn, body)
+            return
         case _ if _is_message(body) and question.type is not QuestionType.FREE_TEXT:
             # Not an answer but something they want the district to hear: keep it,
             # thank them, and ask the question again without counting a failed try.
@@ -959,6 +966,10 @@ def _end_exchange(
 
 def _lets_talk(turn: _Turn, body: str) -> None:
     if not body:
+        return
+    if is_closing(body, turn.program.languages):
+        # "gracias", "ok", 👍: it closes the loop; the inbox decides which thread it ends.
+        turn.events.append(Event(EventKind.LETS_TALK, text=body, is_closing=True))
         return
     assessment = assess(body, turn.program.languages)
     turn.events.append(Event(EventKind.LETS_TALK, text=body, assessment=assessment))

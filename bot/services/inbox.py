@@ -20,7 +20,7 @@ from typing import Protocol
 
 from bot.core.promise import ReplyPromise
 from bot.core.routing import Route, Routing
-from bot.core.staff import InboxItem, InboxSummary, ReplyOutcome, StaffReply
+from bot.core.staff import CLOSED_BY_FAMILY, InboxItem, InboxSummary, ReplyOutcome, StaffReply
 from bot.core.state import Program
 from bot.core.texts import text
 from bot.errors import ProviderError
@@ -60,6 +60,10 @@ class InboxStore(Protocol):
     ) -> None: ...
 
     def item(self, item_id: int) -> InboxItem | None: ...
+
+    def thread(self, channel: str, ts: str) -> InboxItem | None: ...
+
+    def set_aside(self, item_id: int, now: datetime) -> None: ...
 
     def add_staff_reply(
         self, reply: StaffReply, compose: Callable[[str | None], str], now: datetime
@@ -123,6 +127,11 @@ class Inbox:
         posted = 0
         for item in items:
             route: Route | None = None
+            if item.is_closing and item.thread_ts is None:
+                # "gracias" with no open thread: not a new ticket.
+                await self.run_db(partial(self.store.set_aside, item.id, now))
+                log.info("inbox.closing_set_aside", extra={"item_id": item.id})
+                continue
             if item.thread_ts is not None and item.thread_channel is not None:
                 channel, routed = item.thread_channel, item
             else:
@@ -152,6 +161,8 @@ class Inbox:
                 )
             )
             posted += 1
+            if item.is_closing:
+                await self._close_if_answered(channel, ts)
             log.info(
                 "inbox.posted",
                 extra={
@@ -162,6 +173,12 @@ class Inbox:
                 },
             )
         return posted
+
+    async def _close_if_answered(self, channel: str, ts: str) -> None:
+        """A thank-you after a staff reply closes the loop: the thread is resolved."""
+        root = await self.run_db(partial(self.store.thread, channel, ts))
+        if root is not None and root.first_response_at is not None:
+            await self.resolve(root.id, CLOSED_BY_FAMILY)
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Keep posting until `stop` is set."""

@@ -156,3 +156,33 @@ def test_the_inbox_command_lists_open_threads_with_links(bot: ChatBot) -> None:
     assert text.startswith("*Let's Talk inbox*: 1 open, 1 without a reply")
     link = f"https://district.slack.com/archives/{INBOX}/p{item.slack_ts.replace('.', '')}"
     assert link in text and "Lincoln" not in text.split("\n")[0]
+
+
+def test_thanks_after_a_reply_closes_the_thread_and_opens_no_new_one(bot: ChatBot) -> None:
+    family = onboarded_family(bot)
+    family.texts(COMPLAINT)
+    eventually(lambda: len(inbox_posts(bot)) == 1)
+    eventually(lambda: not bot.rows(models.LetsTalk)[0].slack_ts.startswith("lease:"))
+    [item] = bot.rows(models.LetsTalk)
+    bot.slack_event(staff_reply("Agregaremos una ruta en octubre.", item.slack_ts, "Ev9301"))
+    eventually(lambda: any("octubre" in b for b in family.received()))
+    count = len(family.received())
+
+    family.texts("gracias 👍")
+    eventually(lambda: len(inbox_posts(bot)) == 2)
+    assert inbox_posts(bot)[1]["thread_ts"] == item.slack_ts
+    eventually(lambda: all(r.status == "resolved" for r in bot.rows(models.LetsTalk)))
+    assert {r.resolved_by for r in bot.rows(models.LetsTalk)} == {"family"}
+    assert [r.kind for r in bot.rows(models.LetsTalk)] == ["message", "closing"]
+    assert bot.slack is not None
+    eventually(lambda: len(bot.slack.called("chat.update")) == 1)  # type: ignore[union-attr]
+    [update] = bot.slack.called("chat.update")
+    assert "Resolved by the family's thanks" in update["blocks"][-1]["elements"][0]["text"]
+
+    # Another thank-you, with no open thread left: kept, but no new ticket.
+    family.texts("ok")
+    eventually(lambda: len(bot.rows(models.LetsTalk)) == 3)
+    eventually(lambda: bot.rows(models.LetsTalk)[2].status == "resolved")
+    time.sleep(0.3)
+    assert len(inbox_posts(bot)) == 2
+    assert len(family.received()) == count

@@ -444,6 +444,29 @@ def test_a_message_that_might_be_about_safety_gets_the_usual_thanks() -> None:
     assert texts(result)[0].startswith("Thank you for your message.")
 
 
+@pytest.mark.parametrize("body", ["gracias", "ok", "👍", "Thanks!", "cảm ơn cô", "ok 👍🏽"])
+def test_a_thank_you_closes_the_loop_without_an_answer(body: str) -> None:
+    _, [result] = run(ONBOARDED, body)
+    assert [(e.kind, e.text, e.is_closing) for e in result.events] == [
+        (EventKind.LETS_TALK, body, True)
+    ]
+    assert texts(result) == []
+
+
+def test_a_thank_you_while_a_question_waits_is_no_failed_try() -> None:
+    at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
+    state, [result] = run(at_top, "gracias")
+    assert [e.is_closing for e in result.events] == [True]
+    assert texts(result) == []
+    assert state.conversation is not None and state.conversation.attempts == 0
+
+
+def test_thanks_with_more_to_say_is_a_message() -> None:
+    _, [result] = run(ONBOARDED, "thanks, but the bus is still late")
+    assert [e.is_closing for e in result.events] == [False]
+    assert texts(result)[0].startswith("Thank you for your message.")
+
+
 def test_a_comment_during_a_choice_question_is_kept_without_a_strike() -> None:
     at_top = replace(ONBOARDED, conversation=ConversationState("priorities", 1, "top"))
     state, [result] = run(at_top, "who do I call about the bus")
