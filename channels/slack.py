@@ -72,6 +72,7 @@ ANSWER_ACTION = re.compile(r"^answer:")
 IDEA_ACTION = re.compile(r"^idea:")
 IDEA_EDIT, IDEA_NOTE, IDEA_TRANSLATION = "idea_edit", "idea_note", "idea_translation:"
 INPUT_LIMIT = 3000
+REASSIGN_ACTION = "answer:reassign"
 SECTION_LIMIT = 3000
 BUTTON_TEXT_LIMIT = 75
 SELECT_TEXT_LIMIT = 75
@@ -291,6 +292,10 @@ def parse_tap(body: Mapping[str, Any]) -> InboundMessage:
     action = actions[0]
     selected = action.get("selected_option")
     value = selected.get("value") if isinstance(selected, Mapping) else action.get("value")
+    person, block = action.get("selected_user"), action.get("block_id")
+    if action.get("action_id") == REASSIGN_ACTION and isinstance(person, str) and person:
+        # Reassign is a people menu in an item's block (`lets_talk:<id>`): no value of its own.
+        value = f"{block}:reassign:{person}" if isinstance(block, str) else None
     if not isinstance(value, str) or not value:
         raise UnsupportedEvent("button without a value")
     action_ts = action.get("action_ts") or ""
@@ -555,11 +560,22 @@ def render_inbox_item(item: InboxItem, school_name: str | None = None) -> list[d
                 "elements": [
                     {
                         "type": "button",
+                        "action_id": "answer:claim",
+                        "text": {"type": "plain_text", "text": "Claim"},
+                        "value": f"lets_talk:claim:{item.id}",
+                    },
+                    {
+                        "type": "users_select",
+                        "action_id": REASSIGN_ACTION,
+                        "placeholder": {"type": "plain_text", "text": "Reassign"},
+                    },
+                    {
+                        "type": "button",
                         "action_id": "answer:resolve",
                         "text": {"type": "plain_text", "text": "Resolved"},
                         "style": "primary",
                         "value": f"lets_talk:resolve:{item.id}",
-                    }
+                    },
                 ],
             }
         )
@@ -763,6 +779,25 @@ class SlackChannel:
         """A short note from the bot, in a thread when given."""
         await self._call(
             lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+        )
+
+    async def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        choices: Sequence[Choice] = (),
+    ) -> None:
+        """A note only `user` sees, in a thread when given, with buttons when given."""
+        await self._call(
+            lambda: self.client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                thread_ts=thread_ts,
+                text=_cut(text, 4000),
+                blocks=render_blocks(text, choices),
+            )
         )
 
     async def close_choices(self, body: Mapping[str, Any]) -> None:

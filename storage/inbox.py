@@ -26,10 +26,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.core.routing import Route
 from bot.core.staff import (
     CLOSED_BY_FAMILY,
+    ClaimOutcome,
     InboxItem,
     InboxSummary,
     ItemStatus,
     ReplyOutcome,
+    ReplyStatus,
     StaffReply,
 )
 from bot.core.urgency import Urgency
@@ -44,11 +46,16 @@ participants = models.table(models.Participant)
 contacts = models.table(models.Contact)
 outbox = models.table(models.Outbox)
 audit = models.table(models.AuditEntry)
+replies = models.table(models.InboxReply)
+# What staff wrote, in the thread's language, as the family gets it.
+Compose = Callable[[str | None, str], str]
 
 LEASE = "lease:"
 CLOSING = "closing"
 STAFF_REPLY = OutboxKind.STAFF_REPLY
 REPLY_ACTION = "lets_talk.reply"
+CLAIM_ACTION = "lets_talk.claim"
+REASSIGN_ACTION = "lets_talk.reassign"
 RESOLVE_ACTION = "lets_talk.resolve"
 # A follow-up joins an open thread this recent; older ones start afresh.
 THREAD_WINDOW = timedelta(days=30)
@@ -238,74 +245,227 @@ class SqlInbox:
             row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
         return _item(row) if row is not None else None
 
-    def add_staff_reply(
-        self, reply: StaffReply, compose: Callable[[str | None], str], now: datetime
-    ) -> ReplyOutcome:
+    def add_staff_reply(self, reply: StaffReply, compose: Compose, now: datetime) -> ReplyOutcome:
         """Queue a staff reply to the thread's participant, on the channel they last wrote from.
 
-        `compose` turns the participant's language into the text they get.
+        The first staff member to reply claims an unclaimed thread; a reply by
+        anyone else in a claimed thread is held (HELD) until its author says
+        to send it or keep it as a note, so a family never gets two answers.
+        `compose(language, text)` turns what staff wrote into what the family gets.
         """
+        provider_id = f"slack:{reply.provider_id}"[:64]
+        root_id = (
+            select(func.min(lets_talk.c.id))
+            .where(
+                lets_talk.c.slack_channel == reply.thread_channel,
+                lets_talk.c.slack_ts == reply.thread_ts,
+            )
+            .scalar_subquery()
+        )
         with self.engine.begin() as connection:
+            # A write first: it takes the lock, so two replies at once claim one after the other.
+            connection.execute(
+                update(lets_talk).where(
+                    lets_talk.c.id == root_id, lets_talk.c.claimed_by.is_(None)
+                ),
+                {"claimed_by": reply.author, "claimed_at": now},
+            )
             root = self._root(connection, reply.thread_channel, reply.thread_ts)
             if root is None:
                 return ReplyOutcome.NOT_A_THREAD
-            latest = connection.execute(
-                select(
-                    contacts.c.id,
-                    contacts.c.channel,
-                    contacts.c.address,
-                    contacts.c.opted_out_at,
-                    contacts.c.invalid_at,
-                )
-                .select_from(lets_talk)
-                .join(contacts, contacts.c.id == lets_talk.c.contact_id)
-                .where(
-                    lets_talk.c.slack_channel == reply.thread_channel,
-                    lets_talk.c.slack_ts == reply.thread_ts,
-                )
-                .order_by(lets_talk.c.id.desc())
-                .limit(1)
-            ).one()
-            if latest.opted_out_at is not None:
-                return ReplyOutcome.OPTED_OUT
-            if latest.invalid_at is not None:
-                return ReplyOutcome.UNREACHABLE
-            outbox_id = connection.execute(
-                self._insert(outbox)
-                .values(
-                    contact_id=latest.id,
-                    channel=latest.channel,
-                    address=latest.address,
-                    body=compose(root.item_language or root.language),
-                    choices=[],
-                    kind=STAFF_REPLY,
-                    status=OutboxStatus.PENDING,
-                    attempts=0,
-                    not_before=now,
-                    dedup_key=f"slack:{reply.provider_id}"[:64],
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(outbox.c.id)
-            ).scalar()
-            if outbox_id is None:
-                return ReplyOutcome.DUPLICATE
-            connection.execute(
-                update(lets_talk).where(
-                    lets_talk.c.id == root.id, lets_talk.c.first_response_at.is_(None)
-                ),
-                {"first_response_at": now},
+            if root.claimed_by != reply.author:
+                held = connection.execute(
+                    self._insert(replies)
+                    .values(
+                        item_id=root.id,
+                        author=reply.author,
+                        text=reply.text,
+                        status=ReplyStatus.HELD.value,
+                        provider_id=provider_id,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["provider_id"])
+                    .returning(replies.c.id)
+                ).scalar()
+                return ReplyOutcome.HELD if held is not None else ReplyOutcome.DUPLICATE
+            return self._queue(
+                connection, root, reply.author, reply.text, provider_id, compose, now
             )
+
+    def release_held(
+        self, provider_id: str, by: str, send: bool, compose: Compose, now: datetime
+    ) -> ReplyOutcome:
+        """Send a held reply after all (`send`), or keep it among staff as a note."""
+        key = f"slack:{provider_id}"[:64]
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(replies).where(
+                    replies.c.provider_id == key, replies.c.status == ReplyStatus.HELD.value
+                ),
+                {"status": (ReplyStatus.SENT if send else ReplyStatus.NOTE).value},
+            ).rowcount
+            if not changed:
+                return ReplyOutcome.DUPLICATE
+            held = connection.execute(select(replies).where(replies.c.provider_id == key)).one()
+            if not send:
+                return ReplyOutcome.INTERNAL
+            root = connection.execute(_ITEM.where(lets_talk.c.id == held.item_id)).one()
+            outcome = self._queue(connection, root, by, held.text, key, compose, now, held.id)
+            if outcome is not ReplyOutcome.QUEUED:
+                connection.execute(
+                    update(replies).where(replies.c.id == held.id),
+                    {"status": ReplyStatus.CANCELLED.value},
+                )
+            return outcome
+
+    def _queue(
+        self,
+        connection: Connection,
+        root: Any,
+        author: str,
+        staff_text: str,
+        provider_id: str,
+        compose: Compose,
+        now: datetime,
+        reply_id: int | None = None,
+    ) -> ReplyOutcome:
+        latest = connection.execute(
+            select(
+                contacts.c.id,
+                contacts.c.channel,
+                contacts.c.address,
+                contacts.c.opted_out_at,
+                contacts.c.invalid_at,
+            )
+            .select_from(lets_talk)
+            .join(contacts, contacts.c.id == lets_talk.c.contact_id)
+            .where(
+                lets_talk.c.slack_channel == root.slack_channel,
+                lets_talk.c.slack_ts == root.slack_ts,
+            )
+            .order_by(lets_talk.c.id.desc())
+            .limit(1)
+        ).one()
+        if latest.opted_out_at is not None:
+            return ReplyOutcome.OPTED_OUT
+        if latest.invalid_at is not None:
+            return ReplyOutcome.UNREACHABLE
+        language = root.item_language or root.language
+        outbox_id = connection.execute(
+            self._insert(outbox)
+            .values(
+                contact_id=latest.id,
+                channel=latest.channel,
+                address=latest.address,
+                body=compose(language, staff_text),
+                choices=[],
+                kind=STAFF_REPLY,
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                not_before=now,
+                dedup_key=provider_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(outbox.c.id)
+        ).scalar()
+        if outbox_id is None:
+            return ReplyOutcome.DUPLICATE
+        if reply_id is None:
+            connection.execute(
+                insert(replies),
+                {
+                    "item_id": root.id,
+                    "author": author,
+                    "text": staff_text,
+                    "language": language,
+                    "status": ReplyStatus.SENT.value,
+                    "provider_id": provider_id,
+                    "outbox_id": outbox_id,
+                    "created_at": now,
+                    "sent_at": now,
+                },
+            )
+        else:
+            connection.execute(
+                update(replies).where(replies.c.id == reply_id),
+                {"language": language, "outbox_id": outbox_id, "sent_at": now},
+            )
+        connection.execute(
+            update(lets_talk).where(
+                lets_talk.c.id == root.id, lets_talk.c.first_response_at.is_(None)
+            ),
+            {"first_response_at": now},
+        )
+        connection.execute(
+            insert(audit),
+            {
+                "actor": f"slack:{author}",
+                "action": REPLY_ACTION,
+                "detail": {"item": root.id, "outbox_id": outbox_id, "text": staff_text},
+                "created_at": now,
+            },
+        )
+        return ReplyOutcome.QUEUED
+
+    # -- claims ----------------------------------------------------------------------
+
+    def claim(
+        self, item_id: int, user: str, now: datetime
+    ) -> tuple[ClaimOutcome, InboxItem | None]:
+        """Claim an open thread for `user`, unless someone else holds it."""
+        with self.engine.begin() as connection:
+            claimed = connection.execute(
+                update(lets_talk).where(
+                    lets_talk.c.id == item_id,
+                    lets_talk.c.status == ItemStatus.OPEN.value,
+                    or_(lets_talk.c.claimed_by.is_(None), lets_talk.c.claimed_by == user),
+                ),
+                {"claimed_by": user, "claimed_at": now},
+            ).rowcount
+            row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
+            if row is None:
+                return ClaimOutcome.NOT_FOUND, None
+            if not claimed:
+                resolved = row.status == ItemStatus.RESOLVED.value
+                return (ClaimOutcome.RESOLVED if resolved else ClaimOutcome.HELD), _item(row)
             connection.execute(
                 insert(audit),
                 {
-                    "actor": f"slack:{reply.author}",
-                    "action": REPLY_ACTION,
-                    "detail": {"item": root.id, "outbox_id": outbox_id, "text": reply.text},
+                    "actor": f"slack:{user}",
+                    "action": CLAIM_ACTION,
+                    "detail": {"item": item_id},
                     "created_at": now,
                 },
             )
-        return ReplyOutcome.QUEUED
+        return ClaimOutcome.CLAIMED, _item(row)
+
+    def reassign(
+        self, item_id: int, to: str, by: str, now: datetime
+    ) -> tuple[ClaimOutcome, InboxItem | None]:
+        """Hand an open thread to `to`: they own and hold it now."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(lets_talk).where(
+                    lets_talk.c.id == item_id, lets_talk.c.status == ItemStatus.OPEN.value
+                ),
+                {"claimed_by": to, "claimed_at": now, "owner": to},
+            ).rowcount
+            row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
+            if row is None:
+                return ClaimOutcome.NOT_FOUND, None
+            if not changed:
+                return ClaimOutcome.RESOLVED, _item(row)
+            connection.execute(
+                insert(audit),
+                {
+                    "actor": f"slack:{by}",
+                    "action": REASSIGN_ACTION,
+                    "detail": {"item": item_id, "to": to},
+                    "created_at": now,
+                },
+            )
+        return ClaimOutcome.CLAIMED, _item(row)
 
     def resolve(self, item_id: int, by: str, now: datetime) -> InboxItem | None:
         """Mark an item's whole thread resolved (again is harmless); the updated first item."""

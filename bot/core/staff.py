@@ -10,6 +10,8 @@ from bot.core.urgency import Urgency
 
 __all__ = [
     "CLOSED_BY_FAMILY",
+    "ClaimOutcome",
+    "ReplyStatus",
     "InboxItem",
     "InboxSummary",
     "ItemStatus",
@@ -94,11 +96,29 @@ class StaffReply:
 
 class ReplyOutcome(StrEnum):
     QUEUED = "queued"
+    HELD = "held"  # someone else holds the thread: its author is asked first
     INTERNAL = "internal"  # a note among staff, not for the participant
     DUPLICATE = "duplicate"
     NOT_A_THREAD = "not_a_thread"
     OPTED_OUT = "opted_out"
     UNREACHABLE = "unreachable"
+
+
+class ReplyStatus(StrEnum):
+    """What became of a staff reply (storage's inbox_replies.status)."""
+
+    SENT = "sent"
+    HELD = "held"
+    NOTE = "note"
+    TRANSLATING = "translating"
+    CANCELLED = "cancelled"
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"
+    HELD = "held"  # by someone else
+    RESOLVED = "resolved"
+    NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True, slots=True)

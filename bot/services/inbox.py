@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
+from bot.core.messages import Choice
 from bot.core.promise import ReplyPromise
 from bot.core.routing import Route, Routing
-from bot.core.staff import CLOSED_BY_FAMILY, InboxItem, InboxSummary, ReplyOutcome, StaffReply
+from bot.core.staff import (
+    CLOSED_BY_FAMILY,
+    ClaimOutcome,
+    InboxItem,
+    InboxSummary,
+    ReplyOutcome,
+    StaffReply,
+)
 from bot.core.state import Program
 from bot.core.texts import text
 from bot.errors import ProviderError
@@ -34,6 +42,15 @@ BATCH = 20
 # Thread replies staff keep to themselves.
 INTERNAL_PREFIXES = ("note:", "//")
 LEASE = timedelta(minutes=2)
+# Button payloads on the question asked before a held reply goes out.
+SEND = "lets_talk:send:"
+KEEP = "lets_talk:note:"
+RELEASED: Mapping[ReplyOutcome, str] = {
+    ReplyOutcome.QUEUED: ":white_check_mark: Sent to the family.",
+    ReplyOutcome.INTERNAL: ":memo: Kept as a note among staff.",
+    ReplyOutcome.OPTED_OUT: ":no_entry: Not sent: this person has opted out.",
+    ReplyOutcome.UNREACHABLE: ":warning: Not sent: they can no longer be reached.",
+}
 NOTES: Mapping[ReplyOutcome, str] = {
     ReplyOutcome.OPTED_OUT: (
         ":no_entry: Not sent: this person has opted out on the channel they wrote from."
@@ -66,8 +83,25 @@ class InboxStore(Protocol):
     def set_aside(self, item_id: int, now: datetime) -> None: ...
 
     def add_staff_reply(
-        self, reply: StaffReply, compose: Callable[[str | None], str], now: datetime
+        self, reply: StaffReply, compose: Callable[[str | None, str], str], now: datetime
     ) -> ReplyOutcome: ...
+
+    def release_held(
+        self,
+        provider_id: str,
+        by: str,
+        send: bool,
+        compose: Callable[[str | None, str], str],
+        now: datetime,
+    ) -> ReplyOutcome: ...
+
+    def claim(
+        self, item_id: int, user: str, now: datetime
+    ) -> tuple[ClaimOutcome, InboxItem | None]: ...
+
+    def reassign(
+        self, item_id: int, to: str, by: str, now: datetime
+    ) -> tuple[ClaimOutcome, InboxItem | None]: ...
 
     def resolve(self, item_id: int, by: str, now: datetime) -> InboxItem | None: ...
 
@@ -86,6 +120,15 @@ class InboxPoster(Protocol):
     ) -> None: ...
 
     async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
+
+    async def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        choices: Sequence[Choice] = (),
+    ) -> None: ...
 
 
 class Inbox:
@@ -194,25 +237,34 @@ class Inbox:
                 except TimeoutError:
                     pass
 
+    def _compose(self, language: str | None, staff_text: str) -> str:
+        return text(
+            "staff_reply",
+            language or self.program.default_language,
+            program=self.program.name,
+            message=staff_text,
+        )
+
     async def reply(self, reply: StaffReply) -> ReplyOutcome:
         """Deliver a staff reply in an inbox thread to the participant, once.
 
-        A reply that starts with `note:` or `//` stays among staff.
+        A reply that starts with `note:` or `//` stays among staff. The first
+        staff member to reply claims the thread; anyone else is asked first.
         """
         if reply.text.lstrip().lower().startswith(INTERNAL_PREFIXES):
             return ReplyOutcome.INTERNAL
         now = self.clock()
-
-        def compose(language: str | None) -> str:
-            return text(
-                "staff_reply",
-                language or self.program.default_language,
-                program=self.program.name,
-                message=reply.text,
-            )
-
-        outcome = await self.run_db(lambda: self.store.add_staff_reply(reply, compose, now))
+        outcome = await self.run_db(lambda: self.store.add_staff_reply(reply, self._compose, now))
         log.info("inbox.reply", extra={"outcome": outcome.value})
+        if outcome is ReplyOutcome.HELD:
+            await self._ask_before_sending(reply)
+            return outcome
+        if outcome is ReplyOutcome.QUEUED:
+            item = await self.run_db(
+                partial(self.store.thread, reply.thread_channel, reply.thread_ts)
+            )
+            if item is not None:
+                await self._refresh(item)
         note = NOTES.get(outcome)
         if note is not None:
             try:
@@ -221,12 +273,80 @@ class Inbox:
                 log.warning("inbox.note_failed", extra={"code": error.code})
         return outcome
 
-    async def resolve(self, item_id: int, user: str) -> InboxItem | None:
-        """Close a thread and show it as resolved in Slack."""
+    async def _ask_before_sending(self, reply: StaffReply) -> None:
+        item = await self.run_db(partial(self.store.thread, reply.thread_channel, reply.thread_ts))
+        holder = item.claimed_by if item is not None else None
+        who = f"<@{holder}>" if holder else "Someone else"
+        ask = (
+            f"{who} has claimed this thread, so your reply was not sent yet: "
+            "the family should get one answer. Send it anyway, or keep it as a note?"
+        )
+        choices = (
+            Choice("send", "Send it anyway", f"{SEND}{reply.provider_id}"),
+            Choice("note", "Keep as a note", f"{KEEP}{reply.provider_id}"),
+        )
+        try:
+            await self.poster.post_ephemeral(
+                reply.thread_channel, reply.author, ask, reply.thread_ts, choices
+            )
+        except ProviderError as error:
+            log.warning("inbox.ask_failed", extra={"code": error.code})
+
+    async def release(self, provider_id: str, user: str, send: bool) -> str:
+        """A held reply's author decided: send it after all, or keep it as a note."""
         now = self.clock()
-        item = await self.run_db(lambda: self.store.resolve(item_id, user, now))
-        if item is None or item.thread_ts is None:
-            return item
+        outcome = await self.run_db(
+            lambda: self.store.release_held(provider_id, user, send, self._compose, now)
+        )
+        log.info("inbox.release", extra={"outcome": outcome.value})
+        return RELEASED.get(outcome, "Nothing to do: that reply was already handled.")
+
+    async def claim(self, item_id: int, user: str) -> ClaimOutcome:
+        """Claim a thread: its post shows who holds it; a thread held by someone else stays so."""
+        now = self.clock()
+        outcome, item = await self.run_db(lambda: self.store.claim(item_id, user, now))
+        log.info("inbox.claim", extra={"item_id": item_id, "outcome": outcome.value})
+        if item is None or item.thread_ts is None or item.thread_channel is None:
+            return outcome
+        if outcome is ClaimOutcome.CLAIMED:
+            await self._refresh(item)
+        elif outcome is ClaimOutcome.HELD:
+            await self._tell(
+                item,
+                user,
+                f"<@{item.claimed_by}> has claimed this thread; use Reassign to take it over.",
+            )
+        return outcome
+
+    async def reassign(self, item_id: int, to: str, by: str) -> ClaimOutcome:
+        """Hand a thread to someone else; they are named in the thread so they hear of it."""
+        now = self.clock()
+        outcome, item = await self.run_db(lambda: self.store.reassign(item_id, to, by, now))
+        log.info("inbox.reassign", extra={"item_id": item_id, "outcome": outcome.value})
+        if outcome is ClaimOutcome.CLAIMED and item is not None and item.thread_ts is not None:
+            await self._refresh(item)
+            try:
+                await self.poster.post_note(
+                    item.thread_channel or self.channel,
+                    f"<@{by}> handed this thread to <@{to}>.",
+                    item.thread_ts,
+                )
+            except ProviderError as error:
+                log.warning("inbox.note_failed", extra={"code": error.code})
+        return outcome
+
+    async def _tell(self, item: InboxItem, user: str, message: str) -> None:
+        try:
+            await self.poster.post_ephemeral(
+                item.thread_channel or self.channel, user, message, item.thread_ts
+            )
+        except ProviderError as error:
+            log.warning("inbox.tell_failed", extra={"code": error.code})
+
+    async def _refresh(self, item: InboxItem) -> None:
+        """Show a thread's first post as it stands now (claimed, resolved)."""
+        if item.thread_ts is None:
+            return
         try:
             await self.poster.update_inbox_item(
                 item.thread_channel or self.channel,
@@ -235,7 +355,14 @@ class Inbox:
                 self._schools.get(item.school or ""),
             )
         except ProviderError as error:
-            log.warning("inbox.update_failed", extra={"item_id": item_id, "code": error.code})
+            log.warning("inbox.update_failed", extra={"item_id": item.id, "code": error.code})
+
+    async def resolve(self, item_id: int, user: str) -> InboxItem | None:
+        """Close a thread and show it as resolved in Slack."""
+        now = self.clock()
+        item = await self.run_db(lambda: self.store.resolve(item_id, user, now))
+        if item is not None:
+            await self._refresh(item)
         return item
 
     async def summary(self) -> InboxSummary:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
@@ -27,7 +28,10 @@ __all__ = ["SlackDesk", "StaffDirectory"]
 
 log = logging.getLogger(__name__)
 
-RESOLVE = "lets_talk:resolve:"
+LETS_TALK = "lets_talk:"
+ITEM_ACTION = re.compile(r"^lets_talk:(resolve|claim):(\d+)$")
+REASSIGN = re.compile(r"^lets_talk:(\d+):reassign:([UW][A-Z0-9]+)$")
+RELEASE = re.compile(r"^lets_talk:(send|note):(\S+)$")
 BROADCAST = "broadcast:"
 
 
@@ -81,14 +85,29 @@ class SlackDesk:
 
     async def tap(self, message: InboundMessage) -> Reply | None:
         payload = message.button or ""
-        if payload.startswith(RESOLVE):
-            number = payload.removeprefix(RESOLVE)
-            if self.inbox is not None and number.isdigit():
-                await self.inbox.resolve(int(number), message.address)
-            return None
+        if payload.startswith(LETS_TALK):
+            return await self._inbox_tap(payload, message.address)
         if payload.startswith(BROADCAST):
             return await self.commands.decide(message.address, payload)
         await self.message(message)
+        return None
+
+    async def _inbox_tap(self, payload: str, user: str) -> Reply | None:
+        """Claim, Reassign, Resolved on a thread; Send anyway / Keep as a note on a held reply."""
+        if self.inbox is None:
+            return None
+        if match := ITEM_ACTION.match(payload):
+            action, number = match.groups()
+            if action == "resolve":
+                await self.inbox.resolve(int(number), user)
+            else:
+                await self.inbox.claim(int(number), user)
+        elif match := REASSIGN.match(payload):
+            number, to = match.groups()
+            await self.inbox.reassign(int(number), to, user)
+        elif match := RELEASE.match(payload):
+            choice, provider_id = match.groups()
+            return Reply(await self.inbox.release(provider_id, user, send=choice == "send"))
         return None
 
     async def thread_reply(self, reply: StaffReply) -> None:

@@ -4,6 +4,7 @@ in that thread goes back to them by SMS, and the thread is resolved and timed.""
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,13 @@ class Family:
 def inbox_posts(bot: ChatBot) -> list[dict[str, Any]]:
     assert bot.slack is not None
     return [c for c in bot.slack.called("chat.postMessage") if c.get("channel") == INBOX]
+
+
+def resolved_update(bot: ChatBot) -> dict[str, Any] | None:
+    """The last chat.update that shows a thread resolved, if any."""
+    assert bot.slack is not None
+    updates = [u for u in bot.slack.called("chat.update") if "Resolved by" in json.dumps(u)]
+    return updates[-1] if updates else None
 
 
 def staff_reply(text: str, thread_ts: str, event_id: str) -> dict[str, Any]:
@@ -111,9 +119,9 @@ def test_an_sms_thread_in_slack_and_a_staff_reply_by_sms(bot: ChatBot) -> None:
     eventually(lambda: all(r.status == "resolved" for r in bot.rows(models.LetsTalk)))
     assert {r.resolved_by for r in bot.rows(models.LetsTalk)} == {"U0STAFF"}
     assert bot.slack is not None
-    eventually(lambda: len(bot.slack.called("chat.update")) == 1)  # type: ignore[union-attr]
-    [update] = bot.slack.called("chat.update")
-    assert (update["channel"], update["ts"]) == (INBOX, item.slack_ts)
+    eventually(lambda: resolved_update(bot) is not None)
+    update = resolved_update(bot)
+    assert update is not None and (update["channel"], update["ts"]) == (INBOX, item.slack_ts)
     assert "Resolved by <@U0STAFF>" in update["blocks"][-1]["elements"][0]["text"]
 
 
@@ -175,8 +183,9 @@ def test_thanks_after_a_reply_closes_the_thread_and_opens_no_new_one(bot: ChatBo
     assert {r.resolved_by for r in bot.rows(models.LetsTalk)} == {"family"}
     assert [r.kind for r in bot.rows(models.LetsTalk)] == ["message", "closing"]
     assert bot.slack is not None
-    eventually(lambda: len(bot.slack.called("chat.update")) == 1)  # type: ignore[union-attr]
-    [update] = bot.slack.called("chat.update")
+    eventually(lambda: resolved_update(bot) is not None)
+    update = resolved_update(bot)
+    assert update is not None
     assert "Resolved by the family's thanks" in update["blocks"][-1]["elements"][0]["text"]
 
     # Another thank-you, with no open thread left: kept, but no new ticket.
@@ -186,3 +195,59 @@ def test_thanks_after_a_reply_closes_the_thread_and_opens_no_new_one(bot: ChatBo
     time.sleep(0.3)
     assert len(inbox_posts(bot)) == 2
     assert len(family.received()) == count
+
+
+def tap(
+    value: str, message_ts: str, user: str = "U0STAFF", ephemeral: bool = False
+) -> dict[str, Any]:
+    data = copy.deepcopy(fixture(SLACK_FIXTURES, "block_actions__claim"))
+    data["actions"][0]["value"] = value
+    data["actions"][0]["action_ts"] = str(time.time())
+    data["user"]["id"] = user
+    data["container"].update(message_ts=message_ts, is_ephemeral=ephemeral)
+    return data
+
+
+def test_a_claimed_thread_asks_a_second_staff_member_before_sending(bot: ChatBot) -> None:
+    assert bot.slack is not None
+    family = onboarded_family(bot)
+    family.texts(COMPLAINT)
+    eventually(lambda: len(inbox_posts(bot)) == 1)
+    eventually(lambda: not bot.rows(models.LetsTalk)[0].slack_ts.startswith("lease:"))
+    [item] = bot.rows(models.LetsTalk)
+    bot.slack_interaction(tap(f"lets_talk:claim:{item.id}", item.slack_ts))
+    eventually(lambda: bot.rows(models.LetsTalk)[0].claimed_by == "U0STAFF")
+    eventually(lambda: len(bot.slack.called("chat.update")) == 1)  # type: ignore[union-attr]
+    [update] = bot.slack.called("chat.update")
+    assert "Claimed by <@U0STAFF>" in json.dumps(update["blocks"])
+
+    second = staff_reply("Hola, soy la directora.", item.slack_ts, "Ev9401")
+    second["event"]["user"] = "U0ORGANIZER"
+    bot.slack_event(second)
+    eventually(lambda: len(bot.slack.called("chat.postEphemeral")) == 1)  # type: ignore[union-attr]
+    [ask] = bot.slack.called("chat.postEphemeral")
+    assert (ask["user"], ask["thread_ts"]) == ("U0ORGANIZER", item.slack_ts)
+    assert ask["text"].startswith("<@U0STAFF> has claimed this thread")
+    blocks = ask["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    choices = [element["value"] for element in blocks[-1]["elements"]]
+    assert choices == ["lets_talk:send:Ev9401", "lets_talk:note:Ev9401"]
+    time.sleep(0.3)
+    assert not any("directora" in b for b in family.received())
+
+    bot.slack_interaction(
+        tap("lets_talk:send:Ev9401", item.slack_ts, user="U0ORGANIZER", ephemeral=True)
+    )
+    eventually(lambda: any("directora" in b for b in family.received()))
+    eventually(lambda: len(bot.slack.called("response_url")) == 1)  # type: ignore[union-attr]
+    assert bot.slack.called("response_url")[0]["text"] == ":white_check_mark: Sent to the family."
+
+    reassign = copy.deepcopy(fixture(SLACK_FIXTURES, "block_actions__reassign"))
+    reassign["actions"][0]["block_id"] = f"lets_talk:{item.id}"
+    reassign["container"]["message_ts"] = item.slack_ts
+    bot.slack_interaction(reassign)
+    eventually(lambda: bot.rows(models.LetsTalk)[0].claimed_by == "U0ORGANIZER")
+    assert bot.rows(models.LetsTalk)[0].owner == "U0ORGANIZER"
+    eventually(
+        lambda: any("handed this thread to <@U0ORGANIZER>" in p["text"] for p in inbox_posts(bot))
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
 from bot.core.messages import Channel
 from bot.core.routing import Route
-from bot.core.staff import ItemStatus, ReplyOutcome, StaffReply
+from bot.core.staff import ClaimOutcome, ItemStatus, ReplyOutcome, StaffReply
 from bot.core.urgency import Assessment, Concern, Urgency
 from storage import models
 from storage.inbox import SqlInbox
@@ -90,7 +91,7 @@ def test_a_staff_reply_is_queued_once_and_times_the_thread(engine: Engine) -> No
     inbox.claim_unposted(NOW, 10, LEASE)
     inbox.mark_posted(item, "C0INBOX", "1.1")
     later = NOW + timedelta(minutes=42)
-    compose = lambda language: f"[{language}] Team: We hear you"  # noqa: E731
+    compose = lambda language, said: f"[{language}] Team: {said}"  # noqa: E731
     assert inbox.add_staff_reply(reply("1.1", "Ev1"), compose, later) is ReplyOutcome.QUEUED
     assert inbox.add_staff_reply(reply("1.1", "Ev1"), compose, later) is ReplyOutcome.DUPLICATE
     assert inbox.add_staff_reply(reply("9.9", "Ev2"), compose, later) is ReplyOutcome.NOT_A_THREAD
@@ -112,7 +113,7 @@ def test_a_reply_to_an_opted_out_family_is_refused(engine: Engine) -> None:
     inbox.claim_unposted(NOW, 10, LEASE)
     inbox.mark_posted(item, "C0INBOX", "1.1")
     assert block_contact(engine, Channel.SMS, PHONE, NOW)
-    outcome = inbox.add_staff_reply(reply("1.1", "Ev1"), lambda language: "x", NOW)
+    outcome = inbox.add_staff_reply(reply("1.1", "Ev1"), lambda language, said: "x", NOW)
     assert outcome is ReplyOutcome.OPTED_OUT
 
 
@@ -141,3 +142,94 @@ def test_an_urgent_follow_up_starts_its_own_thread_for_the_people_on_call(engine
         ("transportation",),
         due,
     )
+
+
+def posted_thread(engine: Engine) -> tuple[SqlInbox, int]:
+    family(engine)
+    inbox = SqlInbox(engine)
+    first = lets_talk(engine, "The buses are late")
+    inbox.claim_unposted(NOW, 10, LEASE)
+    inbox.mark_posted(first, "C0INBOX", "1.1")
+    return inbox, first
+
+
+def compose(language: str | None, said: str) -> str:
+    return f"Team: {said}"
+
+
+def staff_replies(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                models.InboxReply.__table__.c.author, models.InboxReply.__table__.c.status
+            ).order_by(models.InboxReply.__table__.c.id)
+        ).all()
+    return [(row.author, row.status) for row in rows]
+
+
+def queued_bodies(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(models.Outbox.__table__.c.body)).scalars())
+
+
+def test_two_staff_replying_at_once_send_the_family_one_answer(engine: Engine) -> None:
+    inbox, first = posted_thread(engine)
+    start = threading.Barrier(2)
+    outcomes: dict[str, ReplyOutcome] = {}
+
+    def answer(author: str) -> None:
+        start.wait()
+        said = StaffReply("C0INBOX", "1.1", author, f"This is {author}", f"Ev-{author}")
+        outcomes[author] = inbox.add_staff_reply(said, compose, NOW + timedelta(minutes=5))
+
+    threads = [threading.Thread(target=answer, args=(a,)) for a in ("U0ANA", "U0BEN")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes.values()) == sorted([ReplyOutcome.QUEUED, ReplyOutcome.HELD])
+    winner = next(a for a, o in outcomes.items() if o is ReplyOutcome.QUEUED)
+    loser = next(a for a, o in outcomes.items() if o is ReplyOutcome.HELD)
+    assert queued_bodies(engine) == [f"Team: This is {winner}"]
+    item = inbox.item(first)
+    assert item is not None and item.claimed_by == winner
+    assert sorted(staff_replies(engine)) == sorted([(winner, "sent"), (loser, "held")])
+
+    # The held reply's author decides: keep it among staff.
+    later = NOW + timedelta(minutes=6)
+    assert inbox.release_held(f"Ev-{loser}", loser, False, compose, later) is ReplyOutcome.INTERNAL
+    assert inbox.release_held(f"Ev-{loser}", loser, True, compose, later) is ReplyOutcome.DUPLICATE
+    assert queued_bodies(engine) == [f"Team: This is {winner}"]
+
+
+def test_a_held_reply_sent_anyway_goes_out_once(engine: Engine) -> None:
+    inbox, first = posted_thread(engine)
+    later = NOW + timedelta(minutes=5)
+    assert inbox.add_staff_reply(reply("1.1", "Ev1"), compose, later) is ReplyOutcome.QUEUED
+    other = StaffReply("C0INBOX", "1.1", "U0OTHER", "Also: route 7 changes", "Ev2")
+    assert inbox.add_staff_reply(other, compose, later) is ReplyOutcome.HELD
+    assert inbox.add_staff_reply(other, compose, later) is ReplyOutcome.DUPLICATE
+    assert inbox.release_held("Ev2", "U0OTHER", True, compose, later) is ReplyOutcome.QUEUED
+    assert inbox.release_held("Ev2", "U0OTHER", True, compose, later) is ReplyOutcome.DUPLICATE
+    assert queued_bodies(engine) == ["Team: We hear you", "Team: Also: route 7 changes"]
+    assert staff_replies(engine) == [("U0STAFF", "sent"), ("U0OTHER", "sent")]
+
+
+def test_one_claim_at_a_time_and_reassign_hands_it_over(engine: Engine) -> None:
+    inbox, first = posted_thread(engine)
+    outcome, item = inbox.claim(first, "U0ANA", NOW)
+    assert outcome is ClaimOutcome.CLAIMED and item is not None and item.claimed_by == "U0ANA"
+    assert inbox.claim(first, "U0ANA", NOW)[0] is ClaimOutcome.CLAIMED
+    outcome, item = inbox.claim(first, "U0BEN", NOW)
+    assert outcome is ClaimOutcome.HELD and item is not None and item.claimed_by == "U0ANA"
+    # Ben's reply waits while Ana holds the thread.
+    ben = StaffReply("C0INBOX", "1.1", "U0BEN", "Hi", "Ev3")
+    assert inbox.add_staff_reply(ben, compose, NOW) is ReplyOutcome.HELD
+    outcome, item = inbox.reassign(first, "U0BEN", "U0ANA", NOW)
+    assert outcome is ClaimOutcome.CLAIMED and item is not None
+    assert (item.claimed_by, item.owner) == ("U0BEN", "U0BEN")
+    again = StaffReply("C0INBOX", "1.1", "U0BEN", "Hi again", "Ev4")
+    assert inbox.add_staff_reply(again, compose, NOW) is ReplyOutcome.QUEUED
+    inbox.resolve(first, "U0BEN", NOW)
+    assert inbox.claim(first, "U0ANA", NOW)[0] is ClaimOutcome.RESOLVED
+    assert inbox.claim(999, "U0ANA", NOW) == (ClaimOutcome.NOT_FOUND, None)

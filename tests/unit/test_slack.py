@@ -89,6 +89,8 @@ EXPECTED: dict[str, Parsed | str] = {
     "block_actions__answer_button": tap("q:family-priorities-2026:safe:4", "1726500400.123456"),
     "block_actions__answer_menu": tap("q:family-priorities-2026:top:reading", "1726500410.234567"),
     "block_actions__resolve": tap("lets_talk:resolve:7", "1726500420.345678"),
+    "block_actions__claim": tap("lets_talk:claim:7", "1726500430.456789"),
+    "block_actions__reassign": tap("lets_talk:7:reassign:U0ORGANIZER", "1726500440.567890"),
     "block_actions__link_button": IGNORED,
     "view_submission__modal": IGNORED,
     "command__engage_stats": SlashCommand(
@@ -210,7 +212,7 @@ def test_a_few_choices_are_buttons_and_many_are_a_menu() -> None:
     assert all(e["action_id"].startswith("answer:") for e in blocks[1]["elements"])
 
 
-def test_an_inbox_item_shows_who_where_and_a_resolve_button() -> None:
+def test_an_inbox_item_shows_who_where_and_claim_reassign_resolve() -> None:
     item = InboxItem(
         7,
         "P-1A2B3C4D5E",
@@ -225,7 +227,9 @@ def test_an_inbox_item_shows_who_where_and_a_resolve_button() -> None:
     assert blocks[0]["elements"][0]["text"] == (
         "*P-1A2B3C4D5E* · Lincoln Elementary · parent · ES · SMS"
     )
-    assert blocks[-1]["elements"][0]["value"] == "lets_talk:resolve:7"
+    buttons = blocks[-1]["elements"]
+    assert [b.get("value") for b in buttons] == ["lets_talk:claim:7", None, "lets_talk:resolve:7"]
+    assert buttons[1]["type"] == "users_select" and buttons[1]["action_id"] == "answer:reassign"
     resolved = render_inbox_item(
         InboxItem(
             7,
