@@ -156,3 +156,57 @@ def test_share_moderate_in_slack_react_by_sms(bot: ChatBot) -> None:
     assert {r.channel for r in reactions} == {"sms"}
     ideas = {i.id: i for i in bot.rows(models.Idea)}
     assert ideas[rosas.id].agree == 1 and ideas[bens.id].agree + ideas[bens.id].disagree == 0
+
+
+def test_telegram_shows_agree_disagree_pass_buttons_that_carry_the_idea(
+    tmp_path: Path,
+) -> None:
+    from tests.e2e.chat_bot import TELEGRAM_FIXTURES
+
+    with running_bot(tmp_path, telegram=True) as bot:
+        source = (EXAMPLES / "idea-exchange-belonging.yaml").read_text("utf-8")
+        source = re.sub(r"(?m)^(opens|closes):.*\n", "", source)
+        store_activity(bot.runtime.engine, parse_activity(source, "x.yaml"), source, utcnow())
+        assert bot.telegram is not None
+        update_id = 900000000
+
+        def send(text: str | None = None, tap: str | None = None) -> None:
+            nonlocal update_id
+            update_id += 1
+            name = "message__text" if tap is None else "callback_query__answer"
+            data = copy.deepcopy(fixture(TELEGRAM_FIXTURES, name))
+            data["update_id"] = update_id
+            if tap is None:
+                data["message"]["text"] = text
+            else:
+                data["callback_query"].update(data=tap, id=f"cb{update_id}")
+            assert bot.update(data).status_code == 200
+
+        def sent() -> list[dict[str, Any]]:
+            return bot.telegram.sent("sendMessage")  # type: ignore[union-attr]
+
+        for step, (text, tap_) in enumerate(
+            [
+                ("IDEAS", None),
+                (None, "language:es"),
+                (None, "onboard:consent:yes"),
+                (None, "onboard:role:parent"),
+                ("lincoln", None),
+            ]
+        ):
+            send(text, tap_)
+            eventually(lambda: len(sent()) > step)  # noqa: B023
+        eventually(lambda: any(m["text"].startswith("¿Qué cambio") for m in sent()))
+        send("SALTAR")
+        eventually(lambda: sent()[-1]["text"].startswith("Idea 1 de 3: "))
+        offer = sent()[-1]
+        buttons = [b for row in offer["reply_markup"]["inline_keyboard"] for b in row]
+        assert [b["text"] for b in buttons] == ["De acuerdo", "En desacuerdo", "Paso"]
+        payload = buttons[1]["callback_data"]
+        assert re.fullmatch(r"q:belonging-ideas:idea-\d+:disagree", payload)
+        send(tap=payload)
+        eventually(lambda: len(bot.rows(models.Reaction)) == 1)
+        [reaction] = bot.rows(models.Reaction)
+        assert (reaction.vote, reaction.channel) == (-1, "telegram")
+        assert str(reaction.idea_id) == payload.split(":")[2].removeprefix("idea-")
+        eventually(lambda: sent()[-1]["text"].startswith("Idea 2 de 3: "))
