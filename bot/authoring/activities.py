@@ -61,6 +61,7 @@ from bot.core.messages import Reply
 from bot.core.prompts import question_reply
 from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments, smart_encode
+from bot.core.texts import text as system_text
 from bot.core.vocabulary import spoken_languages
 from bot.errors import ActivityError
 
@@ -1126,6 +1127,16 @@ def _sms_costs(activity: Activity, languages: Sequence[str]) -> Iterable[_Cost]:
             return as_plain_text(reply.text, reply.choices)
 
         renderings.append((("questions", index, "prompt"), sms))
+    exchange = activity.exchange
+    if exchange is not None:
+        # The first message of an exchange: its prompt and how to answer it.
+        prompt = _in(exchange.prompt, activity.default_language)
+        renderings.append(
+            (
+                ("prompt",),
+                lambda language: f"{prompt(language)}\n{system_text('idea_share_hint', language)}",
+            )
+        )
     for path, render in renderings:
         for language in languages:
             text = render(language)

@@ -94,6 +94,15 @@ def export(
         raise EngageError(
             "row-level tables are never public: use --pack DIR --public for suppressed aggregates"
         )
+    with runtime.engine.connect() as connection:
+        from storage.export import activity_versions
+
+        newest = activity_versions(connection, activity, parse_activity)[-1].activity
+    if newest.exchange is not None:
+        raise EngageError(
+            f"{activity} is an idea exchange: its reactions are in `engage ideas report "
+            f"{activity}` (Polis's files included) or `engage export {activity} --pack DIR`"
+        )
     path = output or Path(f"{activity}{'-wide' if wide else ''}.{fmt.value}")
     with err.status(f"Exporting {activity}…"):
         result = export_activity(

@@ -95,3 +95,10 @@ def test_the_public_pack_of_an_exchange_hides_small_cells_and_has_no_row_level_f
     assert "PUBLIC" in (folder / "README.md").read_text("utf-8")
     by_language = pd.read_csv(folder / "ideas-by_language.csv", dtype=str)
     assert not by_language.empty
+
+
+def test_a_row_level_export_of_an_exchange_points_to_its_report(run) -> None:  # type: ignore[no-untyped-def]
+    from bot.errors import EngageError
+
+    with pytest.raises(EngageError, match="engage ideas report belonging"):
+        run("export", KEY, "--format", "csv")
