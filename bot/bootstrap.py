@@ -215,10 +215,18 @@ def build_privacy(runtime: Runtime) -> Privacy:
     )
 
 
+def district_file_in_use(settings: Settings) -> Path | None:
+    """The district file named by ENGAGE_DISTRICT_FILE, else ./district.yaml if there is one."""
+    if settings.district_file is not None:
+        return settings.district_file
+    here = Path("district.yaml")
+    return here if here.is_file() else None
+
+
 def district_config(settings: Settings) -> DistrictConfig:
     """The district file named by ENGAGE_DISTRICT_FILE, else ./district.yaml, else defaults."""
-    path = settings.district_file or Path("district.yaml")
-    if settings.district_file is not None or path.is_file():
+    path = district_file_in_use(settings)
+    if path is not None:
         return load_district_file(path)
     return DistrictConfig.default()
 

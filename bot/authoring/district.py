@@ -35,7 +35,14 @@ from bot.authoring.inbox_config import InboxConfig, reference_problems
 from bot.core.vocabulary import spoken_languages
 from bot.errors import ConfigError
 
-__all__ = ["DistrictConfig", "OnboardingStepName", "RoleName", "SchoolConfig", "load_district_file"]
+__all__ = [
+    "DistrictConfig",
+    "OnboardingStepName",
+    "RoleName",
+    "SchoolConfig",
+    "is_district_file",
+    "load_district_file",
+]
 
 OnboardingStepName = Literal["language", "consent", "role", "school"]
 RoleName = Literal["parent", "student", "staff", "community"]
@@ -201,6 +208,23 @@ def contact_warnings(district: DistrictConfig) -> list[str]:
         for language in district.languages
         if language != district.default_language and language not in district.contact_translations
     ]
+
+
+# Fields only a district file has, and fields every activity has.
+_DISTRICT_FIELDS = frozenset({"program_name", "contact", "languages", "schools", "onboarding"})
+_ACTIVITY_FIELDS = frozenset({"key", "kind", "questions", "title"})
+
+
+def is_district_file(path: Path) -> bool:
+    """Whether `path` reads as a district file rather than an activity (a glob catches both)."""
+    try:
+        data = read_yaml(read_source(path), str(path), "the file").data
+    except SourceError:
+        return False
+    if not isinstance(data, dict):
+        return False
+    fields = {str(name) for name in data}
+    return bool(fields & _DISTRICT_FIELDS) and not fields & _ACTIVITY_FIELDS
 
 
 def load_district_file(path: Path) -> DistrictConfig:

@@ -25,12 +25,34 @@ if TYPE_CHECKING:
 activity_app = typer.Typer(help="Author, check and publish activities.", no_args_is_help=True)
 
 
+def _activity_files(paths: Sequence[Path], in_use: Path | None) -> list[Path]:
+    """`paths` without the district files a glob like examples/*.yaml also catches."""
+    from bot.authoring.district import is_district_file
+
+    activities = []
+    for path in paths:
+        if not is_district_file(path):
+            activities.append(path)
+            continue
+        if in_use is not None and path.resolve() == in_use.resolve():
+            note = "the district file in use"
+        else:
+            note = f"to use it: export ENGAGE_DISTRICT_FILE={path}, then engage init"
+        err.print(
+            f"[cyan]note[/cyan] {path}: a district file, not an activity: skipped ({note})",
+            highlight=False,
+        )
+    return activities
+
+
 def _check(
     paths: Sequence[Path],
     languages: Sequence[str],
     segments: bool = False,
     program: str | None = None,
+    say_ok: bool = True,
 ) -> bool:
+    """Print each file's errors and warnings; with `say_ok`, a line for each valid file."""
     from bot.authoring.activities import check_activity_file
 
     ok = True
@@ -42,6 +64,8 @@ def _check(
             err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
         if report.errors:
             ok = False
+            continue
+        if not say_ok:
             continue
         translated = ", ".join(
             f"{code} {count}/{report.texts}" for code, count in report.translated.items()
@@ -95,14 +119,20 @@ def activity_validate(
     Example: engage activity validate examples/*.yaml --segments
     """
     from bot.authoring.district import contact_warnings
-    from bot.bootstrap import district_config
+    from bot.bootstrap import district_config, district_file_in_use
     from bot.settings import Settings
 
-    district = district_config(Settings())
+    settings = Settings()
+    district = district_config(settings)
     _check_system_texts(district.languages)
     for warning in contact_warnings(district):
         err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
-    if not _check(files, district.languages, segments, district.program_name):
+    if not _check(
+        _activity_files(files, district_file_in_use(settings)),
+        district.languages,
+        segments,
+        district.program_name,
+    ):
         raise typer.Exit(1)
 
 
@@ -115,19 +145,25 @@ def activity_load(
     Example: engage activity load examples/*.yaml
     """
     from bot.authoring.activities import parse_activity
+    from bot.bootstrap import district_file_in_use
     from bot.services.inbound import utcnow
     from storage.activities import store_activity
 
     runtime = open_runtime()
     initialize(runtime)
-    if not _check(files, runtime.district.languages):
+    activities = _activity_files(files, district_file_in_use(runtime.settings))
+    if not activities:
+        raise EngageError("no activity files to load: name one or more activity YAML files")
+    # All or nothing: a round is published whole, never with one file missing.
+    if not _check(activities, runtime.district.languages, say_ok=False):
+        err.print("[red]Nothing loaded:[/red] fix the errors above, then load again.")
         raise typer.Exit(1)
-    for path in files:
+    for path in activities:
         source = path.read_text(encoding="utf-8-sig")
         activity = parse_activity(source, str(path))
         result = store_activity(runtime.engine, activity, source, utcnow())
-        verb = "loaded" if result.created else "unchanged"
-        out.print(f"{result.key} v{result.version}: {verb}")
+        verb = "loaded" if result.created else "unchanged (already loaded)"
+        out.print(f"{path}: {result.key} v{result.version} {verb}", highlight=False)
 
 
 translations_app = typer.Typer(
@@ -216,7 +252,9 @@ def activity_list() -> None:
 
     runtime = open_runtime()
     initialize(runtime)
-    table = Table("activity", "version", "kind", "open", "participants", "completed", "answers")
+    # Keys are long and must read whole, at 80 columns too.
+    table = Table("activity", "v", "kind", "open", "people", "finished", "answers")
+    table.columns[0].overflow = "fold"
     for row in list_activities(runtime.engine):
         table.add_row(
             row.key,
