@@ -227,6 +227,11 @@ def district_config(settings: Settings) -> DistrictConfig:
     """The district file named by ENGAGE_DISTRICT_FILE, else ./district.yaml, else defaults."""
     path = district_file_in_use(settings)
     if path is not None:
+        if not path.exists():
+            raise ConfigError(
+                f"ENGAGE_DISTRICT_FILE={path}: no such file in {Path.cwd()}; "
+                "use the file's full path, or run the command in the folder that holds it"
+            )
         return load_district_file(path)
     return DistrictConfig.default()
 

@@ -21,7 +21,7 @@ from bot.cli import (
     setup,
     simulate,
 )
-from bot.cli.session import err, set_verbose, verbose
+from bot.cli.session import err, in_use, set_verbose, verbose
 from bot.errors import EngageError
 from bot.logs import configure_logging
 
@@ -75,4 +75,6 @@ def main() -> None:
         if verbose():
             raise
         err.print(f"[red]error:[/red] {error}", highlight=False)
+        if in_use() is not None:
+            err.print(f"(using {in_use()})", highlight=False, style="dim", soft_wrap=True)
         sys.exit(1)

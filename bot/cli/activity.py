@@ -246,11 +246,15 @@ def translations_import(
 
 
 @activity_app.command("list")
-def activity_list() -> None:
+def activity_list(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="List the demo's (after engage demo, in this folder).")
+    ] = False,
+) -> None:
     """List activities with their versions and progress."""
     from storage.activities import list_activities
 
-    runtime = open_runtime()
+    runtime = open_runtime(demo=demo)
     initialize(runtime)
     # Keys are long and must read whole, at 80 columns too.
     table = Table("activity", "v", "kind", "open", "people", "finished", "answers")

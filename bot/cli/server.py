@@ -7,15 +7,17 @@ import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import SecretStr
 
 from bot.cli.session import (
+    err,
     in_thread,
     initialize,
     open_runtime,
     verbose,
 )
 from bot.errors import EngageError
-from bot.logs import configure_logging
+from bot.logs import configure_logging, hide_in_logs
 
 if TYPE_CHECKING:
     pass
@@ -25,18 +27,37 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     sender: Annotated[bool, typer.Option(help="Run the outbox sender in this process.")] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Serve the database `engage demo` wrote in this folder, dashboard on."
+        ),
+    ] = False,
 ) -> None:
     """Serve the webhooks (and send the outbox) with uvicorn.
 
-    Example: engage serve --host 0.0.0.0 --port 8000
+    Examples:
+      engage serve --host 0.0.0.0 --port 8000
+      engage serve --demo   (after engage demo: its answers on the dashboard)
     """
+    import secrets
+
     import uvicorn
 
     from bot.web.app import create_app, server_options
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
-    runtime = open_runtime(detector=True)
+    runtime = open_runtime(detector=True, demo=demo)
     initialize(runtime)
+    if demo and runtime.settings.admin_token is None:
+        # The dashboard is off without a token; the demo makes one for this run.
+        token = secrets.token_urlsafe(12)
+        runtime.settings.admin_token = SecretStr(token)
+        hide_in_logs([token])
+        err.print(
+            f"Dashboard: http://{host}:{port}/ (sign in with the token {token})",
+            highlight=False,
+        )
     uvicorn.run(
         create_app(runtime, run_sender=sender),
         host=host,

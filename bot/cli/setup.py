@@ -23,7 +23,7 @@ def init() -> None:
     """
     from bot.bootstrap import ensure_pseudonym_secret
 
-    runtime = open_runtime()
+    runtime = open_runtime(create=True)
     initialize(runtime)
     out.print(f"Database ready: {runtime.engine.url.render_as_string(hide_password=True)}")
     written = ensure_pseudonym_secret(runtime.settings)
@@ -50,7 +50,7 @@ def telegram_set_webhook(
 
     Example: ENGAGE_PUBLIC_URL=https://bot.district.example.org engage telegram set-webhook
     """
-    runtime = open_runtime()
+    runtime = open_runtime(database=False)
     telegram = runtime.telegram
     if telegram is None:
         raise EngageError("Telegram is off: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET")

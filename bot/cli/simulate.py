@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 
 from bot.cli.session import (
+    DEMO_DATABASE,
+    examples_folder,
     initialize,
     open_runtime,
     out,
@@ -84,12 +86,18 @@ def simulate(
     address: Annotated[
         str, typer.Option("--as", help="Who you are, e.g. a phone number.")
     ] = "+15550100001",
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Use the database `engage demo` wrote in this folder."),
+    ] = False,
 ) -> None:
     """Chat with the bot in the terminal as a family would, no provider needed.
 
-    Example: engage simulate --as +15550100002
+    Examples:
+      engage simulate --as +15550100002
+      engage simulate --demo   (after engage demo, with the demo's activities)
     """
-    runtime = open_runtime(detector=True)
+    runtime = open_runtime(detector=True, demo=demo)
     initialize(runtime)
     _conversation(runtime, address, None, out)
 
@@ -113,29 +121,44 @@ DEMO_FAMILIES: dict[str, list[str]] = {
 
 
 def demo(
-    database: Annotated[Path, typer.Option(help="SQLite file for the demo.")] = Path(
-        "engage-demo.db"
-    ),
+    database: Annotated[
+        Path, typer.Option(help="SQLite file for the demo (its name must contain 'demo').")
+    ] = DEMO_DATABASE,
 ) -> None:
     """Run a complete demo on SQLite with the examples: three families take the survey,
-    then the answers are exported. No credentials needed."""
-    import os
+    then the answers are exported. No credentials needed; each run starts afresh.
+
+    Afterwards, `engage simulate --demo` and `engage serve --demo` use its database.
+    """
     import secrets
 
     from bot.authoring.activities import parse_activity
+    from bot.bootstrap import build_runtime
     from bot.services.inbound import utcnow
+    from bot.settings import Settings
     from storage.activities import store_activity
     from storage.export import ExportFormat, tidy_responses, write_table
 
-    examples = Path(__file__).resolve().parents[2] / "examples"
+    examples = examples_folder()
     if not examples.is_dir():
         raise EngageError("the examples/ folder is missing: run the demo from a source checkout")
-    os.environ.setdefault("ENGAGE_DATABASE_URL", f"sqlite:///{database}")
-    os.environ.setdefault("ENGAGE_DISTRICT_FILE", str(examples / "district.yaml"))
-    runtime = open_runtime(detector=True)
+    if "demo" not in database.name:
+        raise EngageError(
+            f"--database {database}: the demo starts by deleting its file; "
+            "name one with 'demo' in it"
+        )
+    # A clean start each time: a second run must not continue the first one's conversations.
+    for leftover in (database, *(Path(f"{database}{end}") for end in ("-wal", "-shm", "-journal"))):
+        leftover.unlink(missing_ok=True)
+    runtime = build_runtime(
+        Settings(
+            database_url=f"sqlite:///{database}",
+            district_file=examples / "district.yaml",
+        ),
+        detector=True,
+    )
     initialize(runtime)
-    files = sorted(examples.glob("*.yaml"))
-    activities = [f for f in files if f.name != "district.yaml"]
+    activities = [p for p in sorted(examples.glob("*.yaml")) if p.name != "district.yaml"]
     for path in activities:
         source = path.read_text(encoding="utf-8-sig")
         store_activity(
@@ -155,9 +178,30 @@ def demo(
         secrets.token_urlsafe(32),
         runtime.district.timezone,
     )
+    runtime.engine.dispose()
     path = write_table(frame, Path("engage-demo-export.csv"), ExportFormat.CSV)
     out.rule("export")
+    label = frame["label_en"].fillna("").astype(str)
+    shown = frame.assign(answer=label.where(label != "", frame["text"].fillna("")))
     out.print(
-        frame[["participant", "question", "label_en", "text", "language"]].to_string(index=False)
+        shown[["participant", "question", "answer", "language"]].to_string(index=False),
+        highlight=False,
+        soft_wrap=True,
     )
-    out.print(f"\n{len(frame)} answers exported to {path}. Try it yourself: engage simulate")
+    out.print(f"\n{len(frame)} answers exported to {path}.", highlight=False)
+    if database == DEMO_DATABASE:
+        out.print(
+            "Try it yourself on the demo's data (in this folder):\n"
+            "  engage simulate --demo      chat as a family would\n"
+            "  engage serve --demo         the dashboard, at http://127.0.0.1:8000/\n"
+            "Run `engage demo` again to start afresh.",
+            highlight=False,
+        )
+    else:
+        out.print(
+            "Try it yourself on the demo's data: set "
+            f"ENGAGE_DATABASE_URL=sqlite:///{database} "
+            f"ENGAGE_DISTRICT_FILE={examples / 'district.yaml'}, then engage simulate",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.conftest import EXAMPLES
+from bot.errors import EngageError
+from tests.conftest import EXAMPLES, ROOT
 
 
 def engage(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
@@ -79,3 +83,99 @@ def test_validate_checks_activities_and_notes_the_district_file(folder: Path) ->
     text = said(result)
     assert "examples/district.yaml: a district file, not an activity: skipped" in text
     assert "examples/progress-update.yaml: ok" in text
+
+
+def _export_rows(folder: Path) -> int:
+    lines = (folder / "engage-demo-export.csv").read_text(encoding="utf-8").splitlines()
+    return len(lines) - 1
+
+
+def test_the_demo_starts_afresh_each_time(folder: Path) -> None:
+    first = engage("demo")
+    assert first.exit_code == 0, first.output
+    assert _export_rows(folder) == 14
+
+    second = engage("demo")
+
+    assert second.exit_code == 0, second.output
+    assert _export_rows(folder) == 14
+    assert "Gracias por su mensaje" not in second.output
+    assert said(second).count("Responda con un número para su idioma") == 1
+    assert "engage simulate --demo" in second.output
+
+
+def test_simulate_and_serve_find_the_demos_database(folder: Path) -> None:
+    assert engage("demo").exit_code == 0
+
+    chat = engage("simulate", "--demo", "--as", "+15550100199", input="hola\n")
+
+    assert chat.exit_code == 0, chat.output
+    assert "Riverside Plan 2030" in chat.output  # the examples' district, not the defaults
+    assert not (folder / "engage.db").exists()
+    assert "lets-talk-belonging" in said(engage("activity", "list", "--demo"))
+
+
+def test_demo_commands_say_to_run_the_demo_first(folder: Path) -> None:
+    for command in (["simulate", "--demo"], ["serve", "--demo"], ["activity", "list", "--demo"]):
+        result = engage(*command)
+        assert result.exit_code == 1
+        assert isinstance(result.exception, EngageError)
+        assert "no demo database in this folder" in str(result.exception)
+        assert "run `engage demo` here first" in str(result.exception)
+    assert not (folder / "engage-demo.db").exists()
+
+
+def test_commands_elsewhere_never_create_an_empty_database(folder: Path) -> None:
+    elsewhere = folder / "elsewhere"
+    elsewhere.mkdir()
+    for command in (["export", "family-priorities-2026"], ["simulate"], ["activity", "list"]):
+        result = CliRunner().invoke(
+            app, ["--verbose", *command], env={"ENGAGE_DATABASE_URL": "sqlite:///engage.db"}
+        )
+        assert result.exit_code == 1
+        problem = str(result.exception)
+        assert f"no database at {folder / 'engage.db'}" in problem
+        assert (
+            "ENGAGE_DATABASE_URL=sqlite:///engage.db, relative to the folder you are in" in problem
+        )
+        assert "run `engage init` to create one here" in problem
+    assert not (folder / "engage.db").exists()
+    assert engage("init").exit_code == 0
+    assert (folder / "engage.db").exists()
+
+
+def test_a_missing_district_file_names_the_folder_it_was_looked_for_in(folder: Path) -> None:
+    result = engage("init", env={"ENGAGE_DISTRICT_FILE": "district.yaml"})
+
+    assert result.exit_code == 1
+    assert (
+        f"ENGAGE_DISTRICT_FILE=district.yaml: no such file in {folder}; use the file's full path"
+        in str(result.exception)
+    )
+
+
+def test_finding_nothing_says_which_database_and_district_file(folder: Path) -> None:
+    env = {
+        **os.environ,
+        "ENGAGE_DISTRICT_FILE": str(folder / "examples" / "district.yaml"),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("ENGAGE_DATABASE_URL", None)
+    run = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*run, "init"], env=env, check=True, capture_output=True, cwd=folder)
+
+    result = subprocess.run(
+        [*run, "export", "family-priorities-2026"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=folder,
+    )
+
+    assert result.returncode == 1
+    text = " ".join(result.stderr.split())
+    assert "no activity named 'family-priorities-2026'" in text
+    assert (
+        f"(using database {folder / 'engage.db'}; "
+        f"district file {folder / 'examples' / 'district.yaml'})" in text
+    )
