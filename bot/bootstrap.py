@@ -374,14 +374,19 @@ def send_rates(settings: Settings) -> dict[Channel, float]:
     }
 
 
-def build_broadcasting(runtime: Runtime) -> Broadcasting:
-    """The organizers' broadcasts, with this process's channels, rates and quiet hours."""
+def build_broadcasting(runtime: Runtime, *, preview: bool = False) -> Broadcasting:
+    """The organizers' broadcasts, with this process's channels, rates and quiet hours.
+
+    `preview` (a dry run): with no channel configured here, count every channel's
+    contacts as reachable, so an audience can be seen before any provider is set up.
+    """
     settings, district = runtime.settings, runtime.district
+    channels = tuple(c for c in CHANNEL_PREFERENCE if c in runtime.senders)
     rules = AudienceRules(
         languages=tuple(district.languages),
         default_language=district.default_language,
         roles=tuple(district.roles),
-        channels=tuple(c for c in CHANNEL_PREFERENCE if c in runtime.senders),
+        channels=channels or (CHANNEL_PREFERENCE if preview else ()),
     )
     try:
         delay = parse_delay(settings.reminder_delay)

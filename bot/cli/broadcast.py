@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich import box
 from rich.table import Table
 
 from bot.cli.session import (
@@ -118,7 +119,7 @@ def broadcast(
     from bot.services.inbound import utcnow
 
     runtime = command_runtime(ctx)
-    broadcasting = build_broadcasting(runtime)
+    broadcasting = build_broadcasting(runtime, preview=dry_run)
     zone = ZoneInfo(runtime.district.timezone)
     if target == "status":
         _broadcast_status(broadcasting, broadcast_id, zone, watch)
@@ -159,7 +160,14 @@ def broadcast(
     )
     _show_plan(plan, broadcasting, zone)
     if dry_run:
-        out.print("Dry run: nothing sent.")
+        if not runtime.senders:
+            err.print(
+                "[yellow]warning[/yellow] no channel is configured here (TWILIO_*, TELEGRAM_*, "
+                "SLACK_*): counted as if every channel were; nothing can be sent until one is",
+                highlight=False,
+            )
+        # After the warnings, on their stream: a reader of both sees it last, on its own line.
+        err.print("Dry run: nothing sent.")
         return
     if not yes:
         typer.confirm(f"Send to {plan.counts.reachable} people?", abort=True)
@@ -262,24 +270,40 @@ def _broadcast_status(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     if broadcast_id is None:
+        # Readable at 80 columns: what and to whom on two lines, counts in short columns.
         table = Table(
-            "#", "kind", "activity", "to", "status", "when", "queued", "sent", "failed", "cancelled"
+            "#",
+            "broadcast, to",
+            "status",
+            "when",
+            "queued",
+            "sent",
+            "failed",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+            caption=f"times in {zone.key}",
         )
+        table.columns[1].overflow = "fold"
+        table.columns[1].min_width = 24
+        table.columns[2].overflow = "fold"
+        table.columns[2].max_width = 10
         for record in broadcasting.latest():
             progress = broadcasting.status(record.id)
+            status = _status(progress).replace(", ", "\n")
+            if progress.cancelled:
+                status += f"\n{progress.cancelled} cancelled"
             table.add_row(
                 str(record.id),
-                record.kind.value,
-                record.activity_key or "",
-                str(record.audience),
-                _status(progress),
-                _local(record.scheduled_at, zone),
+                f"{record.activity_key or record.kind.value}\n{record.kind.value} to {record.audience}",
+                status,
+                record.scheduled_at.replace(tzinfo=UTC).astimezone(zone).strftime("%b %d %H:%M"),
                 str(progress.queued + progress.sending),
                 str(progress.sent),
-                str(progress.failed),
-                str(progress.cancelled),
+                str(progress.failed + progress.undelivered),
             )
-        out.print(table)
+        out.print(table, highlight=False)
+        out.print("Details of one: engage broadcast status ID", highlight=False)
         return
 
     def counts(p: BroadcastProgress) -> str:

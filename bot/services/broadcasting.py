@@ -234,7 +234,8 @@ class Broadcasting:
                 f"{counts.declined} declined"
             )
         wanted = self.policy.reminders if reminders is None else reminders
-        if kind is not BroadcastKind.ACTIVITY:
+        # Progress updates (with a pulse question too) get reminders only when asked.
+        if kind is not BroadcastKind.ACTIVITY or activity.kind is ActivityKind.UPDATE:
             wanted = 0 if reminders is None else reminders
         if wanted and kind is not BroadcastKind.ACTIVITY:
             raise BroadcastError("reminders go with activities that ask something")
@@ -245,8 +246,8 @@ class Broadcasting:
         if wanted < 0:
             raise BroadcastError("--reminders cannot be negative")
         delay = reminder_delay or self.policy.reminder_delay
-        planned_reminders = tuple(scheduled_at + delay * (n + 1) for n in range(wanted))
         estimate = self.estimate(counts, scheduled_at)
+        planned_reminders = self._reminder_times(estimate.starts_at, delay, wanted)
         warnings = self._warnings(activity, counts, estimate)
         message = {}
         if kind is BroadcastKind.UPDATE:
@@ -296,6 +297,21 @@ class Broadcasting:
             first = introduce(reply, self.program.name, language)
             texts[language] = as_plain_text(first.text, first.choices)
         return texts
+
+    def _reminder_times(
+        self, first_send: datetime, delay: timedelta, wanted: int
+    ) -> tuple[datetime, ...]:
+        """`delay` apart counted from the first send, each moved out of quiet hours."""
+        times: list[datetime] = []
+        previous = first_send
+        quiet = self.policy.quiet_hours
+        for _ in range(wanted):
+            moment = previous + delay
+            if quiet is not None:
+                moment = quiet.next_allowed(moment)
+            times.append(moment)
+            previous = moment
+        return tuple(times)
 
     def estimate(self, counts: AudienceCounts, start: datetime) -> Estimate:
         """Time to send `counts` from `start`: channels in parallel, SMS paused at night."""

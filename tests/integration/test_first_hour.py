@@ -179,3 +179,75 @@ def test_finding_nothing_says_which_database_and_district_file(folder: Path) -> 
         f"(using database {folder / 'engage.db'}; "
         f"district file {folder / 'examples' / 'district.yaml'})" in text
     )
+
+
+@pytest.fixture
+def district(folder: Path) -> dict[str, str]:
+    """A district with the examples' activities loaded and roster imported; no provider."""
+    env = {"ENGAGE_DISTRICT_FILE": "examples/district.yaml"}
+    assert engage("init", env=env).exit_code == 0
+    activities = [str(p) for p in sorted(Path("examples").glob("*.yaml"))]
+    assert engage("activity", "load", *activities, env=env).exit_code == 0
+    assert engage("roster", "import", "examples/roster.csv", env=env).exit_code == 0
+    return env
+
+
+def test_a_dry_run_needs_no_provider_credentials(district: dict[str, str]) -> None:
+    result = engage("broadcast", "family-priorities-2026", "--to", "all", "--dry-run", env=district)
+
+    assert result.exit_code == 0, result.output
+    assert "will be sent     11 (slack 2, sms 9)" in result.stdout
+    assert "no channel is configured here" in result.stderr
+    assert result.stderr.splitlines()[-1] == "Dry run: nothing sent."
+    refused = engage("broadcast", "family-priorities-2026", "--to", "all", "--yes", env=district)
+    assert "no channel is configured here" in str(refused.exception)
+
+
+def test_reminders_count_from_the_first_send_and_skip_quiet_hours(
+    district: dict[str, str],
+) -> None:
+    # Typed at 23:00, inside quiet hours (20:00-08:00): the first SMS goes at 08:00.
+    late = engage(
+        "broadcast", "family-priorities-2026", "--to", "all", "--dry-run",
+        "--at", "2030-03-04T23:00", env=district,
+    )  # fmt: skip
+    assert late.exit_code == 0, late.output
+    assert "reminders        2030-03-08 08:00 CST" in late.stdout
+    # 36 hours after 10:00 is 22:00, quiet: the reminder waits for 08:00.
+    spaced = engage(
+        "broadcast", "family-priorities-2026", "--to", "all", "--dry-run",
+        "--at", "2030-03-04T10:00", "--reminders", "2", "--reminder-delay", "36h", env=district,
+    )  # fmt: skip
+    assert "reminders        2030-03-06 08:00 CST, 2030-03-08 08:00 CST" in spaced.stdout
+
+
+def test_a_progress_update_gets_no_reminders_unless_asked(district: dict[str, str]) -> None:
+    update = ["broadcast", "progress-update-2026-10", "--to", "all", "--dry-run"]
+
+    plain = engage(*update, env={**district, "ENGAGE_REMINDERS": "2"})
+    asked = engage(*update, "--reminders", "1", env=district)
+
+    assert plain.exit_code == 0, plain.output
+    assert "reminders" not in plain.stdout
+    assert "reminders" in asked.stdout
+
+
+def test_broadcast_status_reads_whole_at_80_columns(district: dict[str, str]) -> None:
+    sms = {
+        **district,
+        "TWILIO_ACCOUNT_SID": "AC" + "3" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "TWILIO_FROM_NUMBER": "+13125550100",
+    }
+    to = "role=parent,school=lincoln-es,language=es|vi"
+    sent = engage("broadcast", "family-priorities-2026", "--to", to, "--yes", env=sms)
+    assert sent.exit_code == 0, sent.output
+
+    status = engage("broadcast", "status", env=sms)
+
+    assert status.exit_code == 0, status.output
+    assert "…" not in status.stdout
+    assert all(len(line) <= 80 for line in status.stdout.splitlines())
+    assert "family-priorities-2026" in status.stdout
+    assert "activity to" in status.stdout and "role=parent,school=" in status.stdout
+    assert "times in America/Chicago" in status.stdout
