@@ -23,22 +23,50 @@ EXAMPLES = ROOT / "examples"
 _postgres: Engine | None = None
 
 
+def ensure_database(url: str) -> None:
+    """Create the database `url` names when its server answers but it is not there yet.
+
+    Raises OperationalError when the server does not answer, or the database is
+    missing and cannot be created (its message says which).
+    """
+    probe = connect(url)
+    try:
+        with probe.connect():
+            return
+    except OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+    finally:
+        probe.dispose()
+    base, name = url.rsplit("/", 1)
+    maintenance = connect(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with maintenance.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        maintenance.dispose()
+
+
 def _postgres_engine() -> Engine:
     """One migrated PostgreSQL database for the session; tests truncate between them."""
     global _postgres
     if _postgres is None:
-        admin = connect(ADMIN_URL, isolation_level="AUTOCOMMIT")
         name = POSTGRES_URL.rsplit("/", 1)[1]
+        admin: Engine | None = None
         try:
+            ensure_database(ADMIN_URL)
+            admin = connect(ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
                 connection.execute(text(f"CREATE DATABASE {name}"))
         except OperationalError as error:
             if os.environ.get("CI"):
                 raise RuntimeError(f"PostgreSQL is required in CI: {error}") from error
-            pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}")
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            pytest.skip(f"PostgreSQL at {ADMIN_URL} cannot be used: {reason}")
         finally:
-            admin.dispose()
+            if admin is not None:
+                admin.dispose()
         engine = connect(POSTGRES_URL)
         migrate(engine)
         _postgres = engine

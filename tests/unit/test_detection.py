@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bot.core.detection import LanguageDetector, build_detector
 
+# The labelled dev sets live beside the checkout (../shared/data), not in it; a plain
+# clone skips the tests that read them, saying where to put them.
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 DEV_FILE = DATA / "short_texts_dev.jsonl"
 UNACCENTED_DEV_FILE = DATA / "short_texts_unaccented_dev.jsonl"
@@ -18,6 +20,13 @@ DEV_LANGUAGES = ["en", "es", "fr", "pt", "ru", "zh", "ko", "ar", "vi"]
 # A district with languages wordfreq does not know (Somali, Haitian Creole, Tagalog as
 # we read it): their files' common words stand in; lingua has no Haitian Creole either.
 DISTRICT_LANGUAGES = ["en", "es", "vi", "zh", "ar", "so", "ht", "pt", "ru", "ko", "fr", "tl"]
+
+
+def _missing(path: Path) -> str:
+    return (
+        f"{path} is not here: these accuracy tests need the labelled dev set, which is "
+        "kept beside the checkout (../shared/data/), not in it; copy it there to run them"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +130,7 @@ def test_the_dev_file_scores_as_well_with_the_whole_district_configured(
     district_detector: LanguageDetector,
 ) -> None:
     if not DEV_FILE.exists():
-        pytest.skip(f"{DEV_FILE} is not here")
+        pytest.skip(_missing(DEV_FILE))
     rows = [json.loads(line) for line in DEV_FILE.read_text(encoding="utf-8").splitlines() if line]
     right = [_is_right(row["lang"], district_detector.detect(row["text"])) for row in rows]
     assert sum(right) / len(right) >= 0.95
@@ -191,7 +200,7 @@ def test_the_unaccented_dev_file_meets_the_targets_on_its_held_out_half(
     district_detector: LanguageDetector,
 ) -> None:
     if not UNACCENTED_DEV_FILE.exists():
-        pytest.skip(f"{UNACCENTED_DEV_FILE} is not here")
+        pytest.skip(_missing(UNACCENTED_DEV_FILE))
     lines = UNACCENTED_DEV_FILE.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line][1::2]  # tuned on the even lines
     results = [
@@ -237,7 +246,7 @@ def test_unknown_codes_are_accepted() -> None:
 
 def test_dev_file_accuracy_meets_the_targets(detector: LanguageDetector) -> None:
     if not DEV_FILE.exists():
-        pytest.skip(f"{DEV_FILE} is not here")
+        pytest.skip(_missing(DEV_FILE))
     rows = [json.loads(line) for line in DEV_FILE.read_text(encoding="utf-8").splitlines() if line]
     results = [(row["text"], _is_right(row["lang"], detector.detect(row["text"]))) for row in rows]
     short = [right for text, right in results if len(text) <= 10]
