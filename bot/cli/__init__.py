@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperOption
 
 from bot.cli import (
     activity,
@@ -26,6 +27,18 @@ from bot.errors import EngageError
 from bot.logs import configure_logging
 
 __all__ = ["app", "main"]
+
+_display_type = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: typer.Context) -> str | None:
+    """A flag takes no value: show `--verbose`, not `--verbose <bool>` (typer 0.29 does)."""
+    if self.is_flag:
+        return None
+    return _display_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign,assignment]
 
 PRIVATE_UMASK = 0o077
 

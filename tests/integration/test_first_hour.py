@@ -251,3 +251,10 @@ def test_broadcast_status_reads_whole_at_80_columns(district: dict[str, str]) ->
     assert "family-priorities-2026" in status.stdout
     assert "activity to" in status.stdout and "role=parent,school=" in status.stdout
     assert "times in America/Chicago" in status.stdout
+
+
+def test_help_shows_flags_without_a_type() -> None:
+    shown = engage("--help").output + engage("broadcast", "--help").output
+
+    assert "<bool>" not in shown
+    assert "--verbose" in shown and "--dry-run" in shown
