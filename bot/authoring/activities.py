@@ -82,6 +82,7 @@ __all__ = [
 FieldPath: TypeAlias = tuple[str | int, ...]
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_PATTERN = re.compile(SLUG)
 LANGUAGE = r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
 ACTIVITY_KEY_LENGTH = 40
 KEY_LENGTH = 32
@@ -136,6 +137,8 @@ class YamlDocument:
     data: Mapping[Any, Any]
     lines: Mapping[FieldPath, int]
     repeated: tuple[tuple[int, FieldPath], ...] = ()
+    # How messages name each question: by its key, where the author wrote it.
+    questions: Mapping[int, str] = field(default_factory=dict)
 
     def line(self, path: Sequence[str | int]) -> int:
         """The line of `path`, or of its nearest parent that has one."""
@@ -143,6 +146,18 @@ class YamlDocument:
         while key and key not in self.lines:
             key = key[:-1]
         return self.lines.get(key, 1)
+
+    def shown(self, path: Sequence[str | int]) -> str:
+        """`path` as messages show it: `questions[priorities].prompt`, not `questions[1].prompt`."""
+        if len(path) > 1 and path[0] == "questions" and isinstance(path[1], int):
+            name = self.questions.get(path[1])
+            if name is not None:
+                rest = field_path(path[2:])
+                # A section's question is made from its title and summary: name the section.
+                if rest == "(file)" or (name.startswith("sections[") and rest == "prompt"):
+                    return name
+                return f"{name}.{rest}"
+        return field_path(path)
 
 
 def field_path(path: Sequence[str | int]) -> str:
@@ -305,6 +320,8 @@ def _describe(item: ErrorDetails, path: FieldPath, root: type[BaseModel]) -> str
     kind, value = item["type"], item["input"]
     ctx: dict[str, Any] = dict(item.get("ctx") or {})
     if kind == "extra_forbidden":
+        if not path:  # a field with no name (`? >`, `'': x`)
+            return "a field without a name; write fields as name: value"
         return _unknown_field(str(path[-1]), _field_names(root, path[:-1]))
     if kind == "missing":
         return "is required"
@@ -507,7 +524,7 @@ class _Problems:
 
     def add(self, path: Sequence[str | int], message: str, line: int | None = None) -> None:
         at = self.document.line(path) if line is None else line
-        text = f"{self.document.name}:{at}: {field_path(path)}: {message}"
+        text = f"{self.document.name}:{at}: {self.document.shown(path)}: {message}"
         if all(text != seen for _, _, seen in self.found):
             self.found.append((at, len(self.found), text))
 
@@ -534,7 +551,9 @@ def _parse(source: str, name: str) -> _Parsed:
     # A feedback round's sections and an update's message and pulse become the
     # intro and questions the engine knows (bot.authoring.rounds), lines kept.
     data, lines, round_problems = expand_rounds(document.data, document.lines)
-    document = replace(document, data=data, lines=lines)
+    document = replace(
+        document, data=data, lines=lines, questions=_question_names(document.data, data)
+    )
     problems = _Problems(document)
     for line, path in document.repeated:
         problems.add(path, f"appears twice; line {document.line(path)} sets it too", line)
@@ -553,6 +572,37 @@ def _parse(source: str, name: str) -> _Parsed:
         raise ActivityError(problems.lines())
     built = [q.model for q in questions.values() if q.model is not None and q.valid]
     return _build(header.model, built, document)
+
+
+def _question_names(written: Mapping[Any, Any], expanded: Mapping[Any, Any]) -> dict[int, str]:
+    """Each question's name in messages, by the key the author gave it where they wrote
+    it: `questions[priorities]`, `sections[reading]` (a feedback round's), `pulse`."""
+    questions = expanded.get("questions")
+    if not isinstance(questions, list):
+        return {}
+    keys = [q.get("key") if isinstance(q, Mapping) else None for q in questions]
+    sections = written.get("sections")
+    section_keys = (
+        {str(s.get("key")) for s in sections if isinstance(s, Mapping)}
+        if isinstance(sections, list) and "sections" not in expanded
+        else set()
+    )
+    explicit = written.get("questions")
+    first_written = len(questions) - (len(explicit) if isinstance(explicit, list) else 0)
+    if "pulse" in written and "pulse" not in expanded:
+        return {0: "pulse"}
+    names = {}
+    for index, key in enumerate(keys):
+        unique = isinstance(key, str) and bool(SLUG_PATTERN.match(key)) and keys.count(key) == 1
+        if index < first_written and section_keys:
+            section = str(key).removesuffix("-comment")
+            if section in section_keys:
+                names[index] = f"sections[{section}]" + (".comment" if section != key else "")
+        elif unique:
+            names[index] = f"questions[{key}]"
+        else:
+            names[index] = f"questions[{index - first_written}]"
+    return names
 
 
 # A model validated with its broken fields set aside (`broken`), so that the checks
@@ -1009,7 +1059,7 @@ def check_activity_file(
     costs = list(_sms_costs(parsed.activity, wanted))
     segments: dict[str, dict[str, SegmentCount]] = {}
     for at, language, cost, _, _ in costs:
-        segments.setdefault(field_path(at), {})[language] = cost
+        segments.setdefault(parsed.document.shown(at), {})[language] = cost
     return ActivityReport(
         path,
         parsed.activity,

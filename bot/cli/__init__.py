@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperOption
 
 from bot.cli import (
@@ -87,7 +88,7 @@ def main() -> None:
     except EngageError as error:
         if verbose():
             raise
-        err.print(f"[red]error:[/red] {error}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         if in_use() is not None:
             err.print(f"(using {in_use()})", highlight=False, style="dim", soft_wrap=True)
         sys.exit(1)

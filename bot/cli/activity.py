@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.session import (
@@ -59,9 +60,9 @@ def _check(
     for path in paths:
         report = check_activity_file(path, languages, program)
         for problem in report.errors:
-            err.print(f"[red]error[/red] {problem}", highlight=False)
+            err.print(f"[red]error[/red] {escape(problem)}", highlight=False)
         for warning in report.warnings:
-            err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+            err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
         if report.errors:
             ok = False
             continue
@@ -88,7 +89,7 @@ def _show_segments(report: ActivityReport) -> None:
             cost = costs[code]
             shown = f"{cost.segments} ({cost.encoding.value})"
             cells.append(f"[yellow]{shown}[/yellow]" if cost.segments > 2 else shown)
-        table.add_row(where, *cells)
+        table.add_row(escape(where), *cells)
     out.print(table)
 
 
@@ -126,7 +127,7 @@ def activity_validate(
     district = district_config(settings)
     _check_system_texts(district.languages)
     for warning in contact_warnings(district):
-        err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+        err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     if not _check(
         _activity_files(files, district_file_in_use(settings)),
         district.languages,
@@ -239,7 +240,7 @@ def translations_import(
     district = district_config(Settings())
     result = import_sheet(sheet, activity, district.languages, dry_run=dry_run)
     for line in result.skipped:
-        err.print(f"[yellow]skipped[/yellow] {line}", highlight=False)
+        err.print(f"[yellow]skipped[/yellow] {escape(line)}", highlight=False)
     changed = ", ".join(f"{code} {n}" for code, n in result.changes.items() if n) or "nothing"
     verb = "updated" if result.written else "would update" if dry_run else "unchanged"
     out.print(f"{activity}: {verb}; new or changed translations: {changed}", highlight=False)

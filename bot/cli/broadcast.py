@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.session import (
@@ -236,7 +237,7 @@ def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
         )
     out.print(table, highlight=False)
     for warning in plan.warnings:
-        err.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+        err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
 
 
 def _enqueue_with_progress(broadcasting: Broadcasting, broadcast_id: int, people: int) -> None:

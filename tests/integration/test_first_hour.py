@@ -258,3 +258,22 @@ def test_help_shows_flags_without_a_type() -> None:
 
     assert "<bool>" not in shown
     assert "--verbose" in shown and "--dry-run" in shown
+
+
+def test_problems_name_questions_and_sections_by_their_keys(folder: Path) -> None:
+    survey = folder / "survey.yaml"
+    survey.write_text(
+        "key: s\nkind: survey\ntitle: S\nquestions:\n"
+        "  - {key: first, type: free_text, prompt: 'Why'}\n"
+        "  - {key: grade, type: scale, prompt: 'How', scale: {min: 5, max: 1}}\n",
+        encoding="utf-8",
+    )
+    feedback = folder / "examples" / "draft-plan-feedback.yaml"
+
+    bad = engage("activity", "validate", str(survey))
+    costs = engage("activity", "validate", str(feedback), "--segments")
+
+    assert "survey.yaml:6: questions[grade].scale.max: must be more than min (5)" in said(bad)
+    assert "questions[1]" not in said(bad)
+    assert "sections[reading].comment " in said(costs)
+    assert "sections[reading] " in said(costs) and "questions[0]" not in said(costs)

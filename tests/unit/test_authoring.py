@@ -59,8 +59,8 @@ def test_the_examples_are_valid_and_fully_translated(path: Path) -> None:
 def test_the_survey_example_only_warns_about_its_six_ranked_options() -> None:
     report = check_activity_file(EXAMPLES / "family-priorities.yaml", DISTRICT_LANGUAGES)
     assert [warning.split(": ", 1)[1] for warning in report.warnings] == [
-        "questions[1].prompt: 4 SMS segments in 'es' (UCS-2)",
-        "questions[1].prompt: 3 SMS segments in 'vi' (UCS-2)",
+        "questions[priorities].prompt: 4 SMS segments in 'es' (UCS-2)",
+        "questions[priorities].prompt: 3 SMS segments in 'vi' (UCS-2)",
     ]
 
 
@@ -278,7 +278,7 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "text_comma_inside_braces": (
         HEAD + TOP.replace("label: Safety}", "label: {en: Safety, and belonging}}"),
-        "survey.yaml:9: questions[0].options[0].label.and belonging: 'and belonging' is not "
+        "survey.yaml:9: questions[top].options[0].label.and belonging: 'and belonging' is not "
         "a language code; use a code like en, es or vi (inside { }, a comma starts a new "
         "entry: put quotes around the text)",
     ),
@@ -288,7 +288,7 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "field_unknown": (
         HEAD + TOP + "    colour: blue\n",
-        "survey.yaml:11: questions[0].colour: unknown field; the fields here are key, type, "
+        "survey.yaml:11: questions[top].colour: unknown field; the fields here are key, type, "
         "prompt, options, max_choices, scale, optional, when",
     ),
     "field_twice": (
@@ -318,140 +318,140 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "question_type_unknown": (
         HEAD + "questions:\n  - {key: why, type: essay, prompt: Why}\n",
-        "survey.yaml:5: questions[0].type: 'essay' is not one of: single_choice, "
+        "survey.yaml:5: questions[why].type: 'essay' is not one of: single_choice, "
         "multiple_choice, scale, yes_no, ranking, free_text, info",
     ),
     "question_prompt_missing": (
         HEAD + "questions:\n  - {key: why, type: free_text}\n",
-        "survey.yaml:5: questions[0].prompt: is required",
+        "survey.yaml:5: questions[why].prompt: is required",
     ),
     "options_fewer_than_two": (
         HEAD + TOP.replace("      - {key: reading, label: Reading}\n", ""),
-        "survey.yaml:8: questions[0].options: needs at least 2 options",
+        "survey.yaml:8: questions[top].options: needs at least 2 options",
     ),
     "options_missing": (
         HEAD + "questions:\n  - {key: rank, type: ranking, prompt: Rank these}\n",
-        "survey.yaml:5: questions[0].options: needs at least 2 options",
+        "survey.yaml:5: questions[rank].options: needs at least 2 options",
     ),
     "options_not_allowed": (
         HEAD + TOP.replace("single_choice", "free_text"),
-        "survey.yaml:8: questions[0].options: not allowed for a free_text question",
+        "survey.yaml:8: questions[top].options: not allowed for a free_text question",
     ),
     "option_key_not_a_slug": (
         HEAD + TOP.replace("key: safety", "key: Safety First"),
-        "survey.yaml:9: questions[0].options[0].key: 'Safety First' is not a key: use "
+        "survey.yaml:9: questions[top].options[0].key: 'Safety First' is not a key: use "
         "lowercase letters, digits and dashes, like top-priority",
     ),
     "option_key_twice": (
         HEAD + TOP.replace("key: reading", "key: safety"),
-        "survey.yaml:10: questions[0].options[1].key: 'safety' is already the key of options[0]",
+        "survey.yaml:10: questions[top].options[1].key: 'safety' is already the key of options[0]",
     ),
     "option_label_twice": (
         HEAD + TOP.replace("label: Reading", "label: SAFETY!"),
-        "survey.yaml:10: questions[0].options[1].label.en: same text as options[0]; "
+        "survey.yaml:10: questions[top].options[1].label.en: same text as options[0]; "
         "answers could not tell them apart",
     ),
     "max_choices_above_the_options": (
         HEAD + TOP.replace("single_choice", "multiple_choice") + "    max_choices: 3\n",
-        "survey.yaml:11: questions[0].max_choices: is more than the 2 options",
+        "survey.yaml:11: questions[top].max_choices: is more than the 2 options",
     ),
     "max_choices_zero": (
         HEAD + TOP.replace("single_choice", "ranking") + "    max_choices: 0\n",
-        "survey.yaml:11: questions[0].max_choices: must be 1 or more",
+        "survey.yaml:11: questions[top].max_choices: must be 1 or more",
     ),
     "max_choices_not_allowed": (
         HEAD + TOP + "    max_choices: 1\n",
-        "survey.yaml:11: questions[0].max_choices: only multiple_choice and ranking "
+        "survey.yaml:11: questions[top].max_choices: only multiple_choice and ranking "
         "questions have it",
     ),
     "scale_not_allowed": (
         HEAD + "questions:\n  - {key: news, type: yes_no, prompt: News, scale: {max: 3}}\n",
-        "survey.yaml:5: questions[0].scale: not allowed for a yes_no question",
+        "survey.yaml:5: questions[news].scale: not allowed for a yes_no question",
     ),
     "scale_min_not_below_max": (
         HEAD + "questions:\n  - key: safe\n    type: scale\n    prompt: Safe\n"
         "    scale: {min: 5, max: 5}\n",
-        "survey.yaml:8: questions[0].scale.max: must be more than min (5)",
+        "survey.yaml:8: questions[safe].scale.max: must be more than min (5)",
     ),
     "scale_over_11_points": (
         HEAD + "questions:\n  - key: safe\n    type: scale\n    prompt: Safe\n"
         "    scale: {min: 0, max: 11}\n",
-        "survey.yaml:8: questions[0].scale.max: a scale has at most 11 points (0 to 10)",
+        "survey.yaml:8: questions[safe].scale.max: a scale has at most 11 points (0 to 10)",
     ),
     "scale_below_zero": (
         HEAD + "questions:\n  - key: safe\n    type: scale\n    prompt: Safe\n"
         "    scale: {min: -2, max: 2}\n",
-        "survey.yaml:8: questions[0].scale.min: must be 0 or more",
+        "survey.yaml:8: questions[safe].scale.min: must be 0 or more",
     ),
     "scale_one_label": (
         HEAD + "questions:\n  - key: safe\n    type: scale\n    prompt: Safe\n"
         "    scale:\n      min_label: Not at all\n",
-        "survey.yaml:8: questions[0].scale: give both min_label and max_label, or neither",
+        "survey.yaml:8: questions[safe].scale: give both min_label and max_label, or neither",
     ),
     "optional_not_a_boolean": (
         HEAD + "questions:\n  - {key: why, type: free_text, prompt: Why, optional: maybe}\n",
-        "survey.yaml:5: questions[0].optional: must be true or false",
+        "survey.yaml:5: questions[why].optional: must be true or false",
     ),
     "when_unknown_question": (
         HEAD + TOP + "  - key: why\n    type: free_text\n    prompt: Why\n"
         "    when: {question: tops, any_of: [safety]}\n",
-        "survey.yaml:14: questions[1].when.question: there is no question 'tops'",
+        "survey.yaml:14: questions[why].when.question: there is no question 'tops'",
     ),
     "when_later_question": (
         HEAD + "questions:\n  - key: why\n    type: free_text\n    prompt: Why\n"
         "    when: {question: top, any_of: [safety]}\n" + TOP.removeprefix("questions:\n"),
-        "survey.yaml:8: questions[0].when.question: 'top' is questions[1]; a condition "
+        "survey.yaml:8: questions[why].when.question: 'top' is questions[1]; a condition "
         "can only look at an earlier answer",
     ),
     "when_same_question": (
         HEAD + "questions:\n  - key: news\n    type: yes_no\n    prompt: News\n"
         "    when: {question: news, any_of: [yes]}\n",
-        "survey.yaml:8: questions[0].when.question: 'news' is this question; a condition "
+        "survey.yaml:8: questions[news].when.question: 'news' is this question; a condition "
         "can only look at an earlier answer",
     ),
     "when_unknown_option": (
         HEAD + TOP + "  - key: why\n    type: free_text\n    prompt: Why\n"
         "    when:\n      question: top\n      any_of: [safety, buses]\n",
-        "survey.yaml:16: questions[1].when.any_of[1]: 'buses' is not one of the answers to "
+        "survey.yaml:16: questions[why].when.any_of[1]: 'buses' is not one of the answers to "
         "'top': safety, reading",
     ),
     "when_yes_no_answer": (
         HEAD + "questions:\n  - {key: news, type: yes_no, prompt: News}\n"
         "  - {key: why, type: free_text, prompt: Why, when: {question: news, any_of: nope}}\n",
-        "survey.yaml:6: questions[1].when.any_of[0]: 'nope' is not one of the answers to "
+        "survey.yaml:6: questions[why].when.any_of[0]: 'nope' is not one of the answers to "
         "'news': yes, no",
     ),
     "when_bounds_on_a_choice": (
         HEAD + TOP + "  - key: why\n    type: free_text\n    prompt: Why\n"
         "    when: {question: top, at_least: 2}\n",
-        "survey.yaml:14: questions[1].when.at_least: only for a scale question; 'top' is "
+        "survey.yaml:14: questions[why].when.at_least: only for a scale question; 'top' is "
         "a single_choice question",
     ),
     "when_any_of_on_a_scale": (
         HEAD + "questions:\n  - {key: safe, type: scale, prompt: Safe}\n"
         "  - {key: why, type: free_text, prompt: Why, when: {question: safe, any_of: [1]}}\n",
-        "survey.yaml:6: questions[1].when.any_of: 'safe' is a scale question: use at_least "
+        "survey.yaml:6: questions[why].when.any_of: 'safe' is a scale question: use at_least "
         "or at_most",
     ),
     "when_outside_the_scale": (
         HEAD + "questions:\n  - {key: safe, type: scale, prompt: Safe}\n"
         "  - {key: why, type: free_text, prompt: Why, when: {question: safe, at_most: 0}}\n",
-        "survey.yaml:6: questions[1].when.at_most: 0 is outside the scale (1 to 5)",
+        "survey.yaml:6: questions[why].when.at_most: 0 is outside the scale (1 to 5)",
     ),
     "when_bounds_crossed": (
         HEAD + "questions:\n  - {key: safe, type: scale, prompt: Safe}\n  - key: why\n"
         "    type: free_text\n    prompt: Why\n    when: {question: safe, at_least: 4, at_most: 2}\n",
-        "survey.yaml:9: questions[1].when.at_most: is less than at_least (4)",
+        "survey.yaml:9: questions[why].when.at_most: is less than at_least (4)",
     ),
     "when_on_free_text": (
         HEAD + "questions:\n  - {key: why, type: free_text, prompt: Why}\n"
         "  - {key: more, type: free_text, prompt: More, when: {question: why, any_of: [x]}}\n",
-        "survey.yaml:6: questions[1].when.question: 'why' is a free_text question; a "
+        "survey.yaml:6: questions[more].when.question: 'why' is a free_text question; a "
         "condition needs a choice, yes_no or scale question",
     ),
     "when_without_a_test": (
         HEAD + TOP + "  - {key: why, type: free_text, prompt: Why, when: {question: top}}\n",
-        "survey.yaml:11: questions[1].when: needs any_of, or at_least / at_most",
+        "survey.yaml:11: questions[why].when: needs any_of, or at_least / at_most",
     ),
     "start_keyword_means_stop": (
         HEAD + "start_keywords: [PLAN, Parar]\n" + TOP,
@@ -473,7 +473,7 @@ RULES: dict[str, tuple[str, str]] = {
     "button_data_over_64_bytes": (
         "key: family-priorities-spring-2026-round-2\nkind: survey\ntitle: Demo\n"
         + TOP.replace("key: top", "key: most-important-priority"),
-        "survey.yaml:9: questions[0].options[0].key: the button data "
+        "survey.yaml:9: questions[most-important-priority].options[0].key: the button data "
         "'q:family-priorities-spring-2026-round-2:most-important-priority:safety' is 70 "
         "bytes, more than Telegram's 64; shorten the activity, question or option key",
     ),
@@ -584,9 +584,9 @@ questions:
         "survey.yaml:10: questions[0].options: needs at least 2 options",
         "survey.yaml:12: questions[1].key: 'top' is already the key of questions[0]",
         "survey.yaml:15: questions[1].options: not allowed for a yes_no question",
-        "survey.yaml:17: questions[2].type: 'free_txt' is not one of: single_choice, "
+        "survey.yaml:17: questions[why].type: 'free_txt' is not one of: single_choice, "
         "multiple_choice, scale, yes_no, ranking, free_text, info",
-        "survey.yaml:22: questions[3].when.any_of[0]: 'buses' is not one of the answers to "
+        "survey.yaml:22: questions[more].when.any_of[0]: 'buses' is not one of the answers to "
         "'top': safety",
     ]
 
@@ -636,12 +636,12 @@ def test_missing_translations_are_warnings_not_errors(tmp_path: Path) -> None:
     assert report.activity is not None
     assert report.warnings == [
         f"{path}:3: title: no 'vi' translation (the default language is shown)",
-        f"{path}:7: questions[0].prompt: no 'vi' translation (the default language is shown)",
-        f"{path}:9: questions[0].options[0].label: no 'vi' translation (the default "
+        f"{path}:7: questions[top].prompt: no 'vi' translation (the default language is shown)",
+        f"{path}:9: questions[top].options[0].label: no 'vi' translation (the default "
         "language is shown)",
-        f"{path}:10: questions[0].options[1].label: no 'es' translation (the default "
+        f"{path}:10: questions[top].options[1].label: no 'es' translation (the default "
         "language is shown)",
-        f"{path}:10: questions[0].options[1].label: no 'vi' translation (the default "
+        f"{path}:10: questions[top].options[1].label: no 'vi' translation (the default "
         "language is shown)",
     ]
 
@@ -656,7 +656,7 @@ def test_a_question_over_two_sms_segments_is_a_warning(tmp_path: Path) -> None:
         + "      - {key: buses, label: {en: Buses, es: Autobuses y transporte escolar}}\n",
     )
     assert check_activity_file(path, ["en", "es"]).warnings == [
-        f"{path}:7: questions[0].prompt: 3 SMS segments in 'es' (UCS-2)",
+        f"{path}:7: questions[top].prompt: 3 SMS segments in 'es' (UCS-2)",
     ]
 
 
@@ -668,7 +668,7 @@ def test_curly_quotes_that_cost_a_segment_are_pointed_out(tmp_path: Path) -> Non
         f'  - key: why\n    type: free_text\n    prompt: "{prompt.strip()}"\n',
     )
     assert check_activity_file(path, ["en"]).warnings == [
-        f"{path}:7: questions[0].prompt: 3 SMS segments in 'en' (UCS-2); 1 with straight "
+        f"{path}:7: questions[why].prompt: 3 SMS segments in 'en' (UCS-2); 1 with straight "
         "quotes and plain dashes",
     ]
 

@@ -312,7 +312,7 @@ def test_translations_that_would_break_the_activity_change_nothing(survey: Path)
     problems = raised.value.problems
     assert problems[0] == f"{sheet.name}: the translations would make {survey} invalid:"
     assert any(
-        "questions[1].options[1].label.fr: same text as options[0]" in problem
+        "questions[priorities].options[1].label.fr: same text as options[0]" in problem
         for problem in problems
     )
     assert survey.read_bytes() == before

@@ -32,8 +32,8 @@ def test_validate_counts_the_translated_texts_per_district_language() -> None:
 def test_validate_shows_each_message_sms_cost_per_language() -> None:
     code, output = _validate(str(EXAMPLES / "family-priorities.yaml"), "--segments")
     assert code == 0
-    assert "│ questions[1].prompt │ 2 (GSM-7) │ 4 (UCS-2) │ 3 (UCS-2) │" in output
-    assert "│ questions[0].prompt │ 1 (GSM-7) │ 1 (GSM-7) │ 2 (UCS-2) │" in output
+    assert "│ questions[priorities].prompt │ 2 (GSM-7) │ 4 (UCS-2) │ 3 (UCS-2) │" in output
+    assert "│ questions[connected].prompt │ 1 (GSM-7) │ 1 (GSM-7) │ 2 (UCS-2) │" in output
 
 
 def test_validate_names_each_text_a_district_language_lacks(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_validate_names_each_text_a_district_language_lacks(tmp_path: Path) -> N
     assert report.translated == {"en": 2, "so": 1, "ar": 0}
     code, output = _validate(str(activity), env={"ENGAGE_DISTRICT_FILE": str(district)})
     assert code == 0
-    assert f"warning {activity}:5: questions[0].prompt: no 'so' translation" in output
+    assert f"warning {activity}:5: questions[q].prompt: no 'so' translation" in output
     assert f"warning {activity}:3: title: no 'ar' translation" in output
     assert "translated: en 2/2, so 1/2, ar 0/2" in output
 
