@@ -255,6 +255,7 @@ def program_for(district: DistrictConfig, settings: Settings) -> Program:
         onboarding=tuple(OnboardingStep(s) for s in district.onboarding),
         skippable=frozenset(OnboardingStep(s) for s in district.skippable),
         provider_keywords=provider_keywords,
+        first_activity=district.first_activity,
     )
 
 

@@ -122,6 +122,12 @@ class DistrictConfig(BaseModel):
     schools: list[SchoolConfig] = Field(default_factory=list)
     onboarding: list[OnboardingStepName] = Field(default_factory=_all_steps)
     skippable: list[OnboardingStepName] = Field(default_factory=_skippable_steps)
+    # The activity a family starts once signed up, unless invited to another:
+    # an activity key, or `none`; unset, the newest open survey or feedback round.
+    first_activity: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=40)]
+        | None
+    ) = None
     inbox: InboxConfig = Field(default_factory=InboxConfig)
 
     @field_validator("languages")

@@ -21,6 +21,7 @@ from bot.errors import EngageError
 if TYPE_CHECKING:
     from bot.authoring.activities import ActivityReport
     from bot.authoring.district import DistrictConfig
+    from bot.bootstrap import Runtime
 
 
 activity_app = typer.Typer(help="Author, check and publish activities.", no_args_is_help=True)
@@ -165,6 +166,29 @@ def activity_load(
         result = store_activity(runtime.engine, activity, source, utcnow())
         verb = "loaded" if result.created else "unchanged (already loaded)"
         out.print(f"{path}: {result.key} v{result.version} {verb}", highlight=False)
+    _say_first_activity(runtime)
+
+
+def _say_first_activity(runtime: Runtime) -> None:
+    """What a family who signs up starts, so nobody is surprised by it."""
+    from bot.core.step import NO_FIRST_ACTIVITY
+    from storage.activities import list_activities
+
+    chosen = runtime.district.first_activity
+    if chosen is None:
+        err.print(
+            "[cyan]note[/cyan] a family who signs up starts the newest open survey or "
+            "feedback round; to choose one, set first_activity in the district file",
+            highlight=False,
+        )
+    elif chosen != NO_FIRST_ACTIVITY and not any(
+        row.key == chosen and row.is_open for row in list_activities(runtime.engine)
+    ):
+        err.print(
+            f"[yellow]warning[/yellow] the district file's first_activity, {chosen!r}, is not "
+            "an open activity: families who sign up start the newest open survey instead",
+            highlight=False,
+        )
 
 
 translations_app = typer.Typer(

@@ -108,6 +108,9 @@ class Program:
     # `inbox.urgent`): the urgent contact per language and the emergency number.
     urgent_contact: Mapping[str, str] = field(default_factory=dict)
     emergency_number: str = "911"
+    # The activity a family starts once signed up (district.yaml `first_activity`):
+    # a key, "none" for no activity, or None for the newest open survey or round.
+    first_activity: str | None = None
 
     def contact_in(self, language: str) -> str:
         """The contact line in `language`, else the district's own."""

@@ -47,6 +47,9 @@ from bot.core.urgency import assess
 
 __all__ = ["Activities", "invite", "step"]
 
+# district.yaml `first_activity: none`: a family who signs up starts nothing by itself.
+NO_FIRST_ACTIVITY = "none"
+
 # Free text this long that is not an answer is a message to the district, not a typo.
 LETS_TALK_MIN_WORDS = 4
 
@@ -223,6 +226,8 @@ def step(
     if conversation is not None and current is not None and conversation.question is not None:
         question = current.question(conversation.question)
         if question is not None:
+            if _queue_by_keyword(turn, body, current, question, activities):
+                return turn.done()
             skip = keyword is not None and keyword.keyword is Keyword.SKIP
             _answer(turn, activities, current, question, body, skip)
             return turn.done()
@@ -434,9 +439,22 @@ def _start_next(turn: _Turn, activities: Activities, *, fallback: bool) -> None:
             return
     turn.state = replace(turn.state, pending=())
     if fallback:
-        default = next((a for a in activities.open if _suits(a, turn.state)), None)
+        default = _first_activity(turn, activities)
         if default is not None:
             _start(turn, default, activities)
+
+
+def _first_activity(turn: _Turn, activities: Activities) -> Activity | None:
+    """What a family signed up without an invitation starts: the district's choice
+    (`first_activity`) while it is open to them, else the newest open survey or round."""
+    chosen = turn.program.first_activity
+    if chosen == NO_FIRST_ACTIVITY:
+        return None
+    if chosen is not None:
+        named = next((a for a in activities.open if a.key == chosen), None)
+        if named is not None and (named.school is None or named.school in turn.state.schools):
+            return named
+    return next((a for a in activities.open if _suits(a, turn.state)), None)
 
 
 def _suits(activity: Activity, state: ParticipantState) -> bool:
@@ -699,6 +717,22 @@ def _activity_for_keyword(body: str, activities: Activities) -> Activity | None:
         if any(normalize(word) == said for word in activity.start_keywords):
             return activity
     return None
+
+
+def _queue_by_keyword(
+    turn: _Turn, body: str, current: Activity, question: Question, activities: Activities
+) -> bool:
+    """Another activity's start keyword in the middle of a question: that activity comes
+    next (one conversation at a time); say so, and ask the question they are on again."""
+    wanted = _activity_for_keyword(body, activities)
+    if wanted is None or wanted.key == current.key:
+        return False
+    others = tuple(k for k in turn.state.pending if k != wanted.key)
+    turn.state = replace(turn.state, pending=(wanted.key, *others))
+    title = wanted.title.get(turn.language, wanted.default_language)
+    turn.say("activity_next", title=title)
+    turn.replies.append(question_reply(current, question, turn.language))
+    return True
 
 
 def _start_by_keyword(turn: _Turn, body: str, activities: Activities) -> bool:

@@ -277,3 +277,23 @@ def test_problems_name_questions_and_sections_by_their_keys(folder: Path) -> Non
     assert "questions[1]" not in said(bad)
     assert "sections[reading].comment " in said(costs)
     assert "sections[reading] " in said(costs) and "questions[0]" not in said(costs)
+
+
+def test_loading_says_which_activity_a_family_starts_after_signing_up(folder: Path) -> None:
+    district = folder / "examples" / "district.yaml"
+    env = {"ENGAGE_DISTRICT_FILE": str(district)}
+    assert engage("init", env=env).exit_code == 0
+
+    chosen = engage("activity", "load", "examples/family-priorities.yaml", env=env)
+    district.write_text(
+        district.read_text(encoding="utf-8").replace(
+            "first_activity: family-priorities-2026", "first_activity: gone-2020"
+        ),
+        encoding="utf-8",
+    )
+    missing = engage("activity", "load", "examples/family-priorities.yaml", env=env)
+
+    assert chosen.exit_code == 0 and "first_activity" not in chosen.output
+    assert "the district file's first_activity, 'gone-2020', is not an open activity" in said(
+        missing
+    )

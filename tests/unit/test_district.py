@@ -45,6 +45,7 @@ def test_the_example_holds_the_demo_district() -> None:
         ],
         onboarding=["language", "consent", "role", "school"],
         skippable=["role", "school"],
+        first_activity="family-priorities-2026",
     )
 
 

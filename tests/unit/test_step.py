@@ -601,3 +601,45 @@ def test_help_carries_the_contact_line_in_the_familys_language() -> None:
     assert "Questions? Call 555-0100." in answers["en"][0]
     assert "¿Preguntas? Llame al 555-0100." in answers["es"][0]
     assert "Gọi 555-0100" in answers["vi"][0] and "Call" not in answers["vi"][0]
+
+
+# -- which activity, after signing up and in the middle of one -------------------------
+
+NEWER_SURVEY = replace(SURVEY, key="buses-2027", title=L("Buses"), start_keywords=("BUS",))
+
+
+def _sign_up(program: Program, *open_activities: Activity) -> Step:
+    state = ParticipantState(language="en", consent=True, onboarding_started=True)
+    state = replace(state, onboarding=OnboardingStep.SCHOOL)
+    return step(state, sms("lincoln"), program, Activities(None, open_activities))
+
+
+def test_after_signing_up_a_family_starts_the_newest_open_survey_by_default() -> None:
+    result = _sign_up(PROGRAM, NEWER_SURVEY, SURVEY)
+    assert result.state.conversation is not None
+    assert result.state.conversation.activity == "buses-2027"
+
+
+def test_the_district_chooses_the_activity_a_family_starts_after_signing_up() -> None:
+    chosen = replace(PROGRAM, first_activity="priorities")
+    result = _sign_up(chosen, NEWER_SURVEY, SURVEY)
+    assert result.state.conversation is not None
+    assert result.state.conversation.activity == "priorities"
+    nothing = _sign_up(replace(PROGRAM, first_activity="none"), NEWER_SURVEY, SURVEY)
+    assert nothing.state.conversation is None
+    closed = _sign_up(replace(PROGRAM, first_activity="closed-one"), NEWER_SURVEY, SURVEY)
+    assert closed.state.conversation is not None
+    assert closed.state.conversation.activity == "buses-2027"
+
+
+def test_another_activitys_keyword_mid_survey_queues_it_next_and_says_so() -> None:
+    state, [started] = run(ONBOARDED, "PLAN")
+    assert state.conversation is not None and state.conversation.question == "top"
+
+    result = step(state, sms("bus"), PROGRAM, Activities(SURVEY, (SURVEY, NEWER_SURVEY)))
+
+    assert result.state.pending == ("buses-2027",)
+    assert result.state.conversation == state.conversation
+    assert texts(result)[0] == 'OK! "Buses" comes next, right after this one.'
+    assert texts(result)[1].startswith("What matters most?")
+    assert result.responses == ()
