@@ -21,6 +21,7 @@ from bot.authoring.district import DistrictConfig, load_district_file
 from bot.authoring.inbox_config import promise_for, routing_for
 from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
 from bot.core.detection import LanguageDetector, build_detector
+from bot.core.inbox_report import InboxReport, inbox_report
 from bot.core.keys import blocklist_key, participant_key
 from bot.core.messages import Channel, InboundMessage
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
@@ -67,6 +68,7 @@ __all__ = [
     "Runtime",
     "build_idea_desk",
     "build_inbox",
+    "inbox_report_now",
     "build_outbox_sender",
     "build_privacy",
     "build_slack_desk",
@@ -523,6 +525,12 @@ def build_idea_desk(runtime: Runtime, run_db: RunDb) -> IdeaDesk | None:
     return IdeaDesk(
         moderation, new_uow, runtime.slack, channel, tuple(district.languages), run_db, utcnow
     )
+
+
+def inbox_report_now(runtime: Runtime) -> InboxReport:
+    """The inbox against the district's reply promise, now (Slack or not)."""
+    promise = promise_for(runtime.district.inbox, runtime.district.timezone)
+    return inbox_report(SqlInbox(runtime.engine).roots(), promise, utcnow())
 
 
 @dataclass

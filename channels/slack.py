@@ -40,6 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Channel, Choice, InboundMessage, OutboundMessage, Reply
 from bot.core.moderation import Decision, IdeaCard, IdeaTap
+from bot.core.routing import mention
 from bot.core.staff import CLOSED_BY_FAMILY, InboxItem, ItemStatus, StaffProfile, StaffReply
 from bot.core.urgency import Urgency
 from bot.errors import DeliveryFailure, ProviderError, UnsupportedEvent
@@ -58,7 +59,6 @@ __all__ = [
     "parse_tap",
     "plain_text",
     "render_blocks",
-    "mention",
     "render_idea_card",
     "render_inbox_item",
 ]
@@ -368,11 +368,6 @@ def render_blocks(text: str, choices: Sequence[Choice]) -> list[dict[str, Any]]:
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def mention(slack_id: str) -> str:
-    """How a message names a person (`<@U…>`) or a user group (`<!subteam^S…>`) so they hear."""
-    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
 
 
 def _context(text: str) -> dict[str, Any]:

@@ -517,6 +517,48 @@ class SqlInbox:
             ).all()
         )
 
+    def roots(self) -> list[InboxItem]:
+        """Every thread's first item (and every item not posted yet), oldest first."""
+        with self.engine.connect() as connection:
+            return [_item(row) for row in self._roots(connection)]
+
+    def due_reminders(self, now: datetime, limit: int = 50) -> list[InboxItem]:
+        """Unanswered open threads whose reminder time has come, each handed out once."""
+        return self._take_due(lets_talk.c.remind_at, lets_talk.c.reminded_at, now, limit)
+
+    def due_escalations(self, now: datetime, limit: int = 50) -> list[InboxItem]:
+        """Unanswered open threads past their deadline, each handed out once."""
+        return self._take_due(lets_talk.c.due_at, lets_talk.c.escalated_at, now, limit)
+
+    def _take_due(self, when: Any, done: Any, now: datetime, limit: int) -> list[InboxItem]:
+        waiting = and_(
+            lets_talk.c.status == ItemStatus.OPEN.value,
+            lets_talk.c.first_response_at.is_(None),
+            done.is_(None),
+        )
+        with self.engine.begin() as connection:
+            ids = list(
+                connection.execute(
+                    select(lets_talk.c.id)
+                    .where(waiting, when.is_not(None), when <= now)
+                    .order_by(when)
+                    .limit(limit)
+                ).scalars()
+            )
+            taken = [
+                item_id
+                for item_id in ids
+                # Another server may take the same one: the first write wins.
+                if connection.execute(
+                    update(lets_talk).where(lets_talk.c.id == item_id, waiting),
+                    {done.name: now},
+                ).rowcount
+            ]
+            rows = connection.execute(
+                _ITEM.where(lets_talk.c.id.in_(taken)).order_by(lets_talk.c.id)
+            ).all()
+        return [_item(row) for row in rows]
+
     def summary(self, now: datetime, limit: int = 10) -> InboxSummary:
         """Open threads (oldest first), how many await a first answer, and answer times."""
         with self.engine.connect() as connection:

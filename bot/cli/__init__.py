@@ -17,6 +17,7 @@ from bot.cli import (
     consent,
     export,
     ideas,
+    inbox,
     participant,
     roster,
     server,
@@ -72,6 +73,7 @@ app.add_typer(roster.enrollment_app, name="enrollment", no_args_is_help=True)
 app.add_typer(broadcast.segment_app, name="segment", no_args_is_help=True)
 app.command()(broadcast.broadcast)
 app.add_typer(ideas.ideas_app, name="ideas", no_args_is_help=True)
+app.command()(inbox.inbox)
 app.command()(simulate.simulate)
 app.command()(simulate.demo)
 

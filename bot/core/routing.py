@@ -30,6 +30,7 @@ __all__ = [
     "UrgentDesk",
     "is_closing",
     "is_group",
+    "mention",
 ]
 
 # A reply of only these (any skin tone) says "got it".
@@ -46,6 +47,11 @@ _DECORATION = frozenset("\ufe0f\u200d!.?,¡¿ ") | frozenset(map(chr, range(0x1F
 def is_group(slack_id: str) -> bool:
     """Whether an owner is a Slack user group (its id starts with S)."""
     return slack_id.startswith("S")
+
+
+def mention(slack_id: str) -> str:
+    """How a Slack message names a person (`<@U…>`) or a user group (`<!subteam^S…>`)."""
+    return f"<!subteam^{slack_id}>" if is_group(slack_id) else f"<@{slack_id}>"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
 
+from bot.core.inbox_report import InboxReport, inbox_report
 from bot.core.messages import Choice
 from bot.core.promise import ReplyPromise
-from bot.core.routing import Route, Routing
+from bot.core.routing import Route, Routing, mention
 from bot.core.staff import (
     CLOSED_BY_FAMILY,
     ClaimOutcome,
@@ -42,6 +43,7 @@ BATCH = 20
 # Thread replies staff keep to themselves.
 INTERNAL_PREFIXES = ("note:", "//")
 LEASE = timedelta(minutes=2)
+NUDGE_EVERY = timedelta(minutes=1)
 # Button payloads on the question asked before a held reply goes out.
 SEND = "lets_talk:send:"
 KEEP = "lets_talk:note:"
@@ -77,6 +79,12 @@ class InboxStore(Protocol):
     ) -> None: ...
 
     def item(self, item_id: int) -> InboxItem | None: ...
+
+    def roots(self) -> list[InboxItem]: ...
+
+    def due_reminders(self, now: datetime, limit: int = 50) -> list[InboxItem]: ...
+
+    def due_escalations(self, now: datetime, limit: int = 50) -> list[InboxItem]: ...
 
     def thread(self, channel: str, ts: str) -> InboxItem | None: ...
 
@@ -223,11 +231,64 @@ class Inbox:
         if root is not None and root.first_response_at is not None:
             await self.resolve(root.id, CLOSED_BY_FAMILY)
 
+    async def nudge(self) -> int:
+        """Remind owners of threads soon due, and tell team leads of those past due.
+
+        Each thread is reminded once and escalated once; returns how many notes were posted.
+        """
+        now = self.clock()
+        reminders = await self.run_db(partial(self.store.due_reminders, now))
+        escalations = await self.run_db(partial(self.store.due_escalations, now))
+        posted = 0
+        for item in reminders:
+            who = item.claimed_by or item.owner
+            due = self._local(item.due_at) if item.due_at else "soon"
+            note = (
+                f":alarm_clock: {mention(who) + ' ' if who else ''}This family is waiting "
+                f"for a first answer; the reply promise runs out {due}."
+            )
+            posted += await self._note(item, note, "inbox.reminded")
+        for item in escalations:
+            team = self.routing.teams.get(item.team or "")
+            lead = team.lead if team is not None else None
+            owner = item.claimed_by or item.owner
+            note = (
+                f":rotating_light: {mention(lead) + ' ' if lead else ''}This thread has "
+                f"waited past the reply promise ({_hours(self.promise.within)} of business "
+                "time) without an answer." + (f" Owner: {mention(owner)}." if owner else "")
+            )
+            posted += await self._note(item, note, "inbox.escalated")
+        return posted
+
+    async def _note(self, item: InboxItem, note: str, event: str) -> int:
+        if item.thread_ts is None:
+            return 0
+        try:
+            await self.poster.post_note(item.thread_channel or self.channel, note, item.thread_ts)
+        except ProviderError as error:
+            log.warning("inbox.note_failed", extra={"item_id": item.id, "code": error.code})
+            return 0
+        log.info(event, extra={"item_id": item.id, "team": item.team})
+        return 1
+
+    def _local(self, moment: datetime) -> str:
+        zone = self.promise.hours.zone
+        local = moment.replace(tzinfo=UTC).astimezone(zone)
+        return local.strftime("%a %b %d, %H:%M ") + (local.tzname() or "")
+
+    def report(self) -> InboxReport:
+        """Open threads by age, owner and school; the promise kept per school and language."""
+        return inbox_report(self.store.roots(), self.promise, self.clock())
+
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
-        """Keep posting until `stop` is set."""
+        """Keep posting (and nudging, every NUDGE_EVERY) until `stop` is set."""
+        next_nudge = self.clock()
         while not stop.is_set():
             try:
                 posted = await self.post_pending()
+                if self.clock() >= next_nudge:
+                    next_nudge = self.clock() + NUDGE_EVERY
+                    posted += await self.nudge()
             except Exception:  # the loop must outlive one bad round; leases expire
                 log.exception("inbox.round_failed")
                 posted = 0
@@ -368,3 +429,8 @@ class Inbox:
     async def summary(self) -> InboxSummary:
         now = self.clock()
         return await self.run_db(lambda: self.store.summary(now))
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hours"
