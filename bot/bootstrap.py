@@ -502,7 +502,15 @@ def build_inbox(runtime: Runtime, run_db: RunDb) -> Inbox | None:
         return None
     promise = promise_for(district.inbox, district.timezone)
     return Inbox(
-        SqlInbox(runtime.engine), runtime.slack, routing, promise, runtime.program, run_db, utcnow
+        SqlInbox(runtime.engine),
+        runtime.slack,
+        routing,
+        promise,
+        runtime.program,
+        run_db,
+        utcnow,
+        translators=district.inbox.translators.channel,
+        detector=runtime.service.detector,
     )
 
 

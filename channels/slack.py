@@ -776,6 +776,15 @@ class SlackChannel:
             lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
         )
 
+    async def post_message(self, channel: str, text: str) -> str:
+        """A plain post in `channel`; returns its ts (a thread others can reply in)."""
+        response = await self._call(
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=_cut(text, 4000), unfurl_links=False
+            )
+        )
+        return str(response["ts"])
+
     async def post_ephemeral(
         self,
         channel: str,

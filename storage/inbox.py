@@ -33,6 +33,8 @@ from bot.core.staff import (
     ReplyOutcome,
     ReplyStatus,
     StaffReply,
+    Translation,
+    TranslationRequest,
 )
 from bot.core.urgency import Urgency
 from bot.ports import OutboxKind, OutboxStatus
@@ -245,13 +247,21 @@ class SqlInbox:
             row = connection.execute(_ITEM.where(lets_talk.c.id == item_id)).first()
         return _item(row) if row is not None else None
 
-    def add_staff_reply(self, reply: StaffReply, compose: Compose, now: datetime) -> ReplyOutcome:
+    def add_staff_reply(
+        self,
+        reply: StaffReply,
+        compose: Compose,
+        now: datetime,
+        translate: Translation | None = None,
+    ) -> ReplyOutcome:
         """Queue a staff reply to the thread's participant, on the channel they last wrote from.
 
         The first staff member to reply claims an unclaimed thread; a reply by
         anyone else in a claimed thread is held (HELD) until its author says
         to send it or keep it as a note, so a family never gets two answers.
         `compose(language, text)` turns what staff wrote into what the family gets.
+        With `translate`, the reply waits (TRANSLATING) for a translator in
+        `translate.queue_channel` instead; `translation_requests` hands it out.
         """
         provider_id = f"slack:{reply.provider_id}"[:64]
         root_id = (
@@ -288,6 +298,24 @@ class SqlInbox:
                     .returning(replies.c.id)
                 ).scalar()
                 return ReplyOutcome.HELD if held is not None else ReplyOutcome.DUPLICATE
+            if translate is not None:
+                waiting = connection.execute(
+                    self._insert(replies)
+                    .values(
+                        item_id=root.id,
+                        author=reply.author,
+                        text=reply.text,
+                        language=translate.language,
+                        written_in=translate.written_in,
+                        status=ReplyStatus.TRANSLATING.value,
+                        provider_id=provider_id,
+                        queue_channel=translate.queue_channel,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["provider_id"])
+                    .returning(replies.c.id)
+                ).scalar()
+                return ReplyOutcome.TRANSLATING if waiting else ReplyOutcome.DUPLICATE
             return self._queue(
                 connection, root, reply.author, reply.text, provider_id, compose, now
             )
@@ -407,6 +435,110 @@ class SqlInbox:
             },
         )
         return ReplyOutcome.QUEUED
+
+    # -- translation -----------------------------------------------------------------
+
+    def _request(self, row: Any) -> TranslationRequest:
+        return TranslationRequest(
+            reply_id=row.id,
+            text=row.text,
+            language=row.language or "",
+            author=row.author,
+            queue_channel=row.queue_channel,
+            thread_channel=row.slack_channel,
+            thread_ts=row.slack_ts,
+            pseudonym=row.pseudonym,
+            written_at=row.created_at,
+        )
+
+    _REQUEST = (
+        select(
+            replies.c.id,
+            replies.c.text,
+            replies.c.language,
+            replies.c.author,
+            replies.c.queue_channel,
+            replies.c.created_at,
+            replies.c.item_id,
+            lets_talk.c.slack_channel,
+            lets_talk.c.slack_ts,
+            participants.c.pseudonym,
+        )
+        .select_from(replies)
+        .join(lets_talk, lets_talk.c.id == replies.c.item_id)
+        .join(participants, participants.c.id == lets_talk.c.participant_id)
+    )
+
+    def translation_requests(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> list[TranslationRequest]:
+        """Lease replies waiting to be posted to the translators' channel, oldest first."""
+        due = and_(
+            replies.c.status == ReplyStatus.TRANSLATING.value,
+            replies.c.queue_channel.is_not(None),
+            or_(
+                replies.c.queue_ts.is_(None),
+                and_(replies.c.queue_ts.like(LEASE + "%"), replies.c.queue_ts < _lease(now)),
+            ),
+        )
+        pick = select(replies.c.id).where(due).order_by(replies.c.id).limit(limit)
+        if self.is_postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        with self.engine.begin() as connection:
+            ids = list(connection.execute(pick).scalars())
+            if not ids:
+                return []
+            connection.execute(
+                update(replies).where(replies.c.id.in_(ids)), {"queue_ts": _lease(now + lease)}
+            )
+            rows = connection.execute(
+                self._REQUEST.where(replies.c.id.in_(ids)).order_by(replies.c.id)
+            ).all()
+        return [self._request(row) for row in rows]
+
+    def mark_translation_posted(self, reply_id: int, ts: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(replies).where(replies.c.id == reply_id), {"queue_ts": ts})
+
+    def add_translation(
+        self, reply: StaffReply, compose: Compose, now: datetime
+    ) -> tuple[ReplyOutcome, TranslationRequest | None]:
+        """A translator's answer in a request's thread: it goes to the family, once.
+
+        Both texts are kept: what staff wrote (`text`) and what the family got
+        (`translation`).
+        """
+        provider_id = f"slack:{reply.provider_id}"[:64]
+        in_thread = and_(
+            replies.c.queue_channel == reply.thread_channel,
+            replies.c.queue_ts == reply.thread_ts,
+        )
+        with self.engine.begin() as connection:
+            taken = connection.execute(
+                update(replies).where(in_thread, replies.c.status == ReplyStatus.TRANSLATING.value),
+                {
+                    "status": ReplyStatus.SENT.value,
+                    "translation": reply.text,
+                    "translated_by": reply.author,
+                    "translated_at": now,
+                },
+            ).rowcount
+            waiting = connection.execute(self._REQUEST.where(in_thread)).first()
+            if waiting is None:
+                return ReplyOutcome.NOT_A_THREAD, None
+            request = self._request(waiting)
+            if not taken:
+                return ReplyOutcome.DUPLICATE, request
+            root = connection.execute(_ITEM.where(lets_talk.c.id == waiting.item_id)).one()
+            outcome = self._queue(
+                connection, root, waiting.author, reply.text, provider_id, compose, now, waiting.id
+            )
+            if outcome is not ReplyOutcome.QUEUED:
+                connection.execute(
+                    update(replies).where(replies.c.id == waiting.id),
+                    {"status": ReplyStatus.CANCELLED.value},
+                )
+            return outcome, request
 
     # -- claims ----------------------------------------------------------------------
 

@@ -12,6 +12,9 @@ __all__ = [
     "CLOSED_BY_FAMILY",
     "ClaimOutcome",
     "ReplyStatus",
+    "Translation",
+    "TranslationRequest",
+    "needs_translation",
     "InboxItem",
     "InboxSummary",
     "ItemStatus",
@@ -96,6 +99,7 @@ class StaffReply:
 
 class ReplyOutcome(StrEnum):
     QUEUED = "queued"
+    TRANSLATING = "translating"  # waits for a translator
     HELD = "held"  # someone else holds the thread: its author is asked first
     INTERNAL = "internal"  # a note among staff, not for the participant
     DUPLICATE = "duplicate"
@@ -119,6 +123,44 @@ class ClaimOutcome(StrEnum):
     HELD = "held"  # by someone else
     RESOLVED = "resolved"
     NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A staff reply must be translated into `language` before it goes out."""
+
+    language: str
+    queue_channel: str
+    written_in: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationRequest:
+    """A staff reply waiting in the translators' channel, and the thread it answers."""
+
+    reply_id: int
+    text: str
+    language: str
+    author: str
+    queue_channel: str
+    thread_channel: str | None
+    thread_ts: str | None
+    pseudonym: str
+    written_at: datetime
+
+
+def needs_translation(
+    family_language: str | None, written_in: str | None, default_language: str
+) -> bool:
+    """Whether a staff reply must be translated before the family gets it.
+
+    Staff may write in the family's language; a reply whose language is not
+    known (no detector, or too short to tell) is taken to be in the district's
+    default language.
+    """
+    if family_language is None:
+        return False
+    return (written_in or default_language) != family_language
 
 
 @dataclass(frozen=True, slots=True)

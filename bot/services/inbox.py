@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
 
+from bot.core.detection import LanguageDetector
 from bot.core.inbox_report import InboxReport, inbox_report
 from bot.core.messages import Choice
 from bot.core.promise import ReplyPromise
@@ -29,9 +30,12 @@ from bot.core.staff import (
     InboxSummary,
     ReplyOutcome,
     StaffReply,
+    Translation,
+    TranslationRequest,
+    needs_translation,
 )
 from bot.core.state import Program
-from bot.core.texts import text
+from bot.core.texts import language_name, text
 from bot.errors import ProviderError
 from bot.services.sender import RunDb
 
@@ -44,6 +48,9 @@ BATCH = 20
 INTERNAL_PREFIXES = ("note:", "//")
 LEASE = timedelta(minutes=2)
 NUDGE_EVERY = timedelta(minutes=1)
+# Shorter replies say too little to tell their language.
+MIN_DETECTION_CHARS = 12
+ALREADY_TRANSLATED = "That reply was already translated and sent; this one was not sent."
 # Button payloads on the question asked before a held reply goes out.
 SEND = "lets_talk:send:"
 KEEP = "lets_talk:note:"
@@ -91,8 +98,22 @@ class InboxStore(Protocol):
     def set_aside(self, item_id: int, now: datetime) -> None: ...
 
     def add_staff_reply(
-        self, reply: StaffReply, compose: Callable[[str | None, str], str], now: datetime
+        self,
+        reply: StaffReply,
+        compose: Callable[[str | None, str], str],
+        now: datetime,
+        translate: Translation | None = None,
     ) -> ReplyOutcome: ...
+
+    def translation_requests(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> list[TranslationRequest]: ...
+
+    def mark_translation_posted(self, reply_id: int, ts: str) -> None: ...
+
+    def add_translation(
+        self, reply: StaffReply, compose: Callable[[str | None, str], str], now: datetime
+    ) -> tuple[ReplyOutcome, TranslationRequest | None]: ...
 
     def release_held(
         self,
@@ -129,6 +150,8 @@ class InboxPoster(Protocol):
 
     async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
 
+    async def post_message(self, channel: str, text: str) -> str: ...
+
     async def post_ephemeral(
         self,
         channel: str,
@@ -156,9 +179,13 @@ class Inbox:
         program: Program,
         run_db: RunDb,
         clock: Callable[[], datetime],
+        translators: str | None = None,
+        detector: LanguageDetector | None = None,
     ) -> None:
         self.store = store
         self.poster = poster
+        self.translators = translators
+        self.detector = detector
         self.routing = routing
         self.promise = promise
         self.program = program
@@ -286,6 +313,8 @@ class Inbox:
         while not stop.is_set():
             try:
                 posted = await self.post_pending()
+                if self.translators is not None:
+                    posted += await self.post_translation_requests()
                 if self.clock() >= next_nudge:
                     next_nudge = self.clock() + NUDGE_EVERY
                     posted += await self.nudge()
@@ -314,11 +343,25 @@ class Inbox:
         """
         if reply.text.lstrip().lower().startswith(INTERNAL_PREFIXES):
             return ReplyOutcome.INTERNAL
+        if self.translators is not None and reply.thread_channel == self.translators:
+            return await self._translated(reply)
+        translate = await self._translation_for(reply)
         now = self.clock()
-        outcome = await self.run_db(lambda: self.store.add_staff_reply(reply, self._compose, now))
+        outcome = await self.run_db(
+            lambda: self.store.add_staff_reply(reply, self._compose, now, translate)
+        )
         log.info("inbox.reply", extra={"outcome": outcome.value})
         if outcome is ReplyOutcome.HELD:
             await self._ask_before_sending(reply)
+            return outcome
+        if outcome is ReplyOutcome.TRANSLATING and translate is not None:
+            await self._post(
+                reply.thread_channel,
+                f":hourglass_flowing_sand: Waiting for a translation into "
+                f"{_language(translate.language)}: it goes to the family once a translator "
+                f"answers in <#{translate.queue_channel}>.",
+                reply.thread_ts,
+            )
             return outcome
         if outcome is ReplyOutcome.QUEUED:
             item = await self.run_db(
@@ -333,6 +376,80 @@ class Inbox:
             except ProviderError as error:
                 log.warning("inbox.note_failed", extra={"code": error.code})
         return outcome
+
+    async def _translation_for(self, reply: StaffReply) -> Translation | None:
+        """Whether a reply must wait for a translator: staff may write in the family's language."""
+        if self.translators is None:
+            return None
+        item = await self.run_db(partial(self.store.thread, reply.thread_channel, reply.thread_ts))
+        if item is None or item.language is None:
+            return None
+        written = None
+        if self.detector is not None and len(reply.text.strip()) >= MIN_DETECTION_CHARS:
+            written = await self.run_db(partial(self.detector.detect, reply.text))
+        if not needs_translation(item.language, written, self.program.default_language):
+            return None
+        return Translation(item.language, self.translators, written)
+
+    async def post_translation_requests(self) -> int:
+        """Post replies waiting for a translation to the translators' channel."""
+        now = self.clock()
+        requests = await self.run_db(lambda: self.store.translation_requests(now, BATCH, LEASE))
+        posted = 0
+        for request in requests:
+            ask = (
+                f":speech_balloon: Please translate into *{_language(request.language)}* "
+                f"this reply by <@{request.author}> to {request.pseudonym}, and answer in "
+                "this thread with the translation: your answer is sent to the family as "
+                f"you write it.\n>>> {request.text}"
+            )
+            try:
+                ts = await self.poster.post_message(request.queue_channel, ask)
+            except ProviderError as error:
+                # The lease runs out and the next round tries again.
+                log.warning("inbox.translation_post_failed", extra={"code": error.code})
+                if not error.transient:
+                    break
+                continue
+            await self.run_db(partial(self.store.mark_translation_posted, request.reply_id, ts))
+            posted += 1
+        return posted
+
+    async def _translated(self, reply: StaffReply) -> ReplyOutcome:
+        """A translator answered: the family gets the translation, the thread sees the delay."""
+        now = self.clock()
+        outcome, request = await self.run_db(
+            lambda: self.store.add_translation(reply, self._compose, now)
+        )
+        log.info("inbox.translation", extra={"outcome": outcome.value})
+        if request is None:
+            return outcome
+        if outcome is ReplyOutcome.QUEUED:
+            delay = _span(now - request.written_at)
+            if request.thread_channel and request.thread_ts:
+                await self._post(
+                    request.thread_channel,
+                    f":white_check_mark: Sent in {_language(request.language)}, translated by "
+                    f"<@{reply.author}>, {delay} after it was written:\n>>> {reply.text}",
+                    request.thread_ts,
+                )
+            await self._post(reply.thread_channel, ":white_check_mark: Sent.", reply.thread_ts)
+        elif outcome is ReplyOutcome.DUPLICATE:
+            try:
+                await self.poster.post_ephemeral(
+                    reply.thread_channel, reply.author, ALREADY_TRANSLATED, reply.thread_ts
+                )
+            except ProviderError as error:
+                log.warning("inbox.tell_failed", extra={"code": error.code})
+        elif (note := NOTES.get(outcome)) is not None:
+            await self._post(reply.thread_channel, note, reply.thread_ts)
+        return outcome
+
+    async def _post(self, channel: str, note: str, thread_ts: str | None) -> None:
+        try:
+            await self.poster.post_note(channel, note, thread_ts)
+        except ProviderError as error:
+            log.warning("inbox.note_failed", extra={"code": error.code})
 
     async def _ask_before_sending(self, reply: StaffReply) -> None:
         item = await self.run_db(partial(self.store.thread, reply.thread_channel, reply.thread_ts))
@@ -434,3 +551,15 @@ class Inbox:
 def _hours(span: timedelta) -> str:
     hours = span.total_seconds() / 3600
     return f"{hours:g} hours"
+
+
+def _language(code: str) -> str:
+    return f"{language_name(code)} ({code})"
+
+
+def _span(span: timedelta) -> str:
+    minutes = max(int(span.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} days {hours % 24} h"

@@ -58,6 +58,11 @@ class RecordingPoster:
     async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None:
         self.notes.append((channel, text, thread_ts))
 
+    async def post_message(self, channel: str, text: str) -> str:
+        self.posts += 1
+        self.notes.append((channel, text, None))
+        return f"9.{self.posts}"
+
     async def post_ephemeral(
         self,
         channel: str,
