@@ -21,6 +21,7 @@ from bot.authoring.district import DistrictConfig, load_district_file
 from bot.authoring.inbox_config import promise_for, routing_for
 from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
 from bot.core.detection import LanguageDetector, build_detector
+from bot.core.formats import ExportFormat
 from bot.core.inbox_report import InboxReport, inbox_report
 from bot.core.keys import blocklist_key, participant_key
 from bot.core.messages import Channel, InboundMessage
@@ -69,6 +70,7 @@ __all__ = [
     "build_idea_desk",
     "build_inbox",
     "inbox_report_now",
+    "export_inbox",
     "build_outbox_sender",
     "build_privacy",
     "build_slack_desk",
@@ -539,6 +541,31 @@ def inbox_report_now(runtime: Runtime) -> InboxReport:
     """The inbox against the district's reply promise, now (Slack or not)."""
     promise = promise_for(runtime.district.inbox, runtime.district.timezone)
     return inbox_report(SqlInbox(runtime.engine).roots(), promise, utcnow())
+
+
+def export_inbox(runtime: Runtime, path: Path, fmt: ExportFormat, actor: str) -> int:
+    """Write the inbox table (bot.synthesis.inbox) to `path`; returns its rows.
+
+    Pseudonymized with the export secret, like every export, and audited.
+    """
+    from bot.synthesis.inbox import inbox_table
+    from storage.activities import record_audit
+    from storage.export import write_table
+
+    now = utcnow()
+    district = runtime.district
+    frame = inbox_table(
+        SqlInbox(runtime.engine).thread_records(),
+        promise_for(district.inbox, district.timezone),
+        pseudonym_secret(runtime.settings),
+        district.timezone,
+        now,
+    )
+    write_table(frame, path, fmt)
+    record_audit(
+        runtime.engine, actor, "inbox.export", {"rows": len(frame), "file": path.name}, now
+    )
+    return len(frame)
 
 
 @dataclass

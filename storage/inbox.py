@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.core.inbox_report import ThreadRecord
 from bot.core.routing import Route
 from bot.core.staff import (
     CLOSED_BY_FAMILY,
@@ -653,6 +654,52 @@ class SqlInbox:
         """Every thread's first item (and every item not posted yet), oldest first."""
         with self.engine.connect() as connection:
             return [_item(row) for row in self._roots(connection)]
+
+    def thread_records(self) -> list[ThreadRecord]:
+        """Every thread for the export: its first item, the family's export salt, counts."""
+        with self.engine.connect() as connection:
+            roots = self._roots(connection)
+            salts = dict(
+                connection.execute(select(participants.c.id, participants.c.export_salt)).all()
+            )
+            sizes = {
+                (row.slack_channel, row.slack_ts): row.messages
+                for row in connection.execute(
+                    select(
+                        lets_talk.c.slack_channel,
+                        lets_talk.c.slack_ts,
+                        func.count().label("messages"),
+                    )
+                    .where(lets_talk.c.slack_ts.is_not(None))
+                    .group_by(lets_talk.c.slack_channel, lets_talk.c.slack_ts)
+                )
+            }
+            sent = {
+                row.item_id: (row.replies, row.translated)
+                for row in connection.execute(
+                    select(
+                        replies.c.item_id,
+                        func.count().label("replies"),
+                        func.count(replies.c.translation).label("translated"),
+                    )
+                    .where(replies.c.status == ReplyStatus.SENT.value)
+                    .group_by(replies.c.item_id)
+                )
+            }
+        records = []
+        for row in roots:
+            posted = _is_posted(row.slack_ts)
+            replied, translated = sent.get(row.id, (0, 0))
+            records.append(
+                ThreadRecord(
+                    item=_item(row),
+                    export_salt=salts.get(row.participant_id) or "",
+                    messages=sizes.get((row.slack_channel, row.slack_ts), 1) if posted else 1,
+                    replies=replied,
+                    translated=translated,
+                )
+            )
+        return records
 
     def due_reminders(self, now: datetime, limit: int = 50) -> list[InboxItem]:
         """Unanswered open threads whose reminder time has come, each handed out once."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from bot.cli.session import command_runtime, out
+from bot.cli.session import actor, command_runtime, err, out
+from bot.core.formats import ExportFormat
+from bot.errors import EngageError
 
 if TYPE_CHECKING:
     from bot.core.inbox_report import PromiseShare
@@ -20,6 +23,14 @@ def inbox(
         str | None, typer.Option(help="Only open threads of this school (its code).")
     ] = None,
     limit: Annotated[int, typer.Option(help="List at most this many open threads.")] = 50,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write every thread (owners, answer times, urgency; pseudonymized) "
+            "to this .csv, .xlsx or .parquet file instead.",
+        ),
+    ] = None,
 ) -> None:
     """Open Let's Talk threads, oldest first, and the share answered within the promise.
 
@@ -28,10 +39,21 @@ def inbox(
     answered in time, answered late or overdue, and still within the promise.
 
     Example: engage inbox --school lincoln-es
+
+    Example: engage inbox --export inbox-2026-10.xlsx
     """
-    from bot.bootstrap import inbox_report_now
+    from bot.bootstrap import export_inbox, inbox_report_now
 
     runtime = command_runtime(ctx)
+    if export is not None:
+        suffix = export.suffix.lower().lstrip(".")
+        try:
+            fmt = ExportFormat(suffix)
+        except ValueError:
+            raise EngageError(f"--export {export}: name a .csv, .xlsx or .parquet file") from None
+        rows = export_inbox(runtime, export, fmt, actor())
+        err.print(f"{rows} threads written to {export}")
+        return
     report = inbox_report_now(runtime)
     threads = [t for t in report.open if school is None or t.item.school == school]
     overdue = sum(1 for t in threads if t.is_overdue)

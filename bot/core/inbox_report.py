@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from bot.core.promise import ReplyPromise
 from bot.core.staff import InboxItem, ItemStatus
 
-__all__ = ["InboxReport", "OpenThread", "PromiseShare", "inbox_report"]
+__all__ = ["InboxReport", "OpenThread", "PromiseShare", "ThreadRecord", "inbox_report"]
 
 NOT_GIVEN = "(not given)"
 
@@ -46,6 +46,18 @@ class OpenThread:
     age: timedelta
     due_at: datetime
     is_overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    """A thread as exported: its first item, the participant's export salt, how many
+    messages the family sent in it and how many staff replies went out (translated ones)."""
+
+    item: InboxItem
+    export_salt: str
+    messages: int
+    replies: int
+    translated: int
 
 
 @dataclass(frozen=True, slots=True)

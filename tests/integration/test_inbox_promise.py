@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,11 +22,13 @@ from bot.core.promise import ReplyPromise
 from bot.core.routing import Routing, Team
 from bot.core.staff import InboxItem, StaffReply
 from bot.core.state import Program
+from bot.core.urgency import Assessment, Concern, Urgency
+from bot.errors import EngageError
 from bot.services.inbox import Inbox
 from storage.database import migrate
 from storage.inbox import SqlInbox
 from tests.conftest import EXAMPLES
-from tests.integration.test_inbox_store import family, lets_talk
+from tests.integration.test_inbox_store import PHONE, family, lets_talk
 
 T = TypeVar("T")
 # A Monday morning in Chicago.
@@ -169,3 +173,49 @@ def test_engage_inbox_lists_open_threads_and_the_promise_per_school_and_language
     assert rows[1][0] == "2" and rows[1][2:] == ["U0OWNER", "-", "es", "", "overdue"]
     assert ["(not given)", "1", "1", "0", "50% (1 of 2)"] in rows
     assert ["es", "1", "1", "0", "50% (1 of 2)"] in rows
+
+
+def test_the_inbox_export_has_owners_answer_times_and_urgency_and_no_contact(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    migrate(engine)
+    family(engine)
+    clock = Clock(MONDAY)
+    inbox, _ = inbox_at(engine, clock)
+    urgent = Assessment(Urgency.URGENT, (Concern.BULLYING,), ("being bullied",))
+    lets_talk(engine, '=HYPERLINK("x") my son is being bullied', at=MONDAY, assessment=urgent)
+    asyncio.run(inbox.post_pending())
+    clock.now = MONDAY + timedelta(hours=3)
+    asyncio.run(inbox.reply(StaffReply("C0FAMILY", "1.1", "U0OWNER", "Calling you now", "Ev1")))
+    asyncio.run(inbox.resolve(1, "U0OWNER"))
+    env: dict[str, Any] = {
+        "ENGAGE_DATABASE_URL": db_url,
+        "ENGAGE_DISTRICT_FILE": str(EXAMPLES / "district.yaml"),
+        "ENGAGE_PSEUDONYM_SECRET": "a-long-random-secret-for-the-inbox-export-test",
+    }
+    path = tmp_path / "inbox.csv"
+    result = CliRunner().invoke(app, ["inbox", "--export", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    with path.open(encoding="utf-8") as handle:
+        [row] = list(csv.DictReader(handle))
+    content = path.read_text(encoding="utf-8")
+    assert PHONE not in content and "HYPERLINK" not in content and "bullied" not in content
+    # The export's keyed pseudonym, as in every export (not the pseudonym staff see in Slack).
+    assert re.fullmatch("[0-9a-f]{16}", row["participant"])
+    assert (row["urgency"], row["concerns"], row["team"], row["owner"]) == (
+        "urgent",
+        "bullying",
+        "family",
+        "U0OWNER",
+    )
+    assert (row["claimed_by"], row["status"], row["within_promise"]) == (
+        "U0OWNER",
+        "resolved",
+        "yes",
+    )
+    assert (row["hours_to_first_reply"], row["hours_to_resolution"]) == ("3.0", "3.0")
+    assert (row["received_at"], row["first_reply_at"]) == ("2026-09-14 09:00", "2026-09-14 12:00")
+    assert row["staff_replies"] == "1" and row["messages"] == "1"
+    bad = CliRunner().invoke(app, ["inbox", "--export", str(tmp_path / "inbox.txt")], env=env)
+    assert isinstance(bad.exception, EngageError)
+    assert "name a .csv, .xlsx or .parquet file" in str(bad.exception)
