@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.authoring.activities import parse_activity
+from bot.authoring.inbox_config import promise_for
 from bot.bootstrap import (
     Runtime,
     build_broadcasting,
@@ -165,6 +166,7 @@ def _dashboard(web: Web) -> list[BaseRoute]:
         timezone=runtime.district.timezone,
         program=runtime.district.program_name,
         secure_cookie=runtime.settings.public_url.startswith("https://"),
+        promise=promise_for(runtime.district.inbox, runtime.district.timezone),
     )
     return dashboard_routes(runtime.engine, parse_activity, config, web.run_db, utcnow)
 

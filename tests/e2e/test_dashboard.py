@@ -223,3 +223,44 @@ def test_an_exchange_shows_waiting_ideas_top_and_consensus_and_the_opinion_map(
     assert school and '<td class="n">60</td><td class="n">720</td><td class="n">40</td>' in (
         school.group(1)
     )
+
+
+def test_the_inbox_shows_open_threads_by_age_and_owner_and_the_promise_kept(
+    site: Site, client: httpx.Client
+) -> None:
+    from datetime import datetime
+
+    from storage.inbox import SqlInbox
+
+    # A second thread, answered within a day of arriving: in time.
+    with site.engine.begin() as connection:
+        first = connection.execute(select(models.LetsTalk)).first()
+        assert first is not None
+        connection.execute(
+            models.LetsTalk.__table__.insert(),
+            {
+                "participant_id": first.participant_id,
+                "contact_id": first.contact_id,
+                "text": "Thanks for the new crossing guard",
+                "language": "es",
+                "status": "resolved",
+                "created_at": datetime(2026, 9, 7, 14, 0),
+                "first_response_at": datetime(2026, 9, 7, 16, 0),
+                "resolved_at": datetime(2026, 9, 7, 16, 0),
+                "slack_channel": "C0INBOX",
+                "slack_ts": "1.2",
+                "owner": "U0OWNER",
+            },
+        )
+    SqlInbox(site.engine).claim(first.id, "U0ANA", datetime(2026, 9, 2, 15, 0))
+    page = client.get("/")
+    assert page.status_code == 200
+    section = page.text[page.text.index('<section id="inbox-promise">') :]
+    section = section[: section.index("</section>")]
+    assert 'data-field="overdue">1<' in section
+    assert f'<tr data-thread="{first.id}" class="overdue"><td>{first.id}</td>' in section
+    assert "<td>U0ANA</td><td>lincoln-es</td><td>en</td>" in section
+    assert "<li>U0ANA: 1</li>" in section
+    assert '<tr data-language="en"><td>en</td><td class="n">0</td><td class="n">1</td>' in section
+    assert '<tr data-language="es"><td>es</td><td class="n">1</td><td class="n">0</td>' in section
+    assert '50% <span class="muted">(1 of 2)</span>' in section

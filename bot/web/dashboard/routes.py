@@ -38,6 +38,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.activity import Activity
+from bot.core.inbox_report import InboxReport
+from bot.core.promise import ReplyPromise
 from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.errors import RepresentationError
 from bot.ports import ChannelPause, FollowUp
@@ -48,6 +50,7 @@ from bot.synthesis.representation import (
 )
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
 from bot.web.dashboard.exchange import ExchangeView, gather_exchange, render_exchange
+from bot.web.dashboard.inbox import gather_inbox, render_inbox_report
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
 from storage.logins import (
@@ -113,6 +116,8 @@ class DashboardConfig:
     program: str = "District Engage"
     secure_cookie: bool = False
     session_hours: int = 12
+    # The district's reply promise: the inbox section measures threads against it.
+    promise: ReplyPromise | None = None
 
 
 def login_delay(failures: int) -> float:
@@ -203,10 +208,16 @@ class Overview:
     plans: list[FollowUp]
     pauses: list[ChannelPause] = field(default_factory=list)
     exchange: ExchangeView | None = None
+    inbox_promise: InboxReport | None = None
 
 
 def gather(
-    engine: Engine, parse: Parse, activity_key: str | None, timezone: str, now: datetime
+    engine: Engine,
+    parse: Parse,
+    activity_key: str | None,
+    timezone: str,
+    now: datetime,
+    promise: ReplyPromise | None = None,
 ) -> Overview:
     """Everything the dashboard shows for `activity_key` (default: the first open activity)."""
     progress = activity_progress(engine)
@@ -238,6 +249,7 @@ def gather(
         inbox=inbox_summary(engine),
         plans=SqlRepresentation(engine).follow_up_plans(),
         pauses=SqlChannelPauses(engine).pauses(),
+        inbox_promise=gather_inbox(engine, promise, now) if promise is not None else None,
     )
 
 
@@ -527,6 +539,11 @@ def render_dashboard(
         + _funnel(overview)
         + _over_time(overview)
         + _inbox(overview, zone, now)
+        + (
+            render_inbox_report(overview.inbox_promise, zone)
+            if overview.inbox_promise is not None
+            else ""
+        )
         + f'<p class="muted">Updated {_local(now, zone)} ({escape(config.timezone)}); '
         "the page refreshes every minute.</p></main>"
     )
@@ -574,7 +591,7 @@ def dashboard_routes(
         now = clock()
         activity = request.query_params.get("activity") or None
         overview: Overview = await run_db(
-            lambda: gather(engine, parse, activity, config.timezone, now)
+            lambda: gather(engine, parse, activity, config.timezone, now, config.promise)
         )
         notice = problem = ""
         if activity is not None and overview.selected is None:
