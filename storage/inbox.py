@@ -321,23 +321,57 @@ class SqlInbox:
                 connection, root, reply.author, reply.text, provider_id, compose, now
             )
 
-    def release_held(
-        self, provider_id: str, by: str, send: bool, compose: Compose, now: datetime
-    ) -> ReplyOutcome:
-        """Send a held reply after all (`send`), or keep it among staff as a note."""
+    def held_reply(self, provider_id: str) -> tuple[InboxItem, str] | None:
+        """A reply still held, with the thread it is in, or None."""
         key = f"slack:{provider_id}"[:64]
+        with self.engine.connect() as connection:
+            held = connection.execute(
+                select(replies.c.item_id, replies.c.text).where(
+                    replies.c.provider_id == key, replies.c.status == ReplyStatus.HELD.value
+                )
+            ).first()
+            if held is None:
+                return None
+            root = connection.execute(_ITEM.where(lets_talk.c.id == held.item_id)).one()
+        return _item(root), held.text
+
+    def release_held(
+        self,
+        provider_id: str,
+        by: str,
+        send: bool,
+        compose: Compose,
+        now: datetime,
+        translate: Translation | None = None,
+    ) -> ReplyOutcome:
+        """Send a held reply after all (`send`; through the translators with `translate`),
+        or keep it among staff as a note."""
+        key = f"slack:{provider_id}"[:64]
+        if not send:
+            status = ReplyStatus.NOTE
+        else:
+            status = ReplyStatus.TRANSLATING if translate is not None else ReplyStatus.SENT
+        values: dict[str, Any] = {"status": status.value}
+        if translate is not None and send:
+            values.update(
+                language=translate.language,
+                written_in=translate.written_in,
+                queue_channel=translate.queue_channel,
+            )
         with self.engine.begin() as connection:
             changed = connection.execute(
                 update(replies).where(
                     replies.c.provider_id == key, replies.c.status == ReplyStatus.HELD.value
                 ),
-                {"status": (ReplyStatus.SENT if send else ReplyStatus.NOTE).value},
+                values,
             ).rowcount
             if not changed:
                 return ReplyOutcome.DUPLICATE
             held = connection.execute(select(replies).where(replies.c.provider_id == key)).one()
             if not send:
                 return ReplyOutcome.INTERNAL
+            if status is ReplyStatus.TRANSLATING:
+                return ReplyOutcome.TRANSLATING
             root = connection.execute(_ITEM.where(lets_talk.c.id == held.item_id)).one()
             outcome = self._queue(connection, root, by, held.text, key, compose, now, held.id)
             if outcome is not ReplyOutcome.QUEUED:

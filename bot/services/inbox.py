@@ -57,6 +57,9 @@ KEEP = "lets_talk:note:"
 RELEASED: Mapping[ReplyOutcome, str] = {
     ReplyOutcome.QUEUED: ":white_check_mark: Sent to the family.",
     ReplyOutcome.INTERNAL: ":memo: Kept as a note among staff.",
+    ReplyOutcome.TRANSLATING: (
+        ":hourglass_flowing_sand: Sent to the translators: it goes to the family once translated."
+    ),
     ReplyOutcome.OPTED_OUT: ":no_entry: Not sent: this person has opted out.",
     ReplyOutcome.UNREACHABLE: ":warning: Not sent: they can no longer be reached.",
 }
@@ -115,6 +118,8 @@ class InboxStore(Protocol):
         self, reply: StaffReply, compose: Callable[[str | None, str], str], now: datetime
     ) -> tuple[ReplyOutcome, TranslationRequest | None]: ...
 
+    def held_reply(self, provider_id: str) -> tuple[InboxItem, str] | None: ...
+
     def release_held(
         self,
         provider_id: str,
@@ -122,6 +127,7 @@ class InboxStore(Protocol):
         send: bool,
         compose: Callable[[str | None, str], str],
         now: datetime,
+        translate: Translation | None = None,
     ) -> ReplyOutcome: ...
 
     def claim(
@@ -382,11 +388,16 @@ class Inbox:
         if self.translators is None:
             return None
         item = await self.run_db(partial(self.store.thread, reply.thread_channel, reply.thread_ts))
-        if item is None or item.language is None:
+        if item is None:
+            return None
+        return await self._translation_needed(item, reply.text)
+
+    async def _translation_needed(self, item: InboxItem, said: str) -> Translation | None:
+        if self.translators is None or item.language is None:
             return None
         written = None
-        if self.detector is not None and len(reply.text.strip()) >= MIN_DETECTION_CHARS:
-            written = await self.run_db(partial(self.detector.detect, reply.text))
+        if self.detector is not None and len(said.strip()) >= MIN_DETECTION_CHARS:
+            written = await self.run_db(partial(self.detector.detect, said))
         if not needs_translation(item.language, written, self.program.default_language):
             return None
         return Translation(item.language, self.translators, written)
@@ -472,9 +483,14 @@ class Inbox:
 
     async def release(self, provider_id: str, user: str, send: bool) -> str:
         """A held reply's author decided: send it after all, or keep it as a note."""
+        translate = None
+        if send and self.translators is not None:
+            held = await self.run_db(partial(self.store.held_reply, provider_id))
+            if held is not None:
+                translate = await self._translation_needed(*held)
         now = self.clock()
         outcome = await self.run_db(
-            lambda: self.store.release_held(provider_id, user, send, self._compose, now)
+            lambda: self.store.release_held(provider_id, user, send, self._compose, now, translate)
         )
         log.info("inbox.release", extra={"outcome": outcome.value})
         return RELEASED.get(outcome, "Nothing to do: that reply was already handled.")

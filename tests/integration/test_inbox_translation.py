@@ -108,3 +108,16 @@ def test_a_reply_written_in_the_family_language_goes_out_at_once(engine: Engine)
     assert asyncio.run(inbox.reply(spanish)) is ReplyOutcome.QUEUED
     assert len(outbox_bodies(engine)) == 1
     assert asyncio.run(inbox.post_translation_requests()) == 0
+
+
+def test_a_held_reply_sent_anyway_is_translated_too(engine: Engine) -> None:
+    inbox, poster, _ = setup(engine)
+    first = StaffReply("C0FAMILY", "1.1", "U0STAFF", "Hola, gracias por escribir.", "Ev1")
+    assert asyncio.run(inbox.reply(first)) is ReplyOutcome.QUEUED
+    second = StaffReply("C0FAMILY", "1.1", "U0OTHER", "The route changes on Monday.", "Ev2")
+    assert asyncio.run(inbox.reply(second)) is ReplyOutcome.HELD
+    said = asyncio.run(inbox.release("Ev2", "U0OTHER", send=True))
+    assert said.startswith(":hourglass_flowing_sand: Sent to the translators")
+    assert len(outbox_bodies(engine)) == 1
+    assert asyncio.run(inbox.post_translation_requests()) == 1
+    assert poster.notes[-1][1].endswith(">>> The route changes on Monday.")
