@@ -173,3 +173,7 @@ class InboxSummary:
     median_first_response: timedelta | None
     answered_last_30_days: int
     items: tuple[InboxItem, ...] = field(default=())
+    # Threads answered within the reply promise, of those whose outcome is known; overdue now.
+    within_promise: int = 0
+    promise_decided: int = 0
+    overdue: int = 0

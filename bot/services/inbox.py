@@ -560,8 +560,16 @@ class Inbox:
         return item
 
     async def summary(self) -> InboxSummary:
+        """How the inbox stands, with the reply promise kept so far."""
         now = self.clock()
-        return await self.run_db(lambda: self.store.summary(now))
+        summary = await self.run_db(lambda: self.store.summary(now))
+        report = await self.run_db(self.report)
+        return replace(
+            summary,
+            within_promise=report.overall.kept,
+            promise_decided=report.overall.decided,
+            overdue=report.overdue(),
+        )
 
 
 def _hours(span: timedelta) -> str:

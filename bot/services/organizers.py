@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.messages import Choice, Reply
+from bot.core.routing import mention
 from bot.core.staff import InboxSummary
 from bot.errors import EngageError, ProviderError
 from bot.services.broadcasting import Broadcasting, Plan
@@ -335,6 +336,12 @@ class EngageCommand:
         if summary.oldest_open is not None:
             head += f"; oldest {_ago(summary.oldest_open, now)} ago"
         lines = [head + "."]
+        if summary.promise_decided:
+            share = summary.within_promise / summary.promise_decided
+            lines.append(
+                f"Answered within the reply promise: {share:.0%} ({summary.within_promise} "
+                f"of {summary.promise_decided}); {summary.overdue} open past it."
+            )
         if summary.median_first_response is not None:
             lines.append(
                 f"Median time to a first reply (last 30 days, {summary.answered_last_30_days} "
@@ -344,6 +351,8 @@ class EngageCommand:
             where = item.text if len(item.text) <= 80 else item.text[:79] + "…"
             link = self._link(team_domain, item.thread_channel, item.thread_ts)
             who = f"{item.pseudonym} · {item.school or 'no school'} · {item.channel}"
+            if item.claimed_by or item.owner:
+                who += f" · {mention(item.claimed_by or item.owner or '')}"
             lines.append(f"• {who}, {_ago(item.created_at, now)} ago: {where} {link}".rstrip())
         return Reply("\n".join(lines))
 

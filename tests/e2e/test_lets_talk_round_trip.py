@@ -164,6 +164,15 @@ def test_the_inbox_command_lists_open_threads_with_links(bot: ChatBot) -> None:
     assert text.startswith("*Let's Talk inbox*: 1 open, 1 without a reply")
     link = f"https://district.slack.com/archives/{INBOX}/p{item.slack_ts.replace('.', '')}"
     assert link in text and "Lincoln" not in text.split("\n")[0]
+    assert "Answered within the reply promise" not in text  # nothing answered or overdue yet
+
+    bot.slack_event(staff_reply("Lo revisamos.", item.slack_ts, "Ev9501"))
+    eventually(lambda: bot.rows(models.LetsTalk)[0].first_response_at is not None)
+    bot.slack_command(form)
+    eventually(lambda: len(bot.slack.called("response_url")) == 2)  # type: ignore[union-attr]
+    text = bot.slack.called("response_url")[1]["text"]
+    assert "\nAnswered within the reply promise: 100% (1 of 1); 0 open past it.\n" in text
+    assert "· <@U0STAFF>, " in text  # the first to reply holds the thread
 
 
 def test_thanks_after_a_reply_closes_the_thread_and_opens_no_new_one(bot: ChatBot) -> None:
