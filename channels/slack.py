@@ -413,6 +413,9 @@ def render_idea_card(
     if card.flags:
         flagged = "; ".join(escape(flag) for flag in card.flags)
         blocks.append(_context(f":triangular_flag_on_post: Look twice: {flagged}"))
+    live = card.status == "approved"
+    if live and decided is None:
+        blocks.append(_context(":eyes: Live already (moderation after): keep it, or take it down."))
     if decided is not None:
         for language, words in sorted(card.translations.items()):
             blocks.append(_context(f"{escape(language)}: {escape(words)}"))
@@ -437,7 +440,7 @@ def render_idea_card(
                 {
                     "type": "button",
                     "action_id": "idea:approve",
-                    "text": {"type": "plain_text", "text": "Approve"},
+                    "text": {"type": "plain_text", "text": "Keep" if live else "Approve"},
                     "style": "primary",
                     "value": f"idea:{card.id}:approve",
                 },

@@ -163,6 +163,8 @@ def add_idea(
             "reviewed_by": "auto" if live else None,
             "reviewed_at": now if live else None,
             "live_at": now if live else None,
+            # Live at once: the conversation tells the author in the same breath.
+            "author_told_at": now if live else None,
             "agree": 0,
             "disagree": 0,
             "passed": 0,

@@ -56,6 +56,7 @@ class SqlModerationUnitOfWork(SqlUnitOfWork):
                 note=row.note,
                 is_seed=row.seed_key is not None,
                 translations=found[row.id],
+                reviewed_by=row.reviewed_by,
             )
             for row in rows
         ]
@@ -144,7 +145,12 @@ class SqlModerationUnitOfWork(SqlUnitOfWork):
         waiting = (
             select(ideas.c.id)
             .where(
-                ideas.c.status == IdeaStatus.PENDING,
+                (ideas.c.status == IdeaStatus.PENDING)
+                | (
+                    (ideas.c.status == IdeaStatus.APPROVED)
+                    & (ideas.c.reviewed_by == "auto")
+                    & ideas.c.participant_id.is_not(None)
+                ),
                 ideas.c.slack_ts.is_(None),
                 (ideas.c.post_lease_until.is_(None)) | (ideas.c.post_lease_until < now),
             )

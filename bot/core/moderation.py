@@ -233,6 +233,14 @@ class IdeaCard:
     note: str | None = None
     is_seed: bool = False
     translations: Mapping[str, str] = field(default_factory=dict)
+    reviewed_by: str | None = None
+
+    @property
+    def awaits_review(self) -> bool:
+        """Waiting for a moderator, or live without one having looked (moderation: after)."""
+        return self.status == "pending" or (
+            self.status == "approved" and self.reviewed_by == "auto" and not self.is_seed
+        )
 
     def text_in(self, language: str) -> str | None:
         """The idea in `language`: as written (or edited), or translated; None without one."""

@@ -1,5 +1,6 @@
 """The Slack moderation channel: each idea waiting for a moderator becomes a card with a
-translation field per language, an edit and a note, and Approve / Reject buttons.
+translation field per language, an edit and a note, and Approve / Reject buttons; so does
+each idea that went live without one (moderation: after), to keep or take down.
 
 The inbound transaction only stores the idea; this loop posts new ones
 afterwards (leased, so two servers never post one twice), as the Let's Talk
@@ -107,7 +108,7 @@ class IdeaDesk:
         card = await self.run_db(partial(self.moderation.find_by_id, tap.idea_id))
         if card is None:
             return
-        if card.status != "pending":
+        if not card.awaits_review:
             # Decided already (another moderator, or the CLI): show it, change nothing.
             await self.cards.update_idea_card(
                 tap.channel, tap.ts, card, self.languages, f"Already {card.status}."

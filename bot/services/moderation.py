@@ -59,9 +59,11 @@ class IdeaModeration:
         self.default_language = default_language
 
     def waiting(self, activity: str | None, *, pending_only: bool = True) -> list[IdeaCard]:
-        """The ideas waiting for a decision (or every idea), oldest first."""
+        """The ideas waiting for a decision, and those live without one (moderation: after);
+        or every idea. Oldest first."""
         with self.new_uow() as uow:
-            return uow.cards(activity, statuses_shown(pending_only))
+            cards = uow.cards(activity, statuses_shown(False))
+        return [card for card in cards if card.awaits_review or not pending_only]
 
     def decide(
         self,
