@@ -416,6 +416,16 @@ def _start(turn: _Turn, activity: Activity, activities: Activities | None = None
         )
         turn.say("exchange_closed")
         return
+    if activity.exchange is not None and not _is_their_school(activity, turn.state):
+        turn.state = replace(
+            turn.state, pending=tuple(k for k in turn.state.pending if k != activity.key)
+        )
+        school = next(
+            (s.name_in(turn.language) for s in turn.program.schools if s.code == activity.school),
+            activity.school,
+        )
+        turn.say("exchange_other_school", school=school)
+        return
     turn.state = replace(
         turn.state,
         conversation=ConversationState(activity.key, activity.version),
@@ -776,6 +786,11 @@ def _is_open(activity: Activity, activities: Activities | None) -> bool:
     source = activities.ideas if activities is not None else None
     exchange = activity.exchange
     return exchange is None or source is None or exchange.is_open_on(source.today)
+
+
+def _is_their_school(activity: Activity, state: ParticipantState) -> bool:
+    """A school's exchange takes its own people, and anyone whose school is not known."""
+    return activity.school is None or not state.schools or activity.school in state.schools
 
 
 def _today(activities: Activities) -> date | None:

@@ -222,3 +222,22 @@ def test_a_language_switch_shows_the_same_idea_in_the_new_language() -> None:
     chat.send("SKIP")
     result = chat.send("idioma español")
     assert _texts(result)[-1].startswith('Idea 1 de 2: "Más noches')
+
+
+def test_a_school_exchange_takes_its_own_school_and_people_whose_school_is_unknown() -> None:
+    from bot.core.state import School
+
+    program = replace(
+        PROGRAM, schools=(School("lincoln-es", "Lincoln"), School("adams-ms", "Adams"))
+    )
+    lincoln = replace(EXCHANGE, school="lincoln-es")
+
+    def start(state: ParticipantState) -> Step:
+        inbound = InboundMessage(Channel.SMS, "+15550100", "IDEAS")
+        return step(state, inbound, program, Activities(None, (lincoln,), Ideas({})))
+
+    other = start(replace(ONBOARDED, schools=("adams-ms",)))
+    assert _texts(other) == ["This idea exchange is for the Lincoln community. Thank you!"]
+    assert other.state.conversation is None
+    assert start(replace(ONBOARDED, schools=("adams-ms", "lincoln-es"))).state.conversation
+    assert start(ONBOARDED).state.conversation is not None
