@@ -90,6 +90,8 @@ POLIS_TIME = "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)"
 # A cell that starts with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ROWS_PER_WRITE = 2000
+# More rows than this and a table goes to CSV only, not into ideas.xlsx.
+WORKBOOK_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -1183,6 +1185,7 @@ def write_workbook(
     activity: str = "",
     threshold: int | None = None,
     public: bool = False,
+    notes: Sequence[str] = (),
 ) -> None:
     """An XLSX with an About sheet, then a sheet per frame (bot.core.workbook)."""
     rule = (
@@ -1199,6 +1202,7 @@ def write_workbook(
                 "Suppression": rule,
             }
         ),
+        notes=tuple(notes),
     )
     with path.open("wb") as stream:
         write_book(
@@ -1220,12 +1224,19 @@ def write_report(
     directory.mkdir(parents=True, exist_ok=True)
     tables = public_tables(report) if public else report.tables()
     files: list[str] = []
+    # A breakdown with more rows than anyone scrolls (an idea per school, per group, per
+    # language at district scale) is a CSV only; the workbook's About sheet says so.
+    sheets = {name: f for name, f in tables.items() if len(f) <= WORKBOOK_ROWS}
+    left_out = [name for name in tables if name not in sheets]
     write_workbook(
         directory / "ideas.xlsx",
-        tables,
+        sheets,
         activity=data.activity,
         threshold=report.threshold,
         public=public,
+        notes=tuple(
+            f"{name}: {len(tables[name]):,} rows, in ideas-{name}.csv only" for name in left_out
+        ),
     )
     files.append("ideas.xlsx")
     for name, frame in tables.items():

@@ -388,3 +388,19 @@ def test_the_report_writes_its_tables_and_polis_files(tmp_path: Path) -> None:
     assert not any(f.startswith("polis/") for f in public)
     by_school = pd.read_csv(tmp_path / "public" / "ideas-by_school.csv")
     assert "<10" in set(by_school["pass"].astype(str))
+
+
+def test_a_breakdown_too_long_to_scroll_is_a_csv_only_and_the_about_sheet_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.synthesis.ideas as ideas_module
+
+    data, _ = planted()
+    report = analyse_exchange(data, threshold=10)
+    longest = max(report.tables().items(), key=lambda item: len(item[1]))
+    monkeypatch.setattr(ideas_module, "WORKBOOK_ROWS", len(longest[1]) - 1)
+    files = write_report(data, report, tmp_path, public=False)
+    sheets = pd.read_excel(tmp_path / "ideas.xlsx", sheet_name=None)
+    assert longest[0] not in sheets and f"ideas-{longest[0]}.csv" in files
+    about = " ".join(str(v) for v in sheets["About"].to_numpy().ravel())
+    assert f"{longest[0]}: {len(longest[1]):,} rows, in ideas-{longest[0]}.csv only" in about
