@@ -364,9 +364,11 @@ def district_zone(district: DistrictConfig, settings: Settings) -> str:
 
 
 def quiet_hours_for(runtime: Runtime) -> QuietHours | None:
-    """ENGAGE_QUIET_HOURS in the district's time zone (ENGAGE_TIMEZONE if its file has none)."""
-    zone = district_zone(runtime.district, runtime.settings)
-    return parse_quiet_hours(runtime.settings.quiet_hours, zone)
+    """ENGAGE_QUIET_HOURS (and ENGAGE_QUIET_HOURS_BY_STATE), kept in each family's time zone;
+    the district's (ENGAGE_TIMEZONE if its file has none) where a family's is unknown."""
+    settings = runtime.settings
+    zone = district_zone(runtime.district, settings)
+    return parse_quiet_hours(settings.quiet_hours, zone, settings.quiet_hours_by_state)
 
 
 def send_rates(settings: Settings) -> dict[Channel, float]:

@@ -382,10 +382,6 @@ class Outbox(Protocol):
         """Give claimed rows back unsent; the claim does not count as an attempt."""
         ...
 
-    def defer_broadcasts(self, channel: Channel, until: datetime) -> int:
-        """Quiet hours: broadcast rows of `channel` due before `until` wait until then."""
-        ...
-
     def known_provider_ids(self, channel: Channel, provider_ids: Sequence[str]) -> set[str]:
         """Which of these provider ids are already recorded for a sent message."""
         ...

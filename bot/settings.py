@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     sms_per_second: float = Field(1.0, validation_alias=_env("ENGAGE_SMS_PER_SECOND"))
     # Broadcasts (docs/broadcasts.md): SMS broadcasts wait out quiet hours, local time.
     quiet_hours: str = Field("20:00-08:00", validation_alias=_env("ENGAGE_QUIET_HOURS"))
+    # A state's own window where its law is stricter: "TX=21:00-09:00,FL=20:00-08:00".
+    quiet_hours_by_state: str = Field("", validation_alias=_env("ENGAGE_QUIET_HOURS_BY_STATE"))
     timezone: str | None = Field(None, validation_alias=_env("ENGAGE_TIMEZONE"))
     reminders: int = Field(1, ge=0, validation_alias=_env("ENGAGE_REMINDERS"))
     reminders_max: int = Field(3, ge=0, validation_alias=_env("ENGAGE_REMINDERS_MAX"))

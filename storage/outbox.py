@@ -359,20 +359,6 @@ class OutboxStore:
                 )
             )
 
-    def defer_broadcasts(self, channel: Channel, until: datetime) -> int:
-        """Quiet hours: pending broadcast rows of `channel` due before `until` wait until then."""
-        with self.engine.begin() as connection:
-            deferred = connection.execute(
-                update(outbox).where(
-                    outbox.c.status == OutboxStatus.PENDING,
-                    outbox.c.not_before < until,
-                    outbox.c.kind == OutboxKind.BROADCAST,
-                    outbox.c.channel == channel.value,
-                ),
-                {"not_before": until},
-            ).rowcount
-        return int(deferred or 0)
-
     def known_provider_ids(self, channel: Channel, provider_ids: Sequence[str]) -> set[str]:
         """Which of these provider ids are already recorded for a sent message."""
         if not provider_ids:

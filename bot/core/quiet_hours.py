@@ -1,9 +1,15 @@
 """Quiet hours: when the district does not text families a broadcast.
 
 Pure: the clock is an argument. Times in and out are naive UTC, as the
-database stores them; the window is local wall-clock time in the district's
-time zone, so it follows daylight saving time. A window may wrap midnight
-("20:00-08:00") or not ("12:00-13:00"); "off" (or an empty window) means none.
+database stores them; the window is local wall-clock time, so it follows
+daylight saving time. A window may wrap midnight ("20:00-08:00") or not
+("12:00-13:00"); "off" (or an empty window) means none.
+
+The window is kept in each family's own time zone (`next_allowed_at` with
+their `Place`); the district's zone stands in for a family whose zone is
+unknown. A state may have a window of its own where its law is stricter than
+the federal 8 am-9 pm (`ENGAGE_QUIET_HOURS_BY_STATE`); a family there waits
+out both.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core.places import Place
 from bot.errors import ConfigError
 
 __all__ = ["QuietHours", "parse_quiet_hours"]
@@ -27,6 +34,8 @@ class QuietHours:
     start: time
     end: time
     zone: ZoneInfo
+    # (state, start, end): a state's own window, kept as well as the general one.
+    by_state: tuple[tuple[str, time, time], ...] = ()
 
     @property
     def wraps_midnight(self) -> bool:
@@ -48,6 +57,30 @@ class QuietHours:
         if self.wraps_midnight and local.time() >= self.start:
             day += timedelta(days=1)
         return _to_utc(day, self.end, self.zone)
+
+    def next_allowed_at(self, now: datetime, place: Place | None) -> datetime:
+        """`next_allowed`, where the family is: the first moment from `now` (naive UTC)
+        outside every window that holds for them, in every zone they may be in."""
+        windows = self._windows(place)
+        moment = now
+        # Each pass moves past one window; it ends when none holds (a few passes).
+        for _ in range(_MAX_WINDOWS):
+            later = max(window.next_allowed(moment) for window in windows)
+            if later == moment:
+                return moment
+            moment = later
+        return moment
+
+    def is_quiet_at(self, now: datetime, place: Place | None) -> bool:
+        """Whether a broadcast to a family at `place` must wait at `now` (naive UTC)."""
+        return self.next_allowed_at(now, place) > now
+
+    def _windows(self, place: Place | None) -> list[QuietHours]:
+        zones = place.zones if place is not None and place.zones else (self.zone,)
+        hours = [(self.start, self.end)]
+        state = place.state if place is not None else None
+        hours += [(start, end) for name, start, end in self.by_state if name == state]
+        return [QuietHours(start, end, zone) for zone in zones for start, end in hours]
 
     def next_quiet(self, now: datetime) -> datetime:
         """The next start of a quiet window after `now` (naive UTC)."""
@@ -71,11 +104,12 @@ class QuietHours:
         return moment + remaining
 
 
-def parse_quiet_hours(window: str, timezone: str) -> QuietHours | None:
-    """Parse `ENGAGE_QUIET_HOURS` ("20:00-08:00") for `timezone` ("America/Chicago").
+def parse_quiet_hours(window: str, timezone: str, by_state: str = "") -> QuietHours | None:
+    """Parse `ENGAGE_QUIET_HOURS` ("20:00-08:00") for `timezone` ("America/Chicago"),
+    with `ENGAGE_QUIET_HOURS_BY_STATE` ("TX=21:00-09:00,FL=20:00-08:00").
 
     Returns None for "off", "none" or an empty window; raises ConfigError naming
-    the variable when either value is malformed.
+    the variable when a value is malformed.
     """
     try:
         zone = ZoneInfo(timezone)
@@ -94,16 +128,38 @@ def parse_quiet_hours(window: str, timezone: str) -> QuietHours | None:
     start, end = (_parse_time(part, window) for part in parts)
     if start == end:
         return None
-    return QuietHours(start, end, zone)
+    return QuietHours(start, end, zone, _parse_states(by_state))
 
 
-def _parse_time(value: str, window: str) -> time:
+_BY_STATE = "ENGAGE_QUIET_HOURS_BY_STATE"
+
+
+def _parse_states(text: str) -> tuple[tuple[str, time, time], ...]:
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        state, _, hours = item.partition("=")
+        state = state.strip().upper()
+        parts = hours.strip().replace("–", "-").split("-")
+        if len(state) != 2 or not state.isalpha() or len(parts) != 2:
+            raise ConfigError(
+                f"{_BY_STATE}: {item!r} is not like TX=21:00-09:00 "
+                "(a state's two letters, then its quiet window)"
+            )
+        start, end = (_parse_time(part, item, _BY_STATE) for part in parts)
+        if start != end:
+            found.append((state, start, end))
+    return tuple(found)
+
+
+def _parse_time(value: str, window: str, variable: str = "ENGAGE_QUIET_HOURS") -> time:
     try:
         hours, _, minutes = value.strip().partition(":")
         return time(int(hours), int(minutes or 0))
     except ValueError as error:
         raise ConfigError(
-            f"ENGAGE_QUIET_HOURS: {window!r} is not a window like 20:00-08:00 (or 'off')"
+            f"{variable}: {window!r} is not a window like 20:00-08:00 (or 'off')"
         ) from error
 
 

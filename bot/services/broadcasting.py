@@ -42,6 +42,7 @@ from bot.core.broadcasts import (
 )
 from bot.core.disclosure import introduce, lint
 from bot.core.messages import Channel, Reply
+from bot.core.places import place_of_number
 from bot.core.prompts import question_reply
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import as_plain_text
@@ -534,10 +535,12 @@ class Broadcasting:
                 return self._reminders(activity), targets
         raise BroadcastError(f"unknown broadcast kind {record.kind}")
 
-    def _not_before(self, channel: Channel | None, now: datetime) -> datetime:
+    def _not_before(self, recipient: Recipient, now: datetime) -> datetime:
+        """When the message may go: SMS waits out quiet hours in the family's own zone."""
         quiet = self.policy.quiet_hours
-        if channel is Channel.SMS and quiet is not None:
-            return quiet.next_allowed(now)
+        if recipient.channel is Channel.SMS and quiet is not None:
+            place = place_of_number(recipient.address) if recipient.address else None
+            return quiet.next_allowed_at(now, place)
         return now
 
     def _invitations(self, activity_id: int, activity: Activity) -> Callable[[EnqueueBatch], None]:
@@ -580,7 +583,7 @@ class Broadcasting:
                     batch.send(
                         recipient,
                         self._first_contact(batch, recipient, result.state.language, reply),
-                        self._not_before(recipient.channel, batch.now),
+                        self._not_before(recipient, batch.now),
                         start=start,
                         pending=pending,
                     )
@@ -599,7 +602,7 @@ class Broadcasting:
                 language = loaded.state.language or self.program.default_language
                 body = record.message.get(language) or self._update_text(activity, language)
                 reply = self._first_contact(batch, recipient, language, Reply(body))
-                batch.send(recipient, reply, self._not_before(recipient.channel, batch.now))
+                batch.send(recipient, reply, self._not_before(recipient, batch.now))
 
         return decide
 
@@ -634,7 +637,7 @@ class Broadcasting:
                 batch.send(
                     recipient,
                     combine([Reply(prefix), ask]),
-                    self._not_before(recipient.channel, batch.now),
+                    self._not_before(recipient, batch.now),
                 )
 
         return decide
@@ -722,7 +725,7 @@ class Broadcasting:
         if counts.by_channel.get(Channel.SMS.value) and quiet is not None and crosses:
             warnings.append(
                 f"SMS waits during quiet hours ({quiet.start:%H:%M}-{quiet.end:%H:%M} "
-                f"{quiet.zone.key})"
+                f"in each family's time zone; {quiet.zone.key} where unknown)"
             )
         return warnings
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from bot.core.messages import Channel, OutboundMessage
+from bot.core.places import place_of_number
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import with_direction
 from bot.core.setup_problems import explain
@@ -58,8 +59,6 @@ SEND_MARGIN = timedelta(seconds=20)
 # Sends are recorded in batches: at most this many, or this often.
 RECORD_BATCH = 200
 RECORD_EVERY = timedelta(seconds=1)
-# Quiet hours: how often to push the night's broadcast rows to the morning.
-DEFER_EVERY = timedelta(seconds=30)
 # A channel paused because the provider refused our configuration is tried again with
 # one message this often (a restart with new credentials tries at once).
 PROBE_EVERY = timedelta(minutes=5)
@@ -180,7 +179,8 @@ class OutboxSender:
 
     `run_db` runs a blocking database call (in a worker thread in the server);
     `rates` caps sends per second per channel (0 or missing: no cap);
-    `quiet_hours`, if set, holds SMS broadcasts (not replies) until morning.
+    `quiet_hours`, if set, holds SMS broadcasts (not replies) until morning in
+    each family's own time zone (their number's; the district's if unknown).
 
     Exactly-once: a row is sent only while this worker holds its lease (with
     SEND_MARGIN to spare), and a row tried before (`attempts > 1`: a worker died
@@ -219,7 +219,6 @@ class OutboxSender:
         self._limiters: dict[Channel, RateLimiter] = {}
         self._sent: list[tuple[OutboxRow, str]] = []
         self._recorded_at = datetime.min
-        self._deferred_at = datetime.min
         self._failures: dict[Channel, int] = {}
         self._paused_until: dict[Channel, datetime] = {}
         self._adopted: set[str] = set()
@@ -239,7 +238,6 @@ class OutboxSender:
         if not channels:
             return 0
         now = self.clock()
-        await self._defer_for_quiet_hours(now)
         await self._read_pauses(now)
         rows: list[OutboxRow] = []
         for channel in channels:
@@ -252,6 +250,9 @@ class OutboxSender:
             )
         if not rows:
             return 0
+        rows = await self._hold_for_quiet_hours(rows, now)
+        if not rows:
+            return 1  # held rows went back to the queue; there may be more due
         deadline = now + self.lease - self.margin
         gate = asyncio.Semaphore(self.concurrency)
         # Families are sent to side by side; one family's messages go one after the
@@ -378,9 +379,13 @@ class OutboxSender:
         setup = self._setup.get(row.channel)
         if setup is not None and setup.probe_after > now:
             return now  # back to the queue for a worker whose configuration works
+        return self._quiet_until(row, now)
+
+    def _quiet_until(self, row: OutboxRow, now: datetime) -> datetime | None:
+        """When a broadcast SMS may go, if the family's quiet hours hold it now."""
         quiet = self.quiet_hours
         if quiet is not None and row.kind is OutboxKind.BROADCAST and row.channel is Channel.SMS:
-            allowed = quiet.next_allowed(now)
+            allowed = quiet.next_allowed_at(now, place_of_number(row.address))
             if allowed > now:
                 return allowed
         return None
@@ -433,16 +438,22 @@ class OutboxSender:
             await self.run_db(lambda: pauses.lift(channel))
         log.info("outbox.channel_resumed", extra={"channel": channel.value})
 
-    async def _defer_for_quiet_hours(self, now: datetime) -> None:
-        quiet = self.quiet_hours
-        if quiet is None or Channel.SMS not in self.channels:
-            return
-        allowed = quiet.next_allowed(now)
-        if allowed > now and now - self._deferred_at >= DEFER_EVERY:
-            self._deferred_at = now
-            deferred = await self.run_db(lambda: self.outbox.defer_broadcasts(Channel.SMS, allowed))
-            if deferred:
-                log.info("outbox.quiet_hours", extra={"deferred": deferred})
+    async def _hold_for_quiet_hours(self, rows: list[OutboxRow], now: datetime) -> list[OutboxRow]:
+        """Send back, unsent and without spending an attempt, each claimed broadcast SMS whose
+        family is in its quiet hours, until their morning; the rows that may go now."""
+        held: dict[datetime, list[OutboxRow]] = defaultdict(list)
+        free = []
+        for row in rows:
+            until = self._quiet_until(row, now)
+            if until is None:
+                free.append(row)
+            else:
+                held[until].append(row)
+        for until, waiting in held.items():
+            await self.run_db(lambda w=waiting, u=until: self.outbox.release(w, u))  # type: ignore[misc]
+        if held:
+            log.info("outbox.quiet_hours", extra={"deferred": sum(map(len, held.values()))})
+        return free
 
     def _claim_limit(self, channel: Channel) -> int:
         rate = self.rates.get(channel, 0)

@@ -190,3 +190,72 @@ def test_a_slow_rate_claims_only_what_it_can_send_within_the_lease(engine: Engin
         lease=timedelta(minutes=2),
     )
     assert sender._claim_limit(Channel.SMS) == 25
+
+
+def test_a_family_in_honolulu_and_one_in_chicago_each_keep_their_own_evening(
+    engine: Engine,
+) -> None:
+    """21:00 in Chicago is 16:00 in Honolulu: the Honolulu family's text goes now."""
+    queue(engine, "broadcast", "to Chicago", phone="+13125550101")
+    queue(engine, "broadcast", "to Honolulu", phone="+18085550101")
+    provider = Provider()
+    clock = [datetime(2026, 9, 2, 2, 0)]  # 21:00 CDT, 16:00 HST
+    sender = OutboxSender(
+        OutboxStore(engine), {Channel.SMS: provider}, lambda: clock[0], quiet_hours=QUIET
+    )
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent] == ["to Honolulu"]
+    o = models.Outbox
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            select(o.address, o.status, o.not_before, o.attempts).where(o.status != "sent")
+        ).all()
+    # 08:00 CDT the next morning; the claim cost no attempt.
+    assert [tuple(r) for r in waiting] == [
+        ("+13125550101", "pending", datetime(2026, 9, 2, 13, 0), 0)
+    ]
+    # 07:00 in Chicago is 02:00 in Honolulu: a Honolulu text queued now waits for its morning.
+    queue(engine, "broadcast", "to Honolulu again", phone="+18085550101")
+    clock[0] = datetime(2026, 9, 2, 12, 0)
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent] == ["to Honolulu"]
+    clock[0] = datetime(2026, 9, 2, 13, 0)  # 08:00 CDT, 03:00 HST
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent] == ["to Honolulu", "to Chicago"]
+    clock[0] = datetime(2026, 9, 2, 18, 0)  # 08:00 HST
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent][-1] == "to Honolulu again"
+
+
+def test_the_night_daylight_saving_time_ends_in_the_familys_zone(engine: Engine) -> None:
+    """Fall back in Denver (an El Paso number): the morning is 08:00 MST, 15:00 UTC, not 14:00."""
+    queue(engine, "broadcast", "to El Paso", phone="+19155550101")
+    provider = Provider()
+    clock = [datetime(2026, 11, 1, 5, 0)]  # 23:00 MDT on Saturday
+    sender = OutboxSender(
+        OutboxStore(engine), {Channel.SMS: provider}, lambda: clock[0], quiet_hours=QUIET
+    )
+    asyncio.run(sender.run_once())
+    clock[0] = datetime(2026, 11, 1, 14, 30)  # 07:30 MST: 08:30 by yesterday's clock
+    asyncio.run(sender.run_once())
+    assert provider.sent == []
+    assert rows(engine) == [("to El Paso", "pending", 0)]
+    clock[0] = datetime(2026, 11, 1, 15, 0)
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent] == ["to El Paso"]
+
+
+def test_a_state_with_a_stricter_window_waits_longer(engine: Engine) -> None:
+    texas = parse_quiet_hours("20:00-08:00", "America/Chicago", "TX=21:00-09:00")
+    queue(engine, "broadcast", "to Dallas", phone="+12145550101")
+    queue(engine, "broadcast", "to Chicago", phone="+13125550101")
+    provider = Provider()
+    clock = [datetime(2026, 9, 2, 13, 30)]  # 08:30 CDT in both
+    sender = OutboxSender(
+        OutboxStore(engine), {Channel.SMS: provider}, lambda: clock[0], quiet_hours=texas
+    )
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent] == ["to Chicago"]
+    clock[0] = datetime(2026, 9, 2, 14, 0)  # 09:00 CDT
+    asyncio.run(sender.run_once())
+    assert [m.text for m in provider.sent] == ["to Chicago", "to Dallas"]

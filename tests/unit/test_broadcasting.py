@@ -312,3 +312,17 @@ def test_a_family_who_never_heard_from_us_is_told_who_we_are_and_how_to_stop(
         104: "Le escribe Riverside Plan. Responda PARAR para dejar de recibir mensajes, AYUDA "
         "para ayuda.\n\nContratamos 3 consejeros.",
     }
+
+
+def test_each_family_waits_for_the_morning_in_their_own_time_zone(clock: Clock) -> None:
+    store = MemoryBroadcasts()
+    store.add_activity("october", "october")
+    store.add_family("+13125550101", **onboarded())  # Chicago
+    store.add_family("+18085550101", **onboarded())  # Honolulu
+    store.add_family("+15555550101", **onboarded())  # fictional: the district's zone
+    broadcasting = Broadcasting(store, PROGRAM, RULES, POLICY, parse, clock)
+    clock.now = NIGHT  # 22:00 in Chicago, 17:00 in Honolulu
+    broadcasting.enqueue(broadcasting.confirm(broadcasting.plan("october", "all"), actor="ana"))
+    waits = {m.contact_id: m.not_before for m in store.outbox.values()}
+    morning = datetime(2026, 9, 2, 13, 0)  # 08:00 in Chicago
+    assert waits == {101: morning, 102: NIGHT, 103: morning}
