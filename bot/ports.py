@@ -23,6 +23,7 @@ from bot.core.households import HouseholdGraph
 from bot.core.ideas import IdeaTally, Vote
 from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.moderation import IdeaCard, KnownName
+from bot.core.places import Place
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
 from bot.core.state import ConversationState, ParticipantState, Response
 from bot.core.urgency import Assessment
@@ -125,6 +126,8 @@ class OutboxRow:
     reply: Reply
     kind: OutboxKind
     attempts: int
+    # Where the family lives (`Place.key()`, from the roster), if known; else their number's.
+    place: str | None = None
 
 
 class ExchangeUnitOfWork(Protocol):
@@ -688,6 +691,10 @@ class EnqueueBatch(Protocol):
 
     @property
     def reachable(self) -> Iterator[tuple[Recipient, LoadedState]]: ...
+
+    def place(self, recipient: Recipient) -> Place | None:
+        """Where the family is, for quiet hours: the roster's ZIP, else their number's area."""
+        ...
 
     def is_introduced(self, recipient: Recipient) -> bool:
         """Whether the contact wrote to us, or was sent a message by us, before: if not,

@@ -35,6 +35,7 @@ from bot.core.broadcasts import (
     Progress,
 )
 from bot.core.messages import Reply
+from bot.core.places import Place, place_of_number
 from bot.core.state import ConversationState
 from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
@@ -96,6 +97,7 @@ class EnqueueBatch:
         states: dict[int, LoadedState],
         now: datetime,
         introduced: frozenset[int] = frozenset(),
+        places: Mapping[int, str] | None = None,
     ) -> None:
         self.connection = connection
         self.broadcast_id = broadcast_id
@@ -103,6 +105,7 @@ class EnqueueBatch:
         self.states = states
         self.now = now
         self._introduced = introduced
+        self._places = dict(places or {})
         self.outcome = BatchOutcome(
             last_participant=max((r.participant_id for r in recipients_), default=0)
         )
@@ -127,6 +130,14 @@ class EnqueueBatch:
         for recipient in self.recipients:
             if recipient.reach is Reach.SEND and recipient.participant_id in self.states:
                 yield recipient, self.states[recipient.participant_id]
+
+    def place(self, recipient: Recipient) -> Place | None:
+        """Where the family is: the roster's ZIP, else their number's area code."""
+        stored = self._places.get(recipient.participant_id)
+        found = Place.parse(stored) if stored else None
+        if found is None and recipient.address:
+            found = place_of_number(recipient.address)
+        return found
 
     def is_introduced(self, recipient: Recipient) -> bool:
         """Whether the contact wrote to us, or was sent a message by us, before."""
@@ -234,6 +245,7 @@ class EnqueueBatch:
                 "attempts": 0,
                 "not_before": m.not_before,
                 "broadcast_id": self.broadcast_id,
+                "place": self._places.get(m.recipient.participant_id),
                 "dedup_key": dedup_key(self.broadcast_id, m.recipient.contact_id or 0),
                 "created_at": self.now,
             }
@@ -653,7 +665,10 @@ class BroadcastStore:
                 introduced = _introduced(
                     connection, [r.contact_id for r in found if r.contact_id is not None]
                 )
-                batch = EnqueueBatch(connection, broadcast_id, found, states, now, introduced)
+                places = _places(connection, reachable)
+                batch = EnqueueBatch(
+                    connection, broadcast_id, found, states, now, introduced, places
+                )
                 decide(batch)
                 total.merge(batch.write())
             after = total.last_participant
@@ -700,6 +715,18 @@ class BroadcastStore:
                 .distinct()
             )
             return sorted(rows.scalars())
+
+
+def _places(connection: Connection, participant_ids: list[int]) -> dict[int, str]:
+    """Where the roster says these participants live (`Place.key()`), for those it says."""
+    if not participant_ids:
+        return {}
+    rows = connection.execute(
+        select(participants.c.id, participants.c.place).where(
+            participants.c.id.in_(participant_ids), participants.c.place.is_not(None)
+        )
+    )
+    return {row.id: row.place for row in rows}
 
 
 def _introduced(connection: Connection, contact_ids: list[int]) -> frozenset[int]:

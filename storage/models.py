@@ -129,6 +129,8 @@ class Participant(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     forgotten_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Where they live, from the roster's ZIP or address, for quiet hours (bot.core.places).
+    place: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -312,6 +314,8 @@ class Outbox(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(500))
     broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Where the family lives (the roster's ZIP), for quiet hours; NULL: their number's area.
+    place: Mapped[str | None] = mapped_column(String(160))
     # Set for broadcast rows ("b:<broadcast>:<contact>"): enqueueing twice after a
     # crash cannot queue the same message twice.
     dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -85,6 +85,7 @@ def _row(r: Any) -> OutboxRow:
         reply=reply_from_row(r.body, r.choices),
         kind=OutboxKind(r.kind),
         attempts=r.attempts,
+        place=r.place,
     )
 
 
@@ -168,6 +169,7 @@ class OutboxStore:
                 outbox.c.choices,
                 outbox.c.kind,
                 outbox.c.attempts,
+                outbox.c.place,
             )
         )
         with self.engine.begin() as connection:

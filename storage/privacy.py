@@ -234,7 +234,7 @@ class SqlPrivacyUnitOfWork:
         for contact_id in ids:
             self.connection.execute(
                 update(outbox).where(outbox.c.contact_id == contact_id),
-                {"address": f"forgotten:{contact_id}", "body": "", "choices": []},
+                {"address": f"forgotten:{contact_id}", "body": "", "choices": [], "place": None},
             )
         return int(cancelled or 0)
 
@@ -357,6 +357,7 @@ class SqlPrivacyUnitOfWork:
             .where(participants.c.id == participant_id)
             .values(
                 name=None,
+                place=None,
                 external_id=None,
                 pending=[],
                 awaiting=None,

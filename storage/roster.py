@@ -229,7 +229,7 @@ class SqlRosterUnitOfWork:
                 sharers=tuple(sorted(sharing.get(row.id, []))),
             )
         for block in _chunks(sorted(ids)):
-            for row in connection.execute(
+            for person in connection.execute(
                 select(
                     participants.c.id,
                     participants.c.external_id,
@@ -239,20 +239,22 @@ class SqlRosterUnitOfWork:
                     participants.c.consent,
                     participants.c.onboarding_started,
                     participants.c.forgotten_at,
+                    participants.c.place,
                 ).where(participants.c.id.in_(block))
             ):
-                mine = held.get(row.id, [])
-                snapshot.people[row.id] = KnownPerson(
-                    id=row.id,
-                    external_id=row.external_id,
-                    name=row.name,
-                    role=row.role,
-                    language=row.language,
-                    consent=row.consent,
-                    onboarding_started=bool(row.onboarding_started),
-                    forgotten=row.forgotten_at is not None,
+                mine = held.get(person.id, [])
+                snapshot.people[person.id] = KnownPerson(
+                    id=person.id,
+                    external_id=person.external_id,
+                    name=person.name,
+                    role=person.role,
+                    language=person.language,
+                    consent=person.consent,
+                    onboarding_started=bool(person.onboarding_started),
+                    forgotten=person.forgotten_at is not None,
                     has_written=any(c.last_inbound_at is not None for c in mine),
                     opted_out=any(c.opted_out_at is not None for c in mine),
+                    place=person.place,
                 )
             for pid, school in connection.execute(
                 select(participant_schools.c.participant_id, participant_schools.c.school).where(

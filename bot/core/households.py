@@ -55,6 +55,7 @@ class Guardian:
     addresses: list[Address] = field(default_factory=list)
     schools: list[str] = field(default_factory=list)  # their own, not through a student
     who: str = ""
+    place: str | None = None  # where they live, for quiet hours (Place.key())
 
 
 @dataclass(slots=True)
@@ -187,6 +188,7 @@ def _add(
             language=row.language,
             consent=row.consent,
             who=row.who,
+            place=row.place,
         )
     else:
         _fill(roster, guardian, row)
@@ -242,6 +244,7 @@ def _fill(roster: Roster, guardian: Guardian, row: RosterRow) -> None:
                 f"{kept} is kept"
             )
     guardian.name = guardian.name or row.name
+    guardian.place = guardian.place or row.place
     if guardian.consent is None:
         guardian.consent = row.consent
     elif row.consent is False:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from bot.core.messages import Channel
+from bot.core.places import place_of_zip
 from bot.core.vocabulary import vocabulary
 from bot.errors import EngageError
 
@@ -61,6 +62,8 @@ COLUMNS = (
     "language",
     "contact_order",
     "consent",
+    "zip",
+    "address",
 )
 
 # What SIS exports call our columns (after folding case, spaces and -./#).
@@ -117,6 +120,16 @@ ALIASES: Mapping[str, str] = {
     "priority": "contact_order",
     "contact_sequence": "contact_order",
     "sms_consent": "consent",
+    "zip_code": "zip",
+    "zipcode": "zip",
+    "postal_code": "zip",
+    "postcode": "zip",
+    "home_zip": "zip",
+    "mailing_zip": "zip",
+    "street_address": "address",
+    "home_address": "address",
+    "mailing_address": "address",
+    "residence_address": "address",
 }
 
 ROLE_ALIASES: Mapping[str, str] = {
@@ -152,6 +165,9 @@ NANP = frozenset({"US", "CA", "PR", "GU", "VI", "AS", "MP"})
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _TELEGRAM_ID = re.compile(r"^-?\d{1,20}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ADDRESS_ZIP = re.compile(
+    r"\b(\d{5})(?:-\d{4})?\s*(?:,?\s*(?:USA?|United States))?\s*$", re.IGNORECASE
+)
 _PLAIN_NUMBER = re.compile(r"^[\s()+.\-\d]+$")
 
 
@@ -206,6 +222,8 @@ class RosterRow:
     student_id: str | None = None
     student_name: str | None = None
     grade: str | None = None
+    # Where the family lives, for quiet hours (`Place.key()`), from the ZIP or address.
+    place: str | None = None
 
     @property
     def guardian_key(self) -> str:
@@ -456,6 +474,14 @@ class RowReader:
             )
         if guardian_id is not None and len(guardian_id) > 64:
             problems.append(self.problem(line, "guardian_id", "longer than 64 characters"))
+        raw_zip = cells.get("zip", "").strip()
+        found = place_of_zip(raw_zip) if raw_zip else None
+        if raw_zip and found is None:
+            problems.append(self.problem(line, "zip", f"{raw_zip!r} is not a US ZIP code"))
+        if found is None:
+            # An address ends with its ZIP: "12 Elm St, Chicago, IL 60614".
+            written = _ADDRESS_ZIP.search(cells.get("address", ""))
+            found = place_of_zip(written.group(1)) if written else None
         if problems:
             return problems
         if role == "student" and student_id is None:
@@ -474,4 +500,5 @@ class RowReader:
             student_id=student_id,
             student_name=(cells.get("student_name", "") or None) and cells["student_name"][:200],
             grade=grade,
+            place=found.key() if found is not None else None,
         )

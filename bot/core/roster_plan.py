@@ -79,6 +79,7 @@ class KnownPerson:
     forgotten: bool
     has_written: bool
     opted_out: bool
+    place: str | None = None  # where they live, for quiet hours (Place.key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +374,7 @@ class _Planner:
             "language": current.language
             if (current.has_written and current.language) or guardian.language is None
             else guardian.language,
+            "place": guardian.place or current.place,
         }
         changed = {k: v for k, v in wanted.items() if v != getattr(current, k)}
         shown = [f"{k}: {_shown(getattr(current, k))} → {_shown(v)}" for k, v in changed.items()]
@@ -398,6 +400,7 @@ class _Planner:
             "consent_at": self.now if guardian.consent else None,
             "name": guardian.name,
             "external_id": guardian.external_id,
+            "place": guardian.place,
         }
 
     # -- contacts ----------------------------------------------------------------------

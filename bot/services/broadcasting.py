@@ -42,7 +42,6 @@ from bot.core.broadcasts import (
 )
 from bot.core.disclosure import introduce, lint
 from bot.core.messages import Channel, Reply
-from bot.core.places import place_of_number
 from bot.core.prompts import question_reply
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import as_plain_text
@@ -535,13 +534,12 @@ class Broadcasting:
                 return self._reminders(activity), targets
         raise BroadcastError(f"unknown broadcast kind {record.kind}")
 
-    def _not_before(self, recipient: Recipient, now: datetime) -> datetime:
+    def _not_before(self, recipient: Recipient, batch: EnqueueBatch) -> datetime:
         """When the message may go: SMS waits out quiet hours in the family's own zone."""
         quiet = self.policy.quiet_hours
         if recipient.channel is Channel.SMS and quiet is not None:
-            place = place_of_number(recipient.address) if recipient.address else None
-            return quiet.next_allowed_at(now, place)
-        return now
+            return quiet.next_allowed_at(batch.now, batch.place(recipient))
+        return batch.now
 
     def _invitations(self, activity_id: int, activity: Activity) -> Callable[[EnqueueBatch], None]:
         # invite() is pure, and most people are in one of a few states (language,
@@ -583,7 +581,7 @@ class Broadcasting:
                     batch.send(
                         recipient,
                         self._first_contact(batch, recipient, result.state.language, reply),
-                        self._not_before(recipient, batch.now),
+                        self._not_before(recipient, batch),
                         start=start,
                         pending=pending,
                     )
@@ -602,7 +600,7 @@ class Broadcasting:
                 language = loaded.state.language or self.program.default_language
                 body = record.message.get(language) or self._update_text(activity, language)
                 reply = self._first_contact(batch, recipient, language, Reply(body))
-                batch.send(recipient, reply, self._not_before(recipient, batch.now))
+                batch.send(recipient, reply, self._not_before(recipient, batch))
 
         return decide
 
@@ -637,7 +635,7 @@ class Broadcasting:
                 batch.send(
                     recipient,
                     combine([Reply(prefix), ask]),
-                    self._not_before(recipient, batch.now),
+                    self._not_before(recipient, batch),
                 )
 
         return decide

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from bot.core.messages import Channel, OutboundMessage
-from bot.core.places import place_of_number
+from bot.core.places import Place, place_of_number
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import with_direction
 from bot.core.setup_problems import explain
@@ -385,7 +385,8 @@ class OutboxSender:
         """When a broadcast SMS may go, if the family's quiet hours hold it now."""
         quiet = self.quiet_hours
         if quiet is not None and row.kind is OutboxKind.BROADCAST and row.channel is Channel.SMS:
-            allowed = quiet.next_allowed_at(now, place_of_number(row.address))
+            place = Place.parse(row.place) if row.place else None
+            allowed = quiet.next_allowed_at(now, place or place_of_number(row.address))
             if allowed > now:
                 return allowed
         return None

@@ -33,6 +33,7 @@ from bot.core.broadcasts import (
     Progress,
 )
 from bot.core.messages import Channel, Reply
+from bot.core.places import Place, place_of_number
 from bot.core.state import ConversationState, ParticipantState
 from bot.ports import ActivityRow, EnqueueBatch
 
@@ -393,6 +394,9 @@ class _Batch:
                         family.conversation_activity_id,
                     ),
                 )
+
+    def place(self, recipient: Recipient) -> Place | None:
+        return place_of_number(recipient.address) if recipient.address else None
 
     def is_introduced(self, recipient: Recipient) -> bool:
         return self.store.families[recipient.participant_id].introduced

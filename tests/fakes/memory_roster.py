@@ -128,6 +128,7 @@ class MemoryRosterUnitOfWork:
                 forgotten=p["forgotten"],
                 has_written=any(c["has_written"] for c in mine),
                 opted_out=any(c["opted_out"] for c in mine),
+                place=p.get("place"),
             )
         for cid, c in t.contacts.items():
             snapshot.contacts[(c["channel"], c["address"])] = KnownContact(

@@ -755,3 +755,52 @@ def test_the_preview_lints_the_first_message_in_every_language(
         "es": 1,
         "vi": 2,
     }
+
+
+def test_a_family_the_roster_places_in_honolulu_gets_an_evening_text_from_chicago(
+    district: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    """Their number is from Chicago, but the roster's ZIP is Honolulu's: 21:00 CDT is 16:00 there."""
+    import asyncio
+
+    from bot.services.sender import OutboxSender
+    from storage.outbox import OutboxStore
+
+    path = tmp_path / "moved.csv"
+    path.write_text(
+        "external_id,phone,language,school,role,zip\n"
+        "1,(312) 555-0101,es,lincoln-es,parent,96813\n"
+        "3,(312) 555-0103,en,washington-ms,parent,60614\n"
+    )
+    rules = RosterRules(PROGRAM.languages, "en", PROGRAM.roles, SCHOOLS)
+    RosterImport(lambda: SqlRosterUnitOfWork(district), rules, lambda: NOW).run(path)
+    evening = datetime(2026, 9, 2, 2, 0)  # 21:00 in Chicago, 16:00 in Honolulu
+    clock.now = evening
+    broadcasting = Broadcasting(BroadcastStore(district), PROGRAM, RULES, POLICY, parse, clock)
+    broadcasting.enqueue(broadcasting.confirm(broadcasting.plan("october-update", "all"), "ana"))
+    o = models.Outbox
+    with district.connect() as connection:
+        waits = dict(connection.execute(select(o.address, o.not_before).order_by(o.id)).all())
+        places = dict(connection.execute(select(o.address, o.place)).all())
+    morning = datetime(2026, 9, 2, 13, 0)  # 08:00 in Chicago
+    assert waits == {"+13125550101": evening, "+13125550102": morning, "+13125550103": morning}
+    assert places == {
+        "+13125550101": "HI:Pacific/Honolulu",
+        "+13125550102": None,
+        "+13125550103": "IL:America/Chicago",
+    }
+
+    class Provider:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, message: Any) -> str:
+            self.sent.append(message.address)
+            return f"SM{len(self.sent):032d}"
+
+    provider = Provider()
+    sender = OutboxSender(
+        OutboxStore(district), {Channel.SMS: provider}, lambda: evening, quiet_hours=QUIET
+    )
+    asyncio.run(sender.run_once())
+    assert provider.sent == ["+13125550101"]

@@ -84,3 +84,10 @@ def test_quiet_hours_hold_in_the_familys_own_zone(
 def test_a_malformed_state_window_names_the_variable(bad: str) -> None:
     with pytest.raises(ConfigError, match="ENGAGE_QUIET_HOURS_BY_STATE"):
         parse_quiet_hours("20:00-08:00", "America/Chicago", bad)
+
+
+def test_the_area_code_table_says_what_the_phonenumbers_geocoder_says() -> None:
+    """bot/core/area_codes.py is data from phonenumbers; a new release must regenerate it."""
+    from bot.core.area_codes import AREA_STATES, _generate
+
+    assert _generate() == AREA_STATES

@@ -416,3 +416,36 @@ def test_numbers_outside_north_america_take_the_long_way(
     raw: str, expected: tuple[str | None, str | None]
 ) -> None:
     assert PhoneReader("US").read(raw) == expected
+
+
+def test_a_zip_or_an_address_says_where_a_family_lives_for_quiet_hours(tmp_path: Path) -> None:
+    store = MemoryRoster()
+    report = run(
+        store,
+        tmp_path,
+        "guardian_id,phone,language,school,zip_code,home_address\n"
+        "G1,312-555-0101,en,lincoln-es,96813,\n"  # a Chicago number, living in Honolulu
+        'G2,312-555-0102,en,lincoln-es,,"1 Main St, El Paso, TX 79901-1234"\n'
+        "G3,312-555-0103,en,lincoln-es,,\n"
+        "G4,312-555-0104,en,lincoln-es,9681,\n",
+    )
+    assert [str(bad) for bad in report.bad] == [
+        f"{tmp_path}/roster.csv:5: zip: '9681' is not a US ZIP code"
+    ]
+    places = {key: person["place"] for key, person in people(store).items()}
+    # A state's every zone where a ZIP alone cannot tell (Texas: Central and Mountain).
+    assert places == {
+        "G1": "HI:Pacific/Honolulu",
+        "G2": "TX:America/Chicago,America/Denver",
+        "G3": None,
+    }
+    # A later roster with a new ZIP moves them; one without keeps what is known.
+    run(
+        store,
+        tmp_path,
+        "guardian_id,phone,language,school,zip\n"
+        "G1,312-555-0101,en,lincoln-es,60614\n"
+        "G2,312-555-0102,en,lincoln-es,\n",
+    )
+    places = {key: person["place"] for key, person in people(store).items()}
+    assert places["G1"] == "IL:America/Chicago" and places["G2"].startswith("TX:")
