@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from bot.core.messages import Channel
 
-__all__ = ["WHAT_HAPPENS", "explain"]
+__all__ = ["WHAT_HAPPENS", "explain", "explains"]
 
 _TWILIO_CREDENTIALS = (
     "Twilio refused our credentials: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
@@ -64,6 +64,11 @@ WHAT_HAPPENS = (
     "Nothing is sent on this channel and its messages wait in the queue; they go once a "
     "restarted engage serve or worker (or the check every few minutes) gets through."
 )
+
+
+def explains(channel: Channel, code: str | None) -> bool:
+    """Whether `code` is one of the configuration problems `explain` knows for `channel`."""
+    return (code or "") in _PLAIN.get(channel, {})
 
 
 def explain(channel: Channel, code: str | None) -> str:

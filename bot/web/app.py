@@ -167,6 +167,7 @@ def _dashboard(web: Web) -> list[BaseRoute]:
         program=runtime.district.program_name,
         secure_cookie=runtime.settings.public_url.startswith("https://"),
         promise=promise_for(runtime.district.inbox, runtime.district.timezone),
+        threshold=runtime.settings.suppression_threshold,
     )
     return dashboard_routes(runtime.engine, parse_activity, config, web.run_db, utcnow)
 

@@ -51,8 +51,11 @@ from bot.synthesis.representation import (
 from bot.web.dashboard.charts import Segment, columns, horizontal_bars, stacked_bars
 from bot.web.dashboard.exchange import ExchangeView, gather_exchange, render_exchange
 from bot.web.dashboard.inbox import gather_inbox, render_inbox_report
+from bot.web.dashboard.lists import render_broadcasts
+from bot.web.dashboard.results import Results, activity_results, render_results, version_of
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
+from storage.dashboard_lists import BroadcastLine, recent_broadcasts
 from storage.logins import (
     begin_login,
     finish_login,
@@ -118,6 +121,8 @@ class DashboardConfig:
     session_hours: int = 12
     # The district's reply promise: the inbox section measures threads against it.
     promise: ReplyPromise | None = None
+    # Results per question hide counts under this, as public packs do.
+    threshold: int = 10
 
 
 def login_delay(failures: int) -> float:
@@ -209,6 +214,8 @@ class Overview:
     pauses: list[ChannelPause] = field(default_factory=list)
     exchange: ExchangeView | None = None
     inbox_promise: InboxReport | None = None
+    results: Results | None = None
+    broadcasts: list[BroadcastLine] = field(default_factory=list)
 
 
 def gather(
@@ -218,6 +225,7 @@ def gather(
     timezone: str,
     now: datetime,
     promise: ReplyPromise | None = None,
+    threshold: int = 10,
 ) -> Overview:
     """Everything the dashboard shows for `activity_key` (default: the first open activity)."""
     progress = activity_progress(engine)
@@ -238,8 +246,14 @@ def gather(
         with engine.connect() as connection:
             definition = activity_versions(connection, key, parse)[-1].activity
         exchange = gather_exchange(engine, definition)
+    results = None
+    if selected is not None and key is not None and selected.kind != "exchange":
+        version = version_of(selected.answers, selected.last_answer_at)
+        results = activity_results(engine, parse, key, timezone, threshold, version)
     return Overview(
         exchange=exchange,
+        results=results,
+        broadcasts=recent_broadcasts(engine),
         activities=progress,
         selected=selected,
         funnel=question_funnel(engine, key, parse) if key else [],
@@ -491,6 +505,11 @@ def _inbox(overview: Overview, zone: ZoneInfo, now: datetime) -> str:
     )
 
 
+def _results_key(overview: Overview) -> str | None:
+    selected = overview.selected
+    return selected.key if selected is not None and selected.kind != "exchange" else None
+
+
 def _clip(text: str, length: int = 160) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
@@ -537,7 +556,9 @@ def render_dashboard(
         + _representation(overview, csrf)
         + _plans(overview, zone)
         + _funnel(overview)
+        + render_results(overview.results, _results_key(overview))
         + _over_time(overview)
+        + render_broadcasts(overview.broadcasts, zone, now)
         + _inbox(overview, zone, now)
         + (
             render_inbox_report(overview.inbox_promise, zone)
@@ -591,7 +612,9 @@ def dashboard_routes(
         now = clock()
         activity = request.query_params.get("activity") or None
         overview: Overview = await run_db(
-            lambda: gather(engine, parse, activity, config.timezone, now, config.promise)
+            lambda: gather(
+                engine, parse, activity, config.timezone, now, config.promise, config.threshold
+            )
         )
         notice = problem = ""
         if activity is not None and overview.selected is None:
