@@ -122,6 +122,72 @@ def export(
     err.print(f"{result.rows} {what} written to {result.path}")
 
 
+def report(
+    ctx: typer.Context,
+    activity: Annotated[str, typer.Argument(help="Activity key, as in `engage activity list`.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write [default: ACTIVITY-report.html]."),
+    ] = None,
+    with_quotes: Annotated[
+        bool,
+        typer.Option(
+            "--with-quotes", help="Add up to two quotes per theme (themes of enough people only)."
+        ),
+    ] = False,
+) -> None:
+    """Write a print-ready board report of an activity: one HTML file, small counts hidden.
+
+    Open it in a browser and print it (or save it as PDF) for the superintendent.
+
+    Example: engage report family-priorities-2026 -o board-report.html
+    """
+    from bot.authoring.activities import parse_activity
+    from bot.bootstrap import pseudonym_secret
+    from bot.services.inbound import utcnow
+    from bot.synthesis.pack import board_data
+    from bot.synthesis.report import render_board_report
+    from storage.activities import record_audit
+    from storage.files import create_private
+
+    runtime = command_runtime(ctx)
+    path = output or Path(f"{activity}-report.html")
+    threshold = runtime.settings.suppression_threshold
+    now = utcnow()
+    with err.status(f"Writing the board report of {activity}…"):
+        data = board_data(
+            runtime.engine,
+            activity,
+            parse_activity,
+            pseudonym_secret(runtime.settings),
+            runtime.district.timezone,
+            now,
+            threshold=threshold,
+        )
+        html = render_board_report(data, with_quotes=with_quotes)
+        temporary = path.with_name(f".{path.name}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(temporary, replace=True)
+            temporary.write_text(html, encoding="utf-8")
+            temporary.replace(path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise EngageError(f"cannot write {path}: {error.strerror or error}") from error
+    record_audit(
+        runtime.engine,
+        actor(),
+        "export.report",
+        {"activity": activity, "path": str(path.resolve()), "quotes": with_quotes},
+        now,
+    )
+    err.print(
+        f"Board report of {data.answers} answers from {data.people} people written to {path} "
+        f"(counts under {threshold} hidden). Open it in a browser and print it.",
+        highlight=False,
+    )
+
+
 def representation(
     ctx: typer.Context,
     activity: Annotated[

@@ -58,7 +58,15 @@ from storage.export import (
 from storage.households import first_school
 from storage.representation import SqlRepresentation
 
-__all__ = ["PackReport", "lets_talk_threads", "summarize", "theme_table", "write_pack"]
+__all__ = [
+    "BoardData",
+    "PackReport",
+    "board_data",
+    "lets_talk_threads",
+    "summarize",
+    "theme_table",
+    "write_pack",
+]
 
 lets_talk = models.table(models.LetsTalk)
 participants = models.table(models.Participant)
@@ -1229,4 +1237,84 @@ def _build(
         participants=people,
         public=public,
         notes=tuple(notes),
+    )
+
+
+# -- the board report ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardData:
+    """What the board report shows of one activity: the pack's summary, suppressed as
+    in a public pack (`threshold`), with quotes for the themes it shows."""
+
+    activity: Activity
+    answers: int
+    people: int
+    period: str
+    generated: str
+    timezone: str
+    threshold: int
+    questions: list[tuple[str, str, str]]
+    summary: dict[str, pd.DataFrame]
+    themes: pd.DataFrame
+    quotes: dict[tuple[str, str, int], tuple[str, ...]]
+    representation: dict[str, pd.DataFrame]
+    district_rate: float | None
+    ratio: float | None
+
+
+def board_data(
+    engine: Engine,
+    activity_key: str,
+    parse: Parse,
+    secret: str,
+    timezone: str,
+    now: datetime,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> BoardData:
+    """The tables of the board report (bot.synthesis.report) of `activity_key`.
+
+    Raises ExportError when the activity is unknown or has no answers yet.
+    """
+    if threshold < 1:
+        raise ExportError(f"the suppression threshold must be at least 1, not {threshold}")
+    tidy = tidy_responses(engine, activity_key, parse, secret, timezone)
+    if tidy.empty:
+        raise ExportError(f"{activity_key} has no answers yet: nothing to report")
+    with engine.connect() as connection:
+        versions = activity_versions(connection, activity_key, parse)
+    sheets = summarize(tidy, versions)
+    themes = theme_table(tidy, versions, None, public=True, threshold=threshold)
+    internal = theme_table(tidy, versions, None)
+    representation: Representation | None = None
+    try:
+        representation = measure_representation(SqlRepresentation(engine), activity_key)
+    except RepresentationError:
+        representation = None
+    tables = representation_tables(representation) if representation is not None else {}
+    published = publish(sheets, themes, tables, threshold)
+    quotes = {
+        (str(r.question), str(r.language), int(r.theme)): tuple(
+            q for q in (r.quote_1, r.quote_2, r.quote_3) if isinstance(q, str) and q
+        )
+        for r in internal.itertuples(index=False)
+    }
+    generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
+    return BoardData(
+        activity=versions[-1].activity,
+        answers=len(tidy),
+        people=int(tidy["participant"].nunique()),
+        period=period(tidy["received_at"], timezone),
+        generated=generated.strftime("%B %-d, %Y %H:%M"),
+        timezone=timezone,
+        threshold=threshold,
+        questions=question_order(versions),
+        summary=published.summary,
+        themes=published.themes,
+        quotes=quotes,
+        representation=published.representation,
+        district_rate=representation.rate if representation is not None else None,
+        ratio=representation.ratio if representation is not None else None,
     )
