@@ -154,7 +154,8 @@ def _shown_width(value: Any, percent: bool) -> int:
 
 def _width(header: str, values: Iterable[Any], percent: bool) -> float:
     widest = max((_shown_width(v, percent) for v in values), default=0)
-    return float(min(MAX_WIDTH, max(MIN_WIDTH, len(header) + 3, widest + 2)))
+    # The header also holds its filter button: about four characters more.
+    return float(min(MAX_WIDTH, max(MIN_WIDTH, len(header) + 4, widest + 2)))
 
 
 class _Styles:
