@@ -264,6 +264,7 @@ def export_sheet(activity: Path, languages: Sequence[str], out: Path) -> SheetEx
         width = 36 if name == ID else 24 if name in (WHERE, NOTES) else 48
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.freeze_panes = "D2"
+    sheet.auto_filter.ref = sheet.dimensions  # translators filter for what is still empty
     _about(book, loaded.activity, activity, targets)
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)

@@ -98,6 +98,7 @@ def test_a_sheet_counts_and_highlights_missing_translations(survey: Path) -> Non
     assert table.cell(2, 6).fill.start_color.rgb.endswith("FFF2CC")
     assert table.cell(2, 4).fill.start_color.rgb.endswith("000000")
     assert table.freeze_panes == "D2"
+    assert table.auto_filter.ref == f"A1:G{result.texts + 1}"
 
 
 def test_a_feedback_round_exports_its_sections_and_an_update_its_message(tmp_path: Path) -> None:
