@@ -8,13 +8,15 @@ does whatever would give it away. Quotes are shown for the themes a public
 pack shows (at least `threshold` people), since the dashboard is for staff.
 
 Working the tables out reads every answer, so results are kept per activity
-until its answers change (the page refreshes every minute).
+until its answers change, and worked out again at most every five minutes
+while answers keep arriving (the page itself refreshes every minute).
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,8 +69,12 @@ class Results:
     questions: list[QuestionResult]
 
 
-_cache: dict[tuple[Any, ...], Results | None] = {}
+# Per (database, activity, time zone, threshold): the answers' version, when worked
+# out (time.monotonic) and the results.
+_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], float, Results | None]] = {}
 _lock = threading.Lock()
+# Answers keep coming during a round: work the tables out again at most this often.
+REFRESH_SECONDS = 300.0
 
 
 def activity_results(
@@ -78,21 +84,28 @@ def activity_results(
     timezone: str,
     threshold: int,
     version: tuple[Any, ...] = (),
+    *,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Results | None:
     """The results of `activity_key`, suppressed as in a public pack; None with no answers.
 
     `version` is anything that changes when the answers do (their count and the
-    latest time): results are worked out again only then.
+    latest time): results are worked out again only then, and at most every
+    `REFRESH_SECONDS` (a round with answers arriving all the time).
     """
-    key = (str(engine.url), activity_key, timezone, threshold, *version)
+    key = (str(engine.url), activity_key, timezone, threshold)
     with _lock:
-        if key in _cache:
-            return _cache[key]
+        cached = _cache.get(key)
+    if cached is not None:
+        seen, when, results = cached
+        if seen == version or clock() - when < REFRESH_SECONDS:
+            return results
     results = _work_out(engine, parse, activity_key, timezone, threshold)
     with _lock:
+        _cache.pop(key, None)
         while len(_cache) >= CACHED:
             _cache.pop(next(iter(_cache)))
-        _cache[key] = results
+        _cache[key] = (version, clock(), results)
     return results
 
 
