@@ -506,7 +506,7 @@ def build_inbox(runtime: Runtime, run_db: RunDb) -> Inbox | None:
         return None
     promise = promise_for(district.inbox, district.timezone)
     return Inbox(
-        SqlInbox(runtime.engine),
+        SqlInbox(runtime.engine, district.inbox.follow_up_within),
         runtime.slack,
         routing,
         promise,

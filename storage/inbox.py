@@ -60,7 +60,8 @@ REPLY_ACTION = "lets_talk.reply"
 CLAIM_ACTION = "lets_talk.claim"
 REASSIGN_ACTION = "lets_talk.reassign"
 RESOLVE_ACTION = "lets_talk.resolve"
-# A follow-up joins an open thread this recent; older ones start afresh.
+# A follow-up joins an open thread this recent (district.yaml inbox.follow_up_within);
+# older ones start afresh.
 THREAD_WINDOW = timedelta(days=30)
 
 _ITEM = (
@@ -137,8 +138,9 @@ def _item(row: Any, thread: tuple[str, str] | None = None) -> InboxItem:
 class SqlInbox:
     """Inbox operations, each its own short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, thread_window: timedelta = THREAD_WINDOW) -> None:
         self.engine = engine
+        self.thread_window = thread_window
         self.is_postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self.is_postgres else sqlite.insert
 
@@ -186,7 +188,7 @@ class SqlInbox:
             lets_talk.c.status == ItemStatus.OPEN.value,
             lets_talk.c.slack_ts.is_not(None),
             lets_talk.c.slack_ts.not_like(LEASE + "%"),
-            lets_talk.c.created_at >= now - THREAD_WINDOW,
+            lets_talk.c.created_at >= now - self.thread_window,
         )
         if row.urgency == Urgency.URGENT.value:
             query = query.where(lets_talk.c.urgency == Urgency.URGENT.value)

@@ -3,6 +3,7 @@
     inbox:
       reply_within: 48h            # business time, see business_hours
       remind_before: 4h
+      follow_up_within: 30d        # a new message joins the family's open thread this recent
       business_hours: {days: [mon, tue, wed, thu, fri], hours: "00:00-24:00"}
       holidays: [2026-01-19, 2026-11-26]
       teams:
@@ -221,6 +222,8 @@ class InboxConfig(_Strict):
 
     reply_within: timedelta = timedelta(hours=48)
     remind_before: timedelta = timedelta(hours=4)
+    # A family's new message joins their open thread if they last wrote in it this recently.
+    follow_up_within: timedelta = timedelta(days=30)
     business_hours: BusinessHoursConfig = Field(default_factory=BusinessHoursConfig)
     holidays: list[date] = Field(default_factory=list)
     teams: list[TeamConfig] = Field(default_factory=list)
@@ -232,12 +235,12 @@ class InboxConfig(_Strict):
     urgent: UrgentConfig | None = None
     translators: TranslatorsConfig = Field(default_factory=TranslatorsConfig)
 
-    @field_validator("reply_within", "remind_before", mode="before")
+    @field_validator("reply_within", "remind_before", "follow_up_within", mode="before")
     @classmethod
     def _durations(cls, value: object) -> timedelta:
         return _duration(value)
 
-    @field_validator("reply_within")
+    @field_validator("reply_within", "follow_up_within")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

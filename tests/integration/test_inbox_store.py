@@ -233,3 +233,21 @@ def test_one_claim_at_a_time_and_reassign_hands_it_over(engine: Engine) -> None:
     inbox.resolve(first, "U0BEN", NOW)
     assert inbox.claim(first, "U0ANA", NOW)[0] is ClaimOutcome.RESOLVED
     assert inbox.claim(999, "U0ANA", NOW) == (ClaimOutcome.NOT_FOUND, None)
+
+
+def test_a_follow_up_after_the_open_period_starts_a_new_thread(engine: Engine) -> None:
+    family(engine)
+    inbox = SqlInbox(engine, thread_window=timedelta(days=7))
+    first = lets_talk(engine, "The buses are late")
+    inbox.claim_unposted(NOW, 10, LEASE)
+    inbox.mark_posted(first, "C0INBOX", "1.1")
+    week = NOW + timedelta(days=6)
+    lets_talk(engine, "Still late", at=week)
+    [joined] = inbox.claim_unposted(week, 10, LEASE)
+    assert joined.thread_ts == "1.1"
+    inbox.mark_posted(joined.id, "C0INBOX", "1.1")
+    # The open period runs from the family's latest message in the thread.
+    later = week + timedelta(days=8)
+    lets_talk(engine, "And now the stop moved", at=later)
+    [fresh] = inbox.claim_unposted(later, 10, LEASE)
+    assert fresh.thread_ts is None

@@ -44,6 +44,7 @@ inbox:
     contact: {en: "the safety line, 555-0199", es: "la línea de seguridad, 555-0199"}
     emergency_number: "911"
   translators: {channel: C0TRANSLATE}
+  follow_up_within: 14d
 """
 
 
@@ -66,6 +67,8 @@ def test_a_full_inbox_section_routes_and_keeps_its_promise(tmp_path: Path) -> No
     assert routing.route("more art", "kennedy-hs", "en").owner == "S0FAMILY"
     assert routing.urgent is not None and routing.urgent.contact_in("vi", "en").endswith("0199")
     assert inbox.translators.channel == "C0TRANSLATE"
+    assert inbox.follow_up_within == timedelta(days=14)
+    assert load_district_file(write(tmp_path, BASE)).inbox.follow_up_within == timedelta(days=30)
     promise = promise_for(inbox, district.timezone)
     assert promise.within == timedelta(days=2) and promise.remind_before == timedelta(hours=6)
     assert promise.hours.opens == time(7, 30) and promise.hours.closes == time(16, 30)
