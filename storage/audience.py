@@ -2,15 +2,20 @@
 
 The filter's grammar and value types are in `bot.core.audience`.
 
-An audience is people, not phone numbers: each person gets at most one
-message per broadcast, on one contact. The contact is the one they last wrote
-from, else the first of SMS, Telegram, Slack. A person is counted as
+An audience is people, reached on contacts: each person gets at most one
+message per broadcast, on one contact, and each contact at most one message
+however many people of the audience it stands for. The contact is the one
+they last wrote from, else the first of SMS, Telegram, Slack; a guardian with
+none of their own is reached on a phone they share with a guardian of their
+household (who carries its conversation). A person is counted as
 `opted_out` when every contact we could use said STOP, `unreachable` when we
 have no usable contact on an enabled channel (none, or numbers that failed
 for good), and `declined` when they said no to taking part.
 
-`recipients()` is one SELECT over participants and their contacts, ordered by
-participant id and streamed; `count()` folds the same stream into numbers.
+`recipients()` is one SELECT over participants and their own contacts,
+ordered by participant id and streamed, with one more for the shared phones
+of each chunk of people who have no contact of their own; `count()` folds the
+same stream into numbers.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ __all__ = [
     "resolve_audience",
     "save_segment",
     "saved_segments",
+    "shared_query",
 ]
 
 participants = models.table(models.Participant)
@@ -70,6 +76,7 @@ guardianships = models.table(models.Guardianship)
 participant_schools = models.table(models.ParticipantSchool)
 reactions = models.table(models.Reaction)
 ideas = models.table(models.Idea)
+shared_contacts = models.table(models.SharedContact)
 
 
 def resolve_audience(connection: Connection, text: str, rules: AudienceRules) -> Audience:
@@ -187,17 +194,7 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
     if audience.languages:
         language = func.coalesce(participants.c.language, default_language)
         where.append(language.in_(audience.languages))
-    for key in audience.not_answered:
-        answered = (
-            select(responses.c.id)
-            .join(activities, activities.c.id == responses.c.activity_id)
-            .where(
-                responses.c.participant_id == participants.c.id,
-                responses.c.status == "answered",
-                activities.c.key == key,
-            )
-        )
-        where.append(~exists(answered))
+    where.extend(_not_done(audience, participants.c.id))
     for key in audience.took_part:
         where.append(
             exists(
@@ -221,12 +218,29 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
                 )
             )
         )
+    return where
+
+
+def _not_done(audience: Audience, person: ColumnElement[int]) -> list[ColumnElement[bool]]:
+    """SQL: `person` has not answered / not finished the activities the filter names."""
+    where: list[ColumnElement[bool]] = []
+    for key in audience.not_answered:
+        answered = (
+            select(responses.c.id)
+            .join(activities, activities.c.id == responses.c.activity_id)
+            .where(
+                responses.c.participant_id == person,
+                responses.c.status == "answered",
+                activities.c.key == key,
+            )
+        )
+        where.append(~exists(answered))
     for key in audience.not_finished:
         finished = (
             select(conversations.c.id)
             .join(activities, activities.c.id == conversations.c.activity_id)
             .where(
-                conversations.c.participant_id == participants.c.id,
+                conversations.c.participant_id == person,
                 conversations.c.status == "completed",
                 activities.c.key == key,
             )
@@ -259,6 +273,10 @@ def _tied(schools: Sequence[str], grades: Sequence[str]) -> ColumnElement[bool]:
     return or_(through_student, own)
 
 
+def _channels(audience: Audience, rules: AudienceRules) -> list[str]:
+    return [c.value for c in (audience.channels or rules.channels) if c in rules.channels]
+
+
 def audience_query(
     audience: Audience,
     rules: AudienceRules,
@@ -267,8 +285,8 @@ def audience_query(
     limit: int | None = None,
     only: Sequence[int] | None = None,
 ) -> Select[Any]:
-    """The SELECT behind `recipients`: each matching person with their usable-channel contacts."""
-    channels = [c.value for c in (audience.channels or rules.channels) if c in rules.channels]
+    """The SELECT behind `recipients`: each matching person with their own contacts
+    on the channels in use."""
     where = _conditions(audience, rules.default_language)
     if only is not None:
         where.append(participants.c.id.in_(only))
@@ -290,11 +308,51 @@ def audience_query(
         .select_from(participants)
         .outerjoin(
             contacts,
-            and_(contacts.c.participant_id == participants.c.id, contacts.c.channel.in_(channels)),
+            and_(
+                contacts.c.participant_id == participants.c.id,
+                contacts.c.channel.in_(_channels(audience, rules)),
+            ),
         )
         .where(participants.c.id.in_(people.scalar_subquery()))
         .order_by(participants.c.id, contacts.c.id)
     )
+
+
+def shared_query(audience: Audience, rules: AudienceRules, people: Sequence[int]) -> Select[Any]:
+    """The contacts `people` share with another guardian who carries them.
+
+    Only a carrier who may be asked: not forgotten, consent not refused, and
+    (for `not-answered`/`not-finished`) who has not answered on that phone already.
+    """
+    carrier = participants.alias("carrier")
+    return (
+        select(
+            shared_contacts.c.participant_id.label("person"),
+            carrier.c.id.label("carrier"),
+            carrier.c.language,
+            contacts.c.id.label("contact_id"),
+            contacts.c.channel,
+            contacts.c.address,
+            contacts.c.opted_out_at,
+            contacts.c.invalid_at,
+            contacts.c.last_inbound_at,
+        )
+        .join(contacts, contacts.c.id == shared_contacts.c.contact_id)
+        .join(carrier, carrier.c.id == contacts.c.participant_id)
+        .where(
+            shared_contacts.c.participant_id.in_(people),
+            contacts.c.channel.in_(_channels(audience, rules)),
+            carrier.c.forgotten_at.is_(None),
+            or_(carrier.c.consent.is_(None), carrier.c.consent.is_(True)),
+            *_not_done(audience, carrier.c.id),
+        )
+        .order_by(shared_contacts.c.participant_id, contacts.c.id)
+    )
+
+
+# People are resolved this many at a time: their own contacts streamed, the
+# phones some of them share looked up in one query.
+_CHUNK = 2000
 
 
 def recipients(
@@ -305,22 +363,34 @@ def recipients(
     after: int = 0,
     limit: int | None = None,
     only: Sequence[int] | None = None,
+    seen: set[int] | None = None,
 ) -> Iterator[Recipient]:
     """Every person of the audience in participant-id order, with the contact to use.
 
-    `after`/`limit` select a slice by participant id (how broadcasts enqueue
-    in batches); rows are streamed, never all loaded.
+    A person with no contact of their own on the channels in use is reached
+    on a phone they share with a guardian of their household who carries it.
+    Each contact is used once: a second person it would reach is `Reach.SHARED`.
+    `seen` holds the contacts used so far (pass the same set to every slice of
+    one broadcast). `after`/`limit` select a slice by participant id (how
+    broadcasts enqueue in batches); rows are streamed, never all loaded.
     """
+    used = seen if seen is not None else set()
     query = audience_query(audience, rules, after=after, limit=limit, only=only)
-    result = connection.execute(query, execution_options={"yield_per": 2000})
+    result = connection.execute(query, execution_options={"yield_per": _CHUNK})
+    chunk: list[list[Any]] = []
     current: list[Any] = []
     for row in result:
         if current and current[0].id != row.id:
-            yield _choose(current, rules.default_language)
+            chunk.append(current)
             current = []
+            if len(chunk) >= _CHUNK:
+                yield from _resolve(connection, audience, rules, chunk, used)
+                chunk = []
         current.append(row)
     if current:
-        yield _choose(current, rules.default_language)
+        chunk.append(current)
+    if chunk:
+        yield from _resolve(connection, audience, rules, chunk, used)
 
 
 def count(connection: Connection, audience: Audience, rules: AudienceRules) -> AudienceCounts:
@@ -329,6 +399,31 @@ def count(connection: Connection, audience: Audience, rules: AudienceRules) -> A
     for recipient in recipients(connection, audience, rules):
         counts.add(recipient)
     return counts
+
+
+def _resolve(
+    connection: Connection,
+    audience: Audience,
+    rules: AudienceRules,
+    people: list[list[Any]],
+    used: set[int],
+) -> Iterator[Recipient]:
+    chosen = [_choose(rows, rules.default_language) for rows in people]
+    lacking = [r.participant_id for r in chosen if r.reach is Reach.UNREACHABLE]
+    shared: dict[int, list[Any]] = {}
+    if lacking:
+        for row in connection.execute(shared_query(audience, rules, lacking)):
+            shared.setdefault(row.person, []).append(row)
+    for recipient in chosen:
+        if recipient.participant_id in shared:
+            recipient = _through(recipient, shared[recipient.participant_id], rules)
+        contact = recipient.contact_id
+        if recipient.reach is Reach.SEND and contact is not None:
+            if contact in used:
+                recipient = replace(recipient, reach=Reach.SHARED)
+            else:
+                used.add(contact)
+        yield recipient
 
 
 def _choose(rows: list[Any], default_language: str) -> Recipient:
@@ -349,6 +444,25 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
     if any(r.contact_id is not None and r.opted_out_at is not None for r in rows):
         return Recipient(first.id, language, Reach.OPTED_OUT)
     return Recipient(first.id, language, Reach.UNREACHABLE)
+
+
+def _through(recipient: Recipient, rows: list[Any], rules: AudienceRules) -> Recipient:
+    """A person without a contact of their own, reached on a phone they share."""
+    usable = [r for r in rows if r.opted_out_at is None and r.invalid_at is None]
+    if usable:
+        best = min(usable, key=_preference)
+        return Recipient(
+            best.carrier,
+            best.language or rules.default_language,
+            Reach.SEND,
+            best.contact_id,
+            Channel(best.channel),
+            best.address,
+            person_id=recipient.participant_id,
+        )
+    if any(r.opted_out_at is not None for r in rows):
+        return replace(recipient, reach=Reach.OPTED_OUT)
+    return recipient
 
 
 def _preference(row: Any) -> tuple[int, float, int, int]:

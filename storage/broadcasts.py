@@ -107,7 +107,7 @@ class EnqueueBatch:
         self._introduced = introduced
         self._places = dict(places or {})
         self.outcome = BatchOutcome(
-            last_participant=max((r.participant_id for r in recipients_), default=0)
+            last_participant=max((r.person for r in recipients_), default=0)
         )
         self._messages: list[_Message] = []
         self._starts: dict[int, _Start] = {}
@@ -122,6 +122,8 @@ class EnqueueBatch:
                     self.outcome.unreachable += 1
                 case Reach.DECLINED:
                     self.outcome.declined += 1
+                case Reach.SHARED:
+                    self.outcome.shared += 1
                 case _:
                     pass
 
@@ -653,14 +655,19 @@ class BroadcastStore:
         """
         total = BatchOutcome()
         after = 0
+        # The contacts this walk has reached: one message each, however many people
+        # (a restart forgets them; the dedup keys still hold).
+        seen: set[int] = set()
         while stop is None or not stop():
             with self.engine.begin() as connection:
                 found = list(
-                    recipients(connection, audience, rules, after=after, limit=size, only=only)
+                    recipients(
+                        connection, audience, rules, after=after, limit=size, only=only, seen=seen
+                    )
                 )
                 if not found:
                     break
-                reachable = sorted(r.participant_id for r in found if r.reach is Reach.SEND)
+                reachable = sorted({r.participant_id for r in found if r.reach is Reach.SEND})
                 states = self._lock_and_load(connection, reachable)
                 introduced = _introduced(
                     connection, [r.contact_id for r in found if r.contact_id is not None]

@@ -206,6 +206,8 @@ def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
     table.add_row("people matching", str(counts.people))
     channels = ", ".join(f"{c} {n}" for c, n in sorted(counts.by_channel.items()))
     table.add_row("will be sent", f"{counts.reachable} ({channels})")
+    if counts.shared:
+        table.add_row("on a phone already counted", f"{counts.shared} (one message per phone)")
     table.add_row("opted out", str(counts.opted_out))
     table.add_row("unreachable", str(counts.unreachable))
     table.add_row("declined", str(counts.declined))

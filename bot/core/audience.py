@@ -63,6 +63,8 @@ class Reach(StrEnum):
     OPTED_OUT = "opted_out"
     UNREACHABLE = "unreachable"
     DECLINED = "declined"
+    # Reached by a message to a contact another person of the audience is reached on.
+    SHARED = "shared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,13 @@ class AudienceRules:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One person of an audience and the contact a message would go to (if any)."""
+    """One person of an audience and the contact a message would go to (if any).
+
+    `participant_id` is whose conversation the message carries. A guardian with
+    no contact of their own is reached on a phone they share with another
+    guardian of their household: then `participant_id` is the one who carries
+    that phone and `person_id` the guardian the filter matched.
+    """
 
     participant_id: int
     language: str
@@ -185,6 +193,12 @@ class Recipient:
     contact_id: int | None = None
     channel: Channel | None = None
     address: str | None = None
+    person_id: int | None = None
+
+    @property
+    def person(self) -> int:
+        """The person the filter matched (the order audiences are walked in)."""
+        return self.person_id if self.person_id is not None else self.participant_id
 
 
 @dataclass
@@ -193,6 +207,8 @@ class AudienceCounts:
 
     people: int = 0
     reachable: int = 0
+    # People reached by a message to a contact counted in `reachable` already.
+    shared: int = 0
     opted_out: int = 0
     unreachable: int = 0
     declined: int = 0
@@ -213,6 +229,8 @@ class AudienceCounts:
                 self.unreachable += 1
             case Reach.DECLINED:
                 self.declined += 1
+            case Reach.SHARED:
+                self.shared += 1
 
 
 # -- parsing -------------------------------------------------------------------

@@ -105,13 +105,23 @@ class BatchOutcome:
     queued: int = 0
     waiting: int = 0
     skipped: int = 0
+    # People reached by another person's message to a contact they share.
+    shared: int = 0
     opted_out: int = 0
     unreachable: int = 0
     declined: int = 0
     last_participant: int = 0
 
     def merge(self, other: BatchOutcome) -> None:
-        for name in ("people", "queued", "waiting", "skipped", "opted_out", "unreachable"):
+        for name in (
+            "people",
+            "queued",
+            "waiting",
+            "skipped",
+            "shared",
+            "opted_out",
+            "unreachable",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.declined += other.declined
         self.last_participant = max(self.last_participant, other.last_participant)
@@ -122,6 +132,7 @@ class BatchOutcome:
             "queued": self.queued,
             "waiting": self.waiting,
             "skipped": self.skipped,
+            "shared": self.shared,
             "opted_out": self.opted_out,
             "unreachable": self.unreachable,
             "declined": self.declined,

@@ -45,7 +45,7 @@ from bot.core.state import (
 from bot.core.texts import language_name, text
 from bot.core.urgency import assess
 
-__all__ = ["Activities", "invite", "step"]
+__all__ = ["Activities", "invite", "school_heading", "step"]
 
 # district.yaml `first_activity: none`: a family who signs up starts nothing by itself.
 NO_FIRST_ACTIVITY = "none"
@@ -432,12 +432,22 @@ def _start(turn: _Turn, activity: Activity, activities: Activities | None = None
         pending=tuple(k for k in turn.state.pending if k != activity.key),
     )
     turn.events.append(Event(EventKind.ACTIVITY_STARTED, activity=activity.key))
+    if activity.school is not None:
+        # A family with children at two schools gets both rounds: say whose this is.
+        turn.replies.append(Reply(school_heading(turn.program, activity.school, turn.language)))
     if activity.intro is not None:
         turn.replies.append(Reply(activity.intro.get(turn.language, activity.default_language)))
     if activity.exchange is not None:
         _ask_for_idea(turn, activity)
         return
     _advance(turn, activity, None, activities or Activities(current=activity))
+
+
+def school_heading(program: Program, school: str, language: str) -> str:
+    """The line that opens a school's own round or update: which school it is for."""
+    found = next((s for s in program.schools if s.code == school), None)
+    name = found.name_in(language) if found is not None else school
+    return text("round_for_school", language, school=name)
 
 
 def _start_next(turn: _Turn, activities: Activities, *, fallback: bool) -> None:

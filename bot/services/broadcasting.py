@@ -47,7 +47,7 @@ from bot.core.quiet_hours import QuietHours
 from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments
 from bot.core.state import ParticipantState, Program, Step
-from bot.core.step import invite
+from bot.core.step import invite, school_heading
 from bot.core.texts import text as system_text
 from bot.errors import ActivityError, EngageError
 from bot.ports import BroadcastStorage, EnqueueBatch
@@ -122,6 +122,7 @@ class Plan:
             "audience": str(self.audience),
             "people": self.counts.people,
             "reachable": self.counts.reachable,
+            "shared": self.counts.shared,
             "opted_out": self.counts.opted_out,
             "unreachable": self.counts.unreachable,
             "declined": self.counts.declined,
@@ -653,9 +654,12 @@ class Broadcasting:
             for text in (activity.intro, activity.closing)
             if text is not None
         ]
-        return "\n\n".join(p for p in parts if p) or activity.title.get(
+        body = "\n\n".join(p for p in parts if p) or activity.title.get(
             language, activity.default_language
         )
+        if activity.school is None:
+            return body
+        return f"{school_heading(self.program, activity.school, language)}\n\n{body}"
 
     # -- activities ----------------------------------------------------------------
 
