@@ -19,7 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 from bot.authoring.activities import parse_activity
 from bot.authoring.district import DistrictConfig, load_district_file
 from bot.authoring.inbox_config import promise_for, routing_for
-from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules
+from bot.core.audience import CHANNEL_PREFERENCE, AudienceRules, Group
 from bot.core.detection import LanguageDetector, build_detector
 from bot.core.formats import ExportFormat
 from bot.core.inbox_report import InboxReport, inbox_report
@@ -407,7 +407,28 @@ def build_broadcasting(runtime: Runtime, *, preview: bool = False) -> Broadcasti
         reminder_delay=delay,
     )
     store = BroadcastStore(runtime.engine)
-    return Broadcasting(store, runtime.program, rules, policy, parse_activity, utcnow)
+    return Broadcasting(
+        store,
+        runtime.program,
+        rules,
+        policy,
+        parse_activity,
+        utcnow,
+        flagged=_under_represented(runtime.engine),
+    )
+
+
+def _under_represented(engine: Engine) -> Callable[[str | None], list[Group]]:
+    """The groups the representation check flags now, for the `under-represented` audience."""
+
+    def flagged(activity: str | None) -> list[Group]:
+        # pandas, only when someone asks for it: `engage --help` stays quick.
+        from bot.synthesis.representation import under_represented_groups
+        from storage.representation import SqlRepresentation
+
+        return under_represented_groups(SqlRepresentation(engine), activity)
+
+    return flagged
 
 
 def database_runner(runtime: Runtime) -> RunDb:

@@ -469,12 +469,15 @@ class HeardCounts:
     """Enrolled people and respondents per group, as the store counts them.
 
     `respondents` holds every group some respondent belongs to, enrolled or
-    not; `unknown` counts respondents whose school, language or role is unknown.
+    not, counting each household once per group; `unknown` counts respondents
+    whose school, language or role is unknown.
     """
 
     enrolled: Mapping[Group, int]
     respondents: Mapping[Group, int]
     unknown: int = 0
+    # The school a school's own round is measured in (its enrollment only); None: district.
+    school: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,17 +35,20 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.audience import (
+    ANY_ACTIVITY,
     CHANNEL_PREFERENCE,
     SEGMENT_NAME,
     Audience,
     AudienceCounts,
     AudienceError,
     AudienceRules,
+    Group,
     Reach,
     Recipient,
     parse_audience,
@@ -53,6 +56,7 @@ from bot.core.audience import (
 from bot.core.messages import Channel
 from storage import models
 from storage.activities import audit_in
+from storage.households import ties
 
 __all__ = [
     "audience_query",
@@ -132,7 +136,25 @@ def resolve_audience(connection: Connection, text: str, rules: AudienceRules) ->
         if channel not in rules.channels:
             enabled = ", ".join(c.value for c in rules.channels) or "none"
             problems.append(f"channel {channel.value!r} is not turned on here (on: {enabled})")
-    keys = {*audience.not_answered, *audience.not_finished, *audience.took_part}
+    resolved_groups = []
+    for group in audience.groups:
+        code = school_codes.get(_fold(group.school))
+        in_language = language_codes.get(group.language.lower())
+        where = f"group={group.school}/{group.language}/{group.role}"
+        if code is None:
+            problems.append(f"{where}: unknown school {group.school!r}")
+        elif in_language is None:
+            problems.append(f"{where}: {group.language!r} is not a district language")
+        elif group.role not in rules.roles:
+            problems.append(f"{where}: {group.role!r} is not a role")
+        else:
+            resolved_groups.append(Group(code, in_language, group.role))
+    keys = {
+        *audience.not_answered,
+        *audience.not_finished,
+        *audience.took_part,
+        *(k for k in audience.under_represented if k != ANY_ACTIVITY),
+    }
     if keys:
         stored_keys = set(
             connection.execute(
@@ -147,6 +169,7 @@ def resolve_audience(connection: Connection, text: str, rules: AudienceRules) ->
         audience,
         schools=tuple(dict.fromkeys(resolved_schools)),
         languages=tuple(dict.fromkeys(resolved_languages)),
+        groups=tuple(dict.fromkeys(resolved_groups)),
     )
 
 
@@ -194,6 +217,8 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
     if audience.languages:
         language = func.coalesce(participants.c.language, default_language)
         where.append(language.in_(audience.languages))
+    if audience.groups:
+        where.append(_in_groups(audience.groups, default_language))
     where.extend(_not_done(audience, participants.c.id))
     for key in audience.took_part:
         where.append(
@@ -219,6 +244,20 @@ def _conditions(audience: Audience, default_language: str) -> list[ColumnElement
             )
         )
     return where
+
+
+def _in_groups(groups: Sequence[Group], default_language: str) -> ColumnElement[bool]:
+    """SQL: the participant is of one of `groups`: tied to its school, in its language and role."""
+    tie = ties()
+    language = func.coalesce(participants.c.language, default_language)
+    return exists(
+        select(tie.c.participant_id).where(
+            tie.c.participant_id == participants.c.id,
+            tuple_(tie.c.school, language, participants.c.role).in_(
+                [(g.school, g.language, g.role) for g in groups]
+            ),
+        )
+    )
 
 
 def _not_done(audience: Audience, person: ColumnElement[int]) -> list[ColumnElement[bool]]:

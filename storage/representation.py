@@ -1,8 +1,11 @@
 """The counts behind the representation check, and follow-up plans, in SQL.
 
 The rule itself (the four-fifths rule, the tables) is `bot.synthesis.representation`.
-A respondent is a participant with at least one answered question (of the
-activity, or of any activity).
+A respondent is a household (or a person outside any household) with at least
+one answered question (of the activity, or of any activity), counted once in
+each school its conversation saw: a school's round its own school, a district
+activity every school of the household. A school's round is compared with its
+own school's enrollment only.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ participants = models.table(models.Participant)
 responses = models.table(models.Response)
 activities = models.table(models.Activity)
 contacts = models.table(models.Contact)
+conversations = models.table(models.Conversation)
 audit = models.table(models.AuditEntry)
 
 FOLLOW_UP_ACTION = "follow_up.planned"
@@ -41,6 +45,18 @@ def _activity_ids(connection: Connection, activity_key: str) -> list[int]:
     if not ids:
         raise RepresentationError(f"no activity named {activity_key!r}: see `engage activity list`")
     return ids
+
+
+def _scope(connection: Connection, activity_key: str) -> str | None:
+    """The school an activity's newest version belongs to (None: the district's)."""
+    _activity_ids(connection, activity_key)
+    school: str | None = connection.execute(
+        select(activities.c.school)
+        .where(activities.c.key == activity_key)
+        .order_by(activities.c.version.desc())
+        .limit(1)
+    ).scalar()
+    return school
 
 
 def group_condition(groups: Sequence[Group]) -> ColumnElement[bool]:
@@ -64,44 +80,72 @@ class SqlRepresentation:
 
     def heard(self, activity_key: str | None) -> HeardCounts:
         with self.engine.connect() as connection:
-            figures = connection.execute(
-                select(
-                    enrollment.c.school,
-                    enrollment.c.language,
-                    enrollment.c.role,
-                    enrollment.c.count.label("enrolled"),
-                )
-            ).all()
-            if not figures:
+            school = _scope(connection, activity_key) if activity_key is not None else None
+            figures = select(
+                enrollment.c.school,
+                enrollment.c.language,
+                enrollment.c.role,
+                enrollment.c.count.label("enrolled"),
+            )
+            if not connection.execute(figures.limit(1)).first():
                 raise RepresentationError(
                     "no enrollment figures: import them with `engage enrollment import FILE`"
                 )
+            if school is not None:
+                figures = figures.where(enrollment.c.school == school)
+            enrolled = {
+                Group(f.school, f.language, f.role): int(f.enrolled)
+                for f in connection.execute(figures)
+            }
             answered: Any = responses.c.status == "answered"
             if activity_key is not None:
                 answered = and_(
                     answered, responses.c.activity_id.in_(_activity_ids(connection, activity_key))
                 )
-            who = select(responses.c.participant_id).where(answered).distinct().subquery()
-            tie = select(ties()).distinct().subquery()
-            counted = connection.execute(
+            heard_in = select(responses.c.conversation_id).where(answered).distinct().subquery()
+            rows = connection.execute(
                 select(
-                    tie.c.school,
+                    conversations.c.participant_id,
+                    conversations.c.household_id,
+                    conversations.c.schools,
                     participants.c.language,
                     participants.c.role,
-                    func.count(func.distinct(participants.c.id)).label("respondents"),
                 )
-                .join(who, who.c.participant_id == participants.c.id)
-                .outerjoin(tie, tie.c.participant_id == participants.c.id)
-                .group_by(tie.c.school, participants.c.language, participants.c.role)
+                .join(heard_in, heard_in.c.conversation_id == conversations.c.id)
+                .join(participants, participants.c.id == conversations.c.participant_id)
             ).all()
-        heard = {
-            Group(r.school, r.language, r.role): int(r.respondents)
-            for r in counted
-            if r.school and r.language and r.role
-        }
-        unknown = sum(int(r.respondents) for r in counted) - sum(heard.values())
-        enrolled = {Group(f.school, f.language, f.role): int(f.enrolled) for f in figures}
-        return HeardCounts(enrolled, heard, unknown)
+            # Conversations from before households recorded no schools: the person's own.
+            unrecorded = {r.participant_id for r in rows if not r.schools}
+            current: dict[int, set[str]] = {}
+            if unrecorded:
+                tie = ties()
+                for pid, tied in connection.execute(
+                    select(tie.c.participant_id, tie.c.school).where(
+                        tie.c.participant_id.in_(unrecorded)
+                    )
+                ):
+                    current.setdefault(pid, set()).add(tied)
+        # A household is heard once per school (and language and role), however many of
+        # its guardians answered and however many children it has there.
+        households: dict[Group, set[tuple[str, int]]] = {}
+        unknown: set[tuple[str, int]] = set()
+        for row in rows:
+            home = (
+                ("h", row.household_id)
+                if row.household_id is not None
+                else ("p", row.participant_id)
+            )
+            schools = set(row.schools or ()) or current.get(row.participant_id, set())
+            if school is not None:
+                schools &= {school}
+            if not schools or not row.language or not row.role:
+                unknown.add(home)
+                continue
+            for seen in schools:
+                households.setdefault(Group(seen, row.language, row.role), set()).add(home)
+        heard = {group: len(homes) for group, homes in households.items()}
+        counted = {home for homes in households.values() for home in homes}
+        return HeardCounts(enrolled, heard, len(unknown - counted), school=school)
 
     def follow_up_reach(self, groups: Sequence[Group], activity_key: str | None) -> int:
         """A contact we may message, consent not refused, not forgotten, and no answer to

@@ -81,7 +81,8 @@ def broadcast(
         typer.Option(
             "--to",
             help="Audience: role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,"
-            "not-answered=KEY,not-finished=KEY,segment=NAME, or all.",
+            "not-answered=KEY,not-finished=KEY,segment=NAME,group=SCHOOL/LANGUAGE/ROLE,"
+            "under-represented[=KEY], or all.",
         ),
     ] = None,
     at: Annotated[
@@ -110,6 +111,7 @@ def broadcast(
     Examples:
       engage broadcast family-priorities-2026 --to role=parent,school=lincoln-es
       engage broadcast draft-plan-feedback --to all --at 2026-09-14T18:00 --reminders 2
+      engage broadcast family-priorities-2026 --to under-represented=family-priorities-2026
       engage broadcast status 12 --watch
       engage broadcast pause 12
       engage broadcast resume 12

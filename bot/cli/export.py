@@ -216,21 +216,34 @@ def representation(
     report = measure_representation(store, activity)
     frame = report.frame(dimensions)
     table = Table(*dimensions, "enrolled", "respondents", "rate", "gap", "")
-    for record in frame.to_dict("records"):
+    records = frame.to_dict("records")
+    for record in records:
         rate = record["response_rate"]
+        shown = "—" if rate != rate else f"{rate:.1%}"
+        if record["respondents"] == 0 and record["enrolled"]:
+            shown = "nobody yet"
         table.add_row(
             *(str(record[d]) for d in dimensions),
             str(record["enrolled"]),
             str(record["respondents"]),
-            "—" if rate != rate else f"{rate:.0%}",
+            shown,
             str(record["gap"]),
             "under-represented" if record["under_represented"] else "",
         )
-    out.print(table)
+    flagged = sum(1 for record in records if record["under_represented"])
+    scope = f"{report.school}'s rate" if report.school else "District rate"
     out.print(
-        f"District rate {report.rate:.1%}; a group under {report.ratio:.0%} of it is "
-        f"under-represented: {len(report.under_represented)} group(s)."
+        f"{scope} {report.rate:.1%}; a group under {report.ratio:.0%} of it is "
+        f"under-represented: {flagged} of {len(records)} row(s) flagged."
     )
+    out.print(table)
+    if report.school:
+        out.print(f"{activity} is {report.school}'s own round: only its enrollment counts.")
+    if report.unmatched:
+        out.print(
+            f"{report.unmatched} respondent(s) have a school, language or role "
+            "not in the enrollment figures."
+        )
     if follow_up:
         if activity is None:
             raise EngageError("--follow-up needs the activity to invite people to")

@@ -4,10 +4,14 @@ Filter syntax (clauses are ANDed, `|` separates alternatives):
 
     role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,
     not-answered=family-priorities-2026,not-finished=draft-plan,segment=NAME,
-    took-part=belonging-ideas
+    took-part=belonging-ideas,
+    group=lincoln-es/es/parent|adams-ms/vi/parent,under-represented=ACTIVITY
 
 or `all` for everyone. Schools and languages may be given by code or name;
 `storage.audience` checks the names against the database and selects the people.
+`under-represented[=ACTIVITY]` stands for the groups the representation check
+flags (for ACTIVITY, or over every answer); the broadcasting service turns it
+into `group=` clauses (and `not-answered=ACTIVITY`) when the broadcast is planned.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bot.core.messages import Channel
 from bot.errors import EngageError
 
 __all__ = [
+    "ANY_ACTIVITY",
     "CHANNEL_PREFERENCE",
     "KEYS",
     "SEGMENT_NAME",
@@ -49,7 +54,11 @@ KEYS = (
     "not-finished",
     "took-part",
     "segment",
+    "group",
+    "under-represented",
 )
+# `under-represented` alone: flagged over every answer, not one activity's.
+ANY_ACTIVITY = "*"
 SEGMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _GRADES = {"kg": "K", "k": "K", "kindergarten": "K", "pk": "PK", "pre-k": "PK", "prek": "PK"}
 
@@ -81,6 +90,10 @@ class Audience:
     segments: tuple[str, ...] = ()
     # Answered, shared an idea in or reacted in each of these activities.
     took_part: tuple[str, ...] = ()
+    # (school, language, role) groups, any of which a person must belong to.
+    groups: tuple[Group, ...] = ()
+    # Activities whose under-represented groups are wanted (ANY_ACTIVITY: every answer).
+    under_represented: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         clauses = [
@@ -95,8 +108,13 @@ class Audience:
                 *(("not-finished", (key,)) for key in self.not_finished),
                 *(("took-part", (key,)) for key in self.took_part),
                 *(("segment", (name,)) for name in self.segments),
+                ("group", tuple(f"{g.school}/{g.language}/{g.role}" for g in self.groups)),
             )
             if values
+        ]
+        clauses += [
+            "under-represented" if key == ANY_ACTIVITY else f"under-represented={key}"
+            for key in self.under_represented
         ]
         return ",".join(clauses) or "all"
 
@@ -110,6 +128,7 @@ class Audience:
             "not_answered": list(self.not_answered),
             "not_finished": list(self.not_finished),
             "took_part": list(self.took_part),
+            "group": [[g.school, g.language, g.role] for g in self.groups],
         }
 
     @classmethod
@@ -123,6 +142,7 @@ class Audience:
             not_answered=tuple(data.get("not_answered", ())),
             not_finished=tuple(data.get("not_finished", ())),
             took_part=tuple(data.get("took_part", ())),
+            groups=tuple(Group(*g) for g in data.get("group", ())),
         )
 
     def narrowed(self, other: Audience) -> Audience:
@@ -144,6 +164,10 @@ class Audience:
             not_answered=tuple(dict.fromkeys((*self.not_answered, *other.not_answered))),
             not_finished=tuple(dict.fromkeys((*self.not_finished, *other.not_finished))),
             took_part=tuple(dict.fromkeys((*self.took_part, *other.took_part))),
+            groups=both(self.groups, other.groups),
+            under_represented=tuple(
+                dict.fromkeys((*self.under_represented, *other.under_represented))
+            ),
         )
 
     def is_impossible(self, original: Audience, other: Audience) -> bool:
@@ -154,6 +178,7 @@ class Audience:
             (self.languages, original.languages, other.languages),
             (self.channels, original.channels, other.channels),
             (self.grades, original.grades, other.grades),
+            (self.groups, original.groups, other.groups),
         )
         return any(not result and mine and theirs for result, mine, theirs in pairs)
 
@@ -251,6 +276,8 @@ def parse_audience(text: str) -> Audience:
     for clause in cleaned.split(","):
         key, sep, value = clause.partition("=")
         key = key.strip().lower().replace("_", "-")
+        if key == "under-represented" and not sep:
+            key, sep, value = key, "=", ANY_ACTIVITY
         if not sep:
             raise AudienceError(f"{clause.strip()!r} is not key=value (keys: {', '.join(KEYS)})")
         if key not in KEYS:
@@ -278,7 +305,18 @@ def parse_audience(text: str) -> Audience:
         not_finished=found.get("not-finished", ()),
         took_part=found.get("took-part", ()),
         segments=tuple(s.lower() for s in found.get("segment", ())),
+        groups=tuple(_group(value) for value in found.get("group", ())),
+        under_represented=found.get("under-represented", ()),
     )
+
+
+def _group(value: str) -> Group:
+    parts = [p.strip() for p in value.split("/")]
+    if len(parts) != 3 or not all(parts):
+        raise AudienceError(
+            f"group={value!r}: write school/language/role, like lincoln-es/es/parent"
+        )
+    return Group(parts[0], parts[1], parts[2].lower())
 
 
 def normal_grade(value: str) -> str:

@@ -20,16 +20,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.activity import Activity, ActivityKind, Localized
 from bot.core.audience import (
+    ANY_ACTIVITY,
     Audience,
     AudienceCounts,
     AudienceError,
     AudienceRules,
+    Group,
     Recipient,
 )
 from bot.core.broadcasts import (
@@ -65,6 +67,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Parse = Callable[[str, str], Activity]
+# The (school, language, role) groups under-represented in an activity (None: in every answer).
+Flagged = Callable[[str | None], Sequence[Group]]
 
 # A time this far in the past is a typo, not "now".
 PAST_TOLERANCE = timedelta(minutes=1)
@@ -179,7 +183,9 @@ class Broadcasting:
     """The organizer's broadcasts, against a store of them (the `BroadcastStorage` port).
 
     `parse` turns a stored activity's YAML into its definition; `rules` say
-    which languages, roles and channels filters may name.
+    which languages, roles and channels filters may name; `flagged` gives the
+    groups the representation check flags for an activity (None: over every
+    answer), for the `under-represented` audience.
     """
 
     def __init__(
@@ -190,6 +196,7 @@ class Broadcasting:
         policy: BroadcastPolicy,
         parse: Parse,
         clock: Callable[[], datetime],
+        flagged: Flagged | None = None,
     ) -> None:
         self.store = store
         self.program = program
@@ -197,6 +204,7 @@ class Broadcasting:
         self.policy = policy
         self.parse = parse
         self.clock = clock
+        self.flagged = flagged
         self._definitions: dict[int, Activity] = {}
 
     # -- planning ------------------------------------------------------------------
@@ -225,7 +233,7 @@ class Broadcasting:
                 "(or TELEGRAM_*, SLACK_*) as the workers have them"
             )
         activity_id, activity = self._activity(activity_key)
-        audience = self._within_school(self.store.resolve_audience(to, self.rules), activity)
+        audience = self._within_school(self.resolve(to), activity)
         counts = self.store.count(audience, self.rules)
         kind = _kind(activity)
         if counts.reachable == 0:
@@ -371,13 +379,48 @@ class Broadcasting:
 
     def save_segment(self, name: str, to: str, actor: str) -> tuple[bool, Audience]:
         """Save a filter under `name` for `segment=NAME`; (is new, the stored audience)."""
-        audience = self.store.resolve_audience(to, self.rules)
+        audience = self.resolve(to)
         created = self.store.save_segment(name.strip().lower(), audience, self.clock(), actor)
         return created, audience
 
     def preview(self, to: str) -> AudienceCounts:
         """The numbers of an audience, without an activity (`/engage stats`, `segment save`)."""
-        return self.store.count(self.store.resolve_audience(to, self.rules), self.rules)
+        return self.store.count(self.resolve(to), self.rules)
+
+    def resolve(self, to: str) -> Audience:
+        """A filter, checked, with `under-represented` turned into the groups flagged now.
+
+        `under-represented=ACTIVITY` reaches the people of every group the
+        representation check flags for ACTIVITY who have not answered it;
+        alone, the groups flagged over every answer. Raises AudienceError when
+        no group is flagged.
+        """
+        audience = self.store.resolve_audience(to, self.rules)
+        if not audience.under_represented:
+            return audience
+        if self.flagged is None:
+            raise AudienceError("the representation check is not available here")
+        groups: list[Group] = []
+        not_answered = list(audience.not_answered)
+        for key in audience.under_represented:
+            activity = None if key == ANY_ACTIVITY else key
+            found = list(self.flagged(activity))
+            if not found:
+                where = f"in {activity}" if activity else "in any answers so far"
+                raise AudienceError(f"no group is under-represented {where}")
+            groups += [g for g in found if g not in groups]
+            if activity is not None and activity not in not_answered:
+                not_answered.append(activity)
+        if audience.groups:
+            groups = [g for g in groups if g in audience.groups]
+            if not groups:
+                raise AudienceError("none of the groups named with group= is under-represented")
+        return replace(
+            audience,
+            groups=tuple(groups),
+            not_answered=tuple(not_answered),
+            under_represented=(),
+        )
 
     # -- running -------------------------------------------------------------------
 
@@ -698,16 +741,7 @@ class Broadcasting:
                 f"activity {activity.key!r} belongs to school {activity.school!r}; "
                 f"the filter names {', '.join(audience.schools)}"
             )
-        return Audience(
-            roles=audience.roles,
-            schools=(activity.school,),
-            languages=audience.languages,
-            channels=audience.channels,
-            grades=audience.grades,
-            not_answered=audience.not_answered,
-            not_finished=audience.not_finished,
-            took_part=audience.took_part,
-        )
+        return replace(audience, schools=(activity.school,), segments=())
 
     def _warnings(
         self, activity: Activity, counts: AudienceCounts, estimate: Estimate

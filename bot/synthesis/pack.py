@@ -793,7 +793,7 @@ def _charts(
                 f"{representation.rate:.0%} · {when}",
                 percent=True,
                 reference=representation.rate,
-                reference_label=f"district rate {representation.rate:.0%}",
+                reference_label=f"district rate {representation.rate:.1%}",
                 highlight=[bool(v) for v in table["under_represented"]],
                 note=note,
             )

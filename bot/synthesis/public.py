@@ -323,6 +323,13 @@ def _representation(sheets: Mapping[str, pd.DataFrame], threshold: int) -> dict[
             )
     hidden = d.protect(threshold)
     shown = marker(threshold)
+    # A row's gap adds up its groups' gaps, so it shows only when every group's counts do.
+    finest = REPRESENTATION["school_language_role"]
+    unsafe = [
+        r
+        for r in sheets["school_language_role"].to_dict("records")
+        if key("enrolled", r, finest) in hidden or key("respondents", r, finest) in hidden
+    ]
     safe = {}
     for name, dims in REPRESENTATION.items():
         frame = sheets[name].copy()
@@ -330,9 +337,14 @@ def _representation(sheets: Mapping[str, pd.DataFrame], threshold: int) -> dict[
         enrolled = [key("enrolled", r, dims) in hidden for r in records]
         people = [key("respondents", r, dims) in hidden for r in records]
         either = [a or b for a, b in zip(enrolled, people, strict=True)]
+        gaps = [
+            hide or any(all(u[n] == r[n] for n in dims) for u in unsafe)
+            for hide, r in zip(either, records, strict=True)
+        ]
         _hide(frame, "enrolled", enrolled, shown)
         _hide(frame, "respondents", people, shown)
-        for column in ("response_rate", "index", "gap"):
+        for column in ("response_rate", "index"):
             _hide(frame, column, either, shown)
+        _hide(frame, "gap", gaps, shown)
         safe[name] = frame
     return safe

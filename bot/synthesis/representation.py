@@ -1,7 +1,9 @@
 """Whose voices are missing: response rates against enrollment, per school × language × role.
 
 The rule (docs/synthesis.md): the district-wide rate R is respondents over
-enrollment across every enrolled group. A group (school, language, role) with
+enrollment across every enrolled group (a school's own round: every group of
+that school). A respondent is a household, counted once in each school it
+was heard for. A group (school, language, role) with
 n enrolled and r respondents is under-represented when r < ratio × R × n,
 that is when its response rate is below `ratio` (default 0.8, the
 "four-fifths rule") of the district's. A group nobody in which has answered
@@ -17,6 +19,7 @@ broadcast` audience filter per group.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +56,11 @@ class GroupFigures:
     def rate(self) -> float:
         return self.respondents / self.enrolled if self.enrolled else 0.0
 
+    @property
+    def gap(self) -> int:
+        """How many more respondents would bring the group to the district rate."""
+        return max(0, math.ceil(round(self.expected - self.respondents, 9)))
+
 
 @dataclass(frozen=True, slots=True)
 class Representation:
@@ -62,6 +70,8 @@ class Representation:
     ratio: float
     groups: tuple[GroupFigures, ...]
     unmatched: int
+    # A school's own round is measured against that school's enrollment only.
+    school: str | None = None
 
     @property
     def enrolled(self) -> int:
@@ -83,7 +93,8 @@ class Representation:
         """A table per `by` (a subset of school, language, role), biggest gaps first.
 
         A row is under-represented when any group in it is; `gap` is how many
-        more respondents it would take to reach the district-wide rate.
+        more respondents it would take to bring each of its groups to the
+        district-wide rate (a group above it does not make up for one below).
         """
         records = [
             {
@@ -93,6 +104,7 @@ class Representation:
                 "enrolled": g.enrolled,
                 "respondents": g.respondents,
                 "expected": g.expected,
+                "gap": g.gap,
                 "under_represented": g.under_represented,
             }
             for g in self.groups
@@ -107,20 +119,20 @@ class Representation:
                 "enrolled",
                 "respondents",
                 "expected",
+                "gap",
                 "under_represented",
             ],
         )
+        shown = ["enrolled", "respondents", "response_rate", "index", "gap"]
         if frame.empty:
-            return pd.DataFrame(
-                columns=columns
-                + ["enrolled", "respondents", "response_rate", "index", "gap", "under_represented"]
-            )
+            return pd.DataFrame(columns=columns + shown + ["under_represented"])
         grouped = (
             frame.groupby(columns, sort=True)
             .agg(
                 enrolled=("enrolled", "sum"),
                 respondents=("respondents", "sum"),
                 expected=("expected", "sum"),
+                gap=("gap", "sum"),
                 under_represented=("under_represented", "any"),
             )
             .reset_index()
@@ -131,15 +143,11 @@ class Representation:
         grouped["index"] = (grouped["respondents"] / grouped["expected"]).where(
             grouped["expected"] > 0
         )
-        grouped["gap"] = (grouped["expected"] - grouped["respondents"]).clip(lower=0).round()
         grouped["gap"] = grouped["gap"].astype("int64")
         grouped = grouped.sort_values(
             ["under_represented", "gap"] + columns, ascending=[False, False] + [True] * len(columns)
         ).reset_index(drop=True)
-        return grouped[
-            columns
-            + ["enrolled", "respondents", "response_rate", "index", "gap", "under_represented"]
-        ]
+        return grouped[columns + shown + ["under_represented"]]
 
 
 def judge(
@@ -166,7 +174,7 @@ def judge(
                 under_represented=n > 0 and r < ratio * expected,
             )
         )
-    return Representation(activity, ratio, tuple(groups), unmatched)
+    return Representation(activity, ratio, tuple(groups), unmatched, counts.school)
 
 
 def measure_representation(

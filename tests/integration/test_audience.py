@@ -220,6 +220,10 @@ def test_saved_segments_combine_with_the_rest_of_the_filter(district: Engine) ->
         ),
         ("not-answered=nope", "unknown activity 'nope'"),
         ("segment=nope", "unknown segment 'nope' (saved: none saved yet)"),
+        ("group=lincoln-es/es", "write school/language/role, like lincoln-es/es/parent"),
+        ("group=hogwarts/es/parent", "group=hogwarts/es/parent: unknown school 'hogwarts'"),
+        ("under-represented=nope", "unknown activity 'nope'"),
+        ("under-represented,under-represented=x", "under-represented is given twice"),
     ],
 )
 def test_bad_filters_say_what_is_wrong(district: Engine, text: str, message: str) -> None:
@@ -229,7 +233,18 @@ def test_bad_filters_say_what_is_wrong(district: Engine, text: str, message: str
 
 
 def test_the_canonical_form_round_trips() -> None:
-    text = "role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,not-answered=a"
+    text = (
+        "role=parent,school=lincoln-es,language=es|vi,channel=sms,grade=3,not-answered=a,"
+        "group=lincoln-es/es/parent|washington-ms/vi/parent"
+    )
     audience = parse_audience(text.replace("grade=3", "grade=03"))
     assert str(audience) == text
     assert Audience.from_json(audience.to_json()) == audience
+    assert str(parse_audience("under-represented,role=parent")) == "role=parent,under-represented"
+
+
+def test_groups_select_people_of_that_school_language_and_role(district: Engine) -> None:
+    assert external_ids(district, "group=lincoln-es/vi/parent|Washington Middle/en/parent") == [
+        ("2", "send"),
+        ("3", "opted_out"),
+    ]

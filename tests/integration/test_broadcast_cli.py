@@ -107,3 +107,30 @@ def test_bad_broadcasts_fail_with_one_line(run, args: tuple[str, ...], message: 
     result = run("broadcast", "family-priorities-2026", *args)
     assert result.exit_code != 0
     assert message in str(result.exception)
+
+
+def test_representation_rates_have_a_decimal_and_under_represented_is_an_audience(
+    run, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.round_data import enroll, seed_round
+
+    survey = seed_round(engine)
+    for n in range(3):
+        person = survey.person(school="lincoln-es", language="en", phone=f"+1312555020{n}")
+        survey.answer(person, "top", "safety", "1")
+    for n in range(4):
+        survey.person(school="adams-ms", language="es", phone=f"+1312555030{n}")
+    enroll(engine, {("lincoln-es", "en", "parent"): 40, ("adams-ms", "es", "parent"): 300})
+
+    report = run("representation", "priorities", "--by", "school")
+    assert report.exit_code == 0, report.output
+    said = " ".join(report.output.split())
+    assert "District rate 0.9%" in said
+    assert "under-represented: 1 of 2 row(s) flagged." in said
+    assert "7.5%" in said and "nobody yet" in said
+
+    plan = run("broadcast", "priorities", "--to", "under-represented=priorities", "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    said = " ".join(plan.output.split())
+    assert "group=adams-ms/es/parent" in said
+    assert "people matching 4" in said

@@ -49,3 +49,30 @@ def test_each_flagged_group_gets_one_broadcast_filter() -> None:
     assert follow_up_filters("priorities", [ADAMS_ES]) == (
         "school=adams-ms,language=es,role=parent,not-answered=priorities",
     )
+
+
+def test_a_flagged_group_shows_the_respondents_it_really_lacks() -> None:
+    # District rate 10/100; Adams students expect 0.4 and have none: flagged, one short.
+    counts = HeardCounts(enrolled={LINCOLN_EN: 96, ADAMS_STUDENTS: 4}, respondents={LINCOLN_EN: 10})
+    report = judge(None, counts)
+    (flagged,) = report.under_represented
+    assert (flagged.group, flagged.gap) == (ADAMS_STUDENTS, 1)
+
+
+def test_a_group_above_the_rate_does_not_hide_a_flagged_one_in_its_row() -> None:
+    # Adams: Spanish parents 12/40 (above 20%), Spanish students 0/10 (flagged, 2 short).
+    counts = HeardCounts(
+        enrolled={LINCOLN_EN: 50, ADAMS_ES: 40, ADAMS_STUDENTS: 10},
+        respondents={LINCOLN_EN: 8, ADAMS_ES: 12},
+    )
+    table = judge(None, counts).frame(("school", "language"))
+    adams = table[table["school"] == "adams-ms"].iloc[0]
+    assert bool(adams["under_represented"]) and adams["gap"] == 2
+    assert adams["respondents"] == 12 and adams["enrolled"] == 50
+
+
+def test_a_schools_own_round_keeps_its_school() -> None:
+    counts = HeardCounts(
+        enrolled={LINCOLN_EN: 10}, respondents={LINCOLN_EN: 1}, school="lincoln-es"
+    )
+    assert judge("lincoln-draft", counts).school == "lincoln-es"

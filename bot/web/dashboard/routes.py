@@ -403,13 +403,14 @@ def _representation(overview: Overview, csrf: str) -> str:
     for record in table.itertuples(index=False):
         flag = bool(record.under_represented)
         rate = record.response_rate if pd.notna(record.response_rate) else 0.0
+        shown_rate = "nobody yet" if record.respondents == 0 else f"{rate:.1%}"
         rows.append(
             f'<tr class="{"flag" if flag else ""}" data-group="{escape(record.school)}/'
             f'{escape(record.language)}"><td>{escape(record.school)}</td>'
             f"<td>{escape(record.language)}</td>"
             f'<td class="n">{record.enrolled:,}</td>'
             f'<td class="n" data-field="respondents">{record.respondents:,}</td>'
-            f'<td class="n">{rate:.0%}</td><td class="n">{record.gap:,}</td>'
+            f'<td class="n">{shown_rate}</td><td class="n">{record.gap:,}</td>'
             f"<td>{BADGE if flag else ''}</td></tr>"
         )
         bars.append((f"{record.school} · {record.language}", float(rate)))
@@ -418,7 +419,7 @@ def _representation(overview: Overview, csrf: str) -> str:
         bars,
         "Response rate by school and language",
         reference=report.rate,
-        reference_label=f"district {report.rate:.0%}",
+        reference_label=f"{report.school or 'district'} {report.rate:.1%}",
         percent=True,
         highlight=flags,
     )
