@@ -76,9 +76,12 @@ responses = models.table(models.Response)
 participants = models.table(models.Participant)
 activities = models.table(models.Activity)
 contacts = models.table(models.Contact)
+conversations = models.table(models.Conversation)
+households = models.table(models.Household)
 
 TIDY_COLUMNS = [
     "participant",
+    "household",
     "activity",
     "activity_version",
     "kind",
@@ -172,6 +175,7 @@ _FETCH = [
     "detected_language",
     "channel",
     "created_at",
+    "conversation_id",
 ]
 
 
@@ -205,7 +209,7 @@ def _responses_sql(connection: Connection, ids: Sequence[int]) -> str:
             table = "responses NOT INDEXED"
     return (
         "SELECT participant_id, activity_id, question, CAST(value AS TEXT), text, status, "
-        f"language, detected_language, channel, created_at FROM {table} "
+        f"language, detected_language, channel, created_at, conversation_id FROM {table} "
         f"WHERE activity_id IN ({marks}) ORDER BY id"
     )
 
@@ -270,6 +274,36 @@ def _participant_table(connection: Connection, include_contacts: bool) -> pd.Dat
             found.setdefault(row.participant_id, []).append(entry)
         frame[CONTACTS_COLUMN] = ["; ".join(found.get(int(i), [])) for i in frame.index]
     return frame
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a conversation recorded when its round started: the household and the
+    schools and grades it saw (None: recorded before households existed)."""
+
+    household_salt: str | None
+    school: str | None
+    grade: str | None
+
+
+def _conversation_table(connection: Connection, version_ids: Sequence[int]) -> dict[int, _Seen]:
+    """Each conversation of the activity: its household's salt, and school and grade as
+    `a;b` in school order (grades of the household's students there)."""
+    rows = connection.execute(
+        select(conversations.c.id, households.c.export_salt, conversations.c.schools)
+        .outerjoin(households, households.c.id == conversations.c.household_id)
+        .where(conversations.c.activity_id.in_(version_ids))
+    )
+    found: dict[int, _Seen] = {}
+    for conversation_id, salt, schools in rows:
+        if schools:
+            ordered = sorted(schools.items())
+            school = ";".join(code for code, _ in ordered)
+            grade = ";".join(g for _, grades in ordered for g in grades)
+            found[conversation_id] = _Seen(salt, school, grade)
+        else:
+            found[conversation_id] = _Seen(salt, None, None)
+    return found
 
 
 def _stream_rows(
@@ -367,12 +401,14 @@ class _Chunker:
         self,
         versions: list[Version],
         people: pd.DataFrame,
+        seen: dict[int, _Seen],
         secret: str,
         timezone: str,
         include_contacts: bool,
     ) -> None:
         self.versions = {v.id: v for v in versions}
         self.people = people
+        self.seen = seen
         self.secret = secret
         self.zone = ZoneInfo(timezone)
         self.timezone = timezone
@@ -385,6 +421,7 @@ class _Chunker:
         # The same keyed hash as participant_key(), without re-keying per person.
         self.keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
         self.questions: dict[tuple[int, str], tuple[str, str]] = {}
+        self.household_keys: dict[str, str] = {}
 
     def _key(self, participant_id: int) -> str:
         key = self.keys.get(participant_id)
@@ -392,6 +429,14 @@ class _Chunker:
             digest = self.keyed.copy()
             digest.update(str(self.salts[participant_id]).encode())
             key = self.keys[participant_id] = digest.hexdigest()[:16]
+        return key
+
+    def _household_key(self, salt: str) -> str:
+        key = self.household_keys.get(salt)
+        if key is None:
+            digest = self.keyed.copy()
+            digest.update(salt.encode())
+            key = self.household_keys[salt] = digest.hexdigest()[:16]
         return key
 
     def _question(self, activity_id: int, question_key: str) -> tuple[str, str]:
@@ -406,6 +451,41 @@ class _Chunker:
             )
             self.questions[(activity_id, question_key)] = found
         return found
+
+    def _as_the_round_saw(
+        self,
+        raw: dict[str, list[Any]],
+        id_codes: np.ndarray,
+        id_uniques: list[Any],
+        today: dict[str, list[Any]],
+        out: dict[str, pa.Array],
+    ) -> None:
+        """household, school and grade of each answer as its conversation recorded them.
+
+        A person outside any household is a household of their own (the key is
+        theirs); a conversation from before households were recorded shows the
+        person's schools today.
+        """
+        width = len(id_uniques)
+        pairs = np.asarray(raw["conversation_id"], dtype=np.int64) * width + id_codes
+        p_codes, p_uniques = _encode(pairs)
+        homes, schools, grades = [], [], []
+        for pair in p_uniques:
+            conversation, who = divmod(int(pair), width)
+            seen = self.seen.get(conversation)
+            if seen is not None and seen.household_salt is not None:
+                homes.append(self._household_key(seen.household_salt))
+            else:
+                homes.append(self._key(int(id_uniques[who])))
+            if seen is not None and seen.school is not None:
+                schools.append(seen.school)
+                grades.append(seen.grade or "")
+            else:
+                schools.append(today["school"][who])
+                grades.append(today["grade"][who])
+        out["household"] = _take(homes, p_codes)
+        out["school"] = _take(schools, p_codes)
+        out["grade"] = _take(grades, p_codes)
 
     def table(self, rows: Sequence[Sequence[Any]]) -> pa.Table:
         raw = dict(zip(_FETCH, (list(column) for column in zip(*rows, strict=True)), strict=True))
@@ -467,12 +547,15 @@ class _Chunker:
 
         where = self.people.index.get_indexer(pd.Index(id_uniques, dtype=np.int64))
         missing = where < 0
+        today: dict[str, list[Any]] = {}
         for column in ("role", "school", "grade") + (
             (CONTACTS_COLUMN,) if self.include_contacts else ()
         ):
             known = self.people[column].to_numpy(dtype=object)[where]
             known[missing] = ""
-            out[column] = _take(list(known), id_codes)
+            today[column] = list(known)
+            out[column] = _take(today[column], id_codes)
+        self._as_the_round_saw(raw, id_codes, id_uniques, today, out)
 
         received = pd.to_datetime(pd.Series(raw["created_at"]), format="ISO8601", utc=True)
         out["received_at"] = pa.array(received.dt.tz_convert(self.zone).dt.floor("s"))
@@ -492,7 +575,8 @@ def _iter_tables(
     with snapshot(engine) as connection:
         versions = activity_versions(connection, activity_key, parse)
         people = _participant_table(connection, include_contacts)
-        chunker = _Chunker(versions, people, secret, timezone, include_contacts)
+        seen = _conversation_table(connection, [v.id for v in versions])
+        chunker = _Chunker(versions, people, seen, secret, timezone, include_contacts)
         sql = _responses_sql(connection, [v.id for v in versions])
         for rows in _stream_rows(connection, sql, chunk_rows):
             yield chunker.table(rows)
@@ -551,6 +635,7 @@ def tidy_responses(
 
 WIDE_BASE_COLUMNS = [
     "participant",
+    "household",
     "activity",
     "kind",
     "round",
@@ -585,6 +670,7 @@ def wide_responses(tidy: pd.DataFrame, questions: Sequence[tuple[str, str]] = ()
     ordered = tidy.sort_values("received_at", kind="stable")
     grouped = ordered.groupby(group, sort=False)
     base = grouped.agg(
+        household=("household", "last"),
         kind=("kind", "last"),
         round=("round", "last"),
         scope_school=("scope_school", "last"),

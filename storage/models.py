@@ -97,6 +97,8 @@ class Household(Base):
 
     __tablename__ = "households"
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Random, like a participant's: exports print a keyed hash of it as the household key.
+    export_salt: Mapped[str | None] = mapped_column(String(32), default=new_export_salt)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 

@@ -133,8 +133,9 @@ def summarize(tidy: pd.DataFrame, versions: Sequence[Version]) -> dict[str, pd.D
     """summary.xlsx, one frame per sheet: questions, overall, by_school, by_role,
     by_language, scales, rankings.
 
-    Counts are of people (their latest answer to a question). Shares are of the
-    people who answered that question in that group; a multiple-choice share
+    Counts are of people (their latest answer to a question); `households` beside
+    `respondents` counts the households they answered from (two guardians of one
+    child are one). Shares are of the people who answered that question in that group; a multiple-choice share
     is of people who chose the option, so shares there add up to more than 1.
     """
     order = question_order(versions)
@@ -193,6 +194,7 @@ def _counts(
 ) -> pd.DataFrame:
     group = [dimension] if dimension else []
     respondents = answered.groupby([*group, "question"]).size()
+    households = answered.groupby([*group, "question"])["household"].nunique().to_dict()
     counts = chosen.groupby([*group, "question", "option"]).size().to_dict()
     rows = []
     for index, n in respondents.items():
@@ -209,10 +211,21 @@ def _counts(
                     "label": labels.get((question, option), option),
                     "count": count,
                     "respondents": int(n),
+                    "households": int(households.get(index, 0)),
                     "share": count / int(n),
                 }
             )
-    columns = [*group, "question", "type", "option", "label", "count", "respondents", "share"]
+    columns = [
+        *group,
+        "question",
+        "type",
+        "option",
+        "label",
+        "count",
+        "respondents",
+        "households",
+        "share",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     order = {key: i for i, key in enumerate(options)}
     return frame.sort_values(
@@ -843,6 +856,7 @@ def _readme(
     answers: int,
     people: int,
     when: str,
+    households: int | str,
     public: bool,
     threshold: int,
     timezone: str,
@@ -853,7 +867,8 @@ def _readme(
     lines = [
         f"# {title}: results",
         "",
-        f"Activity `{activity.key}`. {answers:,} answers from {people:,} people, "
+        f"Activity `{activity.key}`. {answers:,} answers from {people:,} people "
+        f"in {households if isinstance(households, str) else f'{households:,}'} households, "
         f"{when}. Made {generated_at} (times in {timezone}).",
         "",
     ]
@@ -1206,6 +1221,9 @@ def _build(
         folder, sheets, tidy, versions, representation, tables, timezone, public, threshold
     )
     files += [name for name, _ in charts]
+    homes: int | str = int(tidy["household"].nunique())
+    if public and isinstance(homes, int) and homes < threshold:
+        homes = marker(threshold)
     readme = _readme(
         newest,
         files,
@@ -1214,6 +1232,7 @@ def _build(
         answers=len(tidy),
         people=people,
         when=period(tidy["received_at"], timezone),
+        households=homes,
         public=public,
         threshold=threshold,
         timezone=timezone,
@@ -1225,6 +1244,7 @@ def _build(
         "generated_at": generated.isoformat(timespec="seconds"),
         "answers": len(tidy),
         "participants": people,
+        "households": homes,
         "public": public,
         "threshold": threshold,
         "files": ["README.md", *files],

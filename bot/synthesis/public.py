@@ -9,7 +9,9 @@ small cell in one sheet also hides what would give it away in another:
 - `overall`, `by_school`, `by_role`, `by_language`: the options of a
   single-choice, yes/no or scale question add up to its respondents in the
   group; the groups of each dimension add up to `overall`, for every option
-  count and for respondents.
+  count, for respondents and (where they do) for households. Households are
+  counts like respondents, equal to them when each household answered once,
+  and hidden wherever the respondents are.
 - `scales`: n is the respondents of the group; the sum of scores (n × mean)
   adds up across groups like n, and is the sum of each score times its count.
 - `rankings`: respondents are `overall`'s; times ranked are `overall`'s
@@ -97,6 +99,10 @@ class _Summary:
         return ("respondents", dimension, group, question)
 
     @staticmethod
+    def households(dimension: str, group: Hashable, question: str) -> tuple[Hashable, ...]:
+        return ("households", dimension, group, question)
+
+    @staticmethod
     def option(dimension: str, group: Hashable, question: str, option: str) -> tuple[Hashable, ...]:
         return ("count", dimension, group, question, option)
 
@@ -122,6 +128,11 @@ class _Summary:
                 group = row[dimension] if dimension != ALL else ALL
                 q, o = str(row["question"]), str(row["option"])
                 d.count(self.respondents(dimension, group, q), row["respondents"])
+                homes = self.households(dimension, group, q)
+                if homes not in d.values:
+                    d.count(homes, row["households"])
+                    # Equal to the respondents (one answer per household): hidden with them.
+                    d.same(homes, self.respondents(dimension, group, q))
                 d.count(self.option(dimension, group, q, o), row["count"])
             for keys, part in frame.groupby(
                 [dimension, "question"] if dimension != ALL else ["question"], sort=False
@@ -142,6 +153,10 @@ class _Summary:
                 d.add_up(
                     self.respondents(ALL, ALL, str(q)),
                     [self.respondents(dimension, g, str(q)) for g in groups],
+                )
+                d.add_up(
+                    self.households(ALL, ALL, str(q)),
+                    [self.households(dimension, g, str(q)) for g in groups],
                 )
                 for o in dict.fromkeys(part["option"]):
                     d.add_up(
@@ -227,7 +242,13 @@ class _Summary:
             )
             people = [self.respondents(dimension, g, q) in hidden for g, q, _ in rows]
             counts = [self.option(dimension, g, q, o) in hidden for g, q, o in rows]
+            homes = [
+                self.households(dimension, g, q) in hidden or hide
+                for (g, q, _), hide in zip(rows, people, strict=True)
+            ]
             _hide(frame, "respondents", people, shown)
+            # Never fewer hidden than the respondents: households are at most as many.
+            _hide(frame, "households", homes, shown)
             _hide(frame, "count", counts, shown)
             _hide(frame, "share", [a or b for a, b in zip(people, counts, strict=True)], shown)
         scales = safe["scales"]

@@ -187,3 +187,49 @@ def test_under_represented_with_nobody_flagged_is_refused(
     answer_all(district, broadcasting, "roosevelt-round", [ANA, MAI, ROSA, TOM])
     with pytest.raises(AudienceError, match="no group is under-represented in roosevelt-round"):
         broadcasting.plan("roosevelt-round", "under-represented=roosevelt-round")
+
+
+SECRET = "district-secret"
+
+
+def tidy(engine: Engine, key: str):  # type: ignore[no-untyped-def]
+    from storage.export import tidy_responses
+
+    frame = tidy_responses(engine, key, parse_activity, SECRET)
+    return frame.sort_values("received_at", kind="stable").reset_index(drop=True)
+
+
+def test_exports_show_the_household_and_the_school_and_grade_the_round_saw(
+    district: Engine, broadcasting: Broadcasting, tmp_path: Path
+) -> None:
+    from bot.synthesis.pack import summarize
+    from storage.export import activity_versions
+
+    answer_all(district, broadcasting, "roosevelt-round", [ANA, MAI, BINH])
+    answer_all(district, broadcasting, "priorities", [ANA])
+    # Next month Ana's son moves to Kennedy: the answers keep what the rounds saw.
+    moved = tmp_path / "november.csv"
+    moved.write_text(ROSTER.replace("1002,roosevelt-ms,7", "1002,kennedy-hs,9"), "utf-8")
+    rules = RosterRules(PROGRAM.languages, "en", PROGRAM.roles, SCHOOLS)
+    report = RosterImport(lambda: SqlRosterUnitOfWork(district), rules, lambda: NOW).run(moved)
+    assert report.changes[0].endswith("school roosevelt-ms → kennedy-hs, grade 7 → 9")
+
+    school_round = tidy(district, "roosevelt-round")
+    district_wide = tidy(district, "priorities")
+
+    assert list(school_round[["school", "grade"]].itertuples(index=False, name=None)) == [
+        ("roosevelt-ms", "7"),
+        ("roosevelt-ms", "6"),
+        ("roosevelt-ms", "6"),
+    ]
+    ana, mai, binh = school_round["household"]
+    assert mai == binh != ana
+    assert len(set(school_round["participant"])) == 3
+    assert list(district_wide[["school", "grade"]].itertuples(index=False, name=None)) == [
+        ("lincoln-es;roosevelt-ms", "2;7")
+    ]
+    assert district_wide["household"][0] == ana
+    with district.connect() as connection:
+        versions = activity_versions(connection, "roosevelt-round", parse_activity)
+    overall = summarize(school_round, versions)["overall"]
+    assert set(overall["respondents"]) == {3} and set(overall["households"]) == {2}

@@ -307,6 +307,14 @@ def test_no_hidden_count_of_a_public_pack_can_be_worked_out(
     # And what is safe to show is still shown.
     overall = pd.read_excel(folder / "summary.xlsx", sheet_name="overall")
     assert (overall["respondents"] == 34).all()
+    # Households (here one per person) hide with the respondents, and when small.
+    assert (overall["households"] == 34).all()
+    for sheet in ("by_school", "by_role", "by_language"):
+        frame = pd.read_excel(folder / "summary.xlsx", sheet_name=sheet).astype({"households": str})
+        hidden = frame["respondents"].astype(str) == HIDDEN
+        assert (frame.loc[hidden, "households"] == HIDDEN).all()
+        shown = frame.loc[~hidden, "households"].astype(int)
+        assert (shown >= 10).all()
 
 
 def test_the_attacker_finds_what_hiding_small_cells_alone_would_give_away(
