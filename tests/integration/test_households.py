@@ -200,3 +200,55 @@ def test_two_schools_files_make_one_household_of_a_family_in_both(
     )
     homes = households(district)
     assert homes["G1"] == homes["G9"] is not None
+
+
+def test_every_kind_of_bad_input_is_reported_and_the_good_rows_imported(
+    district: Engine, tmp_path: Path
+) -> None:
+    from bot.core.audience import Audience, AudienceRules, Reach
+    from bot.core.messages import Channel
+    from storage.audience import recipients
+
+    header = "Student ID,School,Grade,Guardian ID,Guardian Name,Relationship,Phone,Phone Type,Home Language,Contact Order\n"
+    body = (
+        header
+        + "1001,lincoln-es,2,G1,Ana Pérez,mother,(312) 555-0101,mobile,es,1\n"
+        + "1001,roosevelt-ms,7,G2,Luis Pérez,father,(312) 555-0102,mobile,es,2\n"
+        + "1002,lincoln-es,3,G3,Kim Lee,mother,555-12,,en,1\n"
+        + "1003,lincoln-es,3,G4,Sam Lee,father,(312) 555-0104,landline,en,1\n"
+        + "1004,lincoln-es,4,G5,Rosa Díaz,grandmother,,,es,1\n"
+        + "1005,hogwarts,4,G6,Tom Riddle,father,(312) 555-0106,,en,1\n"
+        # A school's front office, listed as the phone of 10,000 students' guardians.
+        + "".join(
+            f"F{n},kennedy-hs,{n % 4 + 9},GF{n},Guardian {n},guardian,(312) 555-0100,,en,1\n"
+            for n in range(10_000)
+        )
+    )
+    path = tmp_path / "sis.csv"
+    path.write_bytes(body.encode("cp1252"))
+
+    report = run(district, path)
+
+    assert [str(bad) for bad in report.bad] == [
+        f"{path}:3: school: student 1001 is at lincoln-es on line 2; a student is at one school",
+        f"{path}:4: phone: '555-12' is not a valid phone number (default region US)",
+        f"{path}:5: phone: '(312) 555-0104' is a landline (phone_type); it cannot receive texts",
+        f"{path}:6: phone: #G5 has no phone, Telegram or Slack id to reach them",
+        f"{path}:7: school: unknown school 'hogwarts'; see the schools in the district file",
+    ]
+    assert any("not UTF-8" in w or "Windows-1252" in w for w in report.warnings)
+    assert any(
+        w.startswith(
+            f"{path}:8: phone: +13125550100 stands for 10,000 students: a school's front office?"
+        )
+        for w in report.warnings
+    )
+    assert report.people_added == 10_001
+    p = models.table(models.Participant)
+    with district.connect() as connection:
+        names = dict(connection.execute(select(p.c.external_id, p.c.name)).all())
+        rules = AudienceRules(RULES.languages, "en", RULES.roles, (Channel.SMS,))
+        reach = [r.reach for r in recipients(connection, Audience(), rules)]
+    assert names["G1"] == "Ana Pérez"
+    # Ana is texted; the front office is not, for any of its 10,000 students' guardians.
+    assert reach.count(Reach.SEND) == 1 and reach.count(Reach.UNREACHABLE) == 10_000
