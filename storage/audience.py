@@ -357,8 +357,10 @@ def audience_query(
     )
 
 
-def shared_query(audience: Audience, rules: AudienceRules, people: Sequence[int]) -> Select[Any]:
-    """The contacts `people` share with another guardian who carries them.
+def shared_query(
+    audience: Audience, rules: AudienceRules, contact_ids: Sequence[int]
+) -> Select[Any]:
+    """The contacts `contact_ids` (shared with someone) and who carries each.
 
     Only a carrier who may be asked: not forgotten, consent not refused, and
     (for `not-answered`/`not-finished`) who has not answered on that phone already.
@@ -366,7 +368,6 @@ def shared_query(audience: Audience, rules: AudienceRules, people: Sequence[int]
     carrier = participants.alias("carrier")
     return (
         select(
-            shared_contacts.c.participant_id.label("person"),
             carrier.c.id.label("carrier"),
             carrier.c.language,
             contacts.c.id.label("contact_id"),
@@ -376,16 +377,14 @@ def shared_query(audience: Audience, rules: AudienceRules, people: Sequence[int]
             contacts.c.invalid_at,
             contacts.c.last_inbound_at,
         )
-        .join(contacts, contacts.c.id == shared_contacts.c.contact_id)
         .join(carrier, carrier.c.id == contacts.c.participant_id)
         .where(
-            shared_contacts.c.participant_id.in_(people),
+            contacts.c.id.in_(contact_ids),
             contacts.c.channel.in_(_channels(audience, rules)),
             carrier.c.forgotten_at.is_(None),
             or_(carrier.c.consent.is_(None), carrier.c.consent.is_(True)),
             *_not_done(audience, carrier.c.id),
         )
-        .order_by(shared_contacts.c.participant_id, contacts.c.id)
     )
 
 
@@ -451,8 +450,22 @@ def _resolve(
     lacking = [r.participant_id for r in chosen if r.reach is Reach.UNREACHABLE]
     shared: dict[int, list[Any]] = {}
     if lacking:
-        for row in connection.execute(shared_query(audience, rules, lacking)):
-            shared.setdefault(row.person, []).append(row)
+        # Two plain lookups by index: joined, SQLite's planner scans every contact.
+        pairs = connection.execute(
+            select(shared_contacts.c.participant_id, shared_contacts.c.contact_id).where(
+                shared_contacts.c.participant_id.in_(lacking)
+            )
+        ).all()
+        if pairs:
+            found = {
+                row.contact_id: row
+                for row in connection.execute(
+                    shared_query(audience, rules, sorted({c for _, c in pairs}))
+                )
+            }
+            for person, contact in sorted(pairs):
+                if contact in found:
+                    shared.setdefault(person, []).append(found[contact])
     for recipient in chosen:
         if recipient.participant_id in shared:
             recipient = _through(recipient, shared[recipient.participant_id], rules)

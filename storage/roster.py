@@ -12,7 +12,19 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from bot.core.audience import Group
@@ -537,15 +549,31 @@ class SqlRosterUnitOfWork:
 def _insert_returning(
     connection: Connection, table: Any, rows: Sequence[dict[str, Any]]
 ) -> list[int]:
-    """Insert many rows; their new ids, in the rows' order."""
-    ids: list[int] = []
-    for block in _chunks(rows, 5000):
-        ids.extend(
-            connection.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), block
-            ).scalars()
-        )
+    """Insert many rows; their new ids, in the rows' order.
+
+    The ids are taken first and the rows inserted with them: RETURNING in the
+    rows' order makes SQLAlchemy insert one row a statement on SQLite, which
+    costs a 200,000-row roster minutes.
+    """
+    if not rows:
+        return []
+    ids = _take_ids(connection, table, len(rows))
+    for block in _chunks(list(zip(rows, ids, strict=True)), 5000):
+        connection.execute(insert(table), [{**row, "id": new} for row, new in block])
     return ids
+
+
+def _take_ids(connection: Connection, table: Any, count: int) -> list[int]:
+    """`count` ids nobody else can take: from the table's sequence on PostgreSQL; on
+    SQLite after the largest, as this transaction holds the one write lock."""
+    if connection.dialect.name == "postgresql":
+        taken = connection.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": count},
+        ).scalars()
+        return sorted(int(i) for i in taken)
+    largest = connection.execute(select(func.max(table.c.id))).scalar() or 0
+    return list(range(largest + 1, largest + count + 1))
 
 
 def _update_many(

@@ -142,7 +142,12 @@ def merge_rows(
                 f"{max_students_per_phone} is the limit)"
             )
     roster.households = _households(roster)
-    roster.merges = [_describe(roster, household) for household in roster.households]
+    # Each guardian's students, once: looking them up per household would be quadratic.
+    students_of: dict[str, list[Student]] = {}
+    for known in roster.students.values():
+        for key in known.guardians:
+            students_of.setdefault(key, []).append(known)
+    roster.merges = [_describe(roster, household, students_of) for household in roster.households]
     roster.merges = [m for m in roster.merges if m]
     return roster
 
@@ -280,14 +285,15 @@ def _households(roster: Roster) -> list[tuple[str, ...]]:
     return [tuple(members) for members in groups.values()]
 
 
-def _describe(roster: Roster, household: Sequence[str]) -> str:
+def _describe(
+    roster: Roster, household: Sequence[str], students_of: Mapping[str, list[Student]]
+) -> str:
     guardians = [roster.guardians[key] for key in household]
     lines = sorted({line for g in guardians for line in g.lines})
     if len(lines) < 2:
         return ""
-    members = set(household)
-    students = [s for s in roster.students.values() if members.intersection(s.guardians)]
-    students.sort(key=lambda s: s.lines[0])
+    found = {id(s): s for key in household for s in students_of.get(key, ())}
+    students = sorted(found.values(), key=lambda s: s.lines[0])
     phones = {a for g in guardians for a in g.addresses if a not in roster.front_office}
     people = numbered(len(guardians), "guardian")
     if len(guardians) > 1 and len(phones) < len(guardians):
