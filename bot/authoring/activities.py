@@ -8,10 +8,12 @@ so that one run reports every problem, in file order:
    so a broken question does not hide the problems of the others;
 3. checks across fields: unique keys, skip logic that looks back at a real
    question and real options, texts in the default language, start keywords
-   that are not STOP or HELP, Telegram button data within 64 bytes.
+   that are not STOP or HELP, Telegram button data within 64 bytes, WhatsApp
+   templates whose variables the activity has in the template's language.
 
-`check_activity_file` adds warnings: missing translations, and questions that
-cost more than two SMS segments as the engine renders them.
+`check_activity_file` adds warnings: missing translations, questions that
+cost more than two SMS segments as the engine renders them, and district
+languages without a WhatsApp template when the activity declares some.
 
 The YAML reader (`read_source`, `read_yaml`, `validation_problems`) is shared
 with `bot.authoring.district`.
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeAlias, TypeVar, get_args
+from typing import Annotated, Any, Generic, Literal, TypeAlias, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -63,6 +65,7 @@ from bot.core.render import as_plain_text
 from bot.core.segments import SegmentCount, count_segments, smart_encode
 from bot.core.texts import text as system_text
 from bot.core.vocabulary import spoken_languages
+from bot.core.whatsapp import TEMPLATE_VARIABLES, WhatsAppTemplate
 from bot.errors import ActivityError
 
 __all__ = [
@@ -84,6 +87,8 @@ FieldPath: TypeAlias = tuple[str | int, ...]
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SLUG_PATTERN = re.compile(SLUG)
 LANGUAGE = r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
+# A Twilio Content SID: HX and 32 hex digits.
+CONTENT_SID = r"^HX[0-9a-fA-F]{32}$"
 ACTIVITY_KEY_LENGTH = 40
 KEY_LENGTH = 32
 # Telegram callback data; a choice's is `q:<activity>:<question>:<option>` (bot.core.prompts).
@@ -337,6 +342,11 @@ def _describe(item: ErrorDetails, path: FieldPath, root: type[BaseModel]) -> str
             school = path[-1:] in (("school",), ("code",))
             noun, like = ("school code", "lincoln-es") if school else ("key", "top-priority")
             return f"{_shown(value)} is not a {noun}: use lowercase letters, digits and dashes, like {like}"
+        case "string_pattern_mismatch" if ctx.get("pattern") == CONTENT_SID:
+            return (
+                f"{_shown(value)} is not a Content SID; copy the template's SID from Twilio "
+                "(HX and 32 letters and digits)"
+            )
         case "string_pattern_mismatch" if ctx.get("pattern") == LANGUAGE:
             return f"{_shown(value)} is not a language code; use a code like en, es or vi"
         case "string_too_short":
@@ -387,12 +397,16 @@ def _unknown_field(name: str, allowed: Sequence[str]) -> str:
 # The fields of the model found at `path` under `root`, for "did you mean".
 def _field_names(root: type[BaseModel], path: FieldPath) -> list[str]:
     model: type[BaseModel] | None = root
+    keyed = False  # the next part is a mapping's key (a language), not a field
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         if model is None or part not in model.model_fields:
             return []
-        model = _model_in(model.model_fields[part].annotation)
+        annotation = model.model_fields[part].annotation
+        keyed = any(get_origin(a) is dict for a in (annotation, *get_args(annotation)))
+        model = _model_in(annotation)
     return list(model.model_fields) if model is not None else []
 
 
@@ -482,6 +496,11 @@ EXCHANGE_FIELDS = (
 MAX_REACTIONS = 50
 
 
+class TemplateFields(_Fields):
+    content_sid: Annotated[str, StringConstraints(strip_whitespace=True, pattern=CONTENT_SID)]
+    variables: Words = Field(default_factory=list)
+
+
 class ActivityFields(_Fields):
     key: Annotated[str, StringConstraints(pattern=SLUG, max_length=ACTIVITY_KEY_LENGTH)]
     kind: ActivityKind
@@ -496,6 +515,7 @@ class ActivityFields(_Fields):
     ) = None
     start_keywords: Words = Field(default_factory=list)
     school: Annotated[str, StringConstraints(pattern=SLUG, max_length=64)] | None = None
+    whatsapp_templates: dict[LanguageCode, TemplateFields] | None = None
     # Each question is validated on its own (QuestionFields), so one bad question
     # does not hide the problems of the others.
     questions: Annotated[list[Any], BeforeValidator(lambda v: [] if v is None else v)] = Field(
@@ -680,6 +700,39 @@ class _Checks:
             seen: dict[str, int] = {}
             for index, word in enumerate(header.start_keywords):
                 self.start_keyword(word, index, seen)
+        if self.header.usable("whatsapp_templates", "default_language", "title"):
+            for language, template in (header.whatsapp_templates or {}).items():
+                self.template(header, language, template)
+
+    def template(self, header: ActivityFields, language: str, template: TemplateFields) -> None:
+        """Every variable is one the activity has, in the template's language."""
+        path: FieldPath = ("whatsapp_templates", language)
+        default = header.default_language
+        if language not in authored_text(header.title, default):
+            self.problems.add(
+                path,
+                f"the activity has no '{language}' texts (its title has none), so no family "
+                f"would get this template; translate the activity or remove the template",
+            )
+            return
+        for index, name in enumerate(template.variables):
+            here = (*path, "variables", index)
+            if name not in TEMPLATE_VARIABLES:
+                self.problems.add(
+                    here,
+                    f"'{name}' is not a template variable; use {', '.join(TEMPLATE_VARIABLES)}",
+                )
+                continue
+            if name == "program" or not self.header.usable(name):
+                continue
+            value = getattr(header, name)
+            if value is None:
+                self.problems.add(here, f"the activity has no {name} to fill it with")
+            elif language not in authored_text(value, default):
+                self.problems.add(
+                    here,
+                    f"the {name} has no '{language}' text; the template would mix languages",
+                )
 
     def exchange(self, header: ActivityFields, has_questions: bool) -> None:
         if header.kind is not ActivityKind.EXCHANGE:
@@ -990,6 +1043,10 @@ def _build(
         default_language=default,
         extra=extra,
         exchange=exchange,
+        whatsapp_templates={
+            language: WhatsAppTemplate(t.content_sid, tuple(t.variables))
+            for language, t in (header.whatsapp_templates or {}).items()
+        },
     )
     return _Parsed(activity, document, tuple(texts))
 
@@ -1120,6 +1177,23 @@ def _warnings(
                     segments_over=FIRST_CONTACT_SEGMENTS_WARNED,
                 ):
                     warnings.add(opening, f"as a first message {problem}")
+    templates = activity.whatsapp_templates
+    if templates:
+        have = activity.title.languages()
+        for language in wanted:
+            if language in have and language not in templates:
+                warnings.add(
+                    ("whatsapp_templates",),
+                    f"no '{language}' template: WhatsApp families reading {language} who have "
+                    "not written in 24 hours cannot be sent this activity",
+                )
+        for language in templates:
+            if language not in wanted:
+                warnings.add(
+                    ("whatsapp_templates", language),
+                    f"'{language}' is not one of the district's languages "
+                    f"({', '.join(wanted)}); no family gets this template",
+                )
     return warnings.lines()
 
 

@@ -11,6 +11,8 @@ from datetime import date
 from enum import StrEnum
 
 from bot.core.ideas import Moderation
+from bot.core.messages import Template
+from bot.core.whatsapp import WhatsAppTemplate, fill_template
 
 __all__ = [
     "DEFAULT_REACTIONS",
@@ -168,9 +170,32 @@ class Activity:
     default_language: str = "en"
     extra: Mapping[str, object] = field(default_factory=dict)
     exchange: Exchange | None = None
+    # Approved WhatsApp templates by language, for messages outside the 24-hour window.
+    whatsapp_templates: Mapping[str, WhatsAppTemplate] = field(default_factory=dict)
 
     def question(self, key: str) -> Question | None:
         return next((q for q in self.questions if q.key == key), None)
+
+    def template_texts(self, language: str, program: str) -> dict[str, str]:
+        """What each WhatsApp template variable says in `language`, for this activity."""
+        values = {"program": program, "title": self.title.get(language, self.default_language)}
+        reminder = self.extra.get("reminder")
+        for name, text in (("intro", self.intro), ("reminder", reminder)):
+            if isinstance(text, Localized):
+                values[name] = text.get(language, self.default_language)
+        return values
+
+    def whatsapp_template(self, language: str, program: str) -> Template | None:
+        """The approved template to send in `language` outside the 24-hour window, filled;
+        None when the activity declares none in that language (or, for a language it
+        has no texts in, in its default language)."""
+        if language not in self.title.values:
+            # Families in a language the activity lacks read its default language.
+            language = self.default_language
+        declared = self.whatsapp_templates.get(language)
+        if declared is None:
+            return None
+        return fill_template(declared, self.template_texts(language, program))
 
     def languages(self) -> frozenset[str]:
         found: set[str] = set(self.title.languages())

@@ -5,23 +5,31 @@ last message; outside that window only a template the provider approved may
 go out, and a reply to it opens the window again. A question's options can be
 quick-reply buttons (up to 3, titles of up to 20 characters) or a list (up to
 10 items, titles of up to 24); beyond that the numbered text of SMS is used.
+
+An activity declares its approved templates per language (`WhatsAppTemplate`):
+a Content SID and, in order, the names of the texts that fill its `{{1}}`,
+`{{2}}` … (`TEMPLATE_VARIABLES`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.core.messages import Choice
+from bot.core.messages import Choice, Template
 
 __all__ = [
     "LIST_ITEMS",
     "LIST_TITLE",
     "QUICK_REPLIES",
     "QUICK_REPLY_TITLE",
+    "TEMPLATE_VARIABLES",
     "WINDOW",
     "Interactive",
+    "WhatsAppTemplate",
+    "fill_template",
     "interactive_kind",
     "is_window_open",
     "window_closes_at",
@@ -32,6 +40,15 @@ QUICK_REPLIES = 3
 QUICK_REPLY_TITLE = 20
 LIST_ITEMS = 10
 LIST_TITLE = 24
+
+
+# What a template's numbered placeholders may be filled with, and what each is.
+TEMPLATE_VARIABLES: Mapping[str, str] = {
+    "program": "the program's name (district.yaml)",
+    "title": "the activity's title",
+    "intro": "the activity's intro",
+    "reminder": "the activity's reminder text",
+}
 
 
 class Interactive(StrEnum):
@@ -59,3 +76,24 @@ def interactive_kind(choices: Sequence[Choice]) -> Interactive | None:
     if len(choices) <= LIST_ITEMS and all(len(c.label) <= LIST_TITLE for c in choices):
         return Interactive.LIST
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppTemplate:
+    """An approved WhatsApp template as an activity declares it for one language.
+
+    `variables` name, in placeholder order, the texts that fill `{{1}}`, `{{2}}` …
+    (keys of `TEMPLATE_VARIABLES`).
+    """
+
+    content_sid: str
+    variables: tuple[str, ...] = ()
+
+
+def fill_template(template: WhatsAppTemplate, values: Mapping[str, str]) -> Template:
+    """The template ready to send, its placeholders filled from `values` by name.
+
+    A name missing from `values` fills its placeholder with nothing rather than
+    failing a send; `engage activity validate` refuses such a file before then.
+    """
+    return Template(template.content_sid, tuple(values.get(n, "") for n in template.variables))

@@ -579,7 +579,8 @@ questions:
         "survey.yaml:3: title: needs a text in 'en', the default language",
         "survey.yaml:4: colour: unknown field; the fields here are key, kind, version, "
         "default_language, title, intro, closing, reminder, round, start_keywords, school, "
-        "questions, prompt, scope, seeds, reactions_per_participant, moderation, opens, closes",
+        "whatsapp_templates, questions, prompt, scope, seeds, reactions_per_participant, moderation, "
+        "opens, closes",
         "survey.yaml:5: start_keywords[0]: 'HELP' already means HELP; pick another word",
         "survey.yaml:10: questions[0].options: needs at least 2 options",
         "survey.yaml:12: questions[1].key: 'top' is already the key of questions[0]",
