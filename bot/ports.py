@@ -21,7 +21,7 @@ from bot.core.broadcasts import (
 from bot.core.consent import ConsentChange
 from bot.core.households import HouseholdGraph
 from bot.core.ideas import IdeaTally, Vote
-from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
+from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply, Template
 from bot.core.moderation import IdeaCard, KnownName
 from bot.core.places import Place
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
@@ -128,6 +128,11 @@ class OutboxRow:
     attempts: int
     # Where the family lives (`Place.key()`, from the roster), if known; else their number's.
     place: str | None = None
+    # WhatsApp: the template that may stand in for it outside the 24-hour window, whether
+    # it went already, and when the contact last wrote (the window's start).
+    template: Template | None = None
+    template_sent: bool = False
+    last_inbound_at: datetime | None = None
 
 
 class ExchangeUnitOfWork(Protocol):
@@ -240,6 +245,11 @@ class UnitOfWork(ExchangeUnitOfWork, Protocol):
         kind: OutboxKind,
         now: datetime,
     ) -> None: ...
+
+    def resume_after_template(self, contact_id: int, now: datetime) -> int:
+        """The contact wrote: messages waiting for an answer to their WhatsApp template
+        are due now; how many."""
+        ...
 
     def record_consent(
         self, sender: SenderRecord, change: ConsentChange, message_id: int | None, now: datetime
@@ -387,6 +397,13 @@ class Outbox(Protocol):
 
     def known_provider_ids(self, channel: Channel, provider_ids: Sequence[str]) -> set[str]:
         """Which of these provider ids are already recorded for a sent message."""
+        ...
+
+    def await_answer(
+        self, row: OutboxRow, provider_id: str, now: datetime, until: datetime
+    ) -> None:
+        """WhatsApp: the row's template went out (`provider_id`); the row itself waits,
+        until `until` at most, for the family's answer (`UnitOfWork.resume_after_template`)."""
         ...
 
     def mark_retry(
@@ -712,7 +729,10 @@ class EnqueueBatch(Protocol):
         *,
         start: tuple[int, ConversationState] | None = None,
         pending: tuple[str, ...] | None = None,
-    ) -> None: ...
+        template: Template | None = None,
+    ) -> None:
+        """Queue `reply`; `template` stands in for it on WhatsApp outside the 24-hour window."""
+        ...
 
     def set_pending(self, recipient: Recipient, pending: tuple[str, ...]) -> None: ...
 

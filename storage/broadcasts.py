@@ -34,7 +34,7 @@ from bot.core.broadcasts import (
     LoadedState,
     Progress,
 )
-from bot.core.messages import Reply
+from bot.core.messages import Reply, Template
 from bot.core.places import Place, place_of_number
 from bot.core.state import ConversationState
 from bot.ports import ActivityRow, OutboxKind, OutboxStatus
@@ -43,7 +43,7 @@ from storage.activities import audit_in
 from storage.audience import count, recipients, resolve_audience, save_segment
 from storage.households import activity_schools, conversation_schools, schools_of
 from storage.states import state_of, with_state
-from storage.unit_of_work import reply_to_row
+from storage.unit_of_work import reply_to_row, template_to_row
 from storage.withdrawals import withdraw_broadcasts
 
 __all__ = ["BroadcastStore", "EnqueueBatch", "dedup_key"]
@@ -72,6 +72,7 @@ class _Message:
     recipient: Recipient
     reply: Reply
     not_before: datetime
+    template: Template | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +154,13 @@ class EnqueueBatch:
         *,
         start: tuple[int, ConversationState] | None = None,
         pending: tuple[str, ...] | None = None,
+        template: Template | None = None,
     ) -> None:
-        """Queue `reply`; with it (only if the row is new) start a conversation, set pending."""
-        self._messages.append(_Message(recipient, reply, not_before))
+        """Queue `reply`; with it (only if the row is new) start a conversation, set pending.
+
+        `template` stands in for it on WhatsApp outside the 24-hour window.
+        """
+        self._messages.append(_Message(recipient, reply, not_before, template))
         if start is not None:
             activity_id, conversation = start
             self._starts[recipient.participant_id] = _Start(
@@ -250,6 +255,7 @@ class EnqueueBatch:
                 "place": self._places.get(m.recipient.participant_id),
                 "dedup_key": dedup_key(self.broadcast_id, m.recipient.contact_id or 0),
                 "created_at": self.now,
+                "template": template_to_row(m.template),
             }
             for m in self._messages
         ]

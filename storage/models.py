@@ -323,6 +323,11 @@ class Outbox(Base):
     dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # WhatsApp: the approved template ({"content_sid", "variables"}) sent in this
+    # message's place outside the 24-hour window, and when it went; the message
+    # itself then waits for the family's answer.
+    template: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    template_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class LetsTalk(Base):

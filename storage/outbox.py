@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from bot.core.messages import Channel
 from bot.errors import DeliveryFailure
 from bot.ports import OutboxKind, OutboxRow, OutboxStatus
 from storage import consent, models
-from storage.unit_of_work import reply_from_row
+from storage.unit_of_work import reply_from_row, template_from_row
 
 __all__ = ["DELIVERY_ORDER", "Delivery", "OutboxStore"]
 
@@ -86,6 +86,8 @@ def _row(r: Any) -> OutboxRow:
         kind=OutboxKind(r.kind),
         attempts=r.attempts,
         place=r.place,
+        template=template_from_row(r.template),
+        template_sent=r.template_sent_at is not None,
     )
 
 
@@ -170,6 +172,8 @@ class OutboxStore:
                 outbox.c.kind,
                 outbox.c.attempts,
                 outbox.c.place,
+                outbox.c.template,
+                outbox.c.template_sent_at,
             )
         )
         with self.engine.begin() as connection:
@@ -177,7 +181,24 @@ class OutboxStore:
             if not rows:
                 return []
             refused = self._refuse(connection, rows)
-        return sorted((r for r in rows if r.id not in refused), key=lambda r: r.id)
+            rows = self._with_windows(connection, [r for r in rows if r.id not in refused])
+        return sorted(rows, key=lambda r: r.id)
+
+    @staticmethod
+    def _with_windows(connection: Connection, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """WhatsApp rows with when their contact last wrote: the 24-hour window's start."""
+        ids = {r.contact_id for r in rows if r.channel is Channel.WHATSAPP}
+        if not ids:
+            return rows
+        wrote = dict(
+            connection.execute(
+                select(contacts.c.id, contacts.c.last_inbound_at).where(contacts.c.id.in_(ids))
+            ).all()
+        )
+        return [
+            replace(r, last_inbound_at=wrote.get(r.contact_id)) if r.contact_id in ids else r
+            for r in rows
+        ]
 
     def begin_sending(self, rows: Sequence[OutboxRow], now: datetime) -> set[int]:
         """Mark claimed rows in flight unless they may no longer be sent; the ids cleared.
@@ -374,6 +395,54 @@ class OutboxStore:
                         messages.c.provider_id.in_(list(provider_ids)),
                     )
                 ).scalars()
+            )
+
+    def await_answer(
+        self, row: OutboxRow, provider_id: str, now: datetime, until: datetime
+    ) -> None:
+        """The row's WhatsApp template went out: log it, and let the row wait for the answer.
+
+        The template is logged as a message of its own (delivery reports find it
+        by `provider_id`); the row is pending again until `until`, or until the
+        family writes (`SqlUnitOfWork.resume_after_template`). The claim does not
+        count as an attempt.
+        """
+        template = row.template
+        shown = f"[WhatsApp template {template.content_sid}]" if template else "[template]"
+        with self.engine.begin() as connection:
+            waiting = connection.execute(
+                update(outbox)
+                .where(*_claimed(row), outbox.c.status == OutboxStatus.SENDING)
+                .values(
+                    status=OutboxStatus.PENDING,
+                    not_before=until,
+                    template_sent_at=now,
+                    lease_until=None,
+                    sending_at=None,
+                    attempts=outbox.c.attempts - 1,
+                )
+            ).rowcount
+            if not waiting:
+                return
+            participant_id = connection.execute(
+                select(contacts.c.participant_id).where(contacts.c.id == row.contact_id)
+            ).scalar()
+            log_sent = (postgresql.insert if self.is_postgres else sqlite.insert)(messages)
+            connection.execute(
+                log_sent.on_conflict_do_nothing(),
+                {
+                    "direction": "out",
+                    "channel": row.channel.value,
+                    "contact_id": row.contact_id,
+                    "participant_id": participant_id,
+                    "provider_id": provider_id,
+                    "body": shown,
+                    "status": "sent",
+                    # Not the row's own send: a broadcast's progress counts those.
+                    "outbox_id": None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
 
     def mark_retry(

@@ -7,7 +7,7 @@ handful of statements and nothing else.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from types import TracebackType
@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.core.consent import ConsentChange
 from bot.core.ideas import IdeaTally, Vote
-from bot.core.messages import Channel, Choice, InboundMessage, Reply
+from bot.core.messages import Channel, Choice, InboundMessage, Reply, Template
 from bot.core.moderation import KnownName
 from bot.core.state import (
     ConversationState,
@@ -65,6 +65,18 @@ def reply_to_row(reply: Reply) -> list[list[str]]:
 
 def reply_from_row(text: str, choices: Sequence[Sequence[str]] | None) -> Reply:
     return Reply(text, tuple(Choice(*c) for c in choices or ()))
+
+
+def template_to_row(template: Template | None) -> dict[str, Any] | None:
+    if template is None:
+        return None
+    return {"content_sid": template.content_sid, "variables": list(template.variables)}
+
+
+def template_from_row(raw: Mapping[str, Any] | None) -> Template | None:
+    if not raw or not isinstance(raw.get("content_sid"), str):
+        return None
+    return Template(raw["content_sid"], tuple(str(v) for v in raw.get("variables") or ()))
 
 
 def _answers_to_json(state: ConversationState | None) -> dict[str, Any]:
@@ -346,6 +358,18 @@ class SqlUnitOfWork:
         ]
         if rows:
             self.connection.execute(insert(outbox), rows)
+
+    def resume_after_template(self, contact_id: int, now: datetime) -> int:
+        resumed = self.connection.execute(
+            update(outbox)
+            .where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.template_sent_at.is_not(None),
+            )
+            .values(not_before=now)
+        ).rowcount
+        return int(resumed or 0)
 
     def record_consent(
         self, sender: SenderRecord, change: ConsentChange, message_id: int | None, now: datetime

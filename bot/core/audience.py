@@ -43,7 +43,12 @@ __all__ = [
 ]
 
 # Which contact a person is reached on when they never wrote to us.
-CHANNEL_PREFERENCE: tuple[Channel, ...] = (Channel.SMS, Channel.TELEGRAM, Channel.SLACK)
+CHANNEL_PREFERENCE: tuple[Channel, ...] = (
+    Channel.SMS,
+    Channel.WHATSAPP,
+    Channel.TELEGRAM,
+    Channel.SLACK,
+)
 KEYS = (
     "role",
     "school",

@@ -25,17 +25,26 @@ __all__ = [
     "LIST_TITLE",
     "QUICK_REPLIES",
     "QUICK_REPLY_TITLE",
+    "TEMPLATE_ANSWER_WAIT",
     "TEMPLATE_VARIABLES",
     "WINDOW",
+    "WINDOW_MARGIN",
     "Interactive",
     "WhatsAppTemplate",
+    "WindowSend",
     "fill_template",
+    "how_to_send",
     "interactive_kind",
     "is_window_open",
     "window_closes_at",
 ]
 
 WINDOW = timedelta(hours=24)
+# We learn of a message a little after WhatsApp does, and a claimed message may wait a
+# while before its send: a window this close to its end counts as closed.
+WINDOW_MARGIN = timedelta(minutes=10)
+# How long a message waits, once its template went out, for the family to answer.
+TEMPLATE_ANSWER_WAIT = timedelta(days=14)
 QUICK_REPLIES = 3
 QUICK_REPLY_TITLE = 20
 LIST_ITEMS = 10
@@ -56,15 +65,43 @@ class Interactive(StrEnum):
     LIST = "list-picker"
 
 
+class WindowSend(StrEnum):
+    """How a message to a WhatsApp contact may go out now."""
+
+    FREE_FORM = "free-form"  # the window is open: as written
+    TEMPLATE = "template"  # closed: the template first; the message waits for their answer
+    NO_TEMPLATE = "no-template"  # closed, and no template in their language: it cannot go
+    UNANSWERED = "unanswered"  # closed still, long after its template went out
+
+
 def window_closes_at(last_inbound: datetime | None) -> datetime | None:
     """When free-form messages stop being allowed; None when the person never wrote."""
     return None if last_inbound is None else last_inbound + WINDOW
 
 
-def is_window_open(last_inbound: datetime | None, now: datetime) -> bool:
-    """Whether a free-form message may go out `now` (strictly within 24 hours of their last)."""
+def is_window_open(
+    last_inbound: datetime | None, now: datetime, margin: timedelta = timedelta(0)
+) -> bool:
+    """Whether a free-form message may go out `now` (strictly within 24 hours of their last,
+    less `margin`)."""
     closes = window_closes_at(last_inbound)
-    return closes is not None and now < closes
+    return closes is not None and now + margin < closes
+
+
+def how_to_send(
+    last_inbound: datetime | None, now: datetime, *, has_template: bool, template_sent: bool
+) -> WindowSend:
+    """How a message may reach a WhatsApp contact who last wrote at `last_inbound`.
+
+    Free-form only inside the window (with `WINDOW_MARGIN` to spare); outside it,
+    the template once, then the message waits for their answer. Never free-form
+    outside the window.
+    """
+    if is_window_open(last_inbound, now, WINDOW_MARGIN):
+        return WindowSend.FREE_FORM
+    if template_sent:
+        return WindowSend.UNANSWERED
+    return WindowSend.TEMPLATE if has_template else WindowSend.NO_TEMPLATE
 
 
 def interactive_kind(choices: Sequence[Choice]) -> Interactive | None:

@@ -43,7 +43,7 @@ from bot.core.broadcasts import (
     Progress,
 )
 from bot.core.disclosure import introduce, lint
-from bot.core.messages import Channel, Reply
+from bot.core.messages import Channel, Reply, Template
 from bot.core.prompts import question_reply
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import as_plain_text
@@ -628,6 +628,7 @@ class Broadcasting:
                         self._not_before(recipient, batch),
                         start=start,
                         pending=pending,
+                        template=self._template(recipient, activity, state.language),
                     )
                 elif result.state.pending != state.pending:
                     batch.set_pending(recipient, result.state.pending)
@@ -644,7 +645,12 @@ class Broadcasting:
                 language = loaded.state.language or self.program.default_language
                 body = record.message.get(language) or self._update_text(activity, language)
                 reply = self._first_contact(batch, recipient, language, Reply(body))
-                batch.send(recipient, reply, self._not_before(recipient, batch))
+                batch.send(
+                    recipient,
+                    reply,
+                    self._not_before(recipient, batch),
+                    template=self._template(recipient, activity, language),
+                )
 
         return decide
 
@@ -680,9 +686,21 @@ class Broadcasting:
                     recipient,
                     combine([Reply(prefix), ask]),
                     self._not_before(recipient, batch),
+                    template=self._template(recipient, definition, language),
                 )
 
         return decide
+
+    def _template(
+        self, recipient: Recipient, activity: Activity, language: str | None
+    ) -> Template | None:
+        """WhatsApp: the activity's template that stands in for the message outside the
+        24-hour window (the sender decides at send time whether it is needed)."""
+        if recipient.channel is not Channel.WHATSAPP:
+            return None
+        return activity.whatsapp_template(
+            language or self.program.default_language, self.program.name
+        )
 
     def _reminder_prefix(self, activity: Activity, language: str) -> str:
         own = activity.extra.get("reminder")

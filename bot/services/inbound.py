@@ -19,7 +19,7 @@ from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.detection import LanguageDetector
 from bot.core.keys import address_digest
 from bot.core.keywords import Keyword, match_keyword
-from bot.core.messages import InboundMessage, Reply
+from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
 from bot.errors import StoreBusy
@@ -147,6 +147,11 @@ class Service:
         if message_id is None:
             log.info("inbound.duplicate", extra={"channel": message.channel.value})
             return Outcome(duplicate=True, participant_id=sender.participant_id)
+        if self._answers_template(uow, sender, message, now):
+            # The message the template stood for (an invitation, a reminder) now goes
+            # out; this answer to the template is not an answer to its question.
+            log.info("inbound.window_opened", extra={"participant_id": sender.participant_id})
+            return Outcome(False, sender.participant_id, step=Step(sender.state))
         ids: dict[str, int] = {}
         current = None
         activity_id = sender.conversation_activity_id
@@ -226,6 +231,21 @@ class Service:
                 log.info("inbound.forgotten_address", extra={"channel": message.channel.value})
                 return None
         return uow.add_sender(message.channel, message.address, now)
+
+    def _answers_template(
+        self, uow: UnitOfWork, sender: SenderRecord, message: InboundMessage, now: datetime
+    ) -> bool:
+        """Whether this WhatsApp message answers a template, releasing what waited for it.
+
+        A keyword (STOP, HELP …) or a button tap is still read by the engine.
+        """
+        if message.channel is not Channel.WHATSAPP:
+            return False
+        if not uow.resume_after_template(sender.contact_id, now):
+            return False
+        return (
+            message.button is None and match_keyword(message.text, self.program.languages) is None
+        )
 
     def _asks_to_start(self, message: InboundMessage) -> bool:
         if message.text.strip().lower().startswith("/start"):

@@ -23,6 +23,7 @@ from bot.core.places import Place, place_of_number
 from bot.core.quiet_hours import QuietHours
 from bot.core.render import with_direction
 from bot.core.setup_problems import explain
+from bot.core.whatsapp import TEMPLATE_ANSWER_WAIT, WindowSend, how_to_send
 from bot.errors import DeliveryFailure, ProviderError
 from bot.ports import (
     ChannelPause,
@@ -310,6 +311,16 @@ class OutboxSender:
             # A STOP, a cancel or a pause came after the claim: not one message more.
             log.info("outbox.withdrawn", extra={"outbox_id": row.id, "channel": row.channel.value})
             return
+        if row.channel is Channel.WHATSAPP:
+            how = how_to_send(
+                row.last_inbound_at,
+                self.clock(),
+                has_template=row.template is not None,
+                template_sent=row.template_sent,
+            )
+            if how is not WindowSend.FREE_FORM:
+                await self._outside_window(channel, row, how)
+                return
         message = with_direction(
             OutboundMessage(
                 row.channel, row.address, row.reply.text, row.reply.choices, reference=str(row.id)
@@ -331,6 +342,40 @@ class OutboxSender:
         log.debug("outbox.sent", extra={"outbox_id": row.id, "channel": row.channel.value})
         if self._is_record_due() and not self._clearance.busy:
             await self._record()  # else the clearance under way records them first
+
+    async def _outside_window(
+        self, channel: ChannelSender, row: OutboxRow, how: WindowSend
+    ) -> None:
+        """WhatsApp, more than 24 hours after the family last wrote: the template, or nothing."""
+        now = self.clock()
+        if how is WindowSend.TEMPLATE:
+            template = OutboundMessage(row.channel, row.address, row.text, template=row.template)
+            try:
+                provider_id = await channel.send(template)
+            except ProviderError as error:
+                await self._failed(row, error)
+                return
+            until = now + TEMPLATE_ANSWER_WAIT
+            await self.run_db(lambda: self.outbox.await_answer(row, provider_id, now, until))
+            log.info("outbox.template_sent", extra={"outbox_id": row.id})
+            return
+        if how is WindowSend.UNANSWERED:
+            reason = (
+                "the family did not answer the WhatsApp template within "
+                f"{TEMPLATE_ANSWER_WAIT.days} days"
+            )
+        else:
+            reason = (
+                "WhatsApp allows only an approved template more than 24 hours after the "
+                "family last wrote, and the activity has none in their language "
+                "(whatsapp_templates in docs/activities.md)"
+            )
+        await self.run_db(
+            lambda: self.outbox.mark_failed(
+                row, reason, "window", DeliveryFailure.OUTSIDE_WINDOW, now
+            )
+        )
+        log.warning("outbox.outside_window", extra={"outbox_id": row.id, "why": how.value})
 
     def _is_record_due(self) -> bool:
         return bool(self._sent) and (

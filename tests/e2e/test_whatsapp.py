@@ -4,18 +4,20 @@ WhatsApp buttons and lists that the family taps."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from bot.authoring.activities import parse_activity
-from bot.bootstrap import Runtime, build_runtime, sync_schools
+from bot.bootstrap import Runtime, build_broadcasting, build_runtime, sync_schools
 from bot.services.inbound import utcnow
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -157,3 +159,90 @@ def test_a_voice_note_is_answered_and_kept_for_staff(bot: WhatsAppBot) -> None:
     with bot.runtime.engine.connect() as connection:
         kept = connection.execute(select(models.LetsTalk.text)).scalars().all()
     assert kept == [f"🎤 {note}"]
+
+
+# -- the 24-hour window -------------------------------------------------------------------
+
+NEWS = """\
+key: news-{key}
+kind: update
+title: {{en: School news, es: Noticias de la escuela}}
+message:
+  en: The board approved the new bus routes.
+  es: La junta aprobó las nuevas rutas de autobús.
+{templates}"""
+
+
+def onboard_then_fall_silent(bot: WhatsAppBot) -> None:
+    """The family starts in Spanish, then writes nothing for more than 24 hours."""
+    bot.write("Hola")
+    bot.wait_for_reply(1)
+    bot.tap("Español")
+    bot.wait_for_reply(2)
+    bot.tap("Sí")
+    bot.wait_for_reply(3)
+    with bot.runtime.engine.begin() as connection:
+        connection.execute(
+            update(models.Contact).values(last_inbound_at=utcnow() - timedelta(hours=25))
+        )
+    bot.twilio.open_windows.discard(FAMILY)
+
+
+def broadcast_news(bot: WhatsAppBot, key: str, templates: str = "") -> None:
+    source = NEWS.format(key=key, templates=templates)
+    store_activity(bot.runtime.engine, parse_activity(source, f"news-{key}.yaml"), source, utcnow())
+    broadcasting = build_broadcasting(bot.runtime)
+    plan = broadcasting.plan(f"news-{key}", "language=es", reminders=0)
+    broadcasting.enqueue(broadcasting.confirm(plan, actor="e2e"))
+
+
+def outbox(bot: WhatsAppBot) -> list[tuple[str, str, str | None]]:
+    o = models.Outbox
+    with bot.runtime.engine.connect() as connection:
+        rows = connection.execute(
+            select(o.body, o.status, o.error).where(o.kind == "broadcast").order_by(o.id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_outside_the_window_the_template_goes_and_an_answer_brings_the_message(
+    bot: WhatsAppBot,
+) -> None:
+    onboard_then_fall_silent(bot)
+    sid = bot.twilio.approve_template("{{1}}: hay noticias sobre «{{2}}». Responda para leerlas.")
+    templates = f"whatsapp_templates:\n  es: {{content_sid: {sid}, variables: [program, title]}}\n"
+    broadcast_news(bot, "window", templates)
+    bot.wait_for_reply(4)
+    template = bot.twilio.messages[3]
+    assert (template["ContentSid"], template["Body"]) == (
+        sid,
+        "Riverside Plan 2030: hay noticias sobre «Noticias de la escuela». Responda para leerlas.",
+    )
+    # Nothing free-form went while the window was closed; the news waits for an answer.
+    assert [(body, status) for body, status, _ in outbox(bot)] == [
+        ("La junta aprobó las nuevas rutas de autobús.", "pending")
+    ]
+    bot.twilio.open_window(FAMILY)
+    bot.write("ok")
+    bot.wait_for_reply(5)
+    assert bot.twilio.messages[4]["Body"] == "La junta aprobó las nuevas rutas de autobús."
+    eventually(lambda: outbox(bot)[0][1] == "sent")
+    # "ok" answered the template, not the role question the family was left at.
+    time.sleep(0.5)
+    assert len(bot.twilio.messages) == 5
+    assert bot.answers() == []
+
+
+def test_outside_the_window_without_a_template_nothing_is_sent_and_it_says_why(
+    bot: WhatsAppBot,
+) -> None:
+    onboard_then_fall_silent(bot)
+    broadcast_news(bot, "no-template")
+    eventually(lambda: outbox(bot)[0][1] == "failed")
+    [(_, _, error)] = outbox(bot)
+    assert error is not None and error.startswith(
+        "WhatsApp allows only an approved template more than 24 hours after the family last "
+        "wrote, and the activity has none in their language"
+    )
+    assert len(bot.twilio.messages) == 3
+    assert all("La junta" not in r.form.get("Body", "") for r in bot.twilio.requests)

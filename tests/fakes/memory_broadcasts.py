@@ -32,7 +32,7 @@ from bot.core.broadcasts import (
     LoadedState,
     Progress,
 )
-from bot.core.messages import Channel, Reply
+from bot.core.messages import Channel, Reply, Template
 from bot.core.places import Place, place_of_number
 from bot.core.state import ConversationState, ParticipantState
 from bot.ports import ActivityRow, EnqueueBatch
@@ -63,6 +63,7 @@ class QueuedMessage:
     reply: Reply
     not_before: datetime
     status: str = "pending"
+    template: Template | None = None
 
 
 @dataclass
@@ -367,7 +368,13 @@ class _Batch:
             last_participant=max((r.participant_id for r in found), default=0)
         )
         self._sends: list[
-            tuple[Recipient, Reply, datetime, tuple[int, ConversationState] | None]
+            tuple[
+                Recipient,
+                Reply,
+                datetime,
+                tuple[int, ConversationState] | None,
+                Template | None,
+            ]
         ] = []
         self._pending: dict[int, tuple[str, ...]] = {}
         self._pending_with_message: dict[int, tuple[str, ...]] = {}
@@ -409,8 +416,9 @@ class _Batch:
         *,
         start: tuple[int, ConversationState] | None = None,
         pending: tuple[str, ...] | None = None,
+        template: Template | None = None,
     ) -> None:
-        self._sends.append((recipient, reply, not_before, start))
+        self._sends.append((recipient, reply, not_before, start, template))
         if pending is not None:
             self._pending_with_message[recipient.participant_id] = pending
 
@@ -426,14 +434,14 @@ class _Batch:
 
     def write(self) -> BatchOutcome:
         store = self.store
-        for recipient, reply, not_before, start in self._sends:
+        for recipient, reply, not_before, start, template in self._sends:
             assert recipient.contact_id is not None
             key = (self.broadcast_id, recipient.contact_id)
             if key in store.outbox:  # the dedup key: sent once, whatever the retries
                 self.outcome.skipped += 1
                 continue
             store.outbox[key] = QueuedMessage(
-                self.broadcast_id, recipient.contact_id, reply, not_before
+                self.broadcast_id, recipient.contact_id, reply, not_before, template=template
             )
             self.outcome.queued += 1
             family = store.families[recipient.participant_id]

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from bot.bootstrap import credential_fingerprints
 from bot.cli import app
-from bot.core.messages import Channel, OutboundMessage, Reply
+from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply
 from bot.core.setup_problems import explain
 from bot.errors import DeliveryFailure, ProviderError
 from bot.ports import OutboxKind
@@ -177,6 +177,10 @@ def test_each_configuration_refusal_pauses_its_channel_only(
     with SqlUnitOfWork(engine) as uow:
         for n, each in enumerate((channel, Channel.WHATSAPP)):
             sender = uow.add_sender(each, f"addr{n}", NOW)
+            # A reply answers a message: they wrote just now (WhatsApp's window is open).
+            uow.record_inbound(
+                sender, InboundMessage(each, f"addr{n}", "hola", provider_id=f"in{n}"), None, NOW
+            )
             uow.enqueue(sender.contact_id, each, f"addr{n}", [Reply("hi")], OutboxKind.REPLY, NOW)
         uow.commit()
     refusing = Refusing(code)
