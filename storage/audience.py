@@ -53,6 +53,7 @@ from bot.core.audience import (
     Recipient,
     parse_audience,
 )
+from bot.core.consent import ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from storage import models
 from storage.activities import audit_in
@@ -81,6 +82,15 @@ participant_schools = models.table(models.ParticipantSchool)
 reactions = models.table(models.Reaction)
 ideas = models.table(models.Idea)
 shared_contacts = models.table(models.SharedContact)
+consent_events = models.table(models.ConsentEvent)
+
+# Ledger events that are a family's own yes to messages on the contact they came from.
+OPT_IN_KINDS = (ConsentKind.OPT_IN.value, ConsentKind.CONSENT_GIVEN.value)
+OWN_WORDS = (
+    ConsentSource.KEYWORD.value,
+    ConsentSource.REQUEST.value,
+    ConsentSource.ONBOARDING.value,
+)
 
 
 def resolve_audience(connection: Connection, text: str, rules: AudienceRules) -> Audience:
@@ -343,6 +353,7 @@ def audience_query(
             contacts.c.opted_out_at,
             contacts.c.invalid_at,
             contacts.c.last_inbound_at,
+            _opted_in_here().label("opted_in_here"),
         )
         .select_from(participants)
         .outerjoin(
@@ -376,6 +387,7 @@ def shared_query(
             contacts.c.opted_out_at,
             contacts.c.invalid_at,
             contacts.c.last_inbound_at,
+            _opted_in_here().label("opted_in_here"),
         )
         .join(carrier, carrier.c.id == contacts.c.participant_id)
         .where(
@@ -391,6 +403,15 @@ def shared_query(
 # People are resolved this many at a time: their own contacts streamed, the
 # phones some of them share looked up in one query.
 _CHUNK = 2000
+
+
+def _opted_in_here() -> ColumnElement[bool]:
+    """The family said yes to messages from this very contact (in the consent ledger)."""
+    return exists().where(
+        consent_events.c.contact_id == contacts.c.id,
+        consent_events.c.kind.in_(OPT_IN_KINDS),
+        consent_events.c.source.in_(OWN_WORDS),
+    )
 
 
 def recipients(
@@ -486,7 +507,10 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
     usable = [
         r
         for r in rows
-        if r.contact_id is not None and r.opted_out_at is None and r.invalid_at is None
+        if r.contact_id is not None
+        and r.opted_out_at is None
+        and r.invalid_at is None
+        and _may_start(r)
     ]
     if usable:
         best = usable[0] if len(usable) == 1 else min(usable, key=_preference)
@@ -498,9 +522,14 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
     return Recipient(first.id, language, Reach.UNREACHABLE)
 
 
+def _may_start(row: Any) -> bool:
+    # WhatsApp lets a business write first only to someone who opted in on WhatsApp.
+    return bool(row.channel != Channel.WHATSAPP.value or row.opted_in_here)
+
+
 def _through(recipient: Recipient, rows: list[Any], rules: AudienceRules) -> Recipient:
     """A person without a contact of their own, reached on a phone they share."""
-    usable = [r for r in rows if r.opted_out_at is None and r.invalid_at is None]
+    usable = [r for r in rows if r.opted_out_at is None and r.invalid_at is None and _may_start(r)]
     if usable:
         best = min(usable, key=_preference)
         return Recipient(

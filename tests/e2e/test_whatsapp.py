@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.authoring.activities import parse_activity
 from bot.bootstrap import Runtime, build_broadcasting, build_runtime, sync_schools
+from bot.core.broadcasts import BroadcastError
 from bot.services.inbound import utcnow
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -246,3 +247,55 @@ def test_outside_the_window_without_a_template_nothing_is_sent_and_it_says_why(
     )
     assert len(bot.twilio.messages) == 3
     assert all("La junta" not in r.form.get("Body", "") for r in bot.twilio.requests)
+
+
+# -- opt-in and opt-out -------------------------------------------------------------------
+
+
+def ledger(bot: WhatsAppBot) -> list[tuple[str, str, str]]:
+    e = models.ConsentEvent
+    with bot.runtime.engine.connect() as connection:
+        rows = connection.execute(select(e.kind, e.source, e.channel).order_by(e.id)).all()
+    return [tuple(row) for row in rows]
+
+
+def test_the_consent_answer_on_whatsapp_is_the_opt_in_broadcasts_need(bot: WhatsAppBot) -> None:
+    bot.write("Hola")
+    bot.wait_for_reply(1)
+    bot.tap("Español")
+    bot.wait_for_reply(2)
+    # Not opted in yet: a family who only wrote is not someone to broadcast to.
+    source = NEWS.format(key="early", templates="")
+    store_activity(bot.runtime.engine, parse_activity(source, "news-early.yaml"), source, utcnow())
+    broadcasting = build_broadcasting(bot.runtime)
+    with pytest.raises(BroadcastError, match="nobody to send to"):
+        broadcasting.plan("news-early", "language=es", reminders=0)
+    bot.tap("Sí")
+    bot.wait_for_reply(3)
+    assert ledger(bot) == [("consent_given", "onboarding", "whatsapp")]
+    plan = broadcasting.plan("news-early", "language=es", reminders=0)
+    assert dict(plan.counts.by_channel) == {"whatsapp": 1}
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["STOP", "PARAR", "por favor ya no me manden mensajes"],
+    ids=["stop", "parar", "plain-words"],
+)
+def test_stop_and_plain_words_opt_out_on_whatsapp_as_on_sms(bot: WhatsAppBot, words: str) -> None:
+    onboard_then_fall_silent(bot)
+    bot.twilio.open_window(FAMILY)
+    bot.write(words)
+    bot.wait_for_reply(4)
+    kind, _, channel = ledger(bot)[-1]
+    assert (kind, channel) == ("opt_out", "whatsapp")
+    with bot.runtime.engine.connect() as connection:
+        stopped = connection.execute(select(models.Contact.opted_out_at)).scalar_one()
+    assert stopped is not None
+    broadcasting = build_broadcasting(bot.runtime)
+    source_ = NEWS.format(key="after-stop", templates="")
+    store_activity(
+        bot.runtime.engine, parse_activity(source_, "news-after-stop.yaml"), source_, utcnow()
+    )
+    with pytest.raises(BroadcastError, match="nobody to send to"):
+        broadcasting.plan("news-after-stop", "language=es", reminders=0)
