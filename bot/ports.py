@@ -196,6 +196,13 @@ class UnitOfWork(ExchangeUnitOfWork, Protocol):
 
     def add_sender(self, channel: Channel, address: str, now: datetime) -> SenderRecord: ...
 
+    def add_contact(
+        self, person: SenderRecord, channel: Channel, address: str, now: datetime
+    ) -> SenderRecord:
+        """A new contact for `person` (the same phone number on another channel); it
+        starts opted out if the contact `person` wrote from is."""
+        ...
+
     def is_forgotten(self, digest: str) -> bool:
         """Whether an address with this keyed hash (bot.core.keys) was forgotten."""
         ...

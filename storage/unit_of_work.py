@@ -175,6 +175,26 @@ class SqlUnitOfWork:
         ).scalar_one()
         return SenderRecord(contact_id, participant_id, pseudonym, ParticipantState())
 
+    def add_contact(
+        self, person: SenderRecord, channel: Channel, address: str, now: datetime
+    ) -> SenderRecord:
+        opted_out_at = self.connection.execute(
+            select(contacts.c.opted_out_at).where(contacts.c.id == person.contact_id)
+        ).scalar()
+        self.connection.execute(
+            insert(contacts),
+            {
+                "participant_id": person.participant_id,
+                "channel": channel.value,
+                "address": address,
+                "opted_out_at": opted_out_at,
+                "created_at": now,
+            },
+        )
+        found = self.find_sender(channel, address)
+        assert found is not None
+        return found
+
     def record_inbound(
         self,
         sender: SenderRecord,

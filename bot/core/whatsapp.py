@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.core.messages import Choice, Template
+from bot.core.messages import Channel, Choice, Template
 
 __all__ = [
     "LIST_ITEMS",
@@ -36,6 +36,7 @@ __all__ = [
     "how_to_send",
     "interactive_kind",
     "is_window_open",
+    "same_number",
     "window_closes_at",
 ]
 
@@ -134,3 +135,12 @@ def fill_template(template: WhatsAppTemplate, values: Mapping[str, str]) -> Temp
     failing a send; `engage activity validate` refuses such a file before then.
     """
     return Template(template.content_sid, tuple(values.get(n, "") for n in template.variables))
+
+
+# SMS and WhatsApp reach a phone number: one person, whichever they write from.
+_SAME_NUMBER = {Channel.SMS: Channel.WHATSAPP, Channel.WHATSAPP: Channel.SMS}
+
+
+def same_number(channel: Channel) -> Channel | None:
+    """The other channel whose address is the same phone number (SMS <-> WhatsApp)."""
+    return _SAME_NUMBER.get(channel)

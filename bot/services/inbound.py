@@ -22,6 +22,7 @@ from bot.core.keywords import Keyword, match_keyword
 from bot.core.messages import Channel, InboundMessage, Reply
 from bot.core.state import EventKind, ParticipantState, Program, Step
 from bot.core.step import Activities, step
+from bot.core.whatsapp import same_number
 from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, SenderRecord, UnitOfWork
 from bot.services.exchange import ExchangeIdeas, IdeaPools, pick_seed, store_exchange_event
@@ -223,13 +224,21 @@ class Service:
     def new_sender(
         self, uow: UnitOfWork, message: InboundMessage, now: datetime, *, rejoins: bool = False
     ) -> SenderRecord | None:
-        """A new person for an address not on file; None (and nothing recorded) when it
-        belongs to someone forgotten, unless they ask to start again (or `rejoins`)."""
+        """A new person for an address not on file, or a new contact of the person whose
+        number it is on the other phone channel (SMS, WhatsApp); None (and nothing
+        recorded) when it belongs to someone forgotten, unless they ask to start again
+        (or `rejoins`)."""
         if self.forgotten_key is not None and not (rejoins or self._asks_to_start(message)):
             digest = address_digest(self.forgotten_key, message.channel.value, message.address)
             if uow.is_forgotten(digest):
                 log.info("inbound.forgotten_address", extra={"channel": message.channel.value})
                 return None
+        other = same_number(message.channel)
+        known = uow.find_sender(other, message.address) if other is not None else None
+        if known is not None:
+            # Their number on the other channel is on file: the same person, a new contact.
+            log.info("inbound.same_number", extra={"participant_id": known.participant_id})
+            return uow.add_contact(known, message.channel, message.address, now)
         return uow.add_sender(message.channel, message.address, now)
 
     def _answers_template(
