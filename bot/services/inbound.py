@@ -179,6 +179,7 @@ class Service:
         result = step(sender.state, message, self.program, activities, detected)
         result = self._store_exchange(uow, sender, message, result, message_id, definitions)
         self._store(uow, sender, message, result, message_id, ids, detected, now)
+        self._opt_in_on_whatsapp(uow, sender, message, result, message_id, now)
         log.info(
             "inbound.accepted",
             extra={
@@ -255,6 +256,30 @@ class Service:
         return (
             message.button is None and match_keyword(message.text, self.program.languages) is None
         )
+
+    def _opt_in_on_whatsapp(
+        self,
+        uow: UnitOfWork,
+        sender: SenderRecord,
+        message: InboundMessage,
+        result: Step,
+        message_id: int,
+        now: datetime,
+    ) -> None:
+        """START on WhatsApp from someone not opted out is still their WhatsApp opt-in.
+
+        The engine sees nothing to change (they never said STOP), but WhatsApp lets
+        the district write first only to people who opted in there, and a family
+        known by SMS has no other way to say so.
+        """
+        if message.channel is not Channel.WHATSAPP or sender.state.opted_out:
+            return
+        if any(event.kind is EventKind.OPTED_IN for event in result.events):
+            return
+        found = match_keyword(message.text, self.program.languages)
+        if found is not None and found.keyword is Keyword.START:
+            change = ConsentChange(ConsentKind.OPT_IN, ConsentSource.KEYWORD, words=message.text)
+            uow.record_consent(sender, change, message_id, now)
 
     def _asks_to_start(self, message: InboundMessage) -> bool:
         if message.text.strip().lower().startswith("/start"):

@@ -149,3 +149,22 @@ def test_a_broadcast_reaches_each_person_once_on_the_channel_they_use(engine: En
     assert {names[r.participant_id]: r.reach for r in found}[
         "whatsapp-only-never-opted-in"
     ] is Reach.UNREACHABLE
+
+
+def test_start_on_whatsapp_is_the_opt_in_of_a_family_known_by_sms(
+    engine: Engine, service: Service
+) -> None:
+    for n, body in enumerate(["Hola", "2", "sí"]):
+        write(service, Channel.SMS, body, f"SM{n:032d}")
+    write(service, Channel.WHATSAPP, "Hola", "SM" + "8" * 32)
+    write(service, Channel.WHATSAPP, "START", "SM" + "9" * 32)
+    e = models.ConsentEvent
+    with engine.connect() as connection:
+        events = connection.execute(select(e.kind, e.source, e.channel).order_by(e.id)).all()
+        found = list(recipients(connection, Audience(), RULES))
+    assert [tuple(event) for event in events] == [
+        ("consent_given", "onboarding", "sms"),
+        ("opt_in", "keyword", "whatsapp"),
+    ]
+    # They wrote last on WhatsApp and opted in there: that is where broadcasts go.
+    assert [r.channel for r in found] == [Channel.WHATSAPP]
