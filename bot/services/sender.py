@@ -333,6 +333,14 @@ class OutboxSender:
             if provider_id is None:
                 provider_id = await channel.send(message)
         except ProviderError as error:
+            if (
+                error.failure is DeliveryFailure.OUTSIDE_WINDOW
+                and row.template is not None
+                and not row.template_sent
+            ):
+                # WhatsApp counted the window closed before we did: the template instead.
+                await self._outside_window(channel, row, WindowSend.TEMPLATE)
+                return
             await self._failed(row, error)
             return
         self._failures[row.channel] = 0

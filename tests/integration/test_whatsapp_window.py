@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select, update
 
 from bot.core.messages import Channel, Template
 from bot.core.whatsapp import TEMPLATE_ANSWER_WAIT
+from bot.errors import DeliveryFailure, ProviderError
 from bot.ports import OutboxKind
 from bot.services.sender import OutboxSender
 from storage import models
@@ -148,3 +149,14 @@ def test_a_claimed_row_carries_its_template_and_when_the_family_last_wrote(
         False,
     )
     assert claimed.last_inbound_at is None
+
+
+def test_when_whatsapp_finds_the_window_closed_first_the_template_goes(engine: Engine) -> None:
+    queue(engine, TEMPLATE, NOW - timedelta(hours=23))
+    closed = ProviderError(
+        "twilio 63016", transient=False, code="63016", failure=DeliveryFailure.OUTSIDE_WINDOW
+    )
+    provider = Provider([closed])
+    run(engine, provider, NOW)
+    assert [m.template for m in provider.sent] == [TEMPLATE]
+    assert (row(engine).status, row(engine).template_sent_at) == ("pending", NOW)
