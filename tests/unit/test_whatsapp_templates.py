@@ -141,3 +141,12 @@ def test_a_template_in_a_language_the_district_lacks_is_warned(tmp_path: Path) -
         f"{path}:7: whatsapp_templates.es: 'es' is not one of the district's languages (en); "
         "no family gets this template",
     ]
+
+
+def test_the_documented_templates_are_valid() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "activities.md").read_text("utf-8")
+    section = guide.split("### WhatsApp templates", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    head = "key: demo\nkind: update\ntitle: {en: News, es: Noticias}\nmessage: {en: Hi, es: Hola}\n"
+    activity = parse_activity(head + block, "guide.yaml")
+    assert sorted(activity.whatsapp_templates) == ["en", "es"]
