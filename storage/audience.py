@@ -84,8 +84,8 @@ ideas = models.table(models.Idea)
 shared_contacts = models.table(models.SharedContact)
 consent_events = models.table(models.ConsentEvent)
 
-# Ledger events that are a family's own yes to messages on the contact they came from.
-OPT_IN_KINDS = (ConsentKind.OPT_IN.value, ConsentKind.CONSENT_GIVEN.value)
+# Ledger events that are a family's yes to messages on the very contact they concern: an
+# opt-in (START, or the roster's `channel: whatsapp`), or consent in their own words there.
 OWN_WORDS = (
     ConsentSource.KEYWORD.value,
     ConsentSource.REQUEST.value,
@@ -347,6 +347,7 @@ def audience_query(
             participants.c.id,
             participants.c.language,
             participants.c.consent,
+            participants.c.preferred_channel,
             contacts.c.id.label("contact_id"),
             contacts.c.channel,
             contacts.c.address,
@@ -409,8 +410,13 @@ def _opted_in_here() -> ColumnElement[bool]:
     """The family said yes to messages from this very contact (in the consent ledger)."""
     return exists().where(
         consent_events.c.contact_id == contacts.c.id,
-        consent_events.c.kind.in_(OPT_IN_KINDS),
-        consent_events.c.source.in_(OWN_WORDS),
+        or_(
+            consent_events.c.kind == ConsentKind.OPT_IN.value,
+            and_(
+                consent_events.c.kind == ConsentKind.CONSENT_GIVEN.value,
+                consent_events.c.source.in_(OWN_WORDS),
+            ),
+        ),
     )
 
 
@@ -546,15 +552,17 @@ def _through(recipient: Recipient, rows: list[Any], rules: AudienceRules) -> Rec
     return recipient
 
 
-def _preference(row: Any) -> tuple[int, float, int, int]:
-    # The contact they last wrote from first, then SMS, Telegram, Slack.
+def _preference(row: Any) -> tuple[int, float, int, int, int]:
+    # The contact they last wrote from first, then the channel the roster says they
+    # chose, then SMS, WhatsApp, Telegram, Slack.
     wrote = row.last_inbound_at
     recency = -wrote.timestamp() if wrote is not None else 0.0
+    chosen = 0 if row.channel == getattr(row, "preferred_channel", None) else 1
     rank = next(
         (i for i, c in enumerate(CHANNEL_PREFERENCE) if c.value == row.channel),
         len(CHANNEL_PREFERENCE),
     )
-    return (0 if wrote is not None else 1, recency, rank, row.contact_id)
+    return (0 if wrote is not None else 1, recency, chosen, rank, row.contact_id)
 
 
 def _fold(value: str) -> str:

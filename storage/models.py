@@ -123,6 +123,9 @@ class Participant(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     consent: Mapped[bool | None] = mapped_column(Boolean)
     consent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The channel the roster says the family chose (sms, whatsapp …); a broadcast uses it
+    # when they have not written to us from any contact.
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
     onboarding: Mapped[str | None] = mapped_column(String(32))
     onboarding_started: Mapped[bool] = mapped_column(Boolean, default=False)
     awaiting: Mapped[str | None] = mapped_column(String(32))

@@ -252,6 +252,7 @@ class SqlRosterUnitOfWork:
                     participants.c.onboarding_started,
                     participants.c.forgotten_at,
                     participants.c.place,
+                    participants.c.preferred_channel,
                 ).where(participants.c.id.in_(block))
             ):
                 mine = held.get(person.id, [])
@@ -267,6 +268,7 @@ class SqlRosterUnitOfWork:
                     has_written=any(c.last_inbound_at is not None for c in mine),
                     opted_out=any(c.opted_out_at is not None for c in mine),
                     place=person.place,
+                    preferred_channel=person.preferred_channel,
                 )
             for pid, school in connection.execute(
                 select(participant_schools.c.participant_id, participant_schools.c.school).where(
@@ -433,6 +435,20 @@ class SqlRosterUnitOfWork:
                 consent.append(
                     self.connection, theirs, ConsentChange(kind, ConsentSource.ROSTER), now
                 )
+        # `channel: whatsapp` is the district's record that the family chose WhatsApp on
+        # its forms: their opt-in there, which WhatsApp asks for before we write first.
+        chose = [person(new.key) for new in plan.new_people if _chose_whatsapp(new.values)]
+        chose += [pid for pid, values in plan.person_updates if _chose_whatsapp(values)]
+        for block in _chunks(chose):
+            theirs = select(contacts.c.id).where(
+                contacts.c.participant_id.in_(block),
+                contacts.c.channel == Channel.WHATSAPP.value,
+                contacts.c.opted_out_at.is_(None),
+            )
+            change = ConsentChange(
+                ConsentKind.OPT_IN, ConsentSource.ROSTER, words="channel: whatsapp"
+            )
+            consent.append(self.connection, theirs, change, now)
 
     def _add_people(self, plan: RosterPlan, now: datetime) -> dict[str, int]:
         if not plan.new_people:
@@ -606,3 +622,7 @@ def _unique(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str,
             seen.add(key)
             kept.append(row)
     return kept
+
+
+def _chose_whatsapp(values: Mapping[str, object]) -> bool:
+    return values.get("preferred_channel") == Channel.WHATSAPP.value

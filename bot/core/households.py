@@ -56,6 +56,7 @@ class Guardian:
     schools: list[str] = field(default_factory=list)  # their own, not through a student
     who: str = ""
     place: str | None = None  # where they live, for quiet hours (Place.key())
+    channel: Channel | None = None  # the one the family chose (the roster's `channel`)
 
 
 @dataclass(slots=True)
@@ -194,6 +195,7 @@ def _add(
             consent=row.consent,
             who=row.who,
             place=row.place,
+            channel=row.channel,
         )
     else:
         _fill(roster, guardian, row)
@@ -250,6 +252,7 @@ def _fill(roster: Roster, guardian: Guardian, row: RosterRow) -> None:
             )
     guardian.name = guardian.name or row.name
     guardian.place = guardian.place or row.place
+    guardian.channel = guardian.channel or row.channel
     if guardian.consent is None:
         guardian.consent = row.consent
     elif row.consent is False:

@@ -30,6 +30,7 @@ from bot.errors import EngageError
 
 __all__ = [
     "ALIASES",
+    "CHANNEL_WORDS",
     "COLUMNS",
     "MAX_STUDENTS_PER_PHONE",
     "REQUIRED",
@@ -59,6 +60,7 @@ COLUMNS = (
     "email",
     "telegram",
     "slack_user",
+    "channel",
     "language",
     "contact_order",
     "consent",
@@ -130,6 +132,21 @@ ALIASES: Mapping[str, str] = {
     "home_address": "address",
     "mailing_address": "address",
     "residence_address": "address",
+    "preferred_channel": "channel",
+    "contact_channel": "channel",
+    "contact_method": "channel",
+    "preferred_contact_method": "channel",
+}
+
+# What a roster may write in `channel`: the way the family chose to be reached.
+CHANNEL_WORDS: Mapping[str, Channel] = {
+    "sms": Channel.SMS,
+    "text": Channel.SMS,
+    "texto": Channel.SMS,
+    "whatsapp": Channel.WHATSAPP,
+    "wa": Channel.WHATSAPP,
+    "telegram": Channel.TELEGRAM,
+    "slack": Channel.SLACK,
 }
 
 ROLE_ALIASES: Mapping[str, str] = {
@@ -224,6 +241,8 @@ class RosterRow:
     grade: str | None = None
     # Where the family lives, for quiet hours (`Place.key()`), from the ZIP or address.
     place: str | None = None
+    # The channel the family chose on the district's forms (`channel` column).
+    channel: Channel | None = None
 
     @property
     def guardian_key(self) -> str:
@@ -378,6 +397,11 @@ class RowReader:
 
         raw_phone = cells.get("phone", "")
         phone_type = cells.get("phone_type", "").strip().lower()
+        raw_channel = cells.get("channel", "").strip().lower()
+        channel = CHANNEL_WORDS.get(raw_channel) if raw_channel else None
+        if raw_channel and channel is None:
+            known = ", ".join(dict.fromkeys(c.value for c in CHANNEL_WORDS.values()))
+            problems.append(self.problem(line, "channel", f"{raw_channel!r} is not one of {known}"))
         if raw_phone:
             phone, why = self.phones.read(raw_phone)
             if phone is None:
@@ -392,6 +416,11 @@ class RowReader:
                 )
             else:
                 addresses.append((Channel.SMS, phone))
+                if channel is Channel.WHATSAPP:
+                    # The same number on WhatsApp, where the family chose to be reached.
+                    addresses.append((Channel.WHATSAPP, phone))
+        if channel is Channel.WHATSAPP and not raw_phone:
+            problems.append(self.problem(line, "channel", "whatsapp needs the family's phone"))
         telegram = cells.get("telegram", "")
         if telegram:
             if _TELEGRAM_ID.match(telegram):
@@ -487,6 +516,7 @@ class RowReader:
         if role == "student" and student_id is None:
             relationship = "self"
         return RosterRow(
+            channel=channel,
             line=line,
             guardian_id=guardian_id,
             name=name,

@@ -80,6 +80,7 @@ class KnownPerson:
     has_written: bool
     opted_out: bool
     place: str | None = None  # where they live, for quiet hours (Place.key())
+    preferred_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +371,9 @@ class _Planner:
             "name": guardian.name or current.name,
             "external_id": guardian.external_id or current.external_id,
             "consent": current.consent if guardian.consent is None else guardian.consent,
+            "preferred_channel": guardian.channel.value
+            if guardian.channel is not None
+            else current.preferred_channel,
             # A language the family chose by writing to us beats the SIS's.
             "language": current.language
             if (current.has_written and current.language) or guardian.language is None
@@ -398,6 +402,7 @@ class _Planner:
             "language": guardian.language or self.default_language,
             "consent": guardian.consent,
             "consent_at": self.now if guardian.consent else None,
+            "preferred_channel": guardian.channel.value if guardian.channel else None,
             "name": guardian.name,
             "external_id": guardian.external_id,
             "place": guardian.place,

@@ -129,6 +129,7 @@ class MemoryRosterUnitOfWork:
                 has_written=any(c["has_written"] for c in mine),
                 opted_out=any(c["opted_out"] for c in mine),
                 place=p.get("place"),
+                preferred_channel=p.get("preferred_channel"),
             )
         for cid, c in t.contacts.items():
             snapshot.contacts[(c["channel"], c["address"])] = KnownContact(

@@ -5,6 +5,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
@@ -12,9 +13,12 @@ from sqlalchemy import Engine, insert, select, update
 from bot.core.audience import Audience, AudienceRules, Reach
 from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel, InboundMessage
+from bot.core.roster import RosterRules
 from bot.services.inbound import Service
+from bot.services.roster import RosterImport
 from storage import consent, models
 from storage.audience import recipients
+from storage.roster import SqlRosterUnitOfWork
 from storage.unit_of_work import SqlUnitOfWork
 from tests.integration.test_service import NOW, PROGRAM, Clock
 
@@ -168,3 +172,54 @@ def test_start_on_whatsapp_is_the_opt_in_of_a_family_known_by_sms(
     ]
     # They wrote last on WhatsApp and opted in there: that is where broadcasts go.
     assert [r.channel for r in found] == [Channel.WHATSAPP]
+
+
+# -- the roster's preferred channel -------------------------------------------------------
+
+ROSTER = """\
+external_id,phone,language,school,role,consent,channel
+wa,(312) 555-0121,es,lincoln-es,parent,yes,WhatsApp
+sms,(312) 555-0122,es,lincoln-es,parent,yes,sms
+none,(312) 555-0123,es,lincoln-es,parent,yes,
+fax,(312) 555-0124,es,lincoln-es,parent,yes,fax
+"""
+
+
+def test_the_roster_channel_decides_until_the_family_writes(engine: Engine, tmp_path: Path) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(models.School.__table__),
+            {"code": "lincoln-es", "name": "Lincoln Elementary", "created_at": NOW},
+        )
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER, encoding="utf-8")
+    rules = RosterRules(RULES.languages, "en", RULES.roles, {"lincoln-es": "Lincoln Elementary"})
+    report = RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, lambda: NOW).run(path)
+    assert [str(bad) for bad in report.bad] == [
+        f"{path}:5: channel: 'fax' is not one of sms, whatsapp, telegram, slack"
+    ]
+
+    def reached() -> dict[str, Channel | None]:
+        p = models.Participant.__table__
+        with engine.connect() as connection:
+            names = dict(connection.execute(select(p.c.id, p.c.external_id)).all())
+            found = list(recipients(connection, Audience(), RULES))
+        return {names[r.participant_id]: r.channel for r in found}
+
+    # channel: whatsapp is the family's choice and the district's record of their opt-in.
+    assert reached() == {"wa": Channel.WHATSAPP, "sms": Channel.SMS, "none": Channel.SMS}
+    e = models.ConsentEvent
+    with engine.connect() as connection:
+        opt_ins = connection.execute(select(e.channel, e.source).where(e.kind == "opt_in")).all()
+    assert [tuple(row) for row in opt_ins] == [("whatsapp", "roster")]
+    # Once they write, the channel they wrote from decides: never both.
+    with engine.begin() as connection:
+        connection.execute(
+            update(models.Contact.__table__)
+            .where(
+                models.Contact.__table__.c.channel == "sms",
+                models.Contact.__table__.c.address == "+13125550121",
+            )
+            .values(last_inbound_at=NOW)
+        )
+    assert reached() == {"wa": Channel.SMS, "sms": Channel.SMS, "none": Channel.SMS}

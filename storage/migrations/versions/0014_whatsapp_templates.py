@@ -1,4 +1,5 @@
-"""outbox rows carry the WhatsApp template that stands in for them outside the 24-hour window
+"""outbox rows carry the WhatsApp template that stands in for them outside the 24-hour window;
+participants the channel the roster says they chose
 
 Revision ID: 0014
 Revises: 0013
@@ -20,8 +21,12 @@ def upgrade() -> None:
     # Plain nullable columns: no table rebuild on SQLite.
     op.add_column("outbox", sa.Column("template", sa.JSON(), nullable=True))
     op.add_column("outbox", sa.Column("template_sent_at", sa.DateTime(), nullable=True))
+    op.add_column(
+        "participants", sa.Column("preferred_channel", sa.String(length=16), nullable=True)
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("participants", "preferred_channel")
     op.drop_column("outbox", "template_sent_at")
     op.drop_column("outbox", "template")
