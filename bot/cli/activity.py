@@ -94,6 +94,56 @@ def _show_segments(report: ActivityReport) -> None:
     out.print(table)
 
 
+# What the bot's own texts' placeholders stand for when their cost is shown.
+_SAMPLES = {
+    "title": "Family priorities",
+    "count": "3",
+    "low": "1",
+    "high": "5",
+    "low_label": "not at all",
+    "high_label": "very",
+    "example": "3,1,2",
+    "choices": "4 / 5",
+    "number": "2",
+    "total": "12",
+    "emergency": "911",
+}
+
+
+def _show_system_segments(district: DistrictConfig) -> None:
+    """Each of the bot's own texts in SMS segments per district language (placeholders
+    filled with the district's program name and contact, and short samples)."""
+    from bot.core.segments import Encoding, count_segments
+    from bot.core.texts import SOURCE_LANGUAGE, message_ids
+
+    languages = list(district.languages)
+    table = Table("text", *languages, title="SMS segments: the bot's own texts")
+    for message_id in message_ids():
+        english = count_segments(_filled(message_id, SOURCE_LANGUAGE, district))
+        cells = []
+        for code in languages:
+            cost = count_segments(_filled(message_id, code, district))
+            shown = f"{cost.segments} ({cost.encoding.value})"
+            worse = cost.segments > 1 and (
+                cost.segments > english.segments
+                or (cost.encoding is Encoding.UCS2 and english.encoding is not Encoding.UCS2)
+            )
+            cells.append(f"[yellow]{shown}[/yellow]" if worse else shown)
+        table.add_row(escape(message_id), *cells)
+    out.print(table)
+
+
+def _filled(message_id: str, language: str, district: DistrictConfig) -> str:
+    from bot.core.texts import placeholders, text
+
+    template = text(message_id, language)
+    values = {name: _SAMPLES.get(name, "text") for name in placeholders(template)}
+    values["program"] = district.program_name
+    values["contact"] = district.contact_translations.get(language, district.contact)
+    values["urgent_contact"] = values["contact"]
+    return text(message_id, language, **values)
+
+
 # The bot's own texts, once per run: a language without them sends English.
 def _check_system_texts(languages: Sequence[str]) -> None:
     from bot.core.texts import catalog_problems
@@ -129,6 +179,8 @@ def activity_validate(
     _check_system_texts(district.languages)
     for warning in contact_warnings(district):
         err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+    if segments:
+        _show_system_segments(district)
     if not _check(
         _activity_files(files, district_file_in_use(settings)),
         district.languages,

@@ -29,6 +29,7 @@ __all__ = [
     "catalog_problems",
     "check_catalog",
     "language_name",
+    "message_ids",
     "placeholders",
     "text",
 ]
@@ -42,6 +43,11 @@ def text(message_id: str, language: str, **values: object) -> str:
     catalogs = _catalogs()
     template = catalogs.texts.get(language, {}).get(message_id) or catalogs.source[message_id]
     return template.format(**values) if values else template
+
+
+def message_ids() -> tuple[str, ...]:
+    """Every system text's id, in the order of messages.pot."""
+    return tuple(_catalogs().source)
 
 
 def language_name(code: str) -> str:

@@ -130,7 +130,7 @@ def test_a_reply_to_a_family_that_opted_out_is_not_sent(bot: ChatBot) -> None:
     family.texts(COMPLAINT)
     eventually(lambda: len(inbox_posts(bot)) == 1)
     family.texts("PARAR")
-    eventually(lambda: any("Ya no recibirá" in b for b in family.received()))
+    eventually(lambda: any("Ya no le mandaremos" in b for b in family.received()))
     count = len(family.received())
     [item] = bot.rows(models.LetsTalk)
     bot.slack_event(staff_reply("Lo sentimos mucho.", item.slack_ts, "Ev9101"))

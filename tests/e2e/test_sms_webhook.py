@@ -209,7 +209,7 @@ def test_a_payload_without_a_sender_is_acknowledged(bot: Bot) -> None:
 def test_stop_in_spanish_then_nothing_more(bot: Bot) -> None:
     bot.text("hola", "SM" + "1" * 32)
     bot.text("PARAR", "SM" + "2" * 32)
-    eventually(lambda: any("Ya no recibirá" in b for b in bot.twilio.bodies_to(FAMILY)))
+    eventually(lambda: any("Ya no le mandaremos" in b for b in bot.twilio.bodies_to(FAMILY)))
     count = len(bot.twilio.messages)
     bot.text("2", "SM" + "3" * 32)
     time.sleep(0.5)

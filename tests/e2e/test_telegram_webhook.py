@@ -273,9 +273,9 @@ def test_a_family_links_telegram_to_their_sms_identity(tmp_path: Path) -> None:
         texts = [m["text"] for m in sent(bot)]
         assert (
             texts[0]
-            == "Su Telegram ya está conectado a sus mensajes de texto con Riverside Plan 2030."
+            == "Hecho: su Telegram queda unido a sus mensajes de texto con Riverside Plan 2030."
         )
-        assert texts[1].startswith("¡Bienvenido de nuevo a Riverside Plan 2030!")
+        assert texts[1].startswith("¡Le damos la bienvenida de nuevo a Riverside Plan 2030!")
         assert "bienvenido" in texts[2]  # the question they were on, in their language
         ana.taps(f"q:{SURVEY}:connected:3")
         eventually(lambda: bool(bot.rows(models.Response)))
@@ -293,5 +293,5 @@ def test_a_family_links_telegram_to_their_sms_identity(tmp_path: Path) -> None:
         other["message"]["text"] = f"/start {match.group(1)}"
         other["message"]["chat"]["id"] = other["message"]["from"]["id"] = 555000999
         bot.update(other)
-        eventually(lambda: any("venció o ya se usó" in m["text"] for m in sent(bot)))
+        eventually(lambda: any("ya no sirve" in m["text"] for m in sent(bot)))
         assert len(bot.rows(models.Participant)) == 2

@@ -137,7 +137,7 @@ def test_a_family_takes_the_survey_on_whatsapp_tapping_buttons(bot: WhatsAppBot)
     assert first["Body"].startswith("Hi! This is Riverside Plan 2030.")
     bot.tap("Español")
     bot.wait_for_reply(2)
-    bot.tap("Sí")
+    bot.tap("Si")
     bot.wait_for_reply(3)
     for reply in ("1", "1", "4"):
         count = len(bot.twilio.messages)
@@ -180,7 +180,7 @@ def onboard_then_fall_silent(bot: WhatsAppBot) -> None:
     bot.wait_for_reply(1)
     bot.tap("Español")
     bot.wait_for_reply(2)
-    bot.tap("Sí")
+    bot.tap("Si")
     bot.wait_for_reply(3)
     with bot.runtime.engine.begin() as connection:
         connection.execute(
@@ -270,7 +270,7 @@ def test_the_consent_answer_on_whatsapp_is_the_opt_in_broadcasts_need(bot: Whats
     broadcasting = build_broadcasting(bot.runtime)
     with pytest.raises(BroadcastError, match="nobody to send to"):
         broadcasting.plan("news-early", "language=es", reminders=0)
-    bot.tap("Sí")
+    bot.tap("Si")
     bot.wait_for_reply(3)
     assert ledger(bot) == [("consent_given", "onboarding", "whatsapp")]
     plan = broadcasting.plan("news-early", "language=es", reminders=0)

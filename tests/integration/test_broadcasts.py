@@ -213,7 +213,7 @@ def test_an_invitation_is_the_intro_and_first_question_in_each_language(
         (
             "1",
             "sms",
-            ES_FIRST + "\n\nAyude a planear.\n\n¿Qué importa más? Responda con un número.",
+            ES_FIRST + "\n\nAyude a planear.\n\n¿Qué importa más? Responda con una cifra.",
             key + "1",
         ),
         (
@@ -717,7 +717,7 @@ def test_only_a_family_who_never_heard_from_us_gets_who_we_are_and_how_to_stop(
     assert second is not None and second.queued == 3
     later = [(who, body) for who, _, body, key in queued(district) if key.startswith("b:2:")]
     assert later == [
-        ("1", "¿Tarde? Responda SÍ o NO."),
+        ("1", "¿Tarde? Responda SI o NO."),
         ("2", "Trễ? Trả lời CÓ hoặc KHÔNG."),
         ("3", EN_FIRST + "\n\nLate? Reply YES or NO."),
     ]

@@ -357,6 +357,6 @@ def test_help_reaches_a_family_who_opted_out(engine: Engine, service: Service) -
     later = NOW + timedelta(hours=1)
     sender = OutboxSender(OutboxStore(engine), {Channel.SMS: Provider()}, lambda: later)
     asyncio.run(sender.run_once())
-    assert sent[-2].startswith("Ya no recibirá mensajes de Riverside Plan.")
+    assert sent[-2].startswith("Ya no le mandaremos mensajes de Riverside Plan.")
     assert sent[-1].startswith("Riverside Plan. ¿Preguntas? 555-0100.")
     assert [e[:2] for e in events(engine)][-2:] == [("opt_out", "request"), ("help", "keyword")]

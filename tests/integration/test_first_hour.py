@@ -100,7 +100,7 @@ def test_the_demo_starts_afresh_each_time(folder: Path) -> None:
     assert second.exit_code == 0, second.output
     assert _export_rows(folder) == 14
     assert "Gracias por su mensaje" not in second.output
-    assert said(second).count("Responda con un número para su idioma") == 1
+    assert said(second).count("elegir su idioma, responda con una cifra") == 1
     assert "engage simulate --demo" in second.output
 
 

@@ -187,7 +187,7 @@ def test_an_invitation_starts_the_activity_or_waits_behind_the_current_one(
     assert outcome is not None
     assert (outcome.queued, outcome.waiting, outcome.opted_out) == (2, 1, 1)
     spanish = store.outbox[(broadcast_id, 101)].reply
-    assert spanish.text == "Ayude a planear.\n\n¿Qué importa más? Responda con un número."
+    assert spanish.text == "Ayude a planear.\n\n¿Qué importa más? Responda con una cifra."
     assert [c.label for c in spanish.choices] == ["Seguridad", "Lectura"]
     assert busy.state.pending == ("priorities",)
     assert [(p, c.question) for p, _, c in store.conversations] == [(1, "top"), (2, "top")]

@@ -140,7 +140,7 @@ def test_a_request_in_the_middle_of_a_survey_opts_out_before_any_answer() -> Non
         ConsentSource.REQUEST,
         "Ya no quiero mensajes, mis hijos se graduaron",
     )
-    assert result.replies[0].text.startswith("Ya no recibirá mensajes de Riverside Plan.")
+    assert result.replies[0].text.startswith("Ya no le mandaremos mensajes de Riverside Plan.")
 
 
 def test_a_free_text_answer_that_only_holds_the_word_is_recorded() -> None:

@@ -279,7 +279,7 @@ def test_spanish_stop_is_confirmed_in_spanish() -> None:
     state, [stopped] = run(replace(ONBOARDED, language=None), "PARAR")
     assert state.opted_out and state.language == "es"
     assert texts(stopped) == [
-        "Ya no recibirá mensajes de Riverside Plan. Envíe START para volver a inscribirse."
+        "Ya no le mandaremos mensajes de Riverside Plan. Mande START para volver."
     ]
 
 
@@ -418,7 +418,7 @@ def test_an_urgent_message_tells_the_family_whom_to_reach_now_in_their_language(
     assert event.assessment.is_urgent
     [ack] = texts(result)
     assert "la línea de seguridad, 555-0199" in ack and "911" in ack
-    assert ack.startswith("Leímos su mensaje como urgente")
+    assert ack.startswith("Vimos que su mensaje es urgente")
 
 
 def test_an_urgent_message_falls_back_to_the_district_contact() -> None:
