@@ -60,6 +60,7 @@ from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
 from storage.outbox import OutboxStore
 from storage.privacy import SqlPrivacyStore
 from storage.progress import activity_progress
+from storage.send_rates import record_send_rates, send_rates_in_use
 from storage.spool import Spool
 
 if TYPE_CHECKING:
@@ -400,7 +401,8 @@ def build_broadcasting(runtime: Runtime, *, preview: bool = False) -> Broadcasti
     except EngageError as error:
         raise ConfigError(f"ENGAGE_REMINDER_DELAY: {error}") from error
     policy = BroadcastPolicy(
-        rates=send_rates(settings),
+        # Estimates use the rates the workers said they send at, else this process's.
+        rates={**send_rates(settings), **send_rates_in_use(runtime.engine)},
         quiet_hours=quiet_hours_for(runtime),
         reminders=settings.reminders,
         max_reminders=settings.reminders_max,
@@ -492,6 +494,14 @@ def build_roster_import(
         max_students_per_phone=max_students_per_phone or MAX_STUDENTS_PER_PHONE,
     )
     return RosterImport(lambda: SqlRosterUnitOfWork(engine), rules, utcnow)
+
+
+def report_send_rates(runtime: Runtime) -> None:
+    """Tell broadcast previews the rates this worker sends its channels at."""
+    rates = send_rates(runtime.settings)
+    record_send_rates(
+        runtime.engine, {c: rates[c] for c in runtime.senders if c in rates}, utcnow()
+    )
 
 
 def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:

@@ -39,6 +39,7 @@ __all__ = [
     "InboxReply",
     "LinkCode",
     "Segment",
+    "SendRate",
     "Contact",
     "Conversation",
     "DashboardSession",
@@ -618,3 +619,16 @@ class ChannelPause(Base):
     code: Mapped[str | None] = mapped_column(String(32))
     since: Mapped[datetime] = mapped_column(DateTime)
     probe_after: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SendRate(Base):
+    """The send rate a worker (or `engage serve`) uses on a channel, as it last said.
+
+    Previews of broadcasts estimate with it, not with the rate of the machine the
+    organizer types on.
+    """
+
+    __tablename__ = "send_rates"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    per_second: Mapped[float] = mapped_column(Float)
+    reported_at: Mapped[datetime] = mapped_column(DateTime)

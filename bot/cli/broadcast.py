@@ -161,7 +161,9 @@ def broadcast(
         reminders=reminders,
         reminder_delay=parse_delay(reminder_delay) if reminder_delay else None,
     )
-    _show_plan(plan, broadcasting, zone)
+    from storage.send_rates import send_rates_in_use
+
+    _show_plan(plan, broadcasting, zone, reported=bool(send_rates_in_use(runtime.engine)))
     if dry_run:
         if not runtime.senders:
             err.print(
@@ -197,7 +199,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
+def _show_plan(
+    plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo, reported: bool | None = None
+) -> None:
     from bot.services.inbound import utcnow
 
     counts, estimate = plan.counts, plan.estimate
@@ -223,6 +227,12 @@ def _show_plan(plan: Plan, broadcasting: Broadcasting, zone: ZoneInfo) -> None:
         f"{c.value} {broadcasting.policy.rates.get(c) or 'no limit'}/s"
         for c in broadcasting.rules.channels
     )
+    if reported is not None:
+        rates += (
+            " (as the workers send)"
+            if reported
+            else " (this machine's ENGAGE_*_PER_SECOND: no worker has said its own yet)"
+        )
     table.add_row(
         "time to send",
         f"~{_duration(estimate.seconds)} at {rates}; done by {_local(estimate.finishes_at, zone)}",

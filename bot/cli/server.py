@@ -44,11 +44,14 @@ def serve(
 
     import uvicorn
 
+    from bot.bootstrap import report_send_rates
     from bot.web.app import create_app, server_options
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
     runtime = open_runtime(detector=True, demo=demo)
     initialize(runtime)
+    if sender:
+        report_send_rates(runtime)
     if demo and runtime.settings.admin_token is None:
         # The dashboard is off without a token; the demo makes one for this run.
         token = secrets.token_urlsafe(12)
@@ -73,12 +76,14 @@ def worker() -> None:
         build_idea_desk,
         build_inbox,
         build_outbox_sender,
+        report_send_rates,
     )
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
     runtime = open_runtime()
     if not runtime.senders:
         raise EngageError("no channel is configured: set TWILIO_* (see README.md)")
+    report_send_rates(runtime)
 
     async def run() -> None:
         stop = asyncio.Event()

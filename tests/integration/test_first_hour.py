@@ -297,3 +297,31 @@ def test_loading_says_which_activity_a_family_starts_after_signing_up(folder: Pa
     assert "the district file's first_activity, 'gone-2020', is not an open activity" in said(
         missing
     )
+
+
+def test_the_preview_estimates_at_the_rate_the_workers_send(
+    district: dict[str, str], folder: Path
+) -> None:
+    from bot.bootstrap import build_runtime, report_send_rates
+    from bot.settings import Settings
+
+    preview = ["broadcast", "family-priorities-2026", "--to", "all", "--dry-run"]
+    before = engage(*preview, env=district)
+    assert "sms 1.0/s" in said(before) and "no worker has said its own yet" in said(before)
+    worker = build_runtime(
+        Settings(
+            database_url=f"sqlite:///{folder / 'engage.db'}",
+            twilio_account_sid="AC" + "3" * 32,
+            twilio_auth_token="token",
+            twilio_from_number="+13125550100",
+            sms_per_second=9.0,
+        ),
+        detector=False,
+    )
+    report_send_rates(worker)  # what `engage worker` and `engage serve` do on start
+    worker.engine.dispose()
+
+    after = engage(*preview, env={**district, "ENGAGE_SMS_PER_SECOND": "1"})
+
+    assert "sms 9.0/s" in said(after) and "(as the workers send)" in said(after)
+    assert "~1 s at" in said(after)  # 9 texts at 9 a second
