@@ -6,7 +6,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,6 +55,7 @@ from storage import models
 from storage.broadcasts import BroadcastStore
 from storage.channel_pauses import SqlChannelPauses
 from storage.database import connect, is_sqlite
+from storage.inbound_queue import SqlInboundQueue
 from storage.inbox import SqlInbox
 from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
 from storage.outbox import OutboxStore
@@ -80,6 +81,7 @@ __all__ = [
     "build_runtime",
     "credential_fingerprints",
     "database_runner",
+    "intake_runner",
     "district_config",
     "ensure_pseudonym_secret",
     "pseudonym_secret",
@@ -122,6 +124,7 @@ class Runtime:
     service: Service
     outbox: OutboxStore
     spool: Spool
+    queue: SqlInboundQueue
     sms: TwilioSms | None = None
     telegram: TelegramChannel | None = None
     slack: SlackChannel | None = None
@@ -138,6 +141,8 @@ class Runtime:
             await self.telegram.close()
         if self.slack is not None:
             await self.slack.close()
+        if self.queue.put_engine is not self.engine:
+            self.queue.put_engine.dispose()
         self.engine.dispose()
 
 
@@ -320,6 +325,7 @@ def build_runtime(
         service=service,
         outbox=OutboxStore(engine),
         spool=Spool(settings.spool_dir),
+        queue=SqlInboundQueue(engine, _put_engine(engine, settings, engine_options)),
     )
     if settings.twilio_enabled:
         assert settings.twilio_account_sid and settings.twilio_auth_token
@@ -362,6 +368,17 @@ def district_zone(district: DistrictConfig, settings: Settings) -> str:
     if "timezone" not in district.model_fields_set and settings.timezone:
         return settings.timezone
     return district.timezone
+
+
+# How long a webhook waits for SQLite's lock before it parks the request in the spool.
+PUT_BUSY_TIMEOUT = 0.5
+
+
+def _put_engine(engine: Engine, settings: Settings, options: dict[str, Any]) -> Engine | None:
+    """On SQLite, an engine for the webhooks' one write that waits less for the lock."""
+    if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:"):
+        return None
+    return connect(settings.database_url, busy_timeout=PUT_BUSY_TIMEOUT, **options)
 
 
 def quiet_hours_for(runtime: Runtime) -> QuietHours | None:
@@ -431,6 +448,21 @@ def _under_represented(engine: Engine) -> Callable[[str | None], list[Group]]:
         return under_represented_groups(SqlRepresentation(engine), activity)
 
     return flagged
+
+
+def intake_runner(runtime: Runtime) -> RunDb:
+    """Runs the webhooks' one write in a thread; on SQLite one at a time, but not behind
+    the other work of the process (`database_runner`): a webhook waits for the file's
+    lock at most `PUT_BUSY_TIMEOUT`, never for the loops' queue."""
+    import anyio
+    from anyio import to_thread
+
+    limiter = anyio.CapacityLimiter(1) if runtime.is_sqlite else None
+
+    async def run_put(work: Callable[[], T]) -> T:
+        return await to_thread.run_sync(work, limiter=limiter)
+
+    return run_put
 
 
 def database_runner(runtime: Runtime) -> RunDb:
@@ -609,6 +641,8 @@ class SlackDeskWiring:
     desk: SlackDesk
     handler: AsyncSlackRequestHandler
     inbox: Inbox | None
+    # Runs a request the webhook recorded (bot.web.webhooks.slack), when the queue drains it.
+    replay: Callable[[Mapping[str, object]], Awaitable[None]]
     ideas: IdeaDesk | None = None
 
 
@@ -624,7 +658,7 @@ def build_slack_desk(
     """
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
-    from channels.slack import build_bolt_app
+    from channels.slack import build_bolt_app, replay_request
 
     slack, settings = runtime.slack, runtime.settings
     if slack is None or settings.slack_signing_secret is None:
@@ -659,4 +693,18 @@ def build_slack_desk(
         workspace=settings.slack_team_id,
         spawn=desk.spawn,
     )
-    return SlackDeskWiring(desk, AsyncSlackRequestHandler(bolt), inbox, ideas)
+    recorded = build_bolt_app(
+        slack,
+        settings.slack_signing_secret.get_secret_value(),
+        desk,
+        workspace=settings.slack_team_id,
+        replay=True,
+    )
+
+    async def replay(payload: Mapping[str, object]) -> None:
+        body, content_type = str(payload["body"]), str(payload["content_type"])
+        status = await replay_request(recorded, body.encode("utf-8"), content_type)
+        if status >= 500:
+            raise EngageError(f"the Slack request failed (Bolt answered {status})")
+
+    return SlackDeskWiring(desk, AsyncSlackRequestHandler(bolt), inbox, replay, ideas)

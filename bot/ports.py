@@ -39,6 +39,7 @@ __all__ = [
     "ChannelSender",
     "FollowUp",
     "HeardCounts",
+    "InboundQueue",
     "LinkUnitOfWork",
     "AuthorAddress",
     "ModerationUnitOfWork",
@@ -50,6 +51,10 @@ __all__ = [
     "PersonOnFile",
     "PrivacyStore",
     "PrivacyUnitOfWork",
+    "QueueDepth",
+    "Queued",
+    "QueuedKind",
+    "QueuedStatus",
     "Redeemed",
     "RepresentationStore",
     "RosterUnitOfWork",
@@ -425,6 +430,78 @@ class Outbox(Protocol):
         failure: DeliveryFailure | None,
         now: datetime,
     ) -> None: ...
+
+
+# -- the inbound queue: recorded before the provider's answer, drained by the engine -------
+
+
+class QueuedKind(StrEnum):
+    """What a queued row holds, and so who handles it."""
+
+    MESSAGE = "message"  # a parsed InboundMessage: the engine runs it
+    SLACK = "slack"  # a raw Slack request (event, command, tap): replayed through the desk
+    BLOCKED = "blocked"  # a chat that blocked the bot (Telegram): its contact stops
+
+
+class QueuedStatus(StrEnum):
+    """pending -> done; or parked, with its error, after failing every try."""
+
+    PENDING = "pending"
+    DONE = "done"
+    PARKED = "parked"
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One queued row, as a drainer claims it."""
+
+    id: int
+    channel: Channel
+    kind: QueuedKind
+    sender: str
+    payload: Mapping[str, object]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """How far behind the engine is: unhandled rows, the oldest one's age, parked rows."""
+
+    pending: int
+    oldest_seconds: float | None
+    parked: int
+
+
+class InboundQueue(Protocol):
+    """The durable inbound queue (storage.inbound_queue.SqlInboundQueue)."""
+
+    def put(
+        self,
+        channel: Channel,
+        provider_id: str | None,
+        kind: QueuedKind,
+        sender: str,
+        payload: Mapping[str, object],
+        now: datetime,
+    ) -> bool:
+        """Record one row in its own short transaction; False when this provider id
+        was recorded before (a redelivery)."""
+        ...
+
+    def claim(self, kind: QueuedKind, limit: int, now: datetime, lease: timedelta) -> list[Queued]:
+        """Up to `limit` pending rows of `kind`, oldest first, leased to this caller
+        (rows another drainer holds are skipped)."""
+        ...
+
+    def finish(self, ids: Sequence[int], now: datetime) -> None:
+        """Mark rows handled, dropping their payload."""
+        ...
+
+    def fail(self, row: Queued, error: str, park: bool, now: datetime) -> None:
+        """Count a failed try; `park` sets the row aside with its error for an operator."""
+        ...
+
+    def depth(self, now: datetime) -> QueueDepth: ...
 
 
 # -- paused channels: the provider refused our credentials or sender (bot.services.sender) --

@@ -46,6 +46,9 @@ from bot.core.urgency import Urgency
 from bot.errors import DeliveryFailure, ProviderError, UnsupportedEvent
 
 __all__ = [
+    "RequestSummary",
+    "describe_request",
+    "replay_request",
     "API_BASE_URL",
     "SlackChannel",
     "SlackHandlers",
@@ -155,6 +158,48 @@ def is_readable(body: bytes, content_type: str | None) -> bool:
     except (json.JSONDecodeError, RecursionError):
         return False
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSummary:
+    """What the webhook needs to know of a Slack request before it records it.
+
+    `handshake`: Slack's URL check, answered at once and never recorded;
+    `dedup_id`: the event id (Slack sends an event again until it hears 2xx);
+    None for a command or an interaction, which Slack never sends twice (a second
+    identical one is someone doing it again);
+    `user`: whose request it is (their rows are handled in order).
+    """
+
+    handshake: bool
+    dedup_id: str | None
+    user: str
+
+
+def describe_request(body: bytes, content_type: str | None) -> RequestSummary:
+    """Summarize a request `is_readable` accepted."""
+    raw = body.decode("utf-8")
+    data: Mapping[str, Any] = {}
+    if content_type == "application/json" or raw.startswith("{"):
+        loaded = json.loads(raw) if raw else {}
+        data = loaded if isinstance(loaded, dict) else {}
+        if data.get("type") == "url_verification":
+            return RequestSummary(True, None, "")
+        event = data.get("event")
+        user = event.get("user") if isinstance(event, Mapping) else None
+        event_id = data.get("event_id")
+        dedup = f"e:{event_id}" if isinstance(event_id, str) and event_id else None
+        return RequestSummary(False, dedup, user if isinstance(user, str) else "")
+    form = dict(parse_qsl(raw, keep_blank_values=True))
+    if form.get("ssl_check"):
+        return RequestSummary(True, None, "")
+    if "payload" in form:
+        loaded = json.loads(form["payload"])
+        data = loaded if isinstance(loaded, dict) else {}
+        user = data.get("user")
+        user_id = user.get("id") if isinstance(user, Mapping) else user
+        return RequestSummary(False, None, user_id if isinstance(user_id, str) else "")
+    return RequestSummary(False, None, form.get("user_id", ""))
 
 
 # Where Bolt looks, and what it expects there (slack_bolt.request.internals).
@@ -872,12 +917,16 @@ def build_bolt_app(
     *,
     workspace: str | None = None,
     spawn: Callable[[Awaitable[None]], None] | None = None,
+    replay: bool = False,
 ) -> AsyncApp:
     """The Bolt app behind `POST /webhooks/slack/events`.
 
     Every request is acknowledged before any work (`process_before_response`
     False); `spawn` runs that work (the default leaves it to Bolt's own task).
     `workspace` (a team id), when set, drops requests from any other workspace with a 200.
+    With `replay`, the app handles requests the webhook already checked and recorded
+    (`replay_request`): no signature check (the timestamp may be old by then), and
+    `async_dispatch` returns when the work is done.
     """
 
     async def authorize(
@@ -900,7 +949,8 @@ def build_bolt_app(
         signing_secret=signing_secret,
         client=requests_client,
         authorize=authorize,
-        process_before_response=False,
+        process_before_response=replay,
+        request_verification_enabled=not replay,
         # Our own posts carry bot_id and are dropped by parse_event; no bot ids needed.
         ignoring_self_events_enabled=False,
     )
@@ -994,3 +1044,11 @@ def build_bolt_app(
         await ack()
 
     return app
+
+
+async def replay_request(app: AsyncApp, body: bytes, content_type: str) -> int:
+    """Run a recorded request through a replay app (`build_bolt_app(replay=True)`);
+    Bolt's status (a 404 is a request no listener took)."""
+    request = AsyncBoltRequest(body=body.decode("utf-8"), headers={"content-type": content_type})
+    response = await app.async_dispatch(request)
+    return response.status

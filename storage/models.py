@@ -33,6 +33,7 @@ __all__ = [
     "Enrollment",
     "ForgottenAddress",
     "Idea",
+    "InboundQueue",
     "IdeaTranslation",
     "Guardianship",
     "Household",
@@ -332,6 +333,33 @@ class Outbox(Base):
     # itself then waits for the family's answer.
     template: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     template_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class InboundQueue(Base):
+    """What a provider sent, recorded before it was told we have it; the engine
+    drains it in arrival order per sender. `provider_id` is unique per channel, so
+    a redelivery changes nothing. A handled row keeps no payload (it lives on in
+    `messages`); a row that failed `attempts` times is parked with its error."""
+
+    __tablename__ = "inbound_queue"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id", name="uq_inbound_queue_provider_id"),
+        Index("ix_inbound_queue_status", "status", "id"),
+        Index("ix_inbound_queue_sender", "sender", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # bot.ports.QueuedKind
+    # Whose turn this is: messages of one sender are handled one at a time, in order.
+    sender: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(12))  # bot.ports.QueuedStatus
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class LetsTalk(Base):

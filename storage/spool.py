@@ -12,11 +12,11 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from bot.core.messages import Channel, InboundMessage
+from bot.core.messages import InboundMessage, message_from_record, message_to_record
 from storage.files import create_private, private_folder
 
 __all__ = ["Spool"]
@@ -30,18 +30,16 @@ class Spool:
 
     def put(self, message: InboundMessage) -> Path:
         """Write `message` atomically; returns its file."""
+        return self._write(message_to_record(message))
+
+    def put_queued(self, row: Mapping[str, Any]) -> Path:
+        """Park a row for the inbound queue (storage.inbound_queue: channel, provider_id,
+        kind, sender, payload) that the database could not take; returns its file."""
+        return self._write({"queued": dict(row)})
+
+    def _write(self, data: Mapping[str, Any]) -> Path:
         private_folder(self.folder)
         name = f"{time.time_ns()}-{uuid.uuid4().hex}.json"
-        data = {
-            "channel": message.channel.value,
-            "address": message.address,
-            "text": message.text,
-            "provider_id": message.provider_id,
-            "received_at": message.received_at.isoformat() if message.received_at else None,
-            "button": message.button,
-            "locale_hint": message.locale_hint,
-            "media_count": message.media_count,
-        }
         temporary = self.folder / f".{name}.tmp"
         create_private(temporary, replace=True).write_text(
             json.dumps(data, ensure_ascii=False), encoding="utf-8"
@@ -63,28 +61,34 @@ class Spool:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue  # being replayed right now, or unreadable: left for the drain
-            if data.get("channel") == channel and data.get("address") == address:
+            queued = data.get("queued")
+            if isinstance(queued, dict):
+                mine = queued.get("sender") == f"{channel}:{address}"
+            else:
+                mine = data.get("channel") == channel and data.get("address") == address
+            if mine:
                 path.unlink(missing_ok=True)
                 purged += 1
         return purged
 
-    def drain(self, handle: Callable[[InboundMessage], object], limit: int = 100) -> int:
-        """Feed up to `limit` parked messages to `handle`, oldest first; stops at the first error."""
+    def drain(
+        self,
+        handle: Callable[[InboundMessage], object],
+        limit: int = 100,
+        handle_queued: Callable[[Mapping[str, Any]], object] | None = None,
+    ) -> int:
+        """Feed up to `limit` parked messages to `handle` (rows for the inbound queue to
+        `handle_queued`), oldest first; stops at the first error."""
         done = 0
         for path in self.pending()[:limit]:
             data = json.loads(path.read_text(encoding="utf-8"))
-            received = data.get("received_at")
-            message = InboundMessage(
-                channel=Channel(data["channel"]),
-                address=data["address"],
-                text=data["text"],
-                provider_id=data.get("provider_id"),
-                received_at=datetime.fromisoformat(received) if received else None,
-                button=data.get("button"),
-                locale_hint=data.get("locale_hint"),
-                media_count=int(data.get("media_count") or 0),
-            )
-            handle(message)
+            queued = data.get("queued")
+            if isinstance(queued, dict):
+                if handle_queued is None:
+                    continue
+                handle_queued(queued)
+            else:
+                handle(message_from_record(data))
             path.unlink()
             done += 1
         if done:

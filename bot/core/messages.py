@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "Attachment",
@@ -15,6 +17,8 @@ __all__ = [
     "OutboundMessage",
     "Reply",
     "Template",
+    "message_from_record",
+    "message_to_record",
     "within_limits",
 ]
 
@@ -124,3 +128,34 @@ def within_limits(message: InboundMessage) -> InboundMessage:
     if limit is None or len(message.text) <= limit:
         return message
     return replace(message, text=message.text[:limit])
+
+
+def message_to_record(message: InboundMessage) -> dict[str, object]:
+    """`message` as JSON-able values (the inbound queue, the spool)."""
+    return {
+        "channel": message.channel.value,
+        "address": message.address,
+        "text": message.text,
+        "provider_id": message.provider_id,
+        "received_at": message.received_at.isoformat() if message.received_at else None,
+        "button": message.button,
+        "locale_hint": message.locale_hint,
+        "media_count": message.media_count,
+        "attachments": [[a.content_type, a.url] for a in message.attachments],
+    }
+
+
+def message_from_record(data: Mapping[str, Any]) -> InboundMessage:
+    """The message `message_to_record` wrote."""
+    received = data.get("received_at")
+    return InboundMessage(
+        channel=Channel(data["channel"]),
+        address=str(data["address"]),
+        text=str(data["text"]),
+        provider_id=data.get("provider_id"),
+        received_at=datetime.fromisoformat(received) if received else None,
+        button=data.get("button"),
+        locale_hint=data.get("locale_hint"),
+        media_count=int(data.get("media_count") or 0),
+        attachments=tuple(Attachment(str(t), str(u)) for t, u in data.get("attachments") or ()),
+    )

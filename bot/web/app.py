@@ -23,9 +23,12 @@ from bot.bootstrap import (
     build_outbox_sender,
     build_slack_desk,
     database_runner,
+    intake_runner,
 )
 from bot.core.setup_problems import WHAT_HAPPENS, explain
+from bot.ports import QueuedKind
 from bot.services.inbound import utcnow
+from bot.services.inbound_queue import Drain, Intake
 from bot.services.organizers import PlannedBroadcasts
 from bot.settings import Settings
 from bot.web.context import UnsupportedLog, Web, web_of
@@ -38,19 +41,30 @@ __all__ = ["create_app", "server_options"]
 log = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime, *, run_sender: bool = True) -> Starlette:
-    """The app for `runtime`; with `run_sender`, the outbox sender and the other loops run inside."""
+def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = True) -> Starlette:
+    """The app for `runtime`; with `run_sender`, the outbox sender and the other loops run
+    inside; with `run_engine`, the drainer of the inbound queue."""
     run_db = database_runner(runtime)
-    web = Web(runtime, run_db, UnsupportedLog())
+    drain = Drain(runtime.queue, run_db, utcnow, {})
+    intake = Intake(
+        runtime.queue, intake_runner(runtime), runtime.spool.put_queued, utcnow, drain.wake
+    )
+    web = Web(runtime, run_db, UnsupportedLog(), intake, drain)
     broadcasting = build_broadcasting(runtime)
     slack_wiring = build_slack_desk(runtime, run_db, web.accept, PlannedBroadcasts(broadcasting))
     if slack_wiring is not None:
         web.slack_handler, web.desk = slack_wiring.handler, slack_wiring.desk
+        drain.handlers[QueuedKind.SLACK] = slack_wiring.replay
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
+        if run_engine:
+            if runtime.is_sqlite:
+                # One server per SQLite file: claims left by a killed one are nobody's.
+                await run_db(runtime.queue.release_claims)
+            tasks.append(asyncio.create_task(drain.run(stop)))
         if run_sender:
             sender = build_outbox_sender(runtime, run_db)
             tasks.append(asyncio.create_task(sender.run(stop)))
@@ -142,7 +156,12 @@ async def _drain_spool(web: Web, stop: asyncio.Event) -> None:
     while not stop.is_set():
         if runtime.spool.pending():
             try:
-                await web.run_db(lambda: runtime.spool.drain(runtime.service.handle_inbound))
+                await web.run_db(
+                    lambda: runtime.spool.drain(
+                        runtime.service.handle_inbound, handle_queued=web.intake.replay_parked
+                    )
+                )
+                web.drain.wake()
             except Exception:
                 log.exception("spool.drain_failed")
         with contextlib.suppress(TimeoutError):

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from bot.bootstrap import Runtime
 from bot.core.messages import InboundMessage, within_limits
+from bot.services.inbound_queue import Drain, Intake
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -46,6 +47,8 @@ class Web:
     runtime: Runtime
     run_db: Callable[[Callable[[], Any]], Awaitable[Any]]
     unsupported: UnsupportedLog
+    intake: Intake
+    drain: Drain
     slack_handler: AsyncSlackRequestHandler | None = None
     desk: SlackDesk | None = None
 

@@ -11,6 +11,7 @@ Slack error code such as "channel_not_found".
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -64,6 +65,8 @@ class FakeSlackApi:
     token: str = BOT_TOKEN
     groups: dict[str, list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    # Seconds each Web API call takes (a slow Slack), for tests that need work under way.
+    delay: float = 0.0
     _failures: dict[str, list[str]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(200))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,6 +115,8 @@ class FakeSlackApi:
         method = request.path_params["method"]
         fields = await self._fields(request)
         failure = self._record(method, fields, request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return JSONResponse({"ok": False, "error": "invalid_auth"})
         if failure == "429":

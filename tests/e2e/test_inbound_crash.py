@@ -1,0 +1,182 @@
+"""Nothing acknowledged is lost: `kill -9` a real `engage serve` with work still queued.
+
+Requests are signed for real and sent to a server process; the moment the last
+one is acknowledged the process is killed, mid-drain, then started again on the
+same database. Every acknowledged message must end up handled exactly once.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from bot.authoring.activities import parse_activity
+from bot.bootstrap import build_runtime, sync_schools
+from bot.services.inbound import utcnow
+from bot.settings import Settings
+from storage import models
+from storage.activities import store_activity
+from storage.database import migrate
+from tests.conftest import EXAMPLES, ROOT
+from tests.e2e.chat_bot import SLACK_FIXTURES, SLACK_SECRET, ChatBot, fixture
+from tests.fakes.server import free_port, serve
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+DMS = 30
+SURVEY = EXAMPLES / "family-priorities.yaml"
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[FakeSlackApi, str]]:
+    fake = FakeSlackApi()
+    with serve(fake.app) as base:
+        yield fake, base
+
+
+def environment(db_url: str, slack_base: str, port: int, tmp_path: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ENGAGE_", "TWILIO_", "TELEGRAM_", "SLACK_"))
+    }
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "ENGAGE_DATABASE_URL": db_url,
+            "ENGAGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "ENGAGE_DISTRICT_FILE": str(EXAMPLES / "district.yaml"),
+            "ENGAGE_SPOOL_DIR": str(tmp_path / "spool"),
+            "ENGAGE_QUIET_HOURS": "off",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_API_BASE_URL": slack_base + "/api/",
+            "SLACK_TEAM_ID": "T0001",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated database with the example survey; the server processes share it."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=db_url, district_file=EXAMPLES / "district.yaml"
+    )
+    runtime = build_runtime(settings, detector=False)
+    migrate(runtime.engine)
+    sync_schools(runtime.engine, runtime.district)
+    source = SURVEY.read_text("utf-8")
+    store_activity(runtime.engine, parse_activity(source, str(SURVEY)), source, utcnow())
+    yield runtime.engine
+    runtime.engine.dispose()
+    if runtime.queue.put_engine is not runtime.engine:
+        runtime.queue.put_engine.dispose()
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--no-sender"],
+            env=env,
+            cwd=log.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("the server did not start: " + log.read_text()[-2000:])
+        time.sleep(0.1)
+
+
+def dm(n: int) -> dict[str, Any]:
+    data = copy.deepcopy(fixture(SLACK_FIXTURES, "message__im"))
+    data["event_id"] = f"EvCrash{n:04d}"
+    data["event"].update(
+        text=f"hola {n}",
+        user=f"U0CRASH{n:03d}",
+        ts=f"1726500000.{n:06d}",
+        client_msg_id=f"crash-{n:04d}",
+    )
+    return data
+
+
+def counts(engine: Engine) -> tuple[int, int, int]:
+    m, o = models.Message, models.Outbox
+    with engine.connect() as connection:
+        inbound = connection.execute(
+            select(func.count()).where(m.direction == "in", m.channel == "slack")
+        ).scalar_one()
+        distinct = connection.execute(
+            select(func.count(func.distinct(m.provider_id))).where(m.direction == "in")
+        ).scalar_one()
+        replies = connection.execute(select(func.count()).select_from(o)).scalar_one()
+    return inbound, distinct, replies
+
+
+def test_acknowledged_slack_dms_survive_a_kill_9(
+    db_url: str, engine: Engine, slack: tuple[FakeSlackApi, str], tmp_path: Path
+) -> None:
+    fake, base = slack
+    # A slow Slack: each DM waits on a profile lookup, so most are still queued at the kill.
+    fake.delay = 0.2
+    port = free_port()
+    env = environment(db_url, base, port, tmp_path)
+    log = tmp_path / "serve.log"
+    server = start_server(env, port, log)
+    bot = ChatBot(f"http://127.0.0.1:{port}", None)  # type: ignore[arg-type]
+    bot.slack_base = base
+    try:
+        for n in range(DMS):
+            assert bot.slack_event(dm(n)).status_code == 200
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    handled_before, _, _ = counts(engine)
+    assert handled_before < DMS, "the server handled everything before the kill"
+
+    fake.delay = 0.0
+    server = start_server(env, port, log)
+    try:
+        eventually(lambda: counts(engine)[0] == DMS, 60, "every acknowledged DM")
+        time.sleep(0.5)
+        # Slack retrying an event we answered changes nothing either.
+        assert bot.slack_event(dm(0), headers={"X-Slack-Retry-Num": "1"}).status_code == 200
+        time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    inbound, distinct, replies = counts(engine)
+    assert (inbound, distinct, replies) == (DMS, DMS, DMS)
+    queue = models.InboundQueue
+    with engine.connect() as connection:
+        statuses = connection.execute(
+            select(queue.status, func.count()).group_by(queue.status)
+        ).all()
+    assert dict(statuses) == {"done": DMS}
