@@ -34,6 +34,7 @@ from bot.ports import ChannelSender
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.services.idea_desk import IdeaDesk
 from bot.services.inbound import Service, utcnow
+from bot.services.inbound_queue import Drain, MessageBatches
 from bot.services.inbox import Inbox
 from bot.services.linking import LinkingService
 from bot.services.organizers import (
@@ -77,6 +78,7 @@ __all__ = [
     "build_privacy",
     "build_slack_desk",
     "build_broadcasting",
+    "build_drain",
     "build_roster_import",
     "build_runtime",
     "credential_fingerprints",
@@ -534,6 +536,13 @@ def report_send_rates(runtime: Runtime) -> None:
     record_send_rates(
         runtime.engine, {c: rates[c] for c in runtime.senders if c in rates}, utcnow()
     )
+
+
+def build_drain(runtime: Runtime, run_db: RunDb) -> Drain:
+    """The engine on the inbound queue: message rows in batches (the Slack desk adds
+    the replay of Slack's requests where it runs, bot.web.app)."""
+    batches = MessageBatches(runtime.queue, runtime.service.handle_once, utcnow)
+    return Drain(runtime.queue, run_db, utcnow, {}, batches=batches)
 
 
 def build_outbox_sender(runtime: Runtime, run_db: RunDb) -> OutboxSender:

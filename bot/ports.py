@@ -51,6 +51,7 @@ __all__ = [
     "PersonOnFile",
     "PrivacyStore",
     "PrivacyUnitOfWork",
+    "QueueBatch",
     "QueueDepth",
     "Queued",
     "QueuedKind",
@@ -472,6 +473,21 @@ class QueueDepth:
     parked: int
 
 
+class QueueBatch(Protocol):
+    """The rows of one batch, and what can be done with them in its transaction."""
+
+    rows: list[Queued]
+
+    def attempt(self) -> AbstractContextManager[None]:
+        """One row's work: units of work opened in the block write into the batch's
+        transaction; when the block raises, nothing of it stays."""
+        ...
+
+    def finish(self, ids: Sequence[int], now: datetime) -> None: ...
+
+    def fail(self, row: Queued, error: str, park: bool, now: datetime) -> None: ...
+
+
 class InboundQueue(Protocol):
     """The durable inbound queue (storage.inbound_queue.SqlInboundQueue)."""
 
@@ -491,6 +507,14 @@ class InboundQueue(Protocol):
     def claim(self, kind: QueuedKind, limit: int, now: datetime, lease: timedelta) -> list[Queued]:
         """Up to `limit` pending rows of `kind`, oldest first, leased to this caller
         (rows another drainer holds are skipped)."""
+        ...
+
+    def batch(
+        self, kind: QueuedKind, limit: int, now: datetime
+    ) -> AbstractContextManager[QueueBatch]:
+        """One transaction holding up to `limit` due rows of `kind`, oldest first, of
+        senders no other drainer holds; committed when the block ends, rolled back
+        (every row left as it was) when it raises."""
         ...
 
     def finish(self, ids: Sequence[int], now: datetime) -> None:

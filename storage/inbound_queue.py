@@ -8,21 +8,28 @@ provider id, so a redelivery still collides, but not its payload.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.messages import Channel
+from bot.errors import StoreBusy
 from bot.ports import Queued, QueueDepth, QueuedKind, QueuedStatus
 from storage import models
+from storage.unit_of_work import SHARED_CONNECTION
 
-__all__ = ["SqlInboundQueue", "sender_key"]
+__all__ = ["SqlInboundQueue", "SqlQueueBatch", "sender_key"]
 
 queue = models.table(models.InboundQueue)
 
 MAX_ERROR = 500
+# How long a webhook waits for its turn to write (SQLite) before it parks the request.
+PUT_WAIT = 0.5
 RETRY_CAP = 60
 
 
@@ -39,7 +46,17 @@ class SqlInboundQueue:
         # The webhooks' writes may go through an engine that waits less for a lock
         # (SQLite): past that, the row goes to the spool and the provider still hears 200.
         self.put_engine = put_engine or engine
+        # SQLite has one writer: this process's writers of the queue take turns here,
+        # handing over at once, rather than in the sleeps of SQLite's busy handler.
         self.is_postgres = engine.dialect.name == "postgresql"
+        self._writer_lock = _WriterLock(PUT_WAIT)
+        self._writer: AbstractContextManager[object] = (
+            nullcontext() if self.is_postgres else self._writer_lock
+        )
+        # A batch waits for its turn as long as it takes.
+        self._batch_writer: AbstractContextManager[object] = (
+            nullcontext() if self.is_postgres else self._writer_lock.lock
+        )
         dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
         # Compiled once (SQLAlchemy caches it): the webhook's one statement.
         self._put = (
@@ -55,6 +72,7 @@ class SqlInboundQueue:
                 received_at=bindparam("now"),
             )
             .on_conflict_do_nothing()
+            .returning(queue.c.id)
         )
 
     def put(
@@ -66,7 +84,7 @@ class SqlInboundQueue:
         payload: Mapping[str, object],
         now: datetime,
     ) -> bool:
-        with self.put_engine.begin() as connection:
+        with self._writer, self.put_engine.begin() as connection:
             inserted = connection.execute(
                 self._put,
                 {
@@ -78,9 +96,83 @@ class SqlInboundQueue:
                     "now": now,
                 },
             )
-            return bool(inserted.rowcount)
+            return inserted.scalar() is not None
 
     def claim(self, kind: QueuedKind, limit: int, now: datetime, lease: timedelta) -> list[Queued]:
+        due = self._due(kind, limit, now)
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(queue)
+            .where(queue.c.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + lease)
+            .returning(*_ROW)
+        )
+        with self._writer, self.engine.begin() as connection:
+            rows = connection.execute(statement).all()
+        return sorted((_queued(row) for row in rows), key=lambda row: row.id)
+
+    @contextmanager
+    def batch(self, kind: QueuedKind, limit: int, now: datetime) -> Iterator[SqlQueueBatch]:
+        """A transaction holding up to `limit` due rows of `kind`, oldest first, none of
+        them of a sender another drainer holds; it commits when the block ends (nothing
+        of it when the block raises), and a process killed meanwhile leaves every row
+        as it was."""
+        with self._batch_writer, self.engine.connect() as connection, connection.begin():
+            if self.is_postgres:
+                rows = self._claim_senders(connection, kind, limit, now)
+            else:
+                # The write lock is ours (BEGIN IMMEDIATE) until the commit.
+                due = self._due(kind, limit, now).scalar_subquery()
+                found = connection.execute(select(*_ROW).where(queue.c.id.in_(due)))
+                rows = sorted((_queued(row) for row in found), key=lambda row: row.id)
+            yield SqlQueueBatch(connection, rows)
+
+    def _claim_senders(
+        self, connection: Connection, kind: QueuedKind, limit: int, now: datetime
+    ) -> list[Queued]:
+        """PostgreSQL: lock the first due row of up to `limit` senders (skipping senders
+        another drainer holds), then take their rows in order. A sender's later rows
+        are not first while the row this transaction locked is pending, so no other
+        drainer takes one of them before this one commits."""
+        head, earlier = queue.alias("head"), queue.alias("earlier")
+        first = ~(
+            select(earlier.c.id)
+            .where(
+                earlier.c.sender == head.c.sender,
+                earlier.c.status == QueuedStatus.PENDING.value,
+                earlier.c.id < head.c.id,
+            )
+            .exists()
+        )
+        heads = connection.execute(
+            select(head.c.sender)
+            .where(
+                head.c.status == QueuedStatus.PENDING.value,
+                head.c.kind == kind.value,
+                or_(head.c.claimed_until.is_(None), head.c.claimed_until < now),
+                first,
+            )
+            .order_by(head.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+        senders = list(heads)
+        if not senders:
+            return []
+        rows = connection.execute(
+            select(*_ROW)
+            .where(
+                queue.c.sender.in_(senders),
+                queue.c.status == QueuedStatus.PENDING.value,
+                queue.c.kind == kind.value,
+            )
+            .order_by(queue.c.id)
+            .limit(limit)
+        ).all()
+        return [_queued(row) for row in rows]
+
+    def _due(self, kind: QueuedKind, limit: int, now: datetime) -> Select[tuple[int]]:
         candidate, earlier = queue.alias("candidate"), queue.alias("earlier")
         # A sender's row waits while an earlier one of theirs is claimed (in hand, or
         # failed and waiting to be tried again): one sender's rows run in order.
@@ -94,7 +186,7 @@ class SqlInboundQueue:
             )
             .exists()
         )
-        due = (
+        return (
             select(candidate.c.id)
             .where(
                 candidate.c.status == QueuedStatus.PENDING.value,
@@ -105,42 +197,11 @@ class SqlInboundQueue:
             .order_by(candidate.c.id)
             .limit(limit)
         )
-        if self.is_postgres:
-            due = due.with_for_update(skip_locked=True)
-        statement = (
-            update(queue)
-            .where(queue.c.id.in_(due.scalar_subquery()))
-            .values(claimed_until=now + lease)
-            .returning(
-                queue.c.id,
-                queue.c.channel,
-                queue.c.kind,
-                queue.c.sender,
-                queue.c.payload,
-                queue.c.attempts,
-            )
-        )
-        with self.engine.begin() as connection:
-            rows = connection.execute(statement).all()
-        return sorted(
-            (
-                Queued(
-                    row.id,
-                    Channel(row.channel),
-                    QueuedKind(row.kind),
-                    row.sender,
-                    row.payload or {},
-                    row.attempts,
-                )
-                for row in rows
-            ),
-            key=lambda row: row.id,
-        )
 
     def release_claims(self) -> int:
         """Forget every lease (a SQLite database has one server: after a restart,
         nobody else holds them); how many."""
-        with self.engine.begin() as connection:
+        with self._writer, self.engine.begin() as connection:
             return connection.execute(
                 update(queue)
                 .where(
@@ -153,27 +214,16 @@ class SqlInboundQueue:
     def finish(self, ids: Sequence[int], now: datetime) -> None:
         if not ids:
             return
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(queue)
-                .where(queue.c.id.in_(list(ids)))
-                .values(status=QueuedStatus.DONE.value, payload=None, handled_at=now)
-            )
+        with self._writer, self.engine.begin() as connection:
+            _finish(connection, ids, now)
 
     def fail(self, row: Queued, error: str, park: bool, now: datetime) -> None:
-        values: dict[str, object] = {
-            "attempts": row.attempts + 1,
-            "error": error[:MAX_ERROR],
-            # Tried again after a pause that grows with each failure.
-            "claimed_until": now + timedelta(seconds=min(2**row.attempts, RETRY_CAP)),
-        }
-        if park:
-            values.update(status=QueuedStatus.PARKED.value, handled_at=now)
-        with self.engine.begin() as connection:
-            connection.execute(update(queue).where(queue.c.id == row.id).values(**values))
+        with self._writer, self.engine.begin() as connection:
+            _fail(connection, row, error, park, now)
 
     def depth(self, now: datetime) -> QueueDepth:
-        with self.engine.connect() as connection:
+        # A plain read: it never waits for SQLite's write lock.
+        with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as connection:
             pending, oldest = connection.execute(
                 select(func.count(), func.min(queue.c.received_at)).where(
                     queue.c.status == QueuedStatus.PENDING.value
@@ -196,3 +246,85 @@ class SqlInboundQueue:
                     )
                 )
             ).scalar_one()
+
+
+class SqlQueueBatch:
+    """The rows of one batch, in its transaction (bot.ports.QueueBatch)."""
+
+    def __init__(self, connection: Connection, rows: list[Queued]) -> None:
+        self.connection = connection
+        self.rows = rows
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Run one row's work in a savepoint: units of work opened in the block (in
+        this thread) write into it; if the block raises, none of it stays."""
+        token = SHARED_CONNECTION.set(self.connection)
+        try:
+            with self.connection.begin_nested():
+                yield
+        finally:
+            SHARED_CONNECTION.reset(token)
+
+    def finish(self, ids: Sequence[int], now: datetime) -> None:
+        if ids:
+            _finish(self.connection, ids, now)
+
+    def fail(self, row: Queued, error: str, park: bool, now: datetime) -> None:
+        _fail(self.connection, row, error, park, now)
+
+
+class _WriterLock:
+    """A lock that gives up after `timeout` seconds (then the database counts as busy)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        if not self.lock.acquire(timeout=self.timeout):
+            raise StoreBusy("the inbound queue is busy")
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+_ROW = (
+    queue.c.id,
+    queue.c.channel,
+    queue.c.kind,
+    queue.c.sender,
+    queue.c.payload,
+    queue.c.attempts,
+)
+
+
+def _queued(row: Any) -> Queued:
+    return Queued(
+        row.id,
+        Channel(row.channel),
+        QueuedKind(row.kind),
+        row.sender,
+        row.payload or {},
+        row.attempts,
+    )
+
+
+def _finish(connection: Connection, ids: Sequence[int], now: datetime) -> None:
+    connection.execute(
+        update(queue)
+        .where(queue.c.id.in_(list(ids)))
+        .values(status=QueuedStatus.DONE.value, payload=None, handled_at=now)
+    )
+
+
+def _fail(connection: Connection, row: Queued, error: str, park: bool, now: datetime) -> None:
+    values: dict[str, object] = {
+        "attempts": row.attempts + 1,
+        "error": error[:MAX_ERROR],
+        # Tried again after a pause that grows with each failure.
+        "claimed_until": now + timedelta(seconds=min(2**row.attempts, RETRY_CAP)),
+    }
+    if park:
+        values.update(status=QueuedStatus.PARKED.value, handled_at=now)
+    connection.execute(update(queue).where(queue.c.id == row.id).values(**values))

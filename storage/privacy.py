@@ -43,6 +43,7 @@ audit = models.table(models.AuditEntry)
 ideas = models.table(models.Idea)
 idea_translations = models.table(models.IdeaTranslation)
 forgotten = models.table(models.ForgottenAddress)
+inbound_queue = models.table(models.InboundQueue)
 STAFF_REPLY_ACTION = "lets_talk.reply"
 FORGOTTEN_BY = "forgotten"
 # How long to wait for readers to let go of the write-ahead log.
@@ -209,6 +210,14 @@ class SqlPrivacyUnitOfWork:
             delete(shared_contacts).where(shared_contacts.c.participant_id == participant_id)
         )
         ids = self._contact_ids(participant_id)
+        # What they sent and the engine has not run yet goes, and so do the handled
+        # rows' sender keys (their addresses).
+        addresses = self.connection.execute(
+            select(contacts.c.channel, contacts.c.address).where(contacts.c.id.in_(ids))
+        ).all()
+        keys = [f"{channel}:{address}" for channel, address in addresses]
+        if keys:
+            self.connection.execute(delete(inbound_queue).where(inbound_queue.c.sender.in_(keys)))
         for contact_id in ids:
             self.connection.execute(
                 update(contacts)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, insert, literal, select, update
+from sqlalchemy import Connection, Engine, NestedTransaction, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -34,7 +35,11 @@ from storage.households import activity_schools, add_own_schools, conversation_s
 from storage.privacy import is_forgotten_address
 from storage.states import state_of, with_state
 
-__all__ = ["SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
+__all__ = ["SHARED_CONNECTION", "SqlUnitOfWork", "new_pseudonym", "reply_from_row", "reply_to_row"]
+
+# Set by a batch of the inbound queue: units of work opened meanwhile (in this thread)
+# become savepoints of its transaction.
+SHARED_CONNECTION: ContextVar[Connection | None] = ContextVar("shared_connection", default=None)
 
 participants = models.table(models.Participant)
 contacts = models.table(models.Contact)
@@ -91,6 +96,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
+        self._nested: NestedTransaction | None = None
         self._for_update = engine.dialect.name == "postgresql"
         self._dialect_insert = postgresql.insert if self._for_update else sqlite.insert
         # The schools each participant had when loaded: a new one is a school they named.
@@ -102,6 +108,14 @@ class SqlUnitOfWork:
         return self._connection
 
     def __enter__(self) -> Self:
+        shared = SHARED_CONNECTION.get()
+        if shared is not None:
+            # Inside a batch of the inbound queue (storage.inbound_queue): a savepoint of
+            # its transaction, so many messages share one commit and one that fails
+            # takes nothing of the others with it.
+            self._connection = shared
+            self._nested = shared.begin_nested()
+            return self
         self._connection = self.engine.connect()
         self._connection.begin()
         return self
@@ -113,18 +127,27 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection = self.connection
-        try:
-            if connection.in_transaction():
-                connection.rollback()
-        finally:
-            connection.close()
+        nested, self._nested = self._nested, None
+        if nested is not None:
             self._connection = None
+            if nested.is_active:
+                nested.rollback()
+        else:
+            try:
+                if connection.in_transaction():
+                    connection.rollback()
+            finally:
+                connection.close()
+                self._connection = None
         if isinstance(exc, DBAPIError):
             # A lock, a serialization failure or a uniqueness race: the service retries.
             raise StoreBusy(f"the database is busy: {type(exc).__name__}") from exc
 
     def commit(self) -> None:
-        self.connection.commit()
+        if self._nested is not None:
+            self._nested.commit()
+        else:
+            self.connection.commit()
 
     def is_forgotten(self, digest: str) -> bool:
         return is_forgotten_address(self.connection, digest)

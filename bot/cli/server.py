@@ -33,6 +33,9 @@ def serve(
             "--demo", help="Serve the database `engage demo` wrote in this folder, dashboard on."
         ),
     ] = False,
+    engine: Annotated[
+        bool, typer.Option(help="Run the engine on the inbound queue in this process.")
+    ] = True,
 ) -> None:
     """Serve the webhooks (and send the outbox) with uvicorn.
 
@@ -62,17 +65,24 @@ def serve(
             highlight=False,
         )
     uvicorn.run(
-        create_app(runtime, run_sender=sender),
+        create_app(runtime, run_sender=sender, run_engine=engine),
         host=host,
         port=port,
         **server_options(runtime.settings),
     )
 
 
-def worker() -> None:
-    """Send the outbox only (run several beside `engage serve --no-sender` on PostgreSQL)."""
+def worker(
+    sender: Annotated[bool, typer.Option(help="Send the outbox in this process.")] = True,
+    engine: Annotated[
+        bool, typer.Option(help="Run the engine on the inbound queue in this process.")
+    ] = True,
+) -> None:
+    """Drain the inbound queue and send the outbox (run several beside `engage serve` on
+    PostgreSQL: no two ever handle one family's messages at once)."""
     from bot.bootstrap import (
         build_broadcasting,
+        build_drain,
         build_idea_desk,
         build_inbox,
         build_outbox_sender,
@@ -80,14 +90,23 @@ def worker() -> None:
     )
 
     configure_logging(logging.DEBUG if verbose() else logging.INFO)
-    runtime = open_runtime()
-    if not runtime.senders:
+    runtime = open_runtime(detector=engine)
+    if sender and not runtime.senders:
         raise EngageError("no channel is configured: set TWILIO_* (see README.md)")
     report_send_rates(runtime)
 
     async def run() -> None:
         stop = asyncio.Event()
-        loops = [build_outbox_sender(runtime, in_thread).run(stop)]
+        loops = []
+        if engine:
+            loops.append(build_drain(runtime, in_thread).run(stop))
+        if not sender:
+            try:
+                await asyncio.gather(*loops)
+            finally:
+                await runtime.close()
+            return
+        loops.append(build_outbox_sender(runtime, in_thread).run(stop))
         # Posting Let's Talk messages to the Slack inbox is sending too.
         inbox = build_inbox(runtime, in_thread)
         if inbox is not None:

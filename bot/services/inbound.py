@@ -113,6 +113,10 @@ class Service:
                 time.sleep(0.05 * (2**attempt))
         raise AssertionError("unreachable")
 
+    def handle_once(self, message: InboundMessage) -> Outcome:
+        """Store and answer one message, one try (the inbound queue does the retrying)."""
+        return self._handle(message)
+
     def definition(self, uow: UnitOfWork, row: ActivityRow) -> Activity:
         """The parsed activity of a stored version (versions never change, so cached)."""
         activity = self._definitions.get(row.id)

@@ -12,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 
-from bot.core.messages import Channel
+from bot.core.messages import Channel, InboundMessage, message_from_record
 from bot.ports import InboundQueue, Queued, QueuedKind
 from bot.services.sender import RunDb
 
-__all__ = ["Drain", "Intake", "ParkRow"]
+__all__ = ["Drain", "Intake", "MessageBatches", "ParkRow"]
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,70 @@ class Intake:
         )
 
 
+class MessageBatches:
+    """The engine's side: message rows, many to a transaction (group commit).
+
+    Each message runs in a savepoint of the batch's transaction, so its state,
+    answers, message log and outbox rows are kept or dropped together, and the row
+    is marked handled in the same commit: a process killed at any moment leaves
+    each message either handled and marked, or neither. A message that fails is
+    set aside to be tried again alone (after a pause that grows each time),
+    parked after `max_attempts`; its sender's later messages wait for it, and
+    nobody else's do. A batch ends after `max_seconds` so that, on SQLite, a
+    webhook never waits long for the one writer's turn.
+    """
+
+    def __init__(
+        self,
+        queue: InboundQueue,
+        handle: Callable[[InboundMessage], object],
+        clock: Callable[[], datetime],
+        *,
+        limit: int = 200,
+        max_seconds: float = 0.025,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.queue = queue
+        self.handle = handle
+        self.clock = clock
+        self.limit = limit
+        self.max_seconds = max_seconds
+        self.max_attempts = max_attempts
+
+    def __call__(self) -> int:
+        """Run one batch (in a database thread); how many rows it dealt with."""
+        started = time.monotonic()
+        done: list[int] = []
+        failed: set[str] = set()
+        with self.queue.batch(QueuedKind.MESSAGE, self.limit, self.clock()) as batch:
+            for row in batch.rows:
+                if row.sender in failed:
+                    continue  # its earlier message failed: this one waits its turn
+                if done and time.monotonic() - started > self.max_seconds:
+                    break
+                try:
+                    with batch.attempt():
+                        self.handle(message_from_record(row.payload))
+                except Exception as error:
+                    failed.add(row.sender)
+                    park = row.attempts + 1 >= self.max_attempts
+                    log.warning(
+                        "inbound.parked" if park else "inbound.failed",
+                        extra={"row": row.id, "attempt": row.attempts + 1, "error": repr(error)},
+                        exc_info=park,
+                    )
+                    batch.fail(row, f"{type(error).__name__}: {error}", park, self.clock())
+                else:
+                    done.append(row.id)
+            batch.finish(done, self.clock())
+        if done:
+            log.debug("inbound.batch", extra={"handled": len(done)})
+        return len(done) + len(failed)
+
+
 class Drain:
-    """Runs recorded rows: `handlers[kind](payload)` for each kind this process handles.
+    """Runs recorded rows: message rows in batches (`batches`, in a database thread),
+    and `handlers[kind](payload)` for each other kind this process handles.
 
     Call `wake()` after recording a row: the drainer starts on it at once rather
     than at its next look (every `IDLE_POLL` seconds, for rows other processes
@@ -109,6 +172,7 @@ class Drain:
         clock: Callable[[], datetime],
         handlers: Mapping[QueuedKind, Callable[[Mapping[str, object]], Awaitable[None]]],
         *,
+        batches: Callable[[], int] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         batch: int = 20,
     ) -> None:
@@ -116,6 +180,7 @@ class Drain:
         self.run_db = run_db
         self.clock = clock
         self.handlers = dict(handlers)
+        self.batches = batches
         self.max_attempts = max_attempts
         self.batch = batch
         self._wake = asyncio.Event()
@@ -143,6 +208,8 @@ class Drain:
     async def drain_once(self) -> int:
         """Handle what is due now, of every kind; how many rows."""
         handled = 0
+        if self.batches is not None:
+            handled += await self.run_db(self.batches)
         for kind, handle in self.handlers.items():
             rows: list[Queued] = await self.run_db(
                 partial(self.queue.claim, kind, self.batch, self.clock(), LEASE)

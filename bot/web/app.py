@@ -20,6 +20,7 @@ from bot.authoring.inbox_config import promise_for
 from bot.bootstrap import (
     Runtime,
     build_broadcasting,
+    build_drain,
     build_outbox_sender,
     build_slack_desk,
     database_runner,
@@ -28,7 +29,7 @@ from bot.bootstrap import (
 from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.ports import QueuedKind
 from bot.services.inbound import utcnow
-from bot.services.inbound_queue import Drain, Intake
+from bot.services.inbound_queue import Intake
 from bot.services.organizers import PlannedBroadcasts
 from bot.settings import Settings
 from bot.web.context import UnsupportedLog, Web, web_of
@@ -45,7 +46,7 @@ def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = 
     """The app for `runtime`; with `run_sender`, the outbox sender and the other loops run
     inside; with `run_engine`, the drainer of the inbound queue."""
     run_db = database_runner(runtime)
-    drain = Drain(runtime.queue, run_db, utcnow, {})
+    drain = build_drain(runtime, run_db)
     intake = Intake(
         runtime.queue, intake_runner(runtime), runtime.spool.put_queued, utcnow, drain.wake
     )

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.requests import Request
 
 from bot.bootstrap import Runtime
-from bot.core.messages import InboundMessage, within_limits
+from bot.core.messages import InboundMessage, message_to_record, within_limits
+from bot.ports import QueuedKind
 from bot.services.inbound_queue import Drain, Intake
+from storage.inbound_queue import sender_key
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -53,17 +55,20 @@ class Web:
     desk: SlackDesk | None = None
 
     async def accept(self, message: InboundMessage) -> None:
-        """Hand an inbound message to the service; if the database fails, park it in the spool.
+        """Record an inbound message for the engine, in one short transaction (or, if the
+        database cannot take it in time, in the spool); the engine drains it after.
 
-        Never lose it and never answer 5xx: the spool is replayed in the background.
+        Never loses it and never answers 5xx.
         """
-        runtime = self.runtime
         message = within_limits(message)
-        try:
-            await self.run_db(lambda: runtime.service.handle_inbound(message))
-        except Exception:
-            log.exception("inbound.spooled", extra={"channel": message.channel.value})
-            await self.run_db(lambda: runtime.spool.put(message))
+        sender = sender_key(message.channel, message.address)
+        await self.intake.record(
+            message.channel,
+            message.provider_id,
+            QueuedKind.MESSAGE,
+            sender,
+            message_to_record(message),
+        )
 
 
 def web_of(request: Request) -> Web:

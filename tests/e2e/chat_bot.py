@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from twilio.request_validator import RequestValidator
 
 from bot.authoring.activities import parse_activity
@@ -51,6 +51,28 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
+
+
+def drained(engine: Engine, timeout: float = 10.0) -> None:
+    """Wait until the engine has handled every message the webhooks recorded (the
+    webhooks answer as soon as a message is recorded; the engine drains it after)."""
+    queue = models.table(models.InboundQueue)
+    pending = (
+        select(func.count())
+        .select_from(queue)
+        .where(queue.c.status == "pending", queue.c.kind == "message")
+    )
+
+    def settled() -> bool:
+        # A plain read: it must not wait for (or take) SQLite's write lock.
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as connection:
+            return connection.execute(pending).scalar_one() == 0
+
+    deadline = time.monotonic() + timeout
+    while not settled():
+        if time.monotonic() > deadline:
+            raise AssertionError("the engine did not drain the inbound queue in time")
+        time.sleep(0.01)
 
 
 def fixture(folder: Path, name: str) -> dict[str, Any]:
@@ -98,6 +120,7 @@ class ChatBot:
         signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
         response = httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
         assert response.status_code == 200
+        drained(self.runtime.engine)
 
     def texts_to(self, phone: str) -> list[str]:
         assert self.twilio is not None
@@ -109,9 +132,11 @@ class ChatBot:
         headers = {"Content-Type": "application/json"}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-        return httpx.post(
+        response = httpx.post(
             self.url + "/webhooks/telegram", content=json.dumps(data), headers=headers, timeout=10
         )
+        drained(self.runtime.engine)
+        return response
 
     # -- Slack -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from storage import models
 from storage.activities import store_activity
 from storage.database import migrate
 from tests.conftest import EXAMPLES
+from tests.e2e.chat_bot import drained
 from tests.fakes.server import free_port, serve
 from tests.fakes.twilio_api import FakeTwilio, run_fake_twilio
 
@@ -52,7 +53,9 @@ class Bot:
             signature = RequestValidator(TOKEN).compute_signature(self.url + path, form)
         if signature is not None:
             headers["X-Twilio-Signature"] = signature
-        return httpx.post(self.url + path, content=urlencode(form), headers=headers, timeout=10)
+        response = httpx.post(self.url + path, content=urlencode(form), headers=headers, timeout=10)
+        drained(self.runtime.engine)
+        return response
 
     def text(self, body: str, sid: str, sender: str = FAMILY) -> httpx.Response:
         return self.post("/webhooks/twilio/sms", sms_form(body, sid, sender))
