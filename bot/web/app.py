@@ -135,8 +135,17 @@ async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
     channels = sorted(c.value for c in web.runtime.senders)
     pauses = await web.run_db(SqlChannelPauses(engine).pauses)
+    depth = await web.run_db(lambda: web.runtime.queue.depth(utcnow()))
+    # How far behind the engine is: a deep queue still gets every webhook answered at once.
+    inbound = {
+        "queued": depth.pending,
+        "oldest_seconds": round(depth.oldest_seconds, 1)
+        if depth.oldest_seconds is not None
+        else None,
+        "parked": depth.parked,
+    }
     if not pauses:
-        return JSONResponse({"status": "ok", "channels": channels})
+        return JSONResponse({"status": "ok", "channels": channels, "inbound": inbound})
     # Still 200: the webhooks work and nothing is lost; the channel waits for a fix.
     paused = {
         pause.channel.value: {
@@ -147,7 +156,13 @@ async def healthz(request: Request) -> Response:
         for pause in pauses
     }
     return JSONResponse(
-        {"status": "degraded", "channels": channels, "paused": paused, "meanwhile": WHAT_HAPPENS}
+        {
+            "status": "degraded",
+            "channels": channels,
+            "inbound": inbound,
+            "paused": paused,
+            "meanwhile": WHAT_HAPPENS,
+        }
     )
 
 

@@ -264,3 +264,31 @@ def test_the_inbox_shows_open_threads_by_age_and_owner_and_the_promise_kept(
     assert '<tr data-language="en"><td>en</td><td class="n">0</td><td class="n">1</td>' in section
     assert '<tr data-language="es"><td>es</td><td class="n">1</td><td class="n">0</td>' in section
     assert '50% <span class="muted">(1 of 2)</span>' in section
+
+
+def test_the_inbound_queue_is_shown_and_a_late_one_is_news(
+    site: Site, client: httpx.Client
+) -> None:
+    from datetime import timedelta
+
+    from bot.core.messages import Channel
+    from bot.ports import QueuedKind
+    from bot.services.inbound import utcnow
+    from storage.inbound_queue import SqlInboundQueue
+
+    assert 'id="tile-inbound-queued"><div class="number">0<' in client.get("/").text
+    # Rows of a kind no process here handles: they wait, as behind a stopped engine.
+    queue = SqlInboundQueue(site.engine)
+    for n in range(3):
+        queue.put(
+            Channel.SLACK,
+            f"e:Ev{n}",
+            QueuedKind.SLACK,
+            "slack:U1",
+            {},
+            utcnow() - timedelta(minutes=5),
+        )
+    page = client.get("/").text
+    assert 'id="tile-inbound-queued"><div class="number">3<' in page
+    assert '<div class="error" id="inbound-behind"><strong>Replies are behind</strong>' in page
+    assert re.search(r"3 messages wait, the oldest for 30\d seconds", page)

@@ -257,7 +257,26 @@ def test_a_locked_database_parks_the_message_and_loses_nothing(bot: Bot) -> None
 
 def test_health(bot: Bot) -> None:
     response = httpx.get(bot.url + "/healthz")
-    assert response.json() == {"status": "ok", "channels": ["sms"]}
+    assert response.json() == {
+        "status": "ok",
+        "channels": ["sms"],
+        "inbound": {"queued": 0, "oldest_seconds": None, "parked": 0},
+    }
+
+
+def test_health_says_how_far_behind_the_engine_is(bot: Bot) -> None:
+    from datetime import timedelta
+
+    from bot.ports import QueuedKind
+    from bot.services.inbound import utcnow
+
+    # A Slack request in a server without Slack: nobody here drains it.
+    bot.runtime.queue.put(
+        Channel.SLACK, "e:Ev1", QueuedKind.SLACK, "slack:U1", {}, utcnow() - timedelta(seconds=90)
+    )
+    inbound = httpx.get(bot.url + "/healthz").json()["inbound"]
+    assert (inbound["queued"], inbound["parked"]) == (1, 0)
+    assert 90 <= inbound["oldest_seconds"] < 120
 
 
 def test_health_says_why_a_channel_is_paused(bot: Bot) -> None:

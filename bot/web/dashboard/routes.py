@@ -42,7 +42,7 @@ from bot.core.inbox_report import InboxReport
 from bot.core.promise import ReplyPromise
 from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.errors import RepresentationError
-from bot.ports import ChannelPause, FollowUp
+from bot.ports import ChannelPause, FollowUp, QueueDepth
 from bot.synthesis.representation import (
     Representation,
     measure_representation,
@@ -56,6 +56,7 @@ from bot.web.dashboard.results import Results, activity_results, render_results,
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
 from storage.dashboard_lists import BroadcastLine, recent_broadcasts
+from storage.inbound_queue import SqlInboundQueue
 from storage.logins import (
     begin_login,
     finish_login,
@@ -92,6 +93,8 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MAX_DELAY = 30.0
 HSTS = "max-age=31536000"
 DAYS = 30
+# A message waiting longer than this for the engine is news for the organizers.
+BEHIND_SECONDS = 60
 UTC = ZoneInfo("UTC")
 HEADERS = {
     "Cache-Control": "no-store",
@@ -216,6 +219,7 @@ class Overview:
     inbox_promise: InboxReport | None = None
     results: Results | None = None
     broadcasts: list[BroadcastLine] = field(default_factory=list)
+    inbound: QueueDepth | None = None
 
 
 def gather(
@@ -264,6 +268,7 @@ def gather(
         plans=SqlRepresentation(engine).follow_up_plans(),
         pauses=SqlChannelPauses(engine).pauses(),
         inbox_promise=gather_inbox(engine, promise, now) if promise is not None else None,
+        inbound=SqlInboundQueue(engine).depth(now),
     )
 
 
@@ -287,6 +292,8 @@ def _tiles(overview: Overview) -> str:
             ("answers", selected.answers, "answers"),
         ]
     tiles.append(("inbox-open", overview.inbox.open, "Let's Talk open"))
+    if overview.inbound is not None:
+        tiles.append(("inbound-queued", overview.inbound.pending, "messages being answered"))
     if overview.representation is not None:
         tiles.append(
             (
@@ -546,6 +553,21 @@ def render_dashboard(
             f"<strong>{escape(pause.channel.value.upper())} is paused</strong> since "
             f"{_local(pause.since, zone)}: {escape(explain(pause.channel, pause.code))} "
             f"{escape(WHAT_HAPPENS)}</div>"
+        )
+    inbound = overview.inbound
+    if inbound is not None and inbound.oldest_seconds is not None:
+        if inbound.oldest_seconds >= BEHIND_SECONDS:
+            messages += (
+                f'<div class="error" id="inbound-behind"><strong>Replies are behind</strong>: '
+                f"{inbound.pending:,} messages wait, the oldest for "
+                f"{inbound.oldest_seconds:,.0f} seconds. Nothing is lost; start another "
+                "<code>engage worker</code> (PostgreSQL) or check the server's log.</div>"
+            )
+    if inbound is not None and inbound.parked:
+        messages += (
+            f'<div class="error" id="inbound-parked"><strong>{inbound.parked:,} messages '
+            "could not be handled</strong> and were set aside with their error "
+            "(<code>inbound_queue</code>, status <code>parked</code>).</div>"
         )
     body = (
         header
