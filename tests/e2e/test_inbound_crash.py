@@ -1,5 +1,8 @@
 """Nothing acknowledged is lost: `kill -9` a real `engage serve` with work still queued.
 
+Slack (whose events are not sent again once answered) and SMS, on SQLite and
+PostgreSQL.
+
 Requests are signed for real and sent to a server process; the moment the last
 one is acknowledged the process is killed, mid-drain, then started again on the
 same database. Every acknowledged message must end up handled exactly once.
@@ -7,12 +10,14 @@ same database. Every acknowledged message must end up handled exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
+from twilio.request_validator import RequestValidator
 
 from bot.authoring.activities import parse_activity
 from bot.bootstrap import build_runtime, sync_schools
@@ -127,11 +133,11 @@ def dm(n: int) -> dict[str, Any]:
     return data
 
 
-def counts(engine: Engine) -> tuple[int, int, int]:
+def counts(engine: Engine, channel: str = "slack") -> tuple[int, int, int]:
     m, o = models.Message, models.Outbox
     with engine.connect() as connection:
         inbound = connection.execute(
-            select(func.count()).where(m.direction == "in", m.channel == "slack")
+            select(func.count()).where(m.direction == "in", m.channel == channel)
         ).scalar_one()
         distinct = connection.execute(
             select(func.count(func.distinct(m.provider_id))).where(m.direction == "in")
@@ -181,3 +187,102 @@ def test_acknowledged_slack_dms_survive_a_kill_9(
         ).all()
     # Each request as Slack sent it, and the message the desk made of it.
     assert sorted(statuses) == [("message", "done", DMS), ("slack", "done", DMS)]
+
+
+# What a family sends (examples/district.yaml, examples/family-priorities.yaml):
+# onboarding (language, consent, role, school), then the survey.
+CONVERSATION = ["Hola", "2", "sí", "1", "1", "2", "3,1,5", "no", "Las notas llegan", "SKIP"]
+FAMILIES = 40
+ACCOUNT = "AC" + "3" * 32
+TWILIO_TOKEN = "crash-test-token"
+OUR_NUMBER = "+13125550100"
+
+
+def family(n: int) -> str:
+    return f"+1312555{n:04d}"
+
+
+async def text_all(url: str) -> None:
+    """Each family texts its conversation, one message after the other's answer; the
+    families at once, over a few connections."""
+    validator = RequestValidator(TWILIO_TOKEN)
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def converse(n: int) -> None:
+            for turn, body in enumerate(CONVERSATION):
+                sid = f"SM{turn:02d}{n:030d}"
+                form = {
+                    "MessageSid": sid,
+                    "SmsSid": sid,
+                    "AccountSid": ACCOUNT,
+                    "From": family(n),
+                    "To": OUR_NUMBER,
+                    "Body": body,
+                    "NumMedia": "0",
+                }
+                signature = validator.compute_signature(url, form)
+                response = await client.post(
+                    url, data=form, headers={"X-Twilio-Signature": signature}
+                )
+                assert response.status_code == 200
+
+        await asyncio.gather(*(converse(n) for n in range(FAMILIES)))
+
+
+def test_acknowledged_texts_survive_a_kill_9_mid_drain_in_order(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = environment(db_url, "http://127.0.0.1:9", port, tmp_path)
+    env.update(
+        TWILIO_ACCOUNT_SID=ACCOUNT,
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TWILIO_FROM_NUMBER=OUR_NUMBER,
+        TWILIO_API_BASE_URL="http://127.0.0.1:9",
+    )
+    for key in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
+        env.pop(key)
+    log = tmp_path / "serve.log"
+    server = start_server(env, port, log)
+    try:
+        asyncio.run(text_all(f"http://127.0.0.1:{port}/webhooks/twilio/sms"))
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    total = FAMILIES * len(CONVERSATION)
+    handled_before = counts(engine, "sms")[0]
+    server = start_server(env, port, log)
+    try:
+        try:
+            eventually(lambda: counts(engine, "sms")[0] == total, 120, "every acknowledged text")
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert handled_before < total, "the server handled everything before the kill"
+    m, r, p = models.Message, models.Response, models.Participant
+    q = models.InboundQueue
+    with engine.connect() as connection:
+        provider_ids = (
+            connection.execute(select(m.provider_id).where(m.direction == "in").order_by(m.id))
+            .scalars()
+            .all()
+        )
+        answers = connection.execute(
+            select(p.id, r.question, r.value).join(r, r.participant_id == p.id).order_by(r.id)
+        ).all()
+        queued = connection.execute(select(q.status, func.count()).group_by(q.status)).all()
+    # Exactly once, and each family's texts in the order they sent them.
+    assert len(provider_ids) == len(set(provider_ids)) == total
+    for n in range(FAMILIES):
+        theirs = [sid for sid in provider_ids if sid.endswith(f"{n:030d}")]
+        assert theirs == sorted(theirs)
+    per_family: dict[int, list[tuple[str, object]]] = defaultdict(list)
+    for participant, question, value in answers:
+        per_family[participant].append((question, value))
+    assert len(per_family) == FAMILIES
+    assert len({tuple(map(str, a)) for a in per_family.values()}) == 1  # all alike
+    assert dict(queued) == {"done": total}
