@@ -30,6 +30,7 @@ LEASE = timedelta(seconds=30)
 # How often an idle drainer looks for rows another process recorded.
 IDLE_POLL = 1.0
 MAX_ATTEMPTS = 5
+MIN_BATCH = 8
 
 ParkRow = Callable[[Mapping[str, object]], object]
 
@@ -124,13 +125,16 @@ class MessageBatches:
         self.limit = limit
         self.max_seconds = max_seconds
         self.max_attempts = max_attempts
+        # Rows to read next time: about what the last batch got through in its time,
+        # so a batch does not read (and decode) rows it will leave for the next one.
+        self._size = min(MIN_BATCH, limit)
 
     def __call__(self) -> int:
         """Run one batch (in a database thread); how many rows it dealt with."""
         started = time.monotonic()
         done: list[int] = []
         failed: set[str] = set()
-        with self.queue.batch(QueuedKind.MESSAGE, self.limit, self.clock()) as batch:
+        with self.queue.batch(QueuedKind.MESSAGE, self._size, self.clock()) as batch:
             for row in batch.rows:
                 if row.sender in failed:
                     continue  # its earlier message failed: this one waits its turn
@@ -151,6 +155,9 @@ class MessageBatches:
                 else:
                     done.append(row.id)
             batch.finish(done, self.clock())
+            complete = len(done) + len(failed) == len(batch.rows)
+        wanted = 2 * len(done) if complete else len(done) + 1
+        self._size = max(min(wanted, self.limit), MIN_BATCH)
         if done:
             log.debug("inbound.batch", extra={"handled": len(done)})
         return len(done) + len(failed)
