@@ -1,28 +1,39 @@
-"""Inbound SMS benchmark: signed webhook -> engine -> commit -> outbox row, over HTTP.
+"""Inbound SMS benchmark: signed webhook -> inbound queue -> engine -> outbox row, over HTTP.
 
-    python benchmarks/inbound.py [--requests 4000] [--connections 16]
+    python benchmarks/inbound.py [--requests 4000] [--connections 16] [--channels none]
+                                 [--pg-rows 6000] [--pg-url URL]
 
 In one run, on this machine:
-- webhook: `engage serve` (outbox sender off, so only the inbound path is
-  measured) on a fresh SQLite file, driven over HTTP keep-alive connections
-  with Twilio-shaped, really signed requests; families go through onboarding
-  and the survey;
-- bare: the same uvicorn serving a bare ASGI endpoint that returns the same
-  TwiML: the ceiling for any webhook on this server;
-- raw: plain sqlite3, one transaction per message doing the same writes
-  (find the sender, log the message, update state, record the answer, queue
-  the reply): the ceiling for the storage work;
-- service: the service layer in-process on the same messages.
+- bare: uvicorn serving a bare ASGI endpoint that returns the same TwiML: the
+  ceiling for any webhook on this server;
+- durable: the same uvicorn serving a minimal webhook that parses the form,
+  checks the Twilio signature with RequestValidator and inserts the message
+  into SQLite with a commit, nothing else: the ceiling for a webhook that
+  acknowledges only what it has written down;
+- webhook: `engage serve` (engine on, outbox sender off) on a fresh SQLite
+  file, driven over HTTP keep-alive connections with Twilio-shaped, really
+  signed requests; families go through onboarding and the survey. `run_drain_s`
+  is how long after the first request the engine had handled every message;
+- drain: the engine alone on a queue holding every message of the run, in one
+  process (`drain_rps`);
+- busy: SMS latency while Slack DMs arrive on 4 more connections and a
+  broadcast to 5,000 families is being enqueued and sent (to a fake Twilio);
+- pg: on PostgreSQL, a queue of `--pg-rows` messages drained by 1 and then by
+  2 `engage worker --no-sender` processes (`pg_drain_scale` = 2 over 1);
+- raw and service: plain sqlite3 doing the same writes one transaction per
+  message, and the service layer in-process (`service_ratio`).
 
-Ends with one line: webhook_rps=… bare_rps=… ratio=… p99_ms=… service_ratio=…
-and, with `--channels chat` (on by default), the Telegram and Slack lines of
-benchmarks/chat_inbound.py: telegram_rps=…, slack_rps=…, slack_busy_ack_p99_ms=….
+The machine may be shared: figures move with its load; the ratios less so.
+Ends with one line: webhook_rps=… bare_rps=… durable_rps=… ratio_durable=… p99_ms=…
+drain_rps=… busy_sms_p99_ms=… pg_drain_scale=…, after, with `--channels chat`
+(on by default), the Telegram and Slack lines of benchmarks/chat_inbound.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import sqlite3
@@ -32,7 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,6 +94,68 @@ async def bare_app(scope: dict, receive, send) -> None:  # type: ignore[no-untyp
         }
     )
     await send({"type": "http.response.body", "body": EMPTY_TWIML})
+
+
+DURABLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound (id INTEGER PRIMARY KEY, channel TEXT, provider_id TEXT,
+  sender TEXT, payload TEXT, received_at TEXT, UNIQUE(channel, provider_id))
+"""
+
+
+class DurableApp:
+    """The durable ceiling: parse the form, check the signature, insert, commit, answer."""
+
+    def __init__(self) -> None:
+        self.db: sqlite3.Connection | None = None
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self.public_url = os.environ.get("BENCH_PUBLIC_URL", "")
+
+    async def __call__(self, scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    self.db = sqlite3.connect(os.environ["BENCH_DURABLE_DB"], isolation_level=None)
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                    self.db.execute("PRAGMA synchronous=NORMAL")
+                    self.db.execute(DURABLE_SCHEMA)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        form = dict(parse_qsl(b"".join(chunks).decode(), keep_blank_values=True))
+        signature = dict(scope["headers"]).get(b"x-twilio-signature", b"").decode()
+        url = self.public_url + scope["path"]
+        status = 200 if self.validator.validate(url, form, signature) else 403
+        if status == 200:
+            assert self.db is not None
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "INSERT INTO inbound (channel, provider_id, sender, payload, received_at) "
+                "VALUES ('sms', ?, ?, ?, datetime('now')) ON CONFLICT DO NOTHING",
+                (form.get("MessageSid"), form.get("From"), json.dumps(form)),
+            )
+            self.db.execute("COMMIT")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"text/xml"),
+                    (b"content-length", str(len(EMPTY_TWIML)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": EMPTY_TWIML})
+
+
+durable_app = DurableApp()
 
 
 def free_port() -> int:
@@ -233,7 +306,48 @@ def prepare_database(folder: Path, name: str) -> dict[str, str]:
     return env
 
 
-def measure_http(folder: Path, count: int, connections: int) -> tuple[float, float, float, float]:
+def pending(database: Path) -> int:
+    with sqlite3.connect(database) as db:
+        return int(
+            db.execute("SELECT count(*) FROM inbound_queue WHERE status = 'pending'").fetchone()[0]
+        )
+
+
+def wait_drained(database: Path, timeout: float = 900) -> float:
+    """Seconds until the engine has handled every recorded message."""
+    started = time.perf_counter()
+    while pending(database):
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"{pending(database)} messages still queued after {timeout} s")
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def ceiling(app: str, env: dict[str, str], requests_for, connections: int) -> float:  # type: ignore[no-untyped-def]
+    """Requests a second `app` (module:attribute) answers on the same uvicorn."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    server = run_server(command, env, port)
+    try:
+        requests = requests_for(port)
+        asyncio.run(drive(port, requests[:500], connections))
+        elapsed, _ = asyncio.run(drive(port, requests[500:], connections))
+    finally:
+        stop(server)
+    return (len(requests) - 500) / elapsed
+
+
+def measure_http(folder: Path, count: int, connections: int) -> dict[str, float]:
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     env = prepare_database(folder, "webhook.db")
@@ -249,36 +363,243 @@ def measure_http(folder: Path, count: int, connections: int) -> tuple[float, flo
     )
     try:
         asyncio.run(drive(port, warm, connections))
+        wait_drained(folder / "webhook.db")
+        started = time.perf_counter()
         elapsed, latencies = asyncio.run(drive(port, requests, connections))
+        wait_drained(folder / "webhook.db")
+        run_drain = time.perf_counter() - started
     finally:
         stop(server)
-    webhook_rps = len(requests) / elapsed
-    p50 = statistics.median(latencies) * 1000
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
-
-    bare_port = free_port()
-    bare = run_server(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.inbound:bare_app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env,
-        bare_port,
+    # The ceilings get the same requests, signed for the same public URL.
+    more = [(f"+1777{n:07d}", "hi", f"SMC{n:032d}") for n in range(500)]
+    signed = lambda p: signed_requests(p, public_url, more + items)  # noqa: E731
+    bare = ceiling("benchmarks.inbound:bare_app", env, signed, connections)
+    durable_env = dict(
+        env, BENCH_DURABLE_DB=str(folder / "durable.db"), BENCH_PUBLIC_URL=public_url
     )
+    durable = ceiling("benchmarks.inbound:durable_app", durable_env, signed, connections)
+    return {
+        "webhook_rps": len(requests) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": statistics.quantiles(latencies, n=100)[98] * 1000,
+        "run_drain_s": run_drain,
+        "bare_rps": bare,
+        "durable_rps": durable,
+    }
+
+
+def fill_queue(engine, items: list[tuple[str, str, str]]) -> None:  # type: ignore[no-untyped-def]
+    """Every message recorded, as the webhooks would have (in one transaction, for speed)."""
+    from sqlalchemy import insert
+
+    from bot.core.messages import Channel, InboundMessage, message_to_record
+    from bot.services.inbound import utcnow
+    from storage import models
+
+    now = utcnow()
+    rows = [
+        {
+            "channel": "sms",
+            "provider_id": sid,
+            "kind": "message",
+            "sender": f"sms:{phone}",
+            "payload": message_to_record(InboundMessage(Channel.SMS, phone, body, provider_id=sid)),
+            "status": "pending",
+            "attempts": 0,
+            "received_at": now,
+        }
+        for phone, body, sid in items
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(models.InboundQueue.__table__), rows)
+
+
+def measure_drain(folder: Path, items: list[tuple[str, str, str]]) -> float:
+    """The engine alone, in this process, on a queue holding every message: messages/s."""
+    env = prepare_database(folder, "drain.db")
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("ENGAGE_", "TWILIO_"))})
+    from bot.bootstrap import build_runtime
+    from bot.services.inbound import utcnow
+    from bot.services.inbound_queue import MessageBatches
+    from bot.settings import Settings
+
+    runtime = build_runtime(Settings(), detector=True)
+    fill_queue(runtime.engine, items)
+    batches = MessageBatches(runtime.queue, runtime.service.handle_once, utcnow)
+    started = time.perf_counter()
+    while batches():
+        pass
+    elapsed = time.perf_counter() - started
+    left = pending(folder / "drain.db")
+    runtime.engine.dispose()
+    if left:
+        raise SystemExit(f"the drain left {left} messages")
+    return len(items) / elapsed
+
+
+BUSY_FAMILIES = 5000
+
+
+def measure_busy(folder: Path, count: int, connections: int) -> float:
+    """SMS p99 (ms) at `connections` while Slack DMs arrive on 4 more and a broadcast to
+    5,000 families is enqueued and sent."""
+    from benchmarks.chat_inbound import BUSY_SLACK_CONNECTIONS, SLACK_SECRET, slack_requests
+    from tests.fakes.server import serve
+    from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
+    from tests.fakes.twilio_api import run_fake_twilio
+
+    env = prepare_database(folder, "busy.db")
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    slack_fake = FakeSlackApi()
+    with serve(slack_fake.app) as slack_api, run_fake_twilio(ACCOUNT_SID, AUTH_TOKEN) as twilio:
+        env.update(
+            ENGAGE_PUBLIC_URL=public_url,
+            ENGAGE_QUIET_HOURS="off",
+            ENGAGE_SMS_PER_SECOND="500",
+            TWILIO_API_BASE_URL=twilio.url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SLACK_SECRET,
+            SLACK_API_BASE_URL=slack_api + "/api/",
+            SLACK_TEAM_ID="T0001",
+        )
+        plan_broadcast(folder / "busy.db", env)
+        server = run_server(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env, port
+        )
+        try:
+            sms = signed_requests(port, public_url, messages(count))
+            slack = slack_requests(port, messages(count), "B")
+
+            async def together() -> list[float]:
+                chat = asyncio.create_task(drive(port, slack, BUSY_SLACK_CONNECTIONS))
+                await asyncio.sleep(0.5)  # Slack and the broadcast are under way
+                _, latencies = await drive(port, sms, connections)
+                chat.cancel()
+                return latencies
+
+            latencies = asyncio.run(together())
+        finally:
+            stop(server)
+    return statistics.quantiles(latencies, n=100)[98] * 1000
+
+
+def plan_broadcast(database: Path, env: dict[str, str]) -> None:
+    """5,000 families on file and a broadcast to them confirmed, to be enqueued and sent
+    by the server."""
+    import sqlite3 as raw
+
+    now = "2026-09-01 15:00:00"
+    with raw.connect(database) as db:
+        db.executemany(
+            "INSERT INTO participants (id, pseudonym, role, language, onboarding_started, "
+            "attempts, pending, consent, created_at, updated_at) "
+            "VALUES (?, ?, 'parent', 'en', 1, 0, '[]', 1, ?, ?)",
+            [(1_000_000 + n, f"P-B{n:07d}", now, now) for n in range(BUSY_FAMILIES)],
+        )
+        db.executemany(
+            "INSERT INTO contacts (id, participant_id, channel, address, created_at) "
+            "VALUES (?, ?, 'sms', ?, ?)",
+            [(1_000_000 + n, 1_000_000 + n, f"+1313{n:07d}", now) for n in range(BUSY_FAMILIES)],
+        )
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("ENGAGE_", "TWILIO_"))})
+    from bot.bootstrap import build_broadcasting, build_runtime
+    from bot.settings import Settings
+
+    runtime = build_runtime(Settings(), detector=False)
+    broadcasting = build_broadcasting(runtime)
+    plan = broadcasting.plan("family-priorities-2026", "role=parent", reminders=0)
+    broadcasting.confirm(plan, actor="benchmark")
+    runtime.engine.dispose()
+
+
+PG_URL = os.environ.get("ENGAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/")
+
+
+def pg_database(base: str) -> str | None:
+    """A database of our own for this benchmark, never the tests' one."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from storage.database import connect
+
+    admin = connect(base.rstrip("/") + "/postgres", isolation_level="AUTOCOMMIT")
     try:
-        bare_requests = signed_requests(bare_port, public_url, items)
-        asyncio.run(drive(bare_port, bare_requests[:500], connections))
-        bare_elapsed, _ = asyncio.run(drive(bare_port, bare_requests, connections))
+        with admin.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = 'engage_inbound_bench'")
+            ).scalar()
+            if not found:
+                connection.execute(text("CREATE DATABASE engage_inbound_bench"))
+    except OperationalError as error:
+        print(f"PostgreSQL not reachable ({error.orig}); pg_drain_scale skipped", file=sys.stderr)
+        return None
     finally:
-        stop(bare)
-    return webhook_rps, len(requests) / bare_elapsed, p50, p99
+        admin.dispose()
+    return base.rstrip("/") + "/engage_inbound_bench"
+
+
+def pg_drain_rate(url: str, workers: int, rows: int) -> float:
+    """Messages/s `workers` `engage worker --no-sender` processes drain from a full queue
+    (first handled to last handled, so start-up is not counted)."""
+    from sqlalchemy import text
+
+    from storage.database import connect
+
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    env = dict(os.environ)
+    for key in [k for k in env if k.startswith(("ENGAGE_", "TWILIO_", "TELEGRAM_", "SLACK_"))]:
+        del env[key]
+    env.update(
+        ENGAGE_DATABASE_URL=url,
+        ENGAGE_DISTRICT_FILE=str(ROOT / "examples" / "district.yaml"),
+    )
+    engage = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*engage, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*engage, "activity", "load", "examples/family-priorities.yaml"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    engine = connect(url)
+    fill_queue(engine, messages(rows))
+    processes = [
+        subprocess.Popen(
+            [*engage, "worker", "--no-sender"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            with engine.connect() as connection:
+                left = connection.execute(
+                    text("SELECT count(*) FROM inbound_queue WHERE status = 'pending'")
+                ).scalar_one()
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{left} messages still queued on PostgreSQL")
+            time.sleep(0.1)
+        with engine.connect() as connection:
+            first, last = connection.execute(
+                text("SELECT min(handled_at), max(handled_at) FROM inbound_queue")
+            ).one()
+    finally:
+        for process in processes:
+            stop(process)
+        engine.dispose()
+    return rows / max((last - first).total_seconds(), 1e-3)
 
 
 RAW_SCHEMA = """
@@ -388,6 +709,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--pg-url", default=PG_URL, help="server URL, without a database")
+    parser.add_argument("--pg-rows", type=int, default=6000, help="0: skip PostgreSQL")
     parser.add_argument(
         "--channels",
         default="sms,chat",
@@ -411,22 +734,36 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        webhook_rps, bare_rps, p50, p99 = measure_http(folder, args.requests, args.connections)
+        http = measure_http(folder, args.requests, args.connections)
         items = messages(args.requests)
+        drain_rps = measure_drain(folder, items)
+        busy_p99 = measure_busy(folder, args.requests // 2, args.connections)
         raw_rate = measure_raw(folder, items)
         service_rate = measure_service(folder, items)
+    scale = float("nan")
+    database = pg_database(args.pg_url) if args.pg_rows else None
+    if database is not None:
+        one = pg_drain_rate(database, 1, args.pg_rows)
+        two = pg_drain_rate(database, 2, args.pg_rows)
+        scale = two / one
+        print(f"postgresql drain: 1 worker {one:.0f} msg/s, 2 workers {two:.0f} msg/s")
+    webhook_rps, bare_rps, durable_rps = http["webhook_rps"], http["bare_rps"], http["durable_rps"]
     print(
-        f"webhook: {webhook_rps:.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-        f"({args.requests} requests, {args.connections} connections)"
+        f"webhook: {webhook_rps:.0f} req/s, p50 {http['p50']:.1f} ms, p99 {http['p99']:.1f} ms "
+        f"({args.requests} requests, {args.connections} connections); every message handled "
+        f"{http['run_drain_s']:.1f} s after the first request"
     )
-    print(f"bare ASGI: {bare_rps:.0f} req/s")
+    print(f"bare ASGI: {bare_rps:.0f} req/s; durable webhook: {durable_rps:.0f} req/s")
+    print(f"engine drain, one process: {drain_rps:.0f} msg/s")
+    print(f"SMS p99 while Slack and a broadcast are busy: {busy_p99:.1f} ms")
     print(f"service layer: {service_rate:.0f} msg/s; raw sqlite3: {raw_rate:.0f} msg/s")
-    print(
-        f"webhook_rps={webhook_rps:.0f} bare_rps={bare_rps:.0f} ratio={webhook_rps / bare_rps:.2f} "
-        f"p99_ms={p99:.1f} service_ratio={service_rate / raw_rate:.2f}"
-    )
     if chat_lines:
         print("\n".join(chat_lines))
+    print(
+        f"webhook_rps={webhook_rps:.0f} bare_rps={bare_rps:.0f} durable_rps={durable_rps:.0f} "
+        f"ratio_durable={webhook_rps / durable_rps:.2f} p99_ms={http['p99']:.1f} "
+        f"drain_rps={drain_rps:.0f} busy_sms_p99_ms={busy_p99:.1f} pg_drain_scale={scale:.2f}"
+    )
 
 
 if __name__ == "__main__":
