@@ -525,6 +525,10 @@ class InboundQueue(Protocol):
         """Count a failed try; `park` sets the row aside with its error for an operator."""
         ...
 
+    def prune(self, before: datetime) -> int:
+        """Delete rows handled before `before`; how many."""
+        ...
+
     def depth(self, now: datetime) -> QueueDepth: ...
 
 

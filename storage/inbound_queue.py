@@ -14,7 +14,18 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.messages import Channel
@@ -220,6 +231,17 @@ class SqlInboundQueue:
     def fail(self, row: Queued, error: str, park: bool, now: datetime) -> None:
         with self._writer, self.engine.begin() as connection:
             _fail(connection, row, error, park, now)
+
+    def prune(self, before: datetime) -> int:
+        """Delete rows handled before `before` (a redelivery that late finds the message
+        log instead); how many. Parked rows stay for an operator."""
+        with self._writer, self.engine.begin() as connection:
+            removed = connection.execute(
+                delete(queue).where(
+                    queue.c.status == QueuedStatus.DONE.value, queue.c.handled_at < before
+                )
+            ).rowcount
+        return int(removed or 0)
 
     def depth(self, now: datetime) -> QueueDepth:
         # A plain read: it never waits for SQLite's write lock.

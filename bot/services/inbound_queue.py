@@ -30,6 +30,9 @@ LEASE = timedelta(seconds=30)
 # How often an idle drainer looks for rows another process recorded.
 IDLE_POLL = 1.0
 MAX_ATTEMPTS = 5
+# Handled rows are kept this long (a provider's redelivery collides with them), then go.
+KEEP_HANDLED = timedelta(days=2)
+PRUNE_EVERY = 600.0
 MIN_BATCH = 8
 
 ParkRow = Callable[[Mapping[str, object]], object]
@@ -196,9 +199,16 @@ class Drain:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set."""
+        """Drain until `stop` is set (and now and then forget long-handled rows)."""
+        pruned = time.monotonic()
         while not stop.is_set():
             self._wake.clear()
+            if time.monotonic() - pruned > PRUNE_EVERY:
+                pruned = time.monotonic()
+                try:
+                    await self.run_db(partial(self.queue.prune, self.clock() - KEEP_HANDLED))
+                except Exception:  # tried again next time; draining goes on meanwhile
+                    log.exception("inbound.prune_failed")
             try:
                 done = await self.drain_once()
             except Exception:

@@ -79,6 +79,20 @@ def test_a_redelivery_is_recorded_once(engine: Engine) -> None:
     assert (depth.pending, depth.oldest_seconds, depth.parked) == (1, 3.0, 0)
 
 
+def test_long_handled_rows_are_pruned_and_parked_ones_kept(
+    engine: Engine, service: Service
+) -> None:
+    queue = SqlInboundQueue(engine)
+    put(queue, PHONES[0], "hello", "SM1")
+    put(queue, PHONES[1], "hello", "SM2")
+    [first, second] = queue.claim(QueuedKind.MESSAGE, 2, NOW, timedelta(seconds=30))
+    queue.finish([first.id], NOW)
+    queue.fail(second, "broken", True, NOW)
+    assert queue.prune(NOW - timedelta(days=2)) == 0
+    assert queue.prune(NOW + timedelta(seconds=1)) == 1
+    assert statuses(engine) == {"parked": 1}
+
+
 def test_many_messages_share_a_commit_and_each_is_handled_once(
     engine: Engine, service: Service
 ) -> None:
