@@ -14,7 +14,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, NestedTransaction, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    NestedTransaction,
+    bindparam,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -56,6 +65,43 @@ _SENDER = with_state(
     contacts.c.opted_out_at,
     participants.c.pseudonym,
     from_=contacts.join(participants, participants.c.id == contacts.c.participant_id),
+)
+
+
+# The statements every inbound message runs, built once: SQLAlchemy then finds each
+# compiled form in its cache by the statement alone, without rebuilding it per message.
+_FIND_SENDER = _SENDER.where(
+    contacts.c.channel == bindparam("channel"), contacts.c.address == bindparam("address")
+)
+_FIND_SENDER_LOCKED = _FIND_SENDER.with_for_update(of=participants)
+
+
+def _record_inbound(dialect_insert: Any) -> Any:
+    return (
+        dialect_insert(messages)
+        .values(
+            direction="in",
+            channel=bindparam("channel"),
+            contact_id=bindparam("contact_id"),
+            participant_id=bindparam("participant_id"),
+            provider_id=bindparam("provider_id"),
+            body=bindparam("body"),
+            status="received",
+            detected_language=bindparam("detected_language"),
+            created_at=bindparam("now"),
+            updated_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing()
+        .returning(messages.c.id)
+    )
+
+
+_RECORD_INBOUND_PG = _record_inbound(postgresql.insert)
+_RECORD_INBOUND_SQLITE = _record_inbound(sqlite.insert)
+_TOUCH_CONTACT = (
+    update(contacts)
+    .where(contacts.c.id == bindparam("contact_id"))
+    .values(last_inbound_at=bindparam("now"))
 )
 
 
@@ -155,11 +201,9 @@ class SqlUnitOfWork:
     # -- senders -------------------------------------------------------------
 
     def find_sender(self, channel: Channel, address: str) -> SenderRecord | None:
-        query = _SENDER.where(contacts.c.channel == channel.value, contacts.c.address == address)
-        if self._for_update:
-            # Two messages from one person at once take turns.
-            query = query.with_for_update(of=participants)
-        row = self.connection.execute(query).first()
+        # Two messages from one person at once take turns (PostgreSQL).
+        query = _FIND_SENDER_LOCKED if self._for_update else _FIND_SENDER
+        row = self.connection.execute(query, {"channel": channel.value, "address": address}).first()
         if row is None:
             return None
         schools = schools_of(self.connection, [row.participant_id]).get(row.participant_id, ())
@@ -225,30 +269,22 @@ class SqlUnitOfWork:
         detected_language: str | None,
         now: datetime,
     ) -> int | None:
-        statement = (
-            self._dialect_insert(messages)
-            .values(
-                direction="in",
-                channel=message.channel.value,
-                contact_id=sender.contact_id,
-                participant_id=sender.participant_id,
-                provider_id=message.provider_id,
-                body=message.text,
-                status="received",
-                detected_language=detected_language,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(messages.c.id)
-        )
-        message_id: int | None = self.connection.execute(statement).scalar()
+        statement = _RECORD_INBOUND_PG if self._for_update else _RECORD_INBOUND_SQLITE
+        message_id: int | None = self.connection.execute(
+            statement,
+            {
+                "channel": message.channel.value,
+                "contact_id": sender.contact_id,
+                "participant_id": sender.participant_id,
+                "provider_id": message.provider_id,
+                "body": message.text,
+                "detected_language": detected_language,
+                "now": now,
+            },
+        ).scalar()
         if message_id is not None:
             # Quiet hours and audiences read when a person last wrote.
-            self.connection.execute(
-                update(contacts).where(contacts.c.id == sender.contact_id),
-                {"last_inbound_at": now},
-            )
+            self.connection.execute(_TOUCH_CONTACT, {"contact_id": sender.contact_id, "now": now})
         return message_id
 
     # -- activities ----------------------------------------------------------
