@@ -372,6 +372,9 @@ def district_zone(district: DistrictConfig, settings: Settings) -> str:
     return district.timezone
 
 
+SQLITE_BATCH_SECONDS = 0.025
+POSTGRES_BATCH_SECONDS = 0.5
+
 # How long a webhook waits for SQLite's lock before it parks the request in the spool.
 PUT_BUSY_TIMEOUT = 0.5
 
@@ -541,7 +544,12 @@ def report_send_rates(runtime: Runtime) -> None:
 def build_drain(runtime: Runtime, run_db: RunDb) -> Drain:
     """The engine on the inbound queue: message rows in batches (the Slack desk adds
     the replay of Slack's requests where it runs, bot.web.app)."""
-    batches = MessageBatches(runtime.queue, runtime.service.handle_once, utcnow)
+    # On SQLite a batch holds the one writer's lock: short, so webhooks wait little.
+    # On PostgreSQL nobody waits for it, and a longer batch shares one commit more.
+    seconds = SQLITE_BATCH_SECONDS if runtime.is_sqlite else POSTGRES_BATCH_SECONDS
+    batches = MessageBatches(
+        runtime.queue, runtime.service.handle_once, utcnow, max_seconds=seconds
+    )
     return Drain(runtime.queue, run_db, utcnow, {}, batches=batches)
 
 

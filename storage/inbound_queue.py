@@ -37,6 +37,8 @@ from storage.unit_of_work import SHARED_CONNECTION
 __all__ = ["SqlInboundQueue", "SqlQueueBatch", "sender_key"]
 
 queue = models.table(models.InboundQueue)
+# Built once: an alias copies every column of the table.
+_CANDIDATE, _EARLIER, _HEAD = queue.alias("candidate"), queue.alias("earlier"), queue.alias("head")
 
 MAX_ERROR = 500
 # How long a webhook waits for its turn to write (SQLite) before it parks the request.
@@ -146,7 +148,7 @@ class SqlInboundQueue:
         another drainer holds), then take their rows in order. A sender's later rows
         are not first while the row this transaction locked is pending, so no other
         drainer takes one of them before this one commits."""
-        head, earlier = queue.alias("head"), queue.alias("earlier")
+        head, earlier = _HEAD, _EARLIER
         first = ~(
             select(earlier.c.id)
             .where(
@@ -184,7 +186,7 @@ class SqlInboundQueue:
         return [_queued(row) for row in rows]
 
     def _due(self, kind: QueuedKind, limit: int, now: datetime) -> Select[tuple[int]]:
-        candidate, earlier = queue.alias("candidate"), queue.alias("earlier")
+        candidate, earlier = _CANDIDATE, _EARLIER
         # A sender's row waits while an earlier one of theirs is claimed (in hand, or
         # failed and waiting to be tried again): one sender's rows run in order.
         waiting = (
