@@ -16,8 +16,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,7 @@ def test_acknowledged_slack_dms_survive_a_kill_9(
 # What a family sends (examples/district.yaml, examples/family-priorities.yaml):
 # onboarding (language, consent, role, school), then the survey.
 CONVERSATION = ["Hola", "2", "sí", "1", "1", "2", "3,1,5", "no", "Las notas llegan", "SKIP"]
-FAMILIES = 40
+FAMILIES = 60
 ACCOUNT = "AC" + "3" * 32
 TWILIO_TOKEN = "crash-test-token"
 OUR_NUMBER = "+13125550100"
@@ -202,9 +202,10 @@ def family(n: int) -> str:
     return f"+1312555{n:04d}"
 
 
-async def text_all(url: str) -> None:
+async def text_all(url: str, acknowledged: set[str]) -> None:
     """Each family texts its conversation, one message after the other's answer; the
-    families at once, over a few connections."""
+    families at once, over a few connections. A family whose text gets no answer (the
+    server died) stops; `acknowledged` collects the ids that got a 200."""
     validator = RequestValidator(TWILIO_TOKEN)
     limits = httpx.Limits(max_connections=16)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -222,10 +223,14 @@ async def text_all(url: str) -> None:
                     "NumMedia": "0",
                 }
                 signature = validator.compute_signature(url, form)
-                response = await client.post(
-                    url, data=form, headers={"X-Twilio-Signature": signature}
-                )
+                try:
+                    response = await client.post(
+                        url, data=form, headers={"X-Twilio-Signature": signature}
+                    )
+                except httpx.HTTPError:
+                    return
                 assert response.status_code == 200
+                acknowledged.add(sid)
 
         await asyncio.gather(*(converse(n) for n in range(FAMILIES)))
 
@@ -245,44 +250,59 @@ def test_acknowledged_texts_survive_a_kill_9_mid_drain_in_order(
         env.pop(key)
     log = tmp_path / "serve.log"
     server = start_server(env, port, log)
-    try:
-        asyncio.run(text_all(f"http://127.0.0.1:{port}/webhooks/twilio/sms"))
-    finally:
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait()
     total = FAMILIES * len(CONVERSATION)
+    acknowledged: set[str] = set()
+
+    def backlog() -> bool:
+        with engine.connect() as connection:
+            waiting = connection.execute(
+                select(func.count()).where(models.InboundQueue.status == "pending")
+            ).scalar_one()
+        return waiting >= 5 and counts(engine, "sms")[0] >= total // 4
+
+    def kill_midway() -> None:
+        # In the middle of it all: texts arriving, answered, and waiting to be handled.
+        eventually(backlog, 120, "texts waiting for the engine")
+        os.kill(server.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_midway)
+    killer.start()
+    try:
+        asyncio.run(text_all(f"http://127.0.0.1:{port}/webhooks/twilio/sms", acknowledged))
+    finally:
+        killer.join()
+        server.wait()
     handled_before = counts(engine, "sms")[0]
+    queue = models.InboundQueue
+    with engine.connect() as connection:
+        recorded = connection.execute(select(func.count()).select_from(queue)).scalar_one()
     server = start_server(env, port, log)
     try:
         try:
-            eventually(lambda: counts(engine, "sms")[0] == total, 120, "every acknowledged text")
+            eventually(lambda: counts(engine, "sms")[0] == recorded, 120, "every recorded text")
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
         time.sleep(0.5)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert handled_before < total, "the server handled everything before the kill"
-    m, r, p = models.Message, models.Response, models.Participant
-    q = models.InboundQueue
+    # The kill came with texts waiting (the killer saw them); the engine may still have
+    # finished a few in the instant before the signal landed.
+    assert handled_before <= recorded
+    m = models.Message
     with engine.connect() as connection:
         provider_ids = (
             connection.execute(select(m.provider_id).where(m.direction == "in").order_by(m.id))
             .scalars()
             .all()
         )
-        answers = connection.execute(
-            select(p.id, r.question, r.value).join(r, r.participant_id == p.id).order_by(r.id)
-        ).all()
-        queued = connection.execute(select(q.status, func.count()).group_by(q.status)).all()
-    # Exactly once, and each family's texts in the order they sent them.
-    assert len(provider_ids) == len(set(provider_ids)) == total
+        queued = connection.execute(select(queue.status, func.count()).group_by(queue.status)).all()
+    # Every acknowledged text handled, each once; some answered by nobody may be too
+    # (recorded, then killed before the answer left).
+    assert len(provider_ids) == len(set(provider_ids)) == recorded
+    assert acknowledged <= set(provider_ids)
+    # Each family's texts in the order they sent them, with no gap.
     for n in range(FAMILIES):
         theirs = [sid for sid in provider_ids if sid.endswith(f"{n:030d}")]
-        assert theirs == sorted(theirs)
-    per_family: dict[int, list[tuple[str, object]]] = defaultdict(list)
-    for participant, question, value in answers:
-        per_family[participant].append((question, value))
-    assert len(per_family) == FAMILIES
-    assert len({tuple(map(str, a)) for a in per_family.values()}) == 1  # all alike
-    assert dict(queued) == {"done": total}
+        assert theirs == [f"SM{turn:02d}{n:030d}" for turn in range(len(theirs))]
+    assert dict(queued) == {"done": recorded}
