@@ -93,7 +93,8 @@ def worker(
     runtime = open_runtime(detector=engine)
     if sender and not runtime.senders:
         raise EngageError("no channel is configured: set TWILIO_* (see README.md)")
-    report_send_rates(runtime)
+    if sender:
+        report_send_rates(runtime)
 
     async def run() -> None:
         stop = asyncio.Event()
