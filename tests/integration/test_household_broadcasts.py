@@ -232,7 +232,7 @@ def test_a_household_at_two_schools_gets_both_rounds_one_after_the_other(
             PHONE,
             first_contact(
                 "Para las familias de Primaria Lincoln:\n\nNuestro borrador.\n\n"
-                "¿Lo apoya? Responda con un número del 1 al 5.",
+                "¿Lo apoya? Responda con una cifra del 1 al 5.",
                 "es",
             ),
         ),
@@ -263,7 +263,7 @@ def test_a_household_at_two_schools_gets_both_rounds_one_after_the_other(
     assert sent[2:] == [
         "Para las familias de Secundaria Roosevelt:",
         "Nuestro borrador.",
-        "¿Lo apoya? Responda con un número del 1 al 5.",
+        "¿Lo apoya? Responda con una cifra del 1 al 5.",
     ]
     cv, a = models.table(models.Conversation), models.table(models.Activity)
     with district.connect() as connection:
