@@ -274,6 +274,14 @@ class UnitOfWork(ExchangeUnitOfWork, Protocol):
         """
         ...
 
+    def stop_contact(
+        self, sender: SenderRecord, change: ConsentChange, message_id: int | None, now: datetime
+    ) -> None:
+        """Append `change` (an opt-out) to the ledger and stop the contact `sender` wrote
+        from, only that one (the person blocked us on that channel), withholding what
+        is queued for it, claimed rows too."""
+        ...
+
     def add_lets_talk(
         self,
         sender: SenderRecord,

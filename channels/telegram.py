@@ -88,11 +88,11 @@ class ButtonTap:
 
 @dataclass(frozen=True, slots=True)
 class TelegramUpdate:
-    """What one update asks of us: a message for the service, a tap to answer, a block."""
+    """What one update asks of us: a message for the service (a block is one, with no
+    words), a tap to answer."""
 
     message: InboundMessage | None = None
     tap: ButtonTap | None = None
-    blocked_chat: str | None = None
 
 
 def is_genuine(header: str | None, secret: str) -> bool:
@@ -125,7 +125,7 @@ def parse_update(data: object) -> TelegramUpdate:
     if "callback_query" in data:
         return _callback(update_id, _field(data, "callback_query", Mapping))
     if "my_chat_member" in data:
-        return _membership(_field(data, "my_chat_member", Mapping))
+        return _membership(update_id, _field(data, "my_chat_member", Mapping))
     if "edited_message" in data:
         # The original was answered already; an edit must not answer twice.
         raise UnsupportedEvent("edited message")
@@ -208,11 +208,19 @@ def _callback(update_id: int, query: Mapping[str, Any]) -> TelegramUpdate:
     return TelegramUpdate(message=inbound, tap=tap)
 
 
-def _membership(change: Mapping[str, Any]) -> TelegramUpdate:
+def _membership(update_id: int, change: Mapping[str, Any]) -> TelegramUpdate:
     chat_id = _private_chat(change)
     new = _field(change, "new_chat_member", Mapping)
     if new.get("status") == "kicked":
-        return TelegramUpdate(blocked_chat=str(chat_id))
+        blocked = InboundMessage(
+            channel=Channel.TELEGRAM,
+            address=str(chat_id),
+            text="",
+            provider_id=str(update_id),
+            received_at=_time(_field(change, "date", int, required=False)),
+            blocked=True,
+        )
+        return TelegramUpdate(message=blocked)
     # Unblocking sends /start as well; that message is what brings them back.
     raise UnsupportedEvent(f"chat member {new.get('status')}")
 

@@ -182,7 +182,11 @@ def _opt_out_person(
 
 
 def opt_out_contact(
-    connection: Connection, contact_id: int, change: ConsentChange, now: datetime
+    connection: Connection,
+    contact_id: int,
+    change: ConsentChange,
+    now: datetime,
+    message_id: int | None = None,
 ) -> None:
     """Opt out one contact only (the person blocked us on that channel), with its event."""
     connection.execute(
@@ -190,7 +194,7 @@ def opt_out_contact(
         {"opted_out_at": now},
     )
     withhold_contacts(connection, [contact_id], f"opted out ({change.source.value})")
-    append(connection, [contact_id], change, now)
+    append(connection, [contact_id], change, now, message_id=message_id)
 
 
 def forget_addresses(connection: Connection, participant_id: int, key: bytes | None) -> int:

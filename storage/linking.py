@@ -12,14 +12,13 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from bot.ports import Redeemed
-from storage import consent, models
+from storage import models
 from storage.households import add_own_schools, schools_of
 from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
 
-__all__ = ["SqlLinkUnitOfWork", "block_contact", "ensure_staff_contact"]
+__all__ = ["SqlLinkUnitOfWork", "ensure_staff_contact"]
 
 link_codes = models.table(models.LinkCode)
 contacts = models.table(models.Contact)
@@ -98,21 +97,6 @@ class SqlLinkUnitOfWork(SqlUnitOfWork):
             return False
         add_own_schools(self.connection, participant_id, [school], now)
         return True
-
-
-def block_contact(engine: Engine, channel: Channel, address: str, now: datetime) -> bool:
-    """The person blocked us on this channel: stop sending there (only there)."""
-    with engine.begin() as connection:
-        contact_id = connection.execute(
-            select(contacts.c.id).where(
-                contacts.c.channel == channel.value, contacts.c.address == address
-            )
-        ).scalar()
-        if contact_id is None:
-            return False
-        change = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.TELEGRAM_BLOCKED)
-        consent.opt_out_contact(connection, contact_id, change, now)
-    return True
 
 
 def ensure_staff_contact(

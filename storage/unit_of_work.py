@@ -456,6 +456,11 @@ class SqlUnitOfWork:
         """STOP reaches every contact of the person; START re-opens only the one it came on."""
         consent.apply(self.connection, sender.contact_id, change, now, message_id=message_id)
 
+    def stop_contact(
+        self, sender: SenderRecord, change: ConsentChange, message_id: int | None, now: datetime
+    ) -> None:
+        consent.opt_out_contact(self.connection, sender.contact_id, change, now, message_id)
+
     def add_lets_talk(
         self,
         sender: SenderRecord,

@@ -142,6 +142,8 @@ class Service:
     def converse(self, uow: UnitOfWork, message: InboundMessage, now: datetime) -> Outcome:
         """Record `message` and run it through the engine inside `uow`, leaving the
         commit to the caller: the outcome has a step when there is something to commit."""
+        if message.blocked:
+            return self._blocked(uow, message, now)
         detected = self._detect(message.text)
         sender = uow.find_sender(message.channel, message.address)
         if sender is None:
@@ -193,6 +195,23 @@ class Service:
             },
         )
         return Outcome(False, sender.participant_id, len(result.replies), result)
+
+    def _blocked(self, uow: UnitOfWork, message: InboundMessage, now: datetime) -> Outcome:
+        """The person blocked the bot on this channel: logged as their message, and
+        that contact (only that one) opted out in the ledger, in one transaction. A
+        chat nobody knows here blocked nothing of ours: nothing is recorded."""
+        sender = uow.find_sender(message.channel, message.address)
+        if sender is None:
+            log.info("inbound.blocked_unknown", extra={"channel": message.channel.value})
+            return DROPPED
+        message_id = uow.record_inbound(sender, message, None, now)
+        if message_id is None:
+            log.info("inbound.duplicate", extra={"channel": message.channel.value})
+            return Outcome(duplicate=True, participant_id=sender.participant_id)
+        change = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.TELEGRAM_BLOCKED)
+        uow.stop_contact(sender, change, message_id, now)
+        log.info("inbound.blocked", extra={"participant_id": sender.participant_id})
+        return Outcome(False, sender.participant_id, step=Step(sender.state))
 
     def _store_exchange(
         self,

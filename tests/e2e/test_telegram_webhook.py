@@ -198,8 +198,10 @@ def test_blocking_the_bot_opts_that_chat_out(bot: ChatBot) -> None:
     Ana(bot).says("/start")
     wait_for_texts(bot, 1)
     assert bot.update(fixture(TELEGRAM_FIXTURES, "my_chat_member__blocked")).status_code == 200
-    [contact] = bot.rows(models.Contact)
-    assert contact.opted_out_at is not None
+    eventually(lambda: bot.rows(models.Contact)[0].opted_out_at is not None)
+    [event] = bot.rows(models.ConsentEvent)
+    [message] = [m for m in bot.rows(models.Message) if m.provider_id == "700000124"]
+    assert (event.source, event.message_id) == ("telegram_blocked", message.id)
 
 
 def test_a_403_on_send_opts_the_contact_out(bot: ChatBot) -> None:

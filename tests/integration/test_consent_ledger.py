@@ -34,7 +34,6 @@ from bot.services.sender import OutboxSender
 from storage import models
 from storage.consent import LedgerEntry, history
 from storage.database import migrate
-from storage.linking import block_contact
 from storage.outbox import OutboxStore
 from storage.privacy import SqlPrivacyStore
 from storage.roster import SqlRosterUnitOfWork
@@ -149,7 +148,12 @@ def test_a_stop_covers_every_contact_of_the_person(engine: Engine, service: Serv
     ]
 
 
-def test_twilio_21610_and_a_telegram_block_are_recorded(engine: Engine) -> None:
+def block(chat: str, update_id: int) -> InboundMessage:
+    """Telegram's `my_chat_member` update when the person blocks the bot."""
+    return InboundMessage(Channel.TELEGRAM, chat, "", provider_id=str(update_id), blocked=True)
+
+
+def test_twilio_21610_and_a_telegram_block_are_recorded(engine: Engine, service: Service) -> None:
     with SqlUnitOfWork(engine) as uow:
         sms = uow.add_sender(Channel.SMS, PHONE, NOW)
         uow.enqueue(sms.contact_id, Channel.SMS, PHONE, [Reply("hi")], OutboxKind.REPLY, NOW)
@@ -165,7 +169,7 @@ def test_twilio_21610_and_a_telegram_block_are_recorded(engine: Engine) -> None:
 
     sender = OutboxSender(OutboxStore(engine), {Channel.SMS: Refusing()}, lambda: NOW)
     asyncio.run(sender.run_once())
-    assert block_contact(engine, Channel.TELEGRAM, "555000222", NOW)
+    assert service.handle_inbound(block("555000222", 700000124)).replies == 0
     (carrier,) = ledger(engine)
     assert (carrier.kind, carrier.source, carrier.code) == (
         ConsentKind.OPT_OUT,
@@ -176,6 +180,31 @@ def test_twilio_21610_and_a_telegram_block_are_recorded(engine: Engine) -> None:
         (blocked,) = history(connection, address=(Channel.TELEGRAM, "555000222"))
     assert (blocked.kind, blocked.source) == (ConsentKind.OPT_OUT, ConsentSource.TELEGRAM_BLOCKED)
     assert opted_out_at(engine) == NOW
+    assert opted_out_at(engine, "555000222") == blocked.at
+    # Logged as the person's message, in the same transaction as the event.
+    m = models.Message
+    with engine.connect() as connection:
+        logged = connection.execute(
+            select(m.id, m.provider_id).where(m.channel == "telegram", m.direction == "in")
+        ).all()
+    assert [tuple(row) for row in logged] == [(blocked.message_id, "700000124")]
+
+
+def test_a_redelivered_block_changes_nothing_and_a_stranger_blocking_us_leaves_no_trace(
+    engine: Engine, service: Service
+) -> None:
+    with SqlUnitOfWork(engine) as uow:
+        uow.add_sender(Channel.TELEGRAM, "555000222", NOW)
+        uow.commit()
+    assert not service.handle_inbound(block("555000222", 700000124)).duplicate
+    assert service.handle_inbound(block("555000222", 700000124)).duplicate
+    assert service.handle_inbound(block("555000999", 700000125)).dropped
+    with engine.connect() as connection:
+        (event,) = history(connection, address=(Channel.TELEGRAM, "555000222"))
+        assert history(connection, address=(Channel.TELEGRAM, "555000999")) == []
+        people = connection.execute(select(models.Participant.id)).all()
+    assert event.source is ConsentSource.TELEGRAM_BLOCKED
+    assert len(people) == 1
 
 
 def test_the_roster_consent_column_is_recorded(engine: Engine, tmp_path: Path) -> None:

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from bot.core.routing import Route
 from bot.core.staff import ClaimOutcome, ItemStatus, ReplyOutcome, StaffReply
 from bot.core.urgency import Assessment, Concern, Urgency
 from storage import models
 from storage.inbox import SqlInbox
-from storage.linking import SqlLinkUnitOfWork, block_contact
+from storage.linking import SqlLinkUnitOfWork
 
 NOW = datetime(2026, 9, 1, 15, 0)
 LEASE = timedelta(minutes=2)
@@ -112,7 +113,12 @@ def test_a_reply_to_an_opted_out_family_is_refused(engine: Engine) -> None:
     item = lets_talk(engine, "The buses are late")
     inbox.claim_unposted(NOW, 10, LEASE)
     inbox.mark_posted(item, "C0INBOX", "1.1")
-    assert block_contact(engine, Channel.SMS, PHONE, NOW)
+    with SqlLinkUnitOfWork(engine) as uow:
+        sender = uow.find_sender(Channel.SMS, PHONE)
+        assert sender is not None
+        stop = ConsentChange(ConsentKind.OPT_OUT, ConsentSource.KEYWORD, words="STOP")
+        uow.record_consent(sender, stop, None, NOW)
+        uow.commit()
     outcome = inbox.add_staff_reply(reply("1.1", "Ev1"), lambda language, said: "x", NOW)
     assert outcome is ReplyOutcome.OPTED_OUT
 

@@ -80,7 +80,17 @@ EXPECTED: dict[str, TelegramUpdate | str] = {
         tap=ButtonTap("4382bfdwdsb323b2e2", -1001234567890, 44)
     ),
     "callback_query__game": TelegramUpdate(tap=ButtonTap("4382bfdwdsb323b2e3", int(ANA), 45)),
-    "my_chat_member__blocked": TelegramUpdate(blocked_chat=ANA),
+    # A block is the person's message with no words: the engine stops that contact.
+    "my_chat_member__blocked": TelegramUpdate(
+        message=InboundMessage(
+            Channel.TELEGRAM,
+            ANA,
+            "",
+            "700000124",
+            received_at=datetime(2024, 9, 16, 15, 23, 20),
+            blocked=True,
+        )
+    ),
     "my_chat_member__unblocked": IGNORED,
     "my_chat_member__added_to_group": IGNORED,
     "channel_post__text": IGNORED,

@@ -12,13 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.core.messages import Channel
 from bot.errors import UnsupportedEvent
-from bot.services.inbound import utcnow
 from bot.web.context import web_of
 from bot.web.requests import LIMITS, BodyTooLarge, read_body, too_large
 from channels import telegram as telegram_channel
-from storage.linking import block_contact
 
 __all__ = ["routes"]
 
@@ -50,11 +47,6 @@ async def receive_update(request: Request) -> Response:
         return Response(status_code=200)
     if update.tap is not None:
         telegram.answer_tap(update.tap)
-    blocked = update.blocked_chat
-    if blocked is not None:
-        engine, now = web.runtime.engine, utcnow()
-        await web.run_db(lambda: block_contact(engine, Channel.TELEGRAM, blocked, now))
-        log.info("telegram.blocked")
     if update.message is not None:
         await web.accept(update.message)
     return Response(status_code=200)
