@@ -52,6 +52,18 @@ class Spool:
             return []
         return sorted(self.folder.glob("[0-9]*.json"))
 
+    def queued_senders(self) -> set[str]:
+        """The senders (storage.inbound_queue.sender_key) with rows parked here."""
+        senders = set()
+        for path in self.pending():
+            try:
+                queued = json.loads(path.read_text(encoding="utf-8")).get("queued")
+            except (OSError, ValueError):
+                continue  # replayed meanwhile
+            if isinstance(queued, dict):
+                senders.add(str(queued.get("sender")))
+        return senders
+
     def purge(self, channel: str, address: str) -> int:
         """Delete every parked message from `address` on `channel` (its sender was
         forgotten); how many."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -39,7 +40,12 @@ ParkRow = Callable[[Mapping[str, object]], object]
 
 
 class Intake:
-    """The webhooks' side: record a row durably, then wake the drainer."""
+    """The webhooks' side: record a row durably, then wake the drainer.
+
+    A row the database could not take goes to the spool, and so does every later
+    row of its sender until the spool is replayed (`spooled` names the senders
+    with rows there): a sender's rows reach the queue in the order they came.
+    """
 
     def __init__(
         self,
@@ -48,12 +54,27 @@ class Intake:
         park: ParkRow,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
+        spooled: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self.queue = queue
         self.run_db = run_db
         self.park = park
         self.clock = clock
         self.wake = wake
+        self.spooled = spooled
+        self._lock = threading.Lock()
+        self._behind: set[str] = set(spooled())
+
+    def spool_replayed(self) -> None:
+        """The spool was replayed (some of it): a sender with nothing left there
+        records its rows in the queue again."""
+        with self._lock:
+            self._behind = set(self.spooled())
+
+    def _park(self, row: Mapping[str, object]) -> None:
+        self.park(row)
+        with self._lock:
+            self._behind.add(str(row["sender"]))
 
     async def record(
         self,
@@ -66,20 +87,26 @@ class Intake:
         """Record one row; False for a redelivery. Never raises for a busy or broken
         database: the row goes to the spool, replayed into the queue later."""
         now = self.clock()
+        row = {
+            "channel": channel.value,
+            "provider_id": provider_id,
+            "kind": kind.value,
+            "sender": sender,
+            "payload": dict(payload),
+        }
+        with self._lock:
+            behind = sender in self._behind
+        if behind:  # behind its own rows in the spool, where it keeps its turn
+            log.info("inbound.spooled_behind", extra={"channel": channel.value})
+            await self.run_db(lambda: self._park(row))
+            return True
         try:
             fresh: bool = await self.run_db(
                 lambda: self.queue.put(channel, provider_id, kind, sender, payload, now)
             )
         except Exception:
             log.exception("inbound.spooled", extra={"channel": channel.value})
-            row = {
-                "channel": channel.value,
-                "provider_id": provider_id,
-                "kind": kind.value,
-                "sender": sender,
-                "payload": dict(payload),
-            }
-            await self.run_db(lambda: self.park(row))
+            await self.run_db(lambda: self._park(row))
             return True
         if fresh:
             self.wake()

@@ -48,7 +48,12 @@ def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = 
     run_db = database_runner(runtime)
     drain = build_drain(runtime, run_db)
     intake = Intake(
-        runtime.queue, intake_runner(runtime), runtime.spool.put_queued, utcnow, drain.wake
+        runtime.queue,
+        intake_runner(runtime),
+        runtime.spool.put_queued,
+        utcnow,
+        drain.wake,
+        runtime.spool.queued_senders,
     )
     web = Web(runtime, run_db, UnsupportedLog(), intake, drain)
     broadcasting = build_broadcasting(runtime)
@@ -61,6 +66,8 @@ def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
+        # What the webhooks parked while the database was busy goes on into the queue.
+        tasks.append(asyncio.create_task(_drain_spool(web, stop)))
         if run_engine:
             if runtime.is_sqlite:
                 # One server per SQLite file: claims left by a killed one are nobody's.
@@ -69,7 +76,6 @@ def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = 
         if run_sender:
             sender = build_outbox_sender(runtime, run_db)
             tasks.append(asyncio.create_task(sender.run(stop)))
-            tasks.append(asyncio.create_task(_drain_spool(web, stop)))
             # Enqueueing runs in short batches of its own; it must not queue
             # behind (or hold up) the webhooks' single SQLite writer slot.
             tasks.append(asyncio.create_task(broadcasting.run_schedule(stop, to_thread.run_sync)))
@@ -180,6 +186,7 @@ async def _drain_spool(web: Web, stop: asyncio.Event) -> None:
                 web.drain.wake()
             except Exception:
                 log.exception("spool.drain_failed")
+            await web.run_db(web.intake.spool_replayed)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=5)
 
