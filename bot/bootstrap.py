@@ -58,7 +58,7 @@ from storage.channel_pauses import SqlChannelPauses
 from storage.database import connect, is_sqlite
 from storage.inbound_queue import SqlInboundQueue
 from storage.inbox import SqlInbox
-from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
+from storage.linking import SqlLinkUnitOfWork
 from storage.outbox import OutboxStore
 from storage.privacy import SqlPrivacyStore
 from storage.progress import activity_progress
@@ -698,11 +698,8 @@ def build_slack_desk(
         inbox_channel=settings.slack_inbox_channel,
     )
 
-    def ensure_staff(user_id: str, name: str | None) -> bool:
-        return ensure_staff_contact(runtime.engine, Channel.SLACK, user_id, name, utcnow())
-
     ideas = build_idea_desk(runtime, run_db)
-    desk = SlackDesk(accept, slack, ensure_staff, run_db, commands, inbox, ideas)
+    desk = SlackDesk(accept, slack, commands, inbox, ideas)
     bolt = build_bolt_app(
         slack,
         settings.slack_signing_secret.get_secret_value(),

@@ -200,7 +200,18 @@ class UnitOfWork(ExchangeUnitOfWork, Protocol):
 
     def find_sender(self, channel: Channel, address: str) -> SenderRecord | None: ...
 
-    def add_sender(self, channel: Channel, address: str, now: datetime) -> SenderRecord: ...
+    def add_sender(
+        self,
+        channel: Channel,
+        address: str,
+        now: datetime,
+        *,
+        role: str | None = None,
+        name: str | None = None,
+    ) -> SenderRecord:
+        """A new person writing from `address` (a staff member comes with their role
+        and name)."""
+        ...
 
     def add_contact(
         self, person: SenderRecord, channel: Channel, address: str, now: datetime

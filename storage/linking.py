@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 
 from bot.core.messages import Channel
 from bot.ports import Redeemed
 from storage import models
 from storage.households import add_own_schools, schools_of
-from storage.unit_of_work import SqlUnitOfWork, new_pseudonym
+from storage.unit_of_work import SqlUnitOfWork
 
-__all__ = ["SqlLinkUnitOfWork", "ensure_staff_contact"]
+__all__ = ["SqlLinkUnitOfWork"]
 
 link_codes = models.table(models.LinkCode)
 contacts = models.table(models.Contact)
@@ -97,50 +96,3 @@ class SqlLinkUnitOfWork(SqlUnitOfWork):
             return False
         add_own_schools(self.connection, participant_id, [school], now)
         return True
-
-
-def ensure_staff_contact(
-    engine: Engine, channel: Channel, address: str, name: str | None, now: datetime
-) -> bool:
-    """A staff member's first message: make them a participant with role staff; whether new."""
-    try:
-        return _add_staff_contact(engine, channel, address, name, now)
-    except IntegrityError:
-        # Their second message raced the first one here; the first made them.
-        return False
-
-
-def _add_staff_contact(
-    engine: Engine, channel: Channel, address: str, name: str | None, now: datetime
-) -> bool:
-    with engine.begin() as connection:
-        known = connection.execute(
-            select(contacts.c.id).where(
-                contacts.c.channel == channel.value, contacts.c.address == address
-            )
-        ).first()
-        if known is not None:
-            return False
-        participant_id = connection.execute(
-            insert(participants).returning(participants.c.id),
-            {
-                "pseudonym": new_pseudonym(),
-                "role": "staff",
-                "name": name,
-                "onboarding_started": False,
-                "attempts": 0,
-                "pending": [],
-                "created_at": now,
-                "updated_at": now,
-            },
-        ).scalar_one()
-        connection.execute(
-            insert(contacts),
-            {
-                "participant_id": participant_id,
-                "channel": channel.value,
-                "address": address,
-                "created_at": now,
-            },
-        )
-    return True

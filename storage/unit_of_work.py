@@ -218,12 +218,22 @@ class SqlUnitOfWork:
             conversation_activity_id=row.activity_id,
         )
 
-    def add_sender(self, channel: Channel, address: str, now: datetime) -> SenderRecord:
+    def add_sender(
+        self,
+        channel: Channel,
+        address: str,
+        now: datetime,
+        *,
+        role: str | None = None,
+        name: str | None = None,
+    ) -> SenderRecord:
         pseudonym = new_pseudonym()
         participant_id = self.connection.execute(
             insert(participants).returning(participants.c.id),
             {
                 "pseudonym": pseudonym,
+                "role": role,
+                "name": name,
                 "onboarding_started": False,
                 "attempts": 0,
                 "pending": [],
@@ -240,7 +250,7 @@ class SqlUnitOfWork:
                 "created_at": now,
             },
         ).scalar_one()
-        return SenderRecord(contact_id, participant_id, pseudonym, ParticipantState())
+        return SenderRecord(contact_id, participant_id, pseudonym, ParticipantState(role=role))
 
     def add_contact(
         self, person: SenderRecord, channel: Channel, address: str, now: datetime

@@ -72,8 +72,10 @@ class InboundMessage:
     """One message from a participant, already verified and parsed by its channel.
 
     `address` is the channel's handle for the sender: an E.164 phone number for
-    SMS, a chat id for Telegram, a user id for Slack. `blocked`: no words, the
-    person blocked the bot on this channel (Telegram), so it stops writing there.
+    SMS, a chat id for Telegram, a user id for Slack. `sender_name` is what the
+    channel calls them (a Slack profile's name; kept for staff only). `blocked`: no
+    words, the person blocked the bot on this channel (Telegram), so it stops
+    writing there.
     """
 
     channel: Channel
@@ -85,6 +87,7 @@ class InboundMessage:
     locale_hint: str | None = None
     media_count: int = 0
     attachments: tuple[Attachment, ...] = ()
+    sender_name: str | None = None
     blocked: bool = False
 
 
@@ -144,6 +147,7 @@ def message_to_record(message: InboundMessage) -> dict[str, object]:
         "locale_hint": message.locale_hint,
         "media_count": message.media_count,
         "attachments": [[a.content_type, a.url] for a in message.attachments],
+        "sender_name": message.sender_name,
         "blocked": message.blocked,
     }
 
@@ -161,5 +165,6 @@ def message_from_record(data: Mapping[str, Any]) -> InboundMessage:
         locale_hint=data.get("locale_hint"),
         media_count=int(data.get("media_count") or 0),
         attachments=tuple(Attachment(str(t), str(u)) for t, u in data.get("attachments") or ()),
+        sender_name=data.get("sender_name"),
         blocked=bool(data.get("blocked")),
     )

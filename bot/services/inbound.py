@@ -257,6 +257,10 @@ class Service:
             if uow.is_forgotten(digest):
                 log.info("inbound.forgotten_address", extra={"channel": message.channel.value})
                 return None
+        if message.channel is Channel.SLACK:  # only staff write from the workspace
+            return uow.add_sender(
+                message.channel, message.address, now, role="staff", name=message.sender_name
+            )
         other = same_number(message.channel)
         known = uow.find_sender(other, message.address) if other is not None else None
         if known is not None:

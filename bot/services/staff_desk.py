@@ -22,7 +22,6 @@ from bot.errors import ProviderError
 from bot.services.idea_desk import IdeaDesk
 from bot.services.inbox import Inbox
 from bot.services.organizers import EngageCommand
-from bot.services.sender import RunDb
 
 __all__ = ["SlackDesk", "StaffDirectory"]
 
@@ -53,35 +52,38 @@ class SlashCommandLike(Protocol):
 class SlackDesk:
     """Routes Slack requests, after their ack.
 
-    `accept` hands a message to the service (as the webhooks do);
-    `ensure_staff(user_id, name)` makes a first-time writer a staff participant.
+    `accept` hands a message to the service (as the webhooks do), with the
+    writer's Slack name and locale: the engine makes a first-time writer a staff
+    participant in the same transaction as their message.
     """
 
     def __init__(
         self,
         accept: Callable[[InboundMessage], Awaitable[None]],
         directory: StaffDirectory,
-        ensure_staff: Callable[[str, str | None], bool],
-        run_db: RunDb,
         commands: EngageCommand,
         inbox: Inbox | None = None,
         ideas: IdeaDesk | None = None,
     ) -> None:
         self.accept = accept
         self.directory = directory
-        self.ensure_staff = ensure_staff
-        self.run_db = run_db
         self.commands = commands
         self.inbox = inbox
         self.ideas = ideas
-        self._known: dict[str, str | None] = {}
+        self._profiles: dict[str, StaffProfile] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- channels.slack.SlackHandlers ------------------------------------------------
 
     async def message(self, message: InboundMessage) -> None:
-        locale = await self._staff_locale(message.address)
-        await self.accept(replace(message, locale_hint=message.locale_hint or locale))
+        profile = await self._profile(message.address)
+        await self.accept(
+            replace(
+                message,
+                locale_hint=message.locale_hint or (profile.locale if profile else None),
+                sender_name=profile.name if profile else None,
+            )
+        )
 
     async def tap(self, message: InboundMessage) -> Reply | None:
         payload = message.button or ""
@@ -141,18 +143,15 @@ class SlackDesk:
         except Exception:  # after the ack nobody else would hear of it
             log.exception("slack.work_failed")
 
-    async def _staff_locale(self, user_id: str) -> str | None:
-        """Their Slack locale; on first sight, make them a staff participant too."""
-        if user_id in self._known:
-            return self._known[user_id]
+    async def _profile(self, user_id: str) -> StaffProfile | None:
+        """Their Slack profile (name, locale), looked up once."""
+        if user_id in self._profiles:
+            return self._profiles[user_id]
         try:
             profile: StaffProfile | None = await self.directory.profile(user_id)
         except ProviderError as error:
             log.warning("slack.profile_unavailable", extra={"code": error.code})
-            profile = None
-        name = profile.name if profile is not None else None
-        await self.run_db(lambda: self.ensure_staff(user_id, name))
-        locale = profile.locale if profile is not None else None
+            return None
         if profile is not None:
-            self._known[user_id] = locale
-        return locale
+            self._profiles[user_id] = profile
+        return profile

@@ -145,3 +145,31 @@ def test_a_school_deep_link_is_kept_with_the_message(engine: Engine) -> None:
     with SqlLinkUnitOfWork(engine) as uow:
         sender = uow.find_sender(Channel.TELEGRAM, CHAT)
     assert sender is not None and "lincoln-es" in sender.state.schools
+
+
+def test_a_staff_members_first_message_makes_them_staff_in_its_one_commit(
+    engine: Engine,
+) -> None:
+    Counted.commits = 0
+    slack = service(engine, fail_on=None)
+    for n, text in enumerate(["hola", "¿cómo va la encuesta?"]):
+        dm = InboundMessage(
+            Channel.SLACK, "U0STAFF", text, provider_id=f"Ev{n}", sender_name="María López"
+        )
+        assert not slack.handle_inbound(dm).duplicate
+    assert Counted.commits == 2
+    with engine.connect() as connection:
+        [person] = connection.execute(select(models.Participant.__table__)).all()
+        logged = connection.execute(
+            select(models.Message.participant_id).where(models.Message.direction == "in")
+        ).scalars()
+        assert list(logged) == [person.id, person.id]
+    assert (person.role, person.name) == ("staff", "María López")
+
+
+def test_a_staff_member_who_crashes_mid_message_is_not_made_half(engine: Engine) -> None:
+    dm = InboundMessage(Channel.SLACK, "U0STAFF", "hola", provider_id="Ev0", sender_name="Ana")
+    with pytest.raises(RuntimeError):
+        service(engine, fail_on="record_inbound").handle_inbound(dm)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count(models.Participant.id))).scalar_one() == 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert
 
 from bot.core.messages import Channel
 from bot.ports import Redeemed
 from storage import models
-from storage.linking import SqlLinkUnitOfWork, ensure_staff_contact
+from storage.linking import SqlLinkUnitOfWork
 
 NOW = datetime(2026, 9, 1, 15, 0)
 PHONE = "+15550100001"
@@ -83,11 +83,3 @@ def test_a_deep_link_school_is_kept_only_if_the_district_has_it(
     with SqlLinkUnitOfWork(engine) as uow:
         assert uow.preset_school(participant_id, school, NOW) is kept
         uow.commit()
-
-
-def test_a_staff_member_is_made_once(engine: Engine) -> None:
-    assert ensure_staff_contact(engine, Channel.SLACK, "U0STAFF", "María López", NOW)
-    assert not ensure_staff_contact(engine, Channel.SLACK, "U0STAFF", "María López", NOW)
-    with engine.connect() as connection:
-        [person] = connection.execute(select(models.Participant.__table__)).all()
-    assert (person.role, person.name) == ("staff", "María López")
