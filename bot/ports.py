@@ -1,4 +1,5 @@
-"""What the service layer needs from storage, as Protocols (storage/ implements them)."""
+"""What the service layer needs from storage and the channels, as Protocols (storage/
+and channels/ implement them)."""
 
 from __future__ import annotations
 
@@ -21,27 +22,48 @@ from bot.core.broadcasts import (
 from bot.core.consent import ConsentChange
 from bot.core.households import HouseholdGraph
 from bot.core.ideas import IdeaTally, Vote
-from bot.core.messages import Channel, InboundMessage, OutboundMessage, Reply, Template
+from bot.core.messages import (
+    Channel,
+    Choice,
+    InboundMessage,
+    OutboundMessage,
+    Reply,
+    Template,
+)
 from bot.core.moderation import IdeaCard, KnownName
 from bot.core.places import Place
 from bot.core.roster_plan import RosterKeys, RosterPlan, Snapshot
+from bot.core.routing import Route
+from bot.core.staff import (
+    ClaimOutcome,
+    InboxItem,
+    InboxSummary,
+    ReplyOutcome,
+    StaffProfile,
+    StaffReply,
+    Translation,
+    TranslationRequest,
+)
 from bot.core.state import ConversationState, ParticipantState, Response
 from bot.core.urgency import Assessment
 from bot.errors import DeliveryFailure
 
 __all__ = [
     "ActivityRow",
+    "AuthorAddress",
     "BroadcastStorage",
-    "EnqueueBatch",
-    "ExchangeUnitOfWork",
     "ChannelPause",
     "ChannelPauses",
     "ChannelSender",
+    "EnqueueBatch",
+    "ExchangeUnitOfWork",
     "FollowUp",
     "HeardCounts",
+    "IdeaCards",
     "InboundQueue",
+    "InboxPoster",
+    "InboxStore",
     "LinkUnitOfWork",
-    "AuthorAddress",
     "ModerationUnitOfWork",
     "Outbox",
     "OutboxKind",
@@ -62,6 +84,7 @@ __all__ = [
     "Scrubbed",
     "SenderRecord",
     "SentLookup",
+    "StaffDirectory",
     "UnitOfWork",
 ]
 
@@ -971,3 +994,122 @@ class BroadcastStorage(Protocol):
     def reminder_targets(self, broadcast_id: int, activity_key: str) -> list[int]:
         """Participants invited by it whose conversation on the activity is still open."""
         ...
+
+
+# -- Slack: the Let's Talk inbox, idea cards and staff profiles (bot.services.inbox,
+# bot.services.idea_desk, bot.services.staff_desk) ---------------------------------------
+
+
+class InboxStore(Protocol):
+    """storage.inbox.SqlInbox"""
+
+    def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[InboxItem]: ...
+
+    def mark_posted(
+        self,
+        item_id: int,
+        channel: str,
+        ts: str,
+        route: Route | None = None,
+        due_at: datetime | None = None,
+        remind_at: datetime | None = None,
+    ) -> None: ...
+
+    def item(self, item_id: int) -> InboxItem | None: ...
+
+    def roots(self) -> list[InboxItem]: ...
+
+    def due_reminders(self, now: datetime, limit: int = 50) -> list[InboxItem]: ...
+
+    def due_escalations(self, now: datetime, limit: int = 50) -> list[InboxItem]: ...
+
+    def thread(self, channel: str, ts: str) -> InboxItem | None: ...
+
+    def set_aside(self, item_id: int, now: datetime) -> None: ...
+
+    def add_staff_reply(
+        self,
+        reply: StaffReply,
+        compose: Callable[[str | None, str], str],
+        now: datetime,
+        translate: Translation | None = None,
+    ) -> ReplyOutcome: ...
+
+    def translation_requests(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> list[TranslationRequest]: ...
+
+    def mark_translation_posted(self, reply_id: int, ts: str) -> None: ...
+
+    def add_translation(
+        self, reply: StaffReply, compose: Callable[[str | None, str], str], now: datetime
+    ) -> tuple[ReplyOutcome, TranslationRequest | None]: ...
+
+    def held_reply(self, provider_id: str) -> tuple[InboxItem, str] | None: ...
+
+    def release_held(
+        self,
+        provider_id: str,
+        by: str,
+        send: bool,
+        compose: Callable[[str | None, str], str],
+        now: datetime,
+        translate: Translation | None = None,
+    ) -> ReplyOutcome: ...
+
+    def claim(
+        self, item_id: int, user: str, now: datetime
+    ) -> tuple[ClaimOutcome, InboxItem | None]: ...
+
+    def reassign(
+        self, item_id: int, to: str, by: str, now: datetime
+    ) -> tuple[ClaimOutcome, InboxItem | None]: ...
+
+    def resolve(self, item_id: int, by: str, now: datetime) -> InboxItem | None: ...
+
+    def summary(self, now: datetime, limit: int = 10) -> InboxSummary: ...
+
+
+class InboxPoster(Protocol):
+    """channels.slack.SlackChannel"""
+
+    async def post_inbox_item(
+        self, channel: str, item: InboxItem, school_name: str | None = None
+    ) -> str: ...
+
+    async def update_inbox_item(
+        self, channel: str, ts: str, item: InboxItem, school_name: str | None = None
+    ) -> None: ...
+
+    async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
+
+    async def post_message(self, channel: str, text: str) -> str: ...
+
+    async def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        choices: Sequence[Choice] = (),
+    ) -> None: ...
+
+
+class IdeaCards(Protocol):
+    """channels.slack.SlackChannel"""
+
+    async def post_idea_card(
+        self, channel: str, card: IdeaCard, languages: Sequence[str]
+    ) -> str: ...
+
+    async def update_idea_card(
+        self, channel: str, ts: str, card: IdeaCard, languages: Sequence[str], decided: str
+    ) -> None: ...
+
+    async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
+
+
+class StaffDirectory(Protocol):
+    """channels.slack.SlackChannel"""
+
+    async def profile(self, user_id: str) -> StaffProfile: ...

@@ -17,15 +17,14 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
 
 from bot.core.moderation import Decision, IdeaCard, IdeaTap
 from bot.errors import EngageError, ProviderError
-from bot.ports import ModerationUnitOfWork
+from bot.ports import IdeaCards, ModerationUnitOfWork
 from bot.services.moderation import IdeaModeration
 from bot.services.sender import RunDb
 
-__all__ = ["IdeaCards", "IdeaDesk"]
+__all__ = ["IdeaDesk"]
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +35,6 @@ VERBS = {
     Decision.EDIT: ":pencil2: Edited and approved",
     Decision.REJECT: ":no_entry_sign: Rejected",
 }
-
-
-class IdeaCards(Protocol):
-    """channels.slack.SlackChannel"""
-
-    async def post_idea_card(
-        self, channel: str, card: IdeaCard, languages: Sequence[str]
-    ) -> str: ...
-
-    async def update_idea_card(
-        self, channel: str, ts: str, card: IdeaCard, languages: Sequence[str], decided: str
-    ) -> None: ...
-
-    async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
 
 
 class IdeaDesk:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Protocol
 
 from bot.core.detection import LanguageDetector
 from bot.core.inbox_report import InboxReport, inbox_report
@@ -31,15 +30,15 @@ from bot.core.staff import (
     ReplyOutcome,
     StaffReply,
     Translation,
-    TranslationRequest,
     needs_translation,
 )
 from bot.core.state import Program
 from bot.core.texts import language_name, text
 from bot.errors import ProviderError
+from bot.ports import InboxPoster, InboxStore
 from bot.services.sender import RunDb
 
-__all__ = ["Inbox", "InboxPoster", "InboxStore"]
+__all__ = ["Inbox"]
 
 log = logging.getLogger(__name__)
 
@@ -71,101 +70,6 @@ NOTES: Mapping[ReplyOutcome, str] = {
         ":warning: Not sent: their number or chat can no longer be reached."
     ),
 }
-
-
-class InboxStore(Protocol):
-    """storage.inbox.SqlInbox"""
-
-    def claim_unposted(self, now: datetime, limit: int, lease: timedelta) -> list[InboxItem]: ...
-
-    def mark_posted(
-        self,
-        item_id: int,
-        channel: str,
-        ts: str,
-        route: Route | None = None,
-        due_at: datetime | None = None,
-        remind_at: datetime | None = None,
-    ) -> None: ...
-
-    def item(self, item_id: int) -> InboxItem | None: ...
-
-    def roots(self) -> list[InboxItem]: ...
-
-    def due_reminders(self, now: datetime, limit: int = 50) -> list[InboxItem]: ...
-
-    def due_escalations(self, now: datetime, limit: int = 50) -> list[InboxItem]: ...
-
-    def thread(self, channel: str, ts: str) -> InboxItem | None: ...
-
-    def set_aside(self, item_id: int, now: datetime) -> None: ...
-
-    def add_staff_reply(
-        self,
-        reply: StaffReply,
-        compose: Callable[[str | None, str], str],
-        now: datetime,
-        translate: Translation | None = None,
-    ) -> ReplyOutcome: ...
-
-    def translation_requests(
-        self, now: datetime, limit: int, lease: timedelta
-    ) -> list[TranslationRequest]: ...
-
-    def mark_translation_posted(self, reply_id: int, ts: str) -> None: ...
-
-    def add_translation(
-        self, reply: StaffReply, compose: Callable[[str | None, str], str], now: datetime
-    ) -> tuple[ReplyOutcome, TranslationRequest | None]: ...
-
-    def held_reply(self, provider_id: str) -> tuple[InboxItem, str] | None: ...
-
-    def release_held(
-        self,
-        provider_id: str,
-        by: str,
-        send: bool,
-        compose: Callable[[str | None, str], str],
-        now: datetime,
-        translate: Translation | None = None,
-    ) -> ReplyOutcome: ...
-
-    def claim(
-        self, item_id: int, user: str, now: datetime
-    ) -> tuple[ClaimOutcome, InboxItem | None]: ...
-
-    def reassign(
-        self, item_id: int, to: str, by: str, now: datetime
-    ) -> tuple[ClaimOutcome, InboxItem | None]: ...
-
-    def resolve(self, item_id: int, by: str, now: datetime) -> InboxItem | None: ...
-
-    def summary(self, now: datetime, limit: int = 10) -> InboxSummary: ...
-
-
-class InboxPoster(Protocol):
-    """channels.slack.SlackChannel"""
-
-    async def post_inbox_item(
-        self, channel: str, item: InboxItem, school_name: str | None = None
-    ) -> str: ...
-
-    async def update_inbox_item(
-        self, channel: str, ts: str, item: InboxItem, school_name: str | None = None
-    ) -> None: ...
-
-    async def post_note(self, channel: str, text: str, thread_ts: str | None = None) -> None: ...
-
-    async def post_message(self, channel: str, text: str) -> str: ...
-
-    async def post_ephemeral(
-        self,
-        channel: str,
-        user: str,
-        text: str,
-        thread_ts: str | None = None,
-        choices: Sequence[Choice] = (),
-    ) -> None: ...
 
 
 class Inbox:

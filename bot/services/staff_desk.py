@@ -19,11 +19,12 @@ from bot.core.messages import InboundMessage, Reply
 from bot.core.moderation import IdeaTap
 from bot.core.staff import StaffProfile, StaffReply
 from bot.errors import ProviderError
+from bot.ports import StaffDirectory
 from bot.services.idea_desk import IdeaDesk
 from bot.services.inbox import Inbox
 from bot.services.organizers import EngageCommand
 
-__all__ = ["SlackDesk", "StaffDirectory"]
+__all__ = ["SlackDesk"]
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,6 @@ ITEM_ACTION = re.compile(r"^lets_talk:(resolve|claim):(\d+)$")
 REASSIGN = re.compile(r"^lets_talk:(\d+):reassign:([UW][A-Z0-9]+)$")
 RELEASE = re.compile(r"^lets_talk:(send|note):(\S+)$")
 BROADCAST = "broadcast:"
-
-
-class StaffDirectory(Protocol):
-    """channels.slack.SlackChannel"""
-
-    async def profile(self, user_id: str) -> StaffProfile: ...
 
 
 class SlashCommandLike(Protocol):
