@@ -483,7 +483,6 @@ class QueuedKind(StrEnum):
 
     MESSAGE = "message"  # a parsed InboundMessage: the engine runs it
     SLACK = "slack"  # a raw Slack request (event, command, tap): replayed through the desk
-    BLOCKED = "blocked"  # a chat that blocked the bot (Telegram): its contact stops
 
 
 class QueuedStatus(StrEnum):
