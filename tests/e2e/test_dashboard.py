@@ -125,6 +125,22 @@ def test_the_page_shows_live_numbers_without_anything_from_the_internet(
     assert "bus &lt;stop&gt;?" in page.text
 
 
+def test_the_page_opens_on_the_activity_answered_last_not_the_first_listed(
+    site: Site, client: httpx.Client
+) -> None:
+    from bot.authoring.activities import parse_activity
+    from bot.services.inbound import utcnow
+    from storage.activities import store_activity
+
+    # Listed before the one families are answering, and newer: nobody has answered it.
+    source = "key: a-first-survey\nkind: survey\ntitle: Early\nquestions:\n  - key: q\n    type: free_text\n    prompt: Why?\n"
+    store_activity(site.engine, parse_activity(source, "x.yaml"), source, utcnow())
+    page = client.get("/")
+
+    assert 'class="current">priorities</a>' in page.text
+    assert 'id="tile-answers"><div class="number">74<' in page.text
+
+
 def test_an_unknown_activity_is_a_404_page(client: httpx.Client) -> None:
     page = client.get("/", params={"activity": "nope"})
 

@@ -144,9 +144,15 @@ def columns(
         )
         last = index == len(items) - 1 and index % 7 >= 4
         if index % 7 == 0 or last:
+            # Centred under its column, but never cut off at either edge.
+            anchor, at = "middle", x + step / 2
+            if index == 0:
+                anchor, at = "start", 0.0
+            elif index == len(items) - 1:
+                anchor, at = "end", float(width)
             parts.append(
-                f'<text x="{x + step / 2:.1f}" y="{height - 6}" font-size="10" '
-                f'text-anchor="middle">{escape(name)}</text>'
+                f'<text x="{at:.1f}" y="{height - 6}" font-size="10" '
+                f'text-anchor="{anchor}">{escape(name)}</text>'
             )
     parts.append(f'<text x="2" y="10" font-size="10">max {_number(top)}</text>')
     return _svg(width, height, label, "".join(parts))

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
@@ -222,6 +222,15 @@ class Overview:
     inbound: QueueDepth | None = None
 
 
+def latest_answered(progress: Sequence[ActivityProgress]) -> ActivityProgress | None:
+    """The activity with the newest answer, open ones first; with no answers yet, the
+    first open activity (or the first of all)."""
+    answered = [a for a in progress if a.last_answer_at is not None]
+    if answered:
+        return max(answered, key=lambda a: (a.is_open, a.last_answer_at))
+    return next((a for a in progress if a.is_open), progress[0] if progress else None)
+
+
 def gather(
     engine: Engine,
     parse: Parse,
@@ -231,11 +240,12 @@ def gather(
     promise: ReplyPromise | None = None,
     threshold: int = 10,
 ) -> Overview:
-    """Everything the dashboard shows for `activity_key` (default: the first open activity)."""
+    """Everything the dashboard shows for `activity_key` (by default, the activity
+    answered most recently: what an organizer is following)."""
     progress = activity_progress(engine)
     selected = next((a for a in progress if a.key == activity_key), None)
-    if selected is None and activity_key is None and progress:
-        selected = progress[0]
+    if selected is None and activity_key is None:
+        selected = latest_answered(progress)
     key = selected.key if selected else None
     representation, problem = None, ""
     if selected is not None:
