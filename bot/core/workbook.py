@@ -254,35 +254,58 @@ def _write_sheet(book: Any, name: str, spec: Sheet, styles: _Styles) -> int:
     return written
 
 
+# About's third column: its width, and about how many characters fit a line of it.
+ABOUT_WIDTH = 90
+ABOUT_LINE = 80
+LINE_HEIGHT = 15
+
+
 def _write_about(
     sheet: Any, about: About, sheets: Sequence[tuple[str, Sheet, int]], styles: _Styles
 ) -> None:
     sheet.column_dimensions["A"].width = 24
     sheet.column_dimensions["B"].width = 12
-    sheet.column_dimensions["C"].width = 90
+    sheet.column_dimensions["C"].width = ABOUT_WIDTH
+    row = 0
 
     def text(value: str, font: Any = None) -> Any:
         return _text_cell(sheet, value, styles.wrap, font)
 
-    sheet.append([text(about.title, styles.title)])
-    sheet.append([])
+    def line(label: Any = None, rows: Any = None, said: str | None = None) -> None:
+        """One row; a long text in the third column gets the height its lines need
+        (spreadsheets do not all grow a row to fit wrapped text)."""
+        nonlocal row
+        row += 1
+        if said is not None and len(said) > ABOUT_LINE:
+            lines = -(-len(said) // ABOUT_LINE)
+            sheet.row_dimensions[row].height = LINE_HEIGHT * lines
+        if label is None and rows is None and said is None:
+            sheet.append([])
+        else:
+            sheet.append([label, rows, text(said) if said is not None else None])
+
+    # The title runs on across the empty cells beside it, unwrapped.
+    sheet.append([_text_cell(sheet, about.title, styles.top, styles.title)])
+    row += 1
+    line()
+    row += 1
     sheet.append(
         [text("Sheet", styles.bold), text("Rows", styles.bold), text("What it holds", styles.bold)]
     )
     for name, spec, rows in sheets:
-        sheet.append([text(name), rows, text(spec.description)])
+        line(text(name), rows, spec.description)
     if about.facts:
-        sheet.append([])
+        line()
         for label, value in about.facts:
-            sheet.append([text(label, styles.bold), None, text(value)])
+            line(text(label, styles.bold), None, value)
     notes = [
         *about.notes,
         "Each sheet has filters on its header row. Shares show as percentages; "
         "what families wrote is kept exactly as written.",
     ]
-    sheet.append([])
+    line()
     for note in notes:
-        sheet.append([text("Note", styles.bold), None, text(note)])
+        line(text("Note", styles.bold), None, note)
 
 
 def write_workbook(

@@ -46,6 +46,13 @@ def assert_readable(path: Path) -> None:
     """About first and listing every sheet with its rows; each sheet frozen and filtered."""
     book = load_workbook(path)
     assert book.sheetnames[0] == "About", path.name
+    about = book["About"]
+    # The title runs on unwrapped; a text longer than a line gets the height it needs.
+    assert not about["A1"].alignment.wrap_text, path.name
+    for row in about.iter_rows(min_col=3, max_col=3):
+        said = row[0].value
+        if isinstance(said, str) and len(said) > 100:
+            assert (about.row_dimensions[row[0].row].height or 0) >= 30, (path.name, said)
     listed = {r[0]: r[1] for r in about_rows(path)}
     for sheet in book.worksheets[1:]:
         assert not sheet.title.startswith("Sheet"), path.name
