@@ -743,10 +743,14 @@ def _queue_by_keyword(
     turn: _Turn, body: str, current: Activity, question: Question, activities: Activities
 ) -> bool:
     """Another activity's start keyword in the middle of a question: that activity comes
-    next (one conversation at a time); say so, and ask the question they are on again."""
+    next (one conversation at a time); say so, and ask the question they are on again.
+    This activity's own keyword: they are in it already, so the question again."""
     wanted = _activity_for_keyword(body, activities)
-    if wanted is None or wanted.key == current.key:
+    if wanted is None:
         return False
+    if wanted.key == current.key:
+        turn.replies.append(question_reply(current, question, turn.language))
+        return True
     others = tuple(k for k in turn.state.pending if k != wanted.key)
     turn.state = replace(turn.state, pending=(wanted.key, *others))
     title = wanted.title.get(turn.language, wanted.default_language)

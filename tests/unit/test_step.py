@@ -643,3 +643,15 @@ def test_another_activitys_keyword_mid_survey_queues_it_next_and_says_so() -> No
     assert texts(result)[0] == 'OK! "Buses" comes next, right after this one.'
     assert texts(result)[1].startswith("What matters most?")
     assert result.responses == ()
+
+
+def test_the_keyword_of_the_activity_they_are_in_asks_where_they_were() -> None:
+    state, [started] = run(ONBOARDED, "PLAN")
+    assert state.conversation is not None and state.conversation.question == "top"
+
+    result = step(state, sms("plan"), PROGRAM, Activities(SURVEY, (SURVEY, NEWER_SURVEY)))
+
+    assert result.state == state
+    [again] = texts(result)
+    assert again.startswith("What matters most?")
+    assert result.responses == ()
