@@ -24,13 +24,13 @@ from bot.core.detection import LanguageDetector, build_detector
 from bot.core.formats import ExportFormat
 from bot.core.inbox_report import InboxReport, inbox_report
 from bot.core.keys import blocklist_key, participant_key
-from bot.core.messages import Channel, InboundMessage
+from bot.core.messages import Channel, InboundMessage, message_to_record, within_limits
 from bot.core.quiet_hours import QuietHours, parse_quiet_hours
 from bot.core.roster import MAX_STUDENTS_PER_PHONE, RosterRules
 from bot.core.state import OnboardingStep, Program, School
 from bot.errors import ConfigError, EngageError
 from bot.logs import hide_in_logs
-from bot.ports import ChannelSender
+from bot.ports import ChannelSender, QueuedKind
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.services.idea_desk import IdeaDesk
 from bot.services.inbound import Service, utcnow
@@ -56,7 +56,7 @@ from storage import models
 from storage.broadcasts import BroadcastStore
 from storage.channel_pauses import SqlChannelPauses
 from storage.database import connect, is_sqlite
-from storage.inbound_queue import SqlInboundQueue
+from storage.inbound_queue import SqlInboundQueue, sender_key
 from storage.inbox import SqlInbox
 from storage.linking import SqlLinkUnitOfWork
 from storage.outbox import OutboxStore
@@ -661,6 +661,28 @@ class SlackDeskWiring:
     # Runs a request the webhook recorded (bot.web.webhooks.slack), when the queue drains it.
     replay: Callable[[Mapping[str, object]], Awaitable[None]]
     ideas: IdeaDesk | None = None
+
+
+def add_slack_replay(runtime: Runtime, run_db: RunDb, drain: Drain) -> None:
+    """An engine running apart from the webhooks (`engage worker`) handles the Slack
+    requests they recorded too; a message the desk makes of one goes into the queue,
+    for this drain, like any other (a failure leaves the request to be tried again)."""
+    queue = runtime.queue
+
+    async def accept(message: InboundMessage) -> None:
+        message = within_limits(message)
+        sender = sender_key(message.channel, message.address)
+        record = message_to_record(message)
+        await run_db(
+            lambda: queue.put(
+                message.channel, message.provider_id, QueuedKind.MESSAGE, sender, record, utcnow()
+            )
+        )
+        drain.wake()
+
+    wiring = build_slack_desk(runtime, run_db, accept)
+    if wiring is not None:
+        drain.handlers[QueuedKind.SLACK] = wiring.replay
 
 
 def build_slack_desk(

@@ -81,6 +81,7 @@ def worker(
     """Drain the inbound queue and send the outbox (run several beside `engage serve` on
     PostgreSQL: no two ever handle one family's messages at once)."""
     from bot.bootstrap import (
+        add_slack_replay,
         build_broadcasting,
         build_drain,
         build_idea_desk,
@@ -100,7 +101,9 @@ def worker(
         stop = asyncio.Event()
         loops = []
         if engine:
-            loops.append(build_drain(runtime, in_thread).run(stop))
+            drain = build_drain(runtime, in_thread)
+            add_slack_replay(runtime, in_thread, drain)
+            loops.append(drain.run(stop))
         if not sender:
             try:
                 await asyncio.gather(*loops)

@@ -203,6 +203,34 @@ def test_acknowledged_slack_dms_survive_a_kill_9(
     assert sorted(statuses) == [("message", "done", DMS), ("slack", "done", DMS)]
 
 
+def test_a_worker_handles_the_slack_requests_a_server_without_engine_recorded(
+    db_url: str, engine: Engine, slack: tuple[FakeSlackApi, str], tmp_path: Path
+) -> None:
+    """`engage serve --no-engine` beside `engage worker`: Slack's requests are recorded by
+    the one and handled by the other, as texts are."""
+    fake, base = slack
+    port = free_port()
+    env = environment(db_url, base, port, tmp_path)
+    log = tmp_path / "serve.log"
+    server = start_server(env, port, log, "--no-engine")
+    worker = start(env, log, "worker", "--no-sender")
+    bot = ChatBot(f"http://127.0.0.1:{port}", None)  # type: ignore[arg-type]
+    bot.slack_base = base
+    try:
+        for n in range(3):
+            assert bot.slack_event(dm(n)).status_code == 200
+        try:
+            eventually(lambda: counts(engine)[0] == 3, 60, "the DMs handled by the worker")
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+    finally:
+        for process in (worker, server):
+            process.terminate()
+            process.wait(timeout=30)
+    inbound, distinct, replies = counts(engine)
+    assert (inbound, distinct, replies) == (3, 3, 3)
+
+
 # What a family sends (examples/district.yaml, examples/family-priorities.yaml):
 # onboarding (language, consent, role, school), then the survey.
 CONVERSATION = ["Hola", "2", "sí", "1", "1", "2", "3,1,5", "no", "Las notas llegan", "SKIP"]
