@@ -50,6 +50,7 @@ from bot.errors import DeliveryFailure
 
 __all__ = [
     "ActivityRow",
+    "Arrival",
     "AuthorAddress",
     "BroadcastStorage",
     "ChannelPause",
@@ -506,6 +507,17 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """One row a webhook records (`InboundQueue.put_many`)."""
+
+    channel: Channel
+    provider_id: str | None
+    kind: QueuedKind
+    sender: str
+    payload: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
 class QueueDepth:
     """How far behind the engine is: unhandled rows, the oldest one's age, parked rows."""
 
@@ -543,6 +555,11 @@ class InboundQueue(Protocol):
     ) -> bool:
         """Record one row in its own short transaction; False when this provider id
         was recorded before (a redelivery)."""
+        ...
+
+    def put_many(self, arrivals: Sequence[Arrival], now: datetime) -> list[bool]:
+        """Record rows in one short transaction (the requests that arrived meanwhile
+        share its commit); for each, False when its provider id was recorded before."""
         ...
 
     def claim(self, kind: QueuedKind, limit: int, now: datetime, lease: timedelta) -> list[Queued]:

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.messages import Channel
 from bot.errors import StoreBusy
-from bot.ports import Queued, QueueDepth, QueuedKind, QueuedStatus
+from bot.ports import Arrival, Queued, QueueDepth, QueuedKind, QueuedStatus
 from storage import models
 from storage.unit_of_work import SHARED_CONNECTION
 
@@ -97,19 +97,27 @@ class SqlInboundQueue:
         payload: Mapping[str, object],
         now: datetime,
     ) -> bool:
+        return self.put_many([Arrival(channel, provider_id, kind, sender, payload)], now)[0]
+
+    def put_many(self, arrivals: Sequence[Arrival], now: datetime) -> list[bool]:
+        """Record `arrivals` in one transaction, one commit for all of them; for each,
+        whether it was new (False: a redelivery)."""
         with self._writer, self.put_engine.begin() as connection:
-            inserted = connection.execute(
-                self._put,
-                {
-                    "channel": channel.value,
-                    "provider_id": provider_id,
-                    "kind": kind.value,
-                    "sender": sender,
-                    "payload": dict(payload),
-                    "now": now,
-                },
-            )
-            return inserted.scalar() is not None
+            return [
+                connection.execute(
+                    self._put,
+                    {
+                        "channel": arrival.channel.value,
+                        "provider_id": arrival.provider_id,
+                        "kind": arrival.kind.value,
+                        "sender": arrival.sender,
+                        "payload": dict(arrival.payload),
+                        "now": now,
+                    },
+                ).scalar()
+                is not None
+                for arrival in arrivals
+            ]
 
     def claim(self, kind: QueuedKind, limit: int, now: datetime, lease: timedelta) -> list[Queued]:
         due = self._due(kind, limit, now)

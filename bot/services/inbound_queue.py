@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.core.messages import Channel, InboundMessage, message_from_record
-from bot.ports import InboundQueue, Queued, QueuedKind
+from bot.ports import Arrival, InboundQueue, Queued, QueuedKind
 from bot.services.sender import RunDb
 
 __all__ = ["Drain", "Intake", "MessageBatches", "ParkRow"]
@@ -41,6 +41,10 @@ ParkRow = Callable[[Mapping[str, object]], object]
 
 class Intake:
     """The webhooks' side: record a row durably, then wake the drainer.
+
+    Requests that arrive while a write is under way are recorded together in the
+    next one (group commit): each still hears back only once its row is committed,
+    and one commit serves them all.
 
     A row the database could not take goes to the spool, and so does every later
     row of its sender until the spool is replayed (`spooled` names the senders
@@ -64,6 +68,8 @@ class Intake:
         self.spooled = spooled
         self._lock = threading.Lock()
         self._behind: set[str] = set(spooled())
+        self._waiting: list[tuple[Arrival, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def spool_replayed(self) -> None:
         """The spool was replayed (some of it): a sender with nothing left there
@@ -86,33 +92,69 @@ class Intake:
     ) -> bool:
         """Record one row; False for a redelivery. Never raises for a busy or broken
         database: the row goes to the spool, replayed into the queue later."""
-        now = self.clock()
-        row = {
-            "channel": channel.value,
-            "provider_id": provider_id,
-            "kind": kind.value,
-            "sender": sender,
-            "payload": dict(payload),
-        }
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((Arrival(channel, provider_id, kind, sender, payload), recorded))
+        if self._writer is None or self._writer.done():
+            # A task of its own: a request that goes away takes no one else's write with it.
+            self._writer = asyncio.create_task(self._write_waiting())
+        # Shielded: the write goes on (and the row is kept) if this request is cancelled.
+        return await asyncio.shield(recorded)
+
+    async def _write_waiting(self) -> None:
+        """Write what waits, in turns, until nothing does."""
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._write(group)
+            finally:
+                for _, recorded in group:
+                    if not recorded.done():  # the write itself went wrong, or was stopped
+                        recorded.set_exception(RuntimeError("the inbound write stopped"))
+
+    async def _write(self, group: list[tuple[Arrival, asyncio.Future[bool]]]) -> None:
+        # Checked now, not on arrival: an earlier group may just have gone to the spool.
         with self._lock:
-            behind = sender in self._behind
-        if behind:  # behind its own rows in the spool, where it keeps its turn
-            log.info("inbound.spooled_behind", extra={"channel": channel.value})
-            await self.run_db(lambda: self._park(row))
-            return True
+            behind = [(a, r) for a, r in group if a.sender in self._behind]
+            group = [(a, r) for a, r in group if a.sender not in self._behind]
+        for arrival, recorded in behind:  # behind its own rows in the spool, keeping its turn
+            log.info("inbound.spooled_behind", extra={"channel": arrival.channel.value})
+            await self._spool(arrival, recorded)
+        if not group:
+            return
+        arrivals = [arrival for arrival, _ in group]
         try:
-            fresh: bool = await self.run_db(
-                lambda: self.queue.put(channel, provider_id, kind, sender, payload, now)
+            fresh: list[bool] = await self.run_db(
+                partial(self.queue.put_many, arrivals, self.clock())
             )
         except Exception:
-            log.exception("inbound.spooled", extra={"channel": channel.value})
-            await self.run_db(lambda: self._park(row))
-            return True
-        if fresh:
+            log.exception("inbound.spooled", extra={"rows": len(group)})
+            for arrival, recorded in group:
+                await self._spool(arrival, recorded)
+            return
+        if any(fresh):
             self.wake()
+        for (arrival, recorded), new in zip(group, fresh, strict=True):
+            if not new:
+                log.info("inbound.duplicate", extra={"channel": arrival.channel.value})
+            if not recorded.done():
+                recorded.set_result(new)
+
+    async def _spool(self, arrival: Arrival, recorded: asyncio.Future[bool]) -> None:
+        row = {
+            "channel": arrival.channel.value,
+            "provider_id": arrival.provider_id,
+            "kind": arrival.kind.value,
+            "sender": arrival.sender,
+            "payload": dict(arrival.payload),
+        }
+        try:
+            await self.run_db(partial(self._park, row))
+        except Exception as error:
+            if not recorded.done():
+                recorded.set_exception(error)
         else:
-            log.info("inbound.duplicate", extra={"channel": channel.value})
-        return fresh
+            if not recorded.done():
+                recorded.set_result(True)
 
     def replay_parked(self, row: Mapping[str, object]) -> None:
         """Put a row the spool kept into the queue (runs in a database thread)."""

@@ -3,10 +3,13 @@ many messages to a transaction, a poisoned message set aside without holding any
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -15,7 +18,7 @@ from bot.authoring.activities import parse_activity
 from bot.core.messages import Channel, InboundMessage, message_to_record
 from bot.ports import QueuedKind
 from bot.services.inbound import Service
-from bot.services.inbound_queue import MessageBatches
+from bot.services.inbound_queue import Intake, MessageBatches
 from storage import models
 from storage.activities import store_activity
 from storage.inbound_queue import SqlInboundQueue, sender_key
@@ -24,6 +27,7 @@ from tests.integration.test_service import PROGRAM, SURVEY_YAML
 
 NOW = datetime(2026, 9, 1, 15, 0)
 PHONES = [f"+1555010{n:04d}" for n in range(8)]
+T = TypeVar("T")
 
 
 class Clock:
@@ -77,6 +81,36 @@ def test_a_redelivery_is_recorded_once(engine: Engine) -> None:
     assert statuses(engine) == {"pending": 1}
     depth = queue.depth(NOW + timedelta(seconds=3))
     assert (depth.pending, depth.oldest_seconds, depth.parked) == (1, 3.0, 0)
+
+
+def test_requests_that_arrive_together_share_one_commit_and_each_hears_its_own_answer(
+    engine: Engine,
+) -> None:
+    queue = SqlInboundQueue(engine)
+    writes: list[int] = []
+
+    async def run_db(work: Callable[[], T]) -> T:
+        writes.append(1)
+        return await asyncio.to_thread(work)
+
+    intake = Intake(queue, run_db, lambda row: None, lambda: NOW)
+
+    async def arrive(sid: str) -> bool:
+        message = InboundMessage(Channel.SMS, PHONES[0], "hola", provider_id=sid)
+        return await intake.record(
+            Channel.SMS,
+            sid,
+            QueuedKind.MESSAGE,
+            sender_key(Channel.SMS, PHONES[0]),
+            message_to_record(message),
+        )
+
+    async def together() -> list[bool]:
+        return await asyncio.gather(*(arrive(sid) for sid in ["SM1", "SM2", "SM1", "SM3"]))
+
+    assert asyncio.run(together()) == [True, True, False, True]
+    assert len(writes) == 1
+    assert statuses(engine) == {"pending": 3}
 
 
 def test_long_handled_rows_are_pruned_and_parked_ones_kept(
