@@ -29,6 +29,27 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _plain_savepoints(engine: Engine) -> Engine:
+    """Savepoints sent as the plain SQL they are. SQLAlchemy compiles each savepoint's
+    statement afresh (the name is new every time, so nothing is cached), and the
+    inbound queue's batches take two savepoints a message."""
+    dialect = engine.dialect
+
+    def savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {name}")
+
+    def rollback_to(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+
+    def release(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+
+    setattr(dialect, "do_savepoint", savepoint)  # noqa: B010
+    setattr(dialect, "do_rollback_to_savepoint", rollback_to)  # noqa: B010
+    setattr(dialect, "do_release_savepoint", release)  # noqa: B010
+    return engine
+
+
 def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     """An engine with the settings each backend needs.
 
@@ -41,7 +62,7 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     """
     url = normalize_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **options)
+        return _plain_savepoints(create_engine(url, pool_pre_ping=True, **options))
     database = make_url(url).database
     if database not in (None, "", ":memory:") and Path(database).parent.is_dir():
         # SQLite gives its WAL and shared-memory files the database file's mode.
@@ -67,7 +88,7 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
-    return engine
+    return _plain_savepoints(engine)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, func, null, select, union_all
+from sqlalchemy import Connection, Subquery, bindparam, func, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage import models
@@ -78,6 +78,21 @@ def first_school() -> ColumnElement[str]:
     return func.coalesce(through_student, own)
 
 
+# Built once (SQLAlchemy then finds their compiled form by the statement alone): the
+# inbound path asks for one participant's schools with every message.
+_THROUGH_STUDENTS = (
+    select(guardianships.c.participant_id, students.c.school)
+    .join(students, students.c.id == guardianships.c.student_id)
+    .where(guardianships.c.participant_id.in_(bindparam("ids", expanding=True)))
+    .order_by(guardianships.c.participant_id, guardianships.c.contact_order, students.c.id)
+)
+_OWN = (
+    select(participant_schools.c.participant_id, participant_schools.c.school)
+    .where(participant_schools.c.participant_id.in_(bindparam("ids", expanding=True)))
+    .order_by(participant_schools.c.participant_id, participant_schools.c.school)
+)
+
+
 def schools_of(
     connection: Connection, participant_ids: Iterable[int]
 ) -> dict[int, tuple[str, ...]]:
@@ -86,19 +101,8 @@ def schools_of(
     found: dict[int, list[str]] = {}
     if not ids:
         return {}
-    rows = list(
-        connection.execute(
-            select(guardianships.c.participant_id, students.c.school)
-            .join(students, students.c.id == guardianships.c.student_id)
-            .where(guardianships.c.participant_id.in_(ids))
-            .order_by(guardianships.c.participant_id, guardianships.c.contact_order, students.c.id)
-        )
-    )
-    rows += connection.execute(
-        select(participant_schools.c.participant_id, participant_schools.c.school)
-        .where(participant_schools.c.participant_id.in_(ids))
-        .order_by(participant_schools.c.participant_id, participant_schools.c.school)
-    ).all()
+    rows = list(connection.execute(_THROUGH_STUDENTS, {"ids": ids}))
+    rows += connection.execute(_OWN, {"ids": ids}).all()
     for pid, school in rows:
         schools = found.setdefault(pid, [])
         if school not in schools:

@@ -144,8 +144,9 @@ class SqlInboundQueue:
                 rows = self._claim_senders(connection, kind, limit, now)
             else:
                 # The write lock is ours (BEGIN IMMEDIATE) until the commit.
-                due = self._due(kind, limit, now).scalar_subquery()
-                found = connection.execute(select(*_ROW).where(queue.c.id.in_(due)))
+                found = connection.execute(
+                    _BATCH_SQLITE, {"kind": kind.value, "limit": limit, "now": now}
+                )
                 rows = sorted((_queued(row) for row in found), key=lambda row: row.id)
             yield SqlQueueBatch(connection, rows)
 
@@ -194,30 +195,7 @@ class SqlInboundQueue:
         return [_queued(row) for row in rows]
 
     def _due(self, kind: QueuedKind, limit: int, now: datetime) -> Select[tuple[int]]:
-        candidate, earlier = _CANDIDATE, _EARLIER
-        # A sender's row waits while an earlier one of theirs is claimed (in hand, or
-        # failed and waiting to be tried again): one sender's rows run in order.
-        waiting = (
-            select(earlier.c.id)
-            .where(
-                earlier.c.sender == candidate.c.sender,
-                earlier.c.status == QueuedStatus.PENDING.value,
-                earlier.c.id < candidate.c.id,
-                earlier.c.claimed_until >= now,
-            )
-            .exists()
-        )
-        return (
-            select(candidate.c.id)
-            .where(
-                candidate.c.status == QueuedStatus.PENDING.value,
-                candidate.c.kind == kind.value,
-                or_(candidate.c.claimed_until.is_(None), candidate.c.claimed_until < now),
-                ~waiting,
-            )
-            .order_by(candidate.c.id)
-            .limit(limit)
-        )
+        return _due(kind.value, limit, now)
 
     def release_claims(self) -> int:
         """Forget every lease (a SQLite database has one server: after a restart,
@@ -280,6 +258,61 @@ class SqlInboundQueue:
             ).scalar_one()
 
 
+_ROW = (
+    queue.c.id,
+    queue.c.channel,
+    queue.c.kind,
+    queue.c.sender,
+    queue.c.payload,
+    queue.c.attempts,
+)
+
+
+def _due(kind: Any, limit: Any, now: Any) -> Select[tuple[int]]:
+    """Ids of the due rows of `kind`, oldest first, at most `limit` (values or bound
+    parameters)."""
+    candidate, earlier = _CANDIDATE, _EARLIER
+    # A sender's row waits while an earlier one of theirs is claimed (in hand, or
+    # failed and waiting to be tried again): one sender's rows run in order.
+    waiting = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.sender == candidate.c.sender,
+            earlier.c.status == QueuedStatus.PENDING.value,
+            earlier.c.id < candidate.c.id,
+            earlier.c.claimed_until >= now,
+        )
+        .exists()
+    )
+    return (
+        select(candidate.c.id)
+        .where(
+            candidate.c.status == QueuedStatus.PENDING.value,
+            candidate.c.kind == kind,
+            or_(candidate.c.claimed_until.is_(None), candidate.c.claimed_until < now),
+            ~waiting,
+        )
+        .order_by(candidate.c.id)
+        .limit(limit)
+    )
+
+
+# Built once, as every batch runs them (SQLAlchemy finds their compiled form by the
+# statement alone).
+_BATCH_SQLITE = select(*_ROW).where(
+    queue.c.id.in_(
+        _due(
+            bindparam("kind"), bindparam("limit"), bindparam("now", type_=queue.c.received_at.type)
+        ).scalar_subquery()
+    )
+)
+_FINISH = (
+    update(queue)
+    .where(queue.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=QueuedStatus.DONE.value, payload=None, handled_at=bindparam("now"))
+)
+
+
 class SqlQueueBatch:
     """The rows of one batch, in its transaction (bot.ports.QueueBatch)."""
 
@@ -321,16 +354,6 @@ class _WriterLock:
         self.lock.release()
 
 
-_ROW = (
-    queue.c.id,
-    queue.c.channel,
-    queue.c.kind,
-    queue.c.sender,
-    queue.c.payload,
-    queue.c.attempts,
-)
-
-
 def _queued(row: Any) -> Queued:
     return Queued(
         row.id,
@@ -343,11 +366,7 @@ def _queued(row: Any) -> Queued:
 
 
 def _finish(connection: Connection, ids: Sequence[int], now: datetime) -> None:
-    connection.execute(
-        update(queue)
-        .where(queue.c.id.in_(list(ids)))
-        .values(status=QueuedStatus.DONE.value, payload=None, handled_at=now)
-    )
+    connection.execute(_FINISH, {"ids": list(ids), "now": now})
 
 
 def _fail(connection: Connection, row: Queued, error: str, park: bool, now: datetime) -> None:

@@ -98,6 +98,13 @@ def _record_inbound(dialect_insert: Any) -> Any:
 
 _RECORD_INBOUND_PG = _record_inbound(postgresql.insert)
 _RECORD_INBOUND_SQLITE = _record_inbound(sqlite.insert)
+# Bound names differ from the columns they set (SQLAlchemy keeps those for the SET clause).
+_SAVE_PARTICIPANT = update(participants).where(participants.c.id == bindparam("participant_key"))
+_SAVE_CONVERSATION = update(conversations).where(
+    conversations.c.id == bindparam("conversation_key")
+)
+_ADD_RESPONSES = insert(responses)
+_ENQUEUE = insert(outbox)
 _TOUCH_CONTACT = (
     update(contacts)
     .where(contacts.c.id == bindparam("contact_id"))
@@ -340,9 +347,7 @@ class SqlUnitOfWork:
             "pending": list(state.pending),
             "updated_at": now,
         }
-        self.connection.execute(
-            update(participants).where(participants.c.id == participant_id), values
-        )
+        self.connection.execute(_SAVE_PARTICIPANT, {**values, "participant_key": participant_id})
         known = self._schools.get(participant_id, ())
         named = [school for school in state.schools if school not in known]
         if named:
@@ -382,9 +387,7 @@ class SqlUnitOfWork:
                 attempts=state.conversation.attempts,
                 answers=_answers_to_json(state.conversation),
             )
-        self.connection.execute(
-            update(conversations).where(conversations.c.id == conversation_id), values
-        )
+        self.connection.execute(_SAVE_CONVERSATION, {**values, "conversation_key": conversation_id})
 
     def add_responses(
         self,
@@ -415,7 +418,7 @@ class SqlUnitOfWork:
             for r in responses_
         ]
         if rows:
-            self.connection.execute(insert(responses), rows)
+            self.connection.execute(_ADD_RESPONSES, rows)
 
     # -- outbox, opt-out, Let's Talk -------------------------------------------
 
@@ -446,7 +449,7 @@ class SqlUnitOfWork:
             for reply in replies
         ]
         if rows:
-            self.connection.execute(insert(outbox), rows)
+            self.connection.execute(_ENQUEUE, rows)
 
     def resume_after_template(self, contact_id: int, now: datetime) -> int:
         resumed = self.connection.execute(
