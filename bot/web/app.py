@@ -55,6 +55,7 @@ def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = 
         drain.wake,
         runtime.spool.queued_senders,
     )
+    drain.recording = intake.busy
     web = Web(runtime, run_db, UnsupportedLog(), intake, drain)
     broadcasting = build_broadcasting(runtime)
     slack_wiring = build_slack_desk(runtime, run_db, web.accept, PlannedBroadcasts(broadcasting))

@@ -18,7 +18,7 @@ from bot.authoring.activities import parse_activity
 from bot.core.messages import Channel, InboundMessage, message_to_record
 from bot.ports import QueuedKind
 from bot.services.inbound import Service
-from bot.services.inbound_queue import Intake, MessageBatches
+from bot.services.inbound_queue import Drain, Intake, MessageBatches
 from storage import models
 from storage.activities import store_activity
 from storage.inbound_queue import SqlInboundQueue, sender_key
@@ -111,6 +111,36 @@ def test_requests_that_arrive_together_share_one_commit_and_each_hears_its_own_a
     assert asyncio.run(together()) == [True, True, False, True]
     assert len(writes) == 1
     assert statuses(engine) == {"pending": 3}
+
+
+def test_the_engine_lets_recording_webhooks_go_first_but_never_waits_on_them_for_long(
+    engine: Engine, service: Service
+) -> None:
+    queue = SqlInboundQueue(engine)
+    put(queue, PHONES[0], "Hola", "SM1")
+    batches = MessageBatches(queue, service.handle_once, lambda: NOW)
+
+    async def run_db(work: Callable[[], T]) -> T:
+        return await asyncio.to_thread(work)
+
+    async def until_handled() -> float:
+        # Webhooks that never stop recording: the engine still takes its turn.
+        drain = Drain(
+            queue, run_db, lambda: NOW, {}, batches=batches, recording=lambda: True, hand_over=1.0
+        )
+        stop = asyncio.Event()
+        started = time.monotonic()
+        running = asyncio.create_task(drain.run(stop))
+        while statuses(engine).get("pending"):
+            await asyncio.sleep(0.01)
+        elapsed = time.monotonic() - started
+        stop.set()
+        await running
+        return elapsed
+
+    elapsed = asyncio.run(until_handled())
+    assert 1.0 <= elapsed < 10
+    assert statuses(engine) == {"done": 1}
 
 
 def test_long_handled_rows_are_pruned_and_parked_ones_kept(
