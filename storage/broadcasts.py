@@ -14,6 +14,7 @@ row written; the sender does the rest), or `cancelled`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.audience import Audience, AudienceCounts, AudienceRules, Reach, Recipient
@@ -41,6 +41,7 @@ from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import count, recipients, resolve_audience, save_segment
+from storage.bulk import insert_rows
 from storage.households import activity_schools, conversation_schools, schools_of
 from storage.states import state_of, with_state
 from storage.unit_of_work import reply_to_row, template_to_row
@@ -240,34 +241,55 @@ class EnqueueBatch:
         """Insert the outbox rows; the contact ids whose row is new."""
         if not self._messages:
             return set()
+        # Most rows share a few replies: each one's choices and template made once.
+        choices = functools.cache(reply_to_row)
+        template = functools.cache(template_to_row)
         rows = [
-            {
-                "contact_id": m.recipient.contact_id,
-                "channel": m.recipient.channel.value if m.recipient.channel else "",
-                "address": m.recipient.address,
-                "body": m.reply.text,
-                "choices": reply_to_row(m.reply),
-                "kind": OutboxKind.BROADCAST,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "not_before": m.not_before,
-                "broadcast_id": self.broadcast_id,
-                "place": self._places.get(m.recipient.participant_id),
-                "dedup_key": dedup_key(self.broadcast_id, m.recipient.contact_id or 0),
-                "created_at": self.now,
-                "template": template_to_row(m.template),
-            }
+            (
+                m.recipient.contact_id,
+                m.recipient.channel.value if m.recipient.channel else "",
+                m.recipient.address,
+                m.reply.text,
+                choices(m.reply),
+                OutboxKind.BROADCAST.value,
+                OutboxStatus.PENDING.value,
+                0,
+                m.not_before,
+                self.broadcast_id,
+                self._places.get(m.recipient.participant_id),
+                dedup_key(self.broadcast_id, m.recipient.contact_id or 0),
+                self.now,
+                template(m.template),
+            )
             for m in self._messages
         ]
-        dialect_insert = (
-            postgresql.insert if self.connection.dialect.name == "postgresql" else sqlite.insert
+        new = insert_rows(
+            self.connection,
+            outbox,
+            _OUTBOX_COLUMNS,
+            rows,
+            unless="dedup_key",
+            returning="contact_id",
         )
-        statement = (
-            dialect_insert(outbox)
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(outbox.c.contact_id)
-        )
-        return set(self.connection.execute(statement, rows).scalars().all())
+        return set(new)
+
+
+_OUTBOX_COLUMNS = (
+    "contact_id",
+    "channel",
+    "address",
+    "body",
+    "choices",
+    "kind",
+    "status",
+    "attempts",
+    "not_before",
+    "broadcast_id",
+    "place",
+    "dedup_key",
+    "created_at",
+    "template",
+)
 
 
 class BroadcastStore:

@@ -1,0 +1,126 @@
+"""Many rows in few statements, for the paths that write a row per family.
+
+SQLAlchemy's executemany prepares each row's parameters one by one (a dict,
+its types' processors, the expanded statement), which at a district's scale
+costs more than the database's own work. Here a statement is written once per
+table and column list, each value goes through its column's processor once
+(a value the rows share, such as one reply's choices, once in all), and the
+rows go to the driver as plain tuples: a multi-row INSERT of a few hundred rows
+a statement, or the driver's executemany for an UPDATE. The values stored are
+the ones SQLAlchemy would have stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+__all__ = ["insert_rows", "update_rows"]
+
+# Rows in one INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+PAGE = 500
+
+Processor = Callable[[Any], Any]
+
+
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    unless: str | None = None,
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert `rows` (values in `columns` order); the `returning` column of each new row.
+
+    With `unless`, a row whose `unless` value is taken already is left out
+    (`ON CONFLICT (unless) DO NOTHING`) and returns nothing.
+    """
+    if not rows:
+        return []
+    marks = "(" + ", ".join([_mark(connection)] * len(columns)) + ")"
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    tail = f" ON CONFLICT ({unless}) DO NOTHING" if unless else ""
+    tail += f" RETURNING {returning}" if returning else ""
+    found: list[Any] = []
+    for page in _pages(_ready(connection, table, columns, rows), PAGE):
+        statement = head + ", ".join([marks] * len(page)) + tail
+        flat = tuple(value for row in page for value in row)
+        result = connection.exec_driver_sql(statement, flat)
+        if returning:
+            found.extend(result.scalars())
+    return found
+
+
+def update_rows(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Set `columns` on each row whose `key` is the row's last value (one executemany)."""
+    if not rows:
+        return
+    mark = _mark(connection)
+    assignments = ", ".join(f"{name} = {mark}" for name in columns)
+    statement = f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}"
+    connection.exec_driver_sql(statement, list(_ready(connection, table, [*columns, key], rows)))
+
+
+def _mark(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def _ready(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows with each value as the driver takes it, converted as SQLAlchemy would."""
+    dialect = connection.dialect
+    processors = [
+        _once_each(process) if process is not None else None
+        for process in (
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+        )
+    ]
+    if not any(processors):
+        yield from (tuple(row) for row in rows)
+        return
+    for row in rows:
+        yield tuple(
+            value if process is None else process(value)
+            for process, value in zip(processors, row, strict=True)
+        )
+
+
+def _once_each(process: Processor) -> Processor:
+    """`process`, run once per distinct value: by equality for hashable values, by
+    identity for the rest (lists and dicts the rows share; alive while the rows are)."""
+    by_value: dict[Any, Any] = {}
+    by_identity: dict[int, Any] = {}
+
+    def run(value: Any) -> Any:
+        if isinstance(value, list | dict):
+            key = id(value)
+            if key not in by_identity:
+                by_identity[key] = process(value)
+            return by_identity[key]
+        if value not in by_value:
+            by_value[value] = process(value)
+        return by_value[value]
+
+    return run
+
+
+def _pages(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    page: list[tuple[Any, ...]] = []
+    for row in rows:
+        page.append(row)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
