@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.audience import Audience, AudienceCounts, AudienceRules, Reach, Recipient
@@ -41,7 +41,7 @@ from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import count, recipients, resolve_audience, save_segment
-from storage.bulk import insert_rows
+from storage.bulk import insert_rows, update_rows
 from storage.households import activity_schools, conversation_schools, schools_of
 from storage.states import state_of, with_state
 from storage.unit_of_work import reply_to_row, template_to_row
@@ -203,21 +203,23 @@ class EnqueueBatch:
                 [s.participant_id for s in starts],
                 {s.participant_id: scopes.get(s.activity_id) for s in starts},
             )
-            self.connection.execute(
-                insert(conversations),
+            no_answers: dict[str, Any] = {}
+            insert_rows(
+                self.connection,
+                conversations,
+                _CONVERSATION_COLUMNS,
                 [
-                    {
-                        "participant_id": s.participant_id,
-                        "activity_id": s.activity_id,
-                        "status": "active",
-                        "question": s.conversation.question,
-                        "attempts": s.conversation.attempts,
-                        "answers": {},
-                        "household_id": seen[s.participant_id][0],
-                        "schools": seen[s.participant_id][1],
-                        "started_at": self.now,
-                        "updated_at": self.now,
-                    }
+                    (
+                        s.participant_id,
+                        s.activity_id,
+                        "active",
+                        s.conversation.question,
+                        s.conversation.attempts,
+                        no_answers,
+                        *seen[s.participant_id],
+                        self.now,
+                        self.now,
+                    )
                     for s in starts
                 ],
             )
@@ -225,16 +227,13 @@ class EnqueueBatch:
         pending.update(
             {pid: p for pid, p in self._pending_with_message.items() if pid in started_ids}
         )
-        if pending:
-            self.connection.execute(
-                update(participants)
-                .where(participants.c.id == bindparam("pid"))
-                .values(pending=bindparam("new_pending"), updated_at=bindparam("now")),
-                [
-                    {"pid": pid, "new_pending": list(value), "now": self.now}
-                    for pid, value in pending.items()
-                ],
-            )
+        update_rows(
+            self.connection,
+            participants,
+            ("pending", "updated_at"),
+            "id",
+            [(list(value), self.now, pid) for pid, value in pending.items()],
+        )
         return self.outcome
 
     def _insert_messages(self) -> set[int]:
@@ -274,6 +273,18 @@ class EnqueueBatch:
         return set(new)
 
 
+_CONVERSATION_COLUMNS = (
+    "participant_id",
+    "activity_id",
+    "status",
+    "question",
+    "attempts",
+    "answers",
+    "household_id",
+    "schools",
+    "started_at",
+    "updated_at",
+)
 _OUTBOX_COLUMNS = (
     "contact_id",
     "channel",

@@ -81,19 +81,17 @@ def _ready(
     """The rows with each value as the driver takes it, converted as SQLAlchemy would."""
     dialect = connection.dialect
     processors = [
-        _once_each(process) if process is not None else None
-        for process in (
+        (at, _once_each(process))
+        for at, process in enumerate(
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
         )
+        if process is not None
     ]
-    if not any(processors):
-        yield from (tuple(row) for row in rows)
-        return
     for row in rows:
-        yield tuple(
-            value if process is None else process(value)
-            for process, value in zip(processors, row, strict=True)
-        )
+        values = list(row)
+        for at, process in processors:
+            values[at] = process(values[at])
+        yield tuple(values)
 
 
 def _once_each(process: Processor) -> Processor:

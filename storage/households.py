@@ -164,26 +164,37 @@ def conversation_schools(
         select(tie.c.participant_id, tie.c.school, tie.c.grade).where(
             tie.c.participant_id.in_(everyone)
         )
-    ):
+    ).all():
         seen = grades.setdefault(pid, {}).setdefault(school, set())
         if grade is not None:
             seen.add(grade)
+    # Everyone of a household with the same scope sees the same: worked out once, and
+    # shared (callers only read it).
+    seen: dict[tuple[int | None, int, str | None], dict[str, list[str]]] = {}
     result: dict[int, tuple[int | None, dict[str, list[str]]]] = {}
     for pid in ids:
         household = homes.get(pid)
-        group = members.get(household, {pid}) if household is not None else {pid}
-        combined: dict[str, set[str]] = {}
-        for member in sorted(group):
-            for school, found in grades.get(member, {}).items():
-                combined.setdefault(school, set()).update(found)
         school = scope.get(pid)
-        if school is not None:
-            combined = {school: combined.get(school, set())}
-        result[pid] = (
-            household,
-            {s: sorted(g, key=_grade_order) for s, g in sorted(combined.items())},
-        )
+        key = (household, pid if household is None else 0, school)
+        if key not in seen:
+            group = members.get(household, {pid}) if household is not None else {pid}
+            seen[key] = _seen_by(group, grades, school)
+        result[pid] = (household, seen[key])
     return result
+
+
+def _seen_by(
+    group: Iterable[int], grades: Mapping[int, Mapping[str, set[str]]], school: str | None
+) -> dict[str, list[str]]:
+    """School -> grades a conversation of `group` records: every school of theirs, or
+    only `school` (with their grades there)."""
+    combined: dict[str, set[str]] = {}
+    for member in group:
+        for tied, found in grades.get(member, {}).items():
+            combined.setdefault(tied, set()).update(found)
+    if school is not None:
+        combined = {school: combined.get(school, set())}
+    return {s: sorted(g, key=_grade_order) for s, g in sorted(combined.items())}
 
 
 def _grade_order(grade: str) -> tuple[int, str]:
