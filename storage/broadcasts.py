@@ -41,7 +41,7 @@ from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
 from storage.audience import count, recipients, resolve_audience, save_segment
-from storage.bulk import insert_rows, update_rows
+from storage.bulk import among, insert_rows, update_rows
 from storage.households import activity_schools, conversation_schools, schools_of
 from storage.states import state_of, with_state
 from storage.unit_of_work import reply_to_row, template_to_row
@@ -734,11 +734,11 @@ class BroadcastStore:
             # message committed while we waited (READ COMMITTED).
             connection.execute(
                 select(participants.c.id)
-                .where(participants.c.id.in_(ids))
+                .where(among(connection, participants.c.id, ids))
                 .order_by(participants.c.id)
                 .with_for_update()
             ).all()
-        rows = connection.execute(_STATE.where(participants.c.id.in_(ids))).all()
+        rows = connection.execute(_STATE.where(among(connection, participants.c.id, ids))).all()
         found = schools_of(connection, ids)
         return {row.id: _loaded(row, found.get(row.id, ())) for row in rows}
 
@@ -769,7 +769,8 @@ def _places(connection: Connection, participant_ids: list[int]) -> dict[int, str
         return {}
     rows = connection.execute(
         select(participants.c.id, participants.c.place).where(
-            participants.c.id.in_(participant_ids), participants.c.place.is_not(None)
+            among(connection, participants.c.id, participant_ids),
+            participants.c.place.is_not(None),
         )
     )
     return {row.id: row.place for row in rows}
@@ -786,7 +787,7 @@ def _introduced(connection: Connection, contact_ids: list[int]) -> frozenset[int
     )
     rows = connection.execute(
         select(contacts.c.id).where(
-            contacts.c.id.in_(contact_ids),
+            among(connection, contacts.c.id, contact_ids),
             or_(contacts.c.last_inbound_at.is_not(None), reached),
         )
     )

@@ -8,21 +8,37 @@ table and column list, each value goes through its column's processor once
 rows go to the driver as plain tuples: a multi-row INSERT of a few hundred rows
 a statement, or the driver's executemany for an UPDATE. The values stored are
 the ones SQLAlchemy would have stored.
+
+`among` says "one of these ids" with the ids in one parameter, where `in_()`
+makes a parameter of each (which SQLAlchemy names, checks and expands one by one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Integer, Table, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["insert_rows", "update_rows"]
+__all__ = ["among", "insert_rows", "update_rows"]
 
 # Rows in one INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 PAGE = 500
 
 Processor = Callable[[Any], Any]
+
+
+def among(
+    connection: Connection, column: ColumnElement[int], ids: Collection[int]
+) -> ColumnElement[bool]:
+    """SQL: `column` is one of `ids`, sent as one array (PostgreSQL) or JSON list (SQLite)."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    listed = func.json_each(bindparam(None, json.dumps(list(ids)))).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def insert_rows(
