@@ -57,6 +57,7 @@ def insert_rows(
     """
     if not rows:
         return []
+    columns, rows = _with_defaults(table, columns, rows)
     marks = "(" + ", ".join([_mark(connection)] * len(columns)) + ")"
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     tail = f" ON CONFLICT ({unless}) DO NOTHING" if unless else ""
@@ -85,6 +86,30 @@ def update_rows(
     assignments = ", ".join(f"{name} = {mark}" for name in columns)
     statement = f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}"
     connection.exec_driver_sql(statement, list(_ready(connection, table, [*columns, key], rows)))
+
+
+def _with_defaults(
+    table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
+    """`columns` and `rows` with the columns left out that have a default in the model
+    (`default=list`, a new export salt), filled in per row as SQLAlchemy would."""
+    missing = [
+        column
+        for column in table.columns
+        if column.name not in columns and column.default is not None
+    ]
+    if not missing:
+        return columns, rows
+    fill: list[tuple[bool, Any]] = []
+    for column in missing:
+        default: Any = column.default
+        if not (default.is_scalar or default.is_callable):
+            raise ValueError(f"{table.name}.{column.name}: a default only SQL can compute")
+        fill.append((default.is_callable, default.arg))
+    return (
+        [*columns, *(column.name for column in missing)],
+        [(*row, *(arg(None) if call else arg for call, arg in fill)) for row in rows],
+    )
 
 
 def _mark(connection: Connection) -> str:

@@ -47,6 +47,7 @@ from bot.core.roster_plan import (
 from bot.errors import StoreBusy
 from storage import consent, models
 from storage.activities import audit_in
+from storage.bulk import insert_rows, update_rows
 from storage.unit_of_work import new_pseudonym
 
 __all__ = ["SqlRosterUnitOfWork"]
@@ -357,7 +358,7 @@ class SqlRosterUnitOfWork:
                 {"contact_id": contact(c), "participant_id": person(p), "created_at": now}
                 for c, p in plan.new_shares
             ]
-            connection.execute(insert(shared), _unique(rows, ("contact_id", "participant_id")))
+            _insert(connection, shared, _unique(rows, ("contact_id", "participant_id")))
         for pairs in _chunks(plan.dropped_links):
             connection.execute(
                 delete(guardianships).where(
@@ -391,7 +392,7 @@ class SqlRosterUnitOfWork:
                 }
                 for link in plan.new_links
             ]
-            connection.execute(insert(guardianships), rows)
+            _insert(connection, guardianships, rows)
         for sid, pid, values in plan.link_updates:
             connection.execute(
                 update(guardianships).where(
@@ -411,7 +412,7 @@ class SqlRosterUnitOfWork:
                 {"participant_id": person(p), "school": school, "created_at": now}
                 for p, school in plan.new_ties
             ]
-            connection.execute(insert(participant_schools), rows)
+            _insert(connection, participant_schools, rows)
         self._record_consent(plan, person, now)
 
     def _record_consent(
@@ -508,15 +509,12 @@ class SqlRosterUnitOfWork:
         if fresh:
             ids = _insert_returning(connection, households, [{"created_at": now} for _ in fresh])
             made = dict(zip(fresh, ids, strict=True))
-        rows = [
-            {"pid": pid, "hid": made.get(h, h) if h is not None else None}
-            for pid, h in changes.items()
-        ]
-        connection.execute(
-            update(participants)
-            .where(participants.c.id == bindparam("pid"))
-            .values(household_id=bindparam("hid")),
-            rows,
+        update_rows(
+            connection,
+            participants,
+            ("household_id",),
+            "id",
+            [(made.get(h, h) if h is not None else None, pid) for pid, h in changes.items()],
         )
 
     # -- enrollment and audit ----------------------------------------------------------
@@ -574,9 +572,17 @@ def _insert_returning(
     if not rows:
         return []
     ids = _take_ids(connection, table, len(rows))
-    for block in _chunks(list(zip(rows, ids, strict=True)), 5000):
-        connection.execute(insert(table), [{**row, "id": new} for row, new in block])
+    _insert(connection, table, [{"id": new, **row} for row, new in zip(rows, ids, strict=True)])
     return ids
+
+
+def _insert(connection: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows, a few hundred a statement (rows naming the same columns together)."""
+    shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(tuple(row.values()))
+    for columns, values in shapes.items():
+        insert_rows(connection, table, columns, values)
 
 
 def _take_ids(connection: Connection, table: Any, count: int) -> list[int]:
@@ -600,17 +606,12 @@ def _update_many(
     now: datetime | None,
 ) -> None:
     """One UPDATE statement shape per set of changed columns, run as executemany."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row_id, values in updates:
         row = {**values, **({"updated_at": now} if now is not None else {})}
-        groups.setdefault(tuple(sorted(row)), []).append({"row_id": row_id, **row})
+        groups.setdefault(tuple(row), []).append((*row.values(), row_id))
     for columns, rows in groups.items():
-        statement = (
-            update(table)
-            .where(key == bindparam("row_id"))
-            .values({name: bindparam(name) for name in columns})
-        )
-        connection.execute(statement, rows)
+        update_rows(connection, table, columns, key.name, rows)
 
 
 def _unique(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
