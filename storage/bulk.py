@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Integer, Table, any_, bindparam, func, select
@@ -65,8 +66,7 @@ def insert_rows(
     found: list[Any] = []
     for page in _pages(_ready(connection, table, columns, rows), PAGE):
         statement = head + ", ".join([marks] * len(page)) + tail
-        flat = tuple(value for row in page for value in row)
-        result = connection.exec_driver_sql(statement, flat)
+        result = connection.exec_driver_sql(statement, tuple(chain.from_iterable(page)))
         if returning:
             found.extend(result.scalars())
     return found

@@ -271,6 +271,8 @@ class RosterRow:
 
 def fold(value: str) -> str:
     """Case- and accent-insensitive form, for matching names people type."""
+    if value.isascii():  # the usual case: nothing to decompose
+        return value.strip().lower()
     decomposed = unicodedata.normalize("NFKD", value.strip().lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
