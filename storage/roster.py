@@ -572,17 +572,19 @@ def _insert_returning(
     if not rows:
         return []
     ids = _take_ids(connection, table, len(rows))
-    _insert(connection, table, [{"id": new, **row} for row, new in zip(rows, ids, strict=True)])
+    _insert(connection, table, ({"id": new, **row} for row, new in zip(rows, ids, strict=True)))
     return ids
 
 
-def _insert(connection: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows, a few hundred a statement (rows naming the same columns together)."""
-    shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    for row in rows:
-        shapes.setdefault(tuple(row), []).append(tuple(row.values()))
-    for columns, values in shapes.items():
-        insert_rows(connection, table, columns, values)
+def _insert(connection: Connection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert many rows, a few hundred a statement (rows naming the same columns together),
+    a few thousand at a time in memory."""
+    for block in _chunks(rows, 5000):
+        shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in block:
+            shapes.setdefault(tuple(row), []).append(tuple(row.values()))
+        for columns, values in shapes.items():
+            insert_rows(connection, table, columns, values)
 
 
 def _take_ids(connection: Connection, table: Any, count: int) -> list[int]:
