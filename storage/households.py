@@ -170,16 +170,16 @@ def conversation_schools(
             seen.add(grade)
     # Everyone of a household with the same scope sees the same: worked out once, and
     # shared (callers only read it).
-    seen: dict[tuple[int | None, int, str | None], dict[str, list[str]]] = {}
+    views: dict[tuple[int | None, int, str | None], dict[str, list[str]]] = {}
     result: dict[int, tuple[int | None, dict[str, list[str]]]] = {}
     for pid in ids:
         household = homes.get(pid)
         school = scope.get(pid)
         key = (household, pid if household is None else 0, school)
-        if key not in seen:
+        if key not in views:
             group = members.get(household, {pid}) if household is not None else {pid}
-            seen[key] = _seen_by(group, grades, school)
-        result[pid] = (household, seen[key])
+            views[key] = _seen_by(group, grades, school)
+        result[pid] = (household, views[key])
     return result
 
 
