@@ -45,7 +45,7 @@ from bot.core.state import (
 from bot.core.texts import language_name, text
 from bot.core.urgency import assess
 
-__all__ = ["Activities", "invite", "school_heading", "step"]
+__all__ = ["Activities", "invite", "onboarding_prompts", "school_heading", "step"]
 
 # district.yaml `first_activity: none`: a family who signs up starts nothing by itself.
 NO_FIRST_ACTIVITY = "none"
@@ -93,9 +93,7 @@ class _Turn:
         return chosen if chosen in self.program.languages else self.program.default_language
 
     def say(self, message_id: str, choices: tuple[Choice, ...] = (), **values: object) -> None:
-        values.setdefault("program", self.program.name)
-        values.setdefault("contact", self.program.contact_in(self.language))
-        self.replies.append(Reply(text(message_id, self.language, **values), choices))
+        self.replies.append(_said(self.program, self.language, message_id, choices, **values))
 
     def done(self) -> Step:
         return Step(self.state, tuple(self.responses), tuple(self.replies), tuple(self.events))
@@ -361,37 +359,74 @@ def _needs(turn: _Turn, onboarding_step: OnboardingStep) -> bool:
 
 
 def _ask_onboarding(turn: _Turn, onboarding_step: OnboardingStep, *, welcome: bool) -> None:
-    program = turn.program
     if not _needs(turn, onboarding_step):
         _advance_onboarding(turn, onboarding_step, Activities())
         return
+    _, reply = _onboarding_prompt(turn.program, onboarding_step, turn.language, welcome=welcome)
+    turn.replies.append(reply)
+
+
+def onboarding_prompts(program: Program, language: str) -> dict[str, Reply]:
+    """The onboarding texts as the engine sends them in `language`, by message id: each
+    with its menu (languages, yes and no, roles, schools) and, if skippable, its skip hint."""
+    prompts = {}
+    for onboarding_step in OnboardingStep:
+        welcomes = (True, False) if onboarding_step is OnboardingStep.LANGUAGE else (False,)
+        for welcome in welcomes:
+            message_id, reply = _onboarding_prompt(
+                program, onboarding_step, language, welcome=welcome
+            )
+            prompts[message_id] = reply
+    return prompts
+
+
+_MAY_SKIP = frozenset({OnboardingStep.ROLE, OnboardingStep.SCHOOL})
+
+
+def _onboarding_prompt(
+    program: Program, onboarding_step: OnboardingStep, language: str, *, welcome: bool
+) -> tuple[str, Reply]:
+    choices: tuple[Choice, ...]
     match onboarding_step:
         case OnboardingStep.LANGUAGE:
-            turn.say("welcome" if welcome else "language_menu", _language_choices(program))
+            message_id = "welcome" if welcome else "language_menu"
+            choices = _language_choices(program)
         case OnboardingStep.CONSENT:
+            message_id = "consent"
             choices = tuple(
-                Choice(k, text(k, turn.language), f"onboard:consent:{k}") for k in ("yes", "no")
+                Choice(k, text(k, language), f"onboard:consent:{k}") for k in ("yes", "no")
             )
-            turn.say("consent", choices)
         case OnboardingStep.ROLE:
+            message_id = "ask_role"
             choices = tuple(
-                Choice(role, text(f"role_{role}", turn.language), f"onboard:role:{role}")
+                Choice(role, text(f"role_{role}", language), f"onboard:role:{role}")
                 for role in program.roles
             )
-            turn.say("ask_role", choices)
-            if onboarding_step in program.skippable:
-                turn.replies[-1] = _with_skip_hint(turn.replies[-1], turn.language)
         case OnboardingStep.SCHOOL:
+            message_id, choices = "ask_school_by_name", ()
             if len(program.schools) <= 9:
+                message_id = "ask_school"
                 choices = tuple(
-                    Choice(s.code, s.name_in(turn.language), f"onboard:school:{s.code}")
+                    Choice(s.code, s.name_in(language), f"onboard:school:{s.code}")
                     for s in program.schools
                 )
-                turn.say("ask_school", choices)
-            else:
-                turn.say("ask_school_by_name")
-            if onboarding_step in program.skippable:
-                turn.replies[-1] = _with_skip_hint(turn.replies[-1], turn.language)
+    reply = _said(program, language, message_id, choices)
+    # Language and consent are never skipped: they have no hint.
+    if onboarding_step in program.skippable and onboarding_step in _MAY_SKIP:
+        reply = _with_skip_hint(reply, language)
+    return message_id, reply
+
+
+def _said(
+    program: Program,
+    language: str,
+    message_id: str,
+    choices: tuple[Choice, ...] = (),
+    **values: object,
+) -> Reply:
+    values.setdefault("program", program.name)
+    values.setdefault("contact", program.contact_in(language))
+    return Reply(text(message_id, language, **values), choices)
 
 
 def _with_skip_hint(reply: Reply, language: str) -> Reply:
