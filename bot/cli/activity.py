@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.authoring.activities import ActivityReport
     from bot.authoring.district import DistrictConfig
     from bot.bootstrap import Runtime
+    from bot.core.state import Program
 
 
 activity_app = typer.Typer(help="Author, check and publish activities.", no_args_is_help=True)
@@ -94,35 +95,21 @@ def _show_segments(report: ActivityReport) -> None:
     out.print(table)
 
 
-# What the bot's own texts' placeholders stand for when their cost is shown.
-_SAMPLES = {
-    "title": "Family priorities",
-    "count": "3",
-    "low": "1",
-    "high": "5",
-    "low_label": "not at all",
-    "high_label": "very",
-    "example": "3,1,2",
-    "choices": "4 / 5",
-    "number": "2",
-    "total": "12",
-    "emergency": "911",
-}
+def _show_system_segments(program: Program, languages: Sequence[str]) -> None:
+    """Each of the bot's own texts in SMS segments per district language, as sent:
+    filled with the district's program name and contact (and short samples), the
+    onboarding texts with their menus."""
+    from bot.authoring.text_costs import system_text_costs
+    from bot.core.segments import Encoding
+    from bot.core.texts import SOURCE_LANGUAGE
 
-
-def _show_system_segments(district: DistrictConfig) -> None:
-    """Each of the bot's own texts in SMS segments per district language (placeholders
-    filled with the district's program name and contact, and short samples)."""
-    from bot.core.segments import Encoding, count_segments
-    from bot.core.texts import SOURCE_LANGUAGE, message_ids
-
-    languages = list(district.languages)
+    languages = list(languages)
     table = Table("text", *languages, title="SMS segments: the bot's own texts")
-    for message_id in message_ids():
-        english = count_segments(_filled(message_id, SOURCE_LANGUAGE, district))
+    for message_id, costs in system_text_costs(program, languages).items():
+        english = costs[SOURCE_LANGUAGE]
         cells = []
         for code in languages:
-            cost = count_segments(_filled(message_id, code, district))
+            cost = costs[code]
             shown = f"{cost.segments} ({cost.encoding.value})"
             worse = cost.segments > 1 and (
                 cost.segments > english.segments
@@ -131,17 +118,6 @@ def _show_system_segments(district: DistrictConfig) -> None:
             cells.append(f"[yellow]{shown}[/yellow]" if worse else shown)
         table.add_row(escape(message_id), *cells)
     out.print(table)
-
-
-def _filled(message_id: str, language: str, district: DistrictConfig) -> str:
-    from bot.core.texts import placeholders, text
-
-    template = text(message_id, language)
-    values = {name: _SAMPLES.get(name, "text") for name in placeholders(template)}
-    values["program"] = district.program_name
-    values["contact"] = district.contact_translations.get(language, district.contact)
-    values["urgent_contact"] = values["contact"]
-    return text(message_id, language, **values)
 
 
 # The bot's own texts, once per run: a language without them sends English.
@@ -171,7 +147,7 @@ def activity_validate(
     Example: engage activity validate examples/*.yaml --segments
     """
     from bot.authoring.district import contact_warnings
-    from bot.bootstrap import district_config, district_file_in_use
+    from bot.bootstrap import district_config, district_file_in_use, program_for
     from bot.settings import Settings
 
     settings = Settings()
@@ -180,7 +156,7 @@ def activity_validate(
     for warning in contact_warnings(district):
         err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     if segments:
-        _show_system_segments(district)
+        _show_system_segments(program_for(district, settings), district.languages)
     if not _check(
         _activity_files(files, district_file_in_use(settings)),
         district.languages,

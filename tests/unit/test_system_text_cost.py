@@ -48,3 +48,26 @@ def test_validate_segments_shows_the_bots_own_texts_per_language() -> None:
     assert "SMS segments: the bot's own texts" in result.output
     rows = [" ".join(line.split()) for line in result.output.splitlines()]
     assert "│ consent │ 2 (GSM-7) │ 2 (GSM-7) │ 4 (UCS-2) │" in rows
+
+
+def _row(output: str, message_id: str) -> list[str]:
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if cells and cells[0] == message_id:
+            return cells[1:]
+    raise AssertionError(f"no row for {message_id}")
+
+
+def test_validate_segments_counts_the_menu_each_onboarding_text_is_sent_with() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["activity", "validate", str(EXAMPLES / "lets-talk-belonging.yaml"), "--segments"],
+        env={"ENGAGE_DISTRICT_FILE": str(EXAMPLES / "district.yaml")},
+    )
+    assert result.exit_code == 0, result.output
+    # Alone, each is one GSM-7 segment in English. The language menu names "Tiếng Việt",
+    # which makes the welcome UCS-2; six schools and the skip hint make two segments.
+    assert _row(result.output, "welcome")[0] == "2 (UCS-2)"
+    assert _row(result.output, "ask_school")[0] == "2 (GSM-7)"
+    assert _row(result.output, "ask_school_by_name")[0] == "1 (GSM-7)"
+    assert count_segments(_sent("welcome", "en")).segments == 1
