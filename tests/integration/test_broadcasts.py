@@ -111,7 +111,7 @@ EN_FIRST = "This is Riverside Plan. Text STOP anytime to stop, HELP for help."
 ES_FIRST = (
     "Le escribe Riverside Plan. Responda PARAR para dejar de recibir mensajes, AYUDA para ayuda."
 )
-VI_FIRST = "Đây là Riverside Plan. Nhắn DỪNG bất cứ lúc nào để ngừng, GIÚP để được trợ giúp."
+VI_FIRST = "Đây là Riverside Plan. Nhắn DỪNG để ngừng, GIÚP để được trợ giúp."
 
 
 def parse(source: str, name: str) -> Activity:
@@ -366,7 +366,7 @@ def test_reminders_re_ask_the_open_question_to_those_who_have_not_finished(
     assert [(r[0], r[2]) for r in reminders] == [
         (
             "2",
-            'Nhắc nhở từ Riverside Plan: chúng tôi vẫn mong nhận được câu trả lời cho "Ưu tiên".'
+            'Nhắc từ Riverside Plan: mong quý vị trả lời "Ưu tiên".'
             "\n\nĐiều gì quan trọng nhất? Trả lời bằng một số.",
         ),
         (

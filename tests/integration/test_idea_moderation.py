@@ -197,7 +197,7 @@ def test_share_back_sends_the_top_ideas_to_everyone_who_took_part_in_their_langu
     assert result.exit_code == 0, result.output
     assert "vi: no --next vi=" in " ".join(result.output.split())
     assert _outbox(engine, rosa)[-1] == (
-        'Gracias por compartir ideas en "Ideas". Las ideas con más acuerdo:\n'
+        'Gracias por compartir ideas en "Ideas". Las ideas con mayor acuerdo:\n'
         "1. Más clubes a la hora del almuerzo\n"
         "El comité se reúne el 4 de mayo."
     )
