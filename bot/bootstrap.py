@@ -630,9 +630,9 @@ def export_inbox(runtime: Runtime, path: Path, fmt: ExportFormat, actor: str) ->
 
     Pseudonymized with the export secret, like every export, and audited.
     """
+    from bot.files.tables import write_table
     from bot.synthesis.inbox import inbox_table
     from storage.activities import record_audit
-    from storage.export import write_table
 
     now = utcnow()
     district = runtime.district

@@ -5,6 +5,7 @@ EngageError        base: the message says what to do
 ├ ActivityError    file:line: field: problem (one per problem, all at once)
 ├ SheetError       a translation sheet that cannot be imported (every problem at once)
 ├ RepresentationError  no enrollment figures, or an unknown activity to measure
+├ ExportError      an export that cannot be made: unknown activity, no answers, unwritable path
 ├ ForgedRequest    a webhook whose signature or secret is wrong -> 403
 ├ UnsupportedEvent a payload we do not act on -> 200, logged once per type
 ├ StoreBusy        the database could not take a write just now: try again
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigError",
     "DeliveryFailure",
     "EngageError",
+    "ExportError",
     "ForgedRequest",
     "ProviderError",
     "RepresentationError",
@@ -55,6 +57,10 @@ class SheetError(EngageError):
 
 class RepresentationError(EngageError):
     """Representation cannot be measured: no enrollment figures, or an unknown activity."""
+
+
+class ExportError(EngageError):
+    """An export that cannot be made: unknown activity, no answers, unwritable path."""
 
 
 class ForgedRequest(EngageError):

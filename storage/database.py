@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from storage.files import create_private
+from bot.files.private import create_private
 
 __all__ = ["connect", "is_sqlite", "migrate", "normalize_url"]
 

@@ -1,7 +1,8 @@
 """Exports for the synthesis stage: tidy and wide tables, participants pseudonymized.
 
 Tidy: one row per answer (`TIDY_COLUMNS`). Wide: one row per participant ×
-activity (`wide_responses`). docs/synthesis.md documents every column.
+activity (`wide_responses`). docs/synthesis.md documents every column; the
+tables' shape and the files they are written to are in bot/files/.
 
 A round can hold a million answers, so rows are read in chunks straight off
 the database cursor and turned into columns with numpy/pandas; anything that
@@ -16,8 +17,7 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,44 +33,39 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
-from bot.core.cells import is_formula_like, quoted
 from bot.core.formats import ExportFormat
 from bot.core.keys import participant_key
 from bot.core.texts import text as system_text
-from bot.core.workbook import About, Sheet, facts
-from bot.core.workbook import write_workbook as write_book
-from bot.errors import EngageError
+from bot.core.versions import Parse, Version, question_order
+from bot.errors import ExportError
+from bot.files.answers import CONTACTS_COLUMN, TIDY_COLUMNS, wide_responses
+from bot.files.tables import (
+    TableFacts,
+    finish_writing,
+    open_for_writing,
+    write_csv,
+    write_table,
+    write_xlsx,
+)
 from storage import models
 from storage.activities import record_audit
-from storage.files import create_private
 from storage.households import ties
 
 __all__ = [
     "CONTACTS_COLUMN",
     "TIDY_COLUMNS",
-    "XLSX_MAX_ROWS",
     "ExportError",
     "ExportFormat",
     "ExportResult",
-    "Version",
     "activity_versions",
     "export_activity",
     "iter_tidy",
     "participant_key",
-    "question_order",
-    "scales_as_numbers",
     "snapshot",
-    "spreadsheet_safe",
     "tidy_responses",
     "wide_responses",
-    "write_csv",
-    "write_table",
     "write_tidy",
-    "write_workbook",
-    "TABLE_SHEETS",
 ]
-
-Parse = Callable[[str, str], Activity]
 
 responses = models.table(models.Response)
 participants = models.table(models.Participant)
@@ -79,56 +74,10 @@ contacts = models.table(models.Contact)
 conversations = models.table(models.Conversation)
 households = models.table(models.Household)
 
-TIDY_COLUMNS = [
-    "participant",
-    "household",
-    "activity",
-    "activity_version",
-    "kind",
-    "round",
-    "scope_school",
-    "question",
-    "question_type",
-    "question_text",
-    "value",
-    "label_en",
-    "label_seen",
-    "text",
-    "status",
-    "language",
-    "detected_language",
-    "channel",
-    "role",
-    "school",
-    "grade",
-    "received_at",
-]
-CONTACTS_COLUMN = "contacts"
-# One header row, then data: Excel's sheet limit.
-XLSX_MAX_ROWS = 1_048_575
 CHUNK_ROWS = 100_000
 # On SQLite, scanning the table in id order beats the activity index (which
 # needs a sort of every row) once the activity holds this share of all answers.
 SCAN_SHARE = 0.2
-
-
-class ExportError(EngageError):
-    """An export that cannot be made: unknown activity, no answers, unwritable path."""
-
-
-@dataclass(frozen=True, slots=True)
-class Version:
-    """One stored version of an activity, parsed."""
-
-    id: int
-    version: int
-    activity: Activity
-
-    @property
-    def round(self) -> str:
-        """The definition's `round` label when it has one, else its version ("v2")."""
-        value = self.activity.extra.get("round")
-        return f"v{self.version}" if value is None else str(value)
 
 
 def activity_versions(connection: Connection, activity_key: str, parse: Parse) -> list[Version]:
@@ -143,23 +92,6 @@ def activity_versions(connection: Connection, activity_key: str, parse: Parse) -
     return [
         Version(row.id, row.version, parse(row.source, f"{row.key}@v{row.version}")) for row in rows
     ]
-
-
-def question_order(versions: Sequence[Version]) -> list[tuple[str, str, str]]:
-    """(key, type, English prompt) of every question, in the newest version's order;
-    questions only older versions asked come after. Display-only texts are left out."""
-    seen: dict[str, tuple[str, str, str]] = {}
-    for version in reversed(versions):
-        activity = version.activity
-        for question in activity.questions:
-            if question.type is QuestionType.INFO or question.key in seen:
-                continue
-            seen[question.key] = (
-                question.key,
-                question.type.value,
-                question.prompt.get("en", activity.default_language),
-            )
-    return list(seen.values())
 
 
 # -- reading -------------------------------------------------------------------
@@ -631,306 +563,6 @@ def tidy_responses(
     return pd.concat(chunks, ignore_index=True)
 
 
-# -- the wide table --------------------------------------------------------------
-
-WIDE_BASE_COLUMNS = [
-    "participant",
-    "household",
-    "activity",
-    "kind",
-    "round",
-    "scope_school",
-    "role",
-    "school",
-    "grade",
-    "language",
-    "channel",
-    "first_received_at",
-    "last_received_at",
-    "answered",
-    "skipped",
-    "unparsed",
-]
-
-
-def wide_responses(tidy: pd.DataFrame, questions: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
-    """One row per participant × activity: who they are, then one column per question.
-
-    `questions` is (key, type) in the order the activity asks them; questions
-    answered only in older versions follow. A question answered twice (a later
-    version, a retake) keeps the latest answer. Choice questions give the option
-    keys in `<question>` and the English labels in `<question>__label_en`; a
-    scale gives its number; free text its original words (and unparsed replies
-    are kept as said).
-    """
-    group = ["participant", "activity"]
-    extra = [CONTACTS_COLUMN] if CONTACTS_COLUMN in tidy.columns else []
-    if tidy.empty:
-        return pd.DataFrame(columns=WIDE_BASE_COLUMNS + extra)
-    ordered = tidy.sort_values("received_at", kind="stable")
-    grouped = ordered.groupby(group, sort=False)
-    base = grouped.agg(
-        household=("household", "last"),
-        kind=("kind", "last"),
-        round=("round", "last"),
-        scope_school=("scope_school", "last"),
-        role=("role", "last"),
-        school=("school", "last"),
-        grade=("grade", "last"),
-        language=("language", "last"),
-        channel=("channel", "last"),
-        first_received_at=("received_at", "min"),
-        last_received_at=("received_at", "max"),
-    )
-    counts = (
-        pd.crosstab([ordered["participant"], ordered["activity"]], ordered["status"])
-        .reindex(columns=["answered", "skipped", "unparsed"], fill_value=0)
-        .astype(np.int64)
-    )
-    base = base.join(counts)
-    if extra:
-        base = base.join(grouped[CONTACTS_COLUMN].last())
-    latest = ordered.drop_duplicates(group + ["question"], keep="last")
-    types = dict(questions)
-    for key, kind in latest.groupby("question", sort=False)["question_type"].last().items():
-        types.setdefault(str(key), str(kind))
-    free = latest["question_type"] == QuestionType.FREE_TEXT.value
-    shown = latest["value"].where(~free & (latest["status"] != "unparsed"), latest["text"])
-    cells = latest.assign(shown=shown).set_index(group + ["question"])
-    values = cells["shown"].unstack("question")
-    labels = cells["label_en"].unstack("question")
-    columns: dict[str, pd.Series] = {}
-    for key, kind in types.items():
-        if key not in values.columns:
-            continue
-        column = values[key]
-        if kind == QuestionType.SCALE.value:
-            column = pd.to_numeric(column, errors="coerce").astype("Int64")
-        columns[key] = column
-        if kind in CHOICE_TYPES:
-            columns[f"{key}__label_en"] = labels[key]
-    answers = pd.DataFrame(columns, index=values.index)
-    wide = base.join(answers).reset_index()
-    ordered_columns = WIDE_BASE_COLUMNS + extra + list(answers.columns)
-    return wide[ordered_columns]
-
-
-CHOICE_TYPES = frozenset(
-    {
-        QuestionType.SINGLE_CHOICE.value,
-        QuestionType.MULTIPLE_CHOICE.value,
-        QuestionType.RANKING.value,
-        QuestionType.YES_NO.value,
-    }
-)
-
-
-# -- writing ---------------------------------------------------------------------
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
-
-
-def _open_for_writing(path: Path) -> Path:
-    """Check `path` can be written before doing any work; returns the temporary name."""
-    temporary = _temporary(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise IsADirectoryError(21, "Is a directory")
-        # Writers open it again without changing its mode, and the rename keeps it.
-        create_private(temporary, replace=True)
-    except OSError as error:
-        raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
-    return temporary
-
-
-def _finish(temporary: Path, path: Path) -> Path:
-    try:
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
-    return path
-
-
-def _flagged(column: pd.Series, check: Callable[[str], bool]) -> np.ndarray:
-    """Which cells of `column` hold a text `check` flags; each distinct text is checked once."""
-    if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
-        return np.zeros(len(column), dtype=bool)
-    flagged = [v for v in column.dropna().unique() if isinstance(v, str) and check(v)]
-    mask: np.ndarray = column.isin(flagged).to_numpy(dtype=bool)
-    return mask
-
-
-def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` as a CSV may hold it: every text a spreadsheet would run gets a leading `'`
-    (bot.core.cells); numbers, dates and other text are unchanged."""
-    safe = frame
-    for name in frame.columns:
-        mask = _flagged(frame[name], is_formula_like)
-        if mask.any():
-            if safe is frame:
-                safe = frame.copy()
-            column = safe[name].astype(object)
-            column[mask] = column[mask].map(quoted)
-            safe[name] = column
-    return safe
-
-
-def write_csv(frame: pd.DataFrame, path: Path, *, append: bool = False) -> None:
-    """Write `frame` as UTF-8 CSV, formula-like text quoted (see `spreadsheet_safe`)."""
-    spreadsheet_safe(frame).to_csv(
-        path, index=False, encoding="utf-8", mode="a" if append else "w", header=not append
-    )
-
-
-def write_workbook(sheets: Sequence[Sheet], path: Path, about: About | Callable[[], About]) -> None:
-    """Write `sheets` to the XLSX file `path` with the About sheet first
-    (bot.core.workbook: named sheets, formats, filters, widths; text is never a
-    formula). `about` may be a function, called once the rows are written."""
-    with path.open("wb") as stream:
-        write_book(stream, sheets, about)
-
-
-TABLE_SHEETS = {
-    "tidy": (
-        "answers",
-        "one row per answer: who (a pseudonymous key), which question, what they said",
-    ),
-    "wide": ("participants", "one row per participant and activity, a column per question"),
-}
-
-
-class _Facts:
-    """What the About sheet of an export says, gathered while its rows stream past."""
-
-    def __init__(self, activity_key: str, table: str, timezone: str, now: datetime | None):
-        self.activity_key = activity_key
-        self.table = table
-        self.timezone = timezone
-        self.now = now
-        self.rows = 0
-        self.people: set[str] = set()
-        self.first: pd.Timestamp | None = None
-        self.last: pd.Timestamp | None = None
-        self.contacts = False
-
-    def see(self, frame: pd.DataFrame) -> None:
-        self.rows += len(frame)
-        self.contacts = self.contacts or CONTACTS_COLUMN in frame.columns
-        if "participant" in frame.columns:
-            self.people.update(frame["participant"].dropna().unique().tolist())
-        for column in ("received_at", "first_received_at", "last_received_at"):
-            if column in frame.columns and len(frame):
-                low, high = frame[column].min(), frame[column].max()
-                if pd.notna(low):
-                    self.first = low if self.first is None else min(self.first, low)
-                if pd.notna(high):
-                    self.last = high if self.last is None else max(self.last, high)
-
-    def about(self) -> About:
-        def day(moment: pd.Timestamp | None) -> str:
-            return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
-
-        table = "answers (tidy)" if self.table == "tidy" else "participants (wide)"
-        return About(
-            title=f"Export of {self.activity_key}: {table}",
-            facts=facts(
-                {
-                    "Activity": self.activity_key,
-                    "Rows": f"{self.rows:,}",
-                    "People": f"{len(self.people):,}",
-                    "First answer": day(self.first),
-                    "Last answer": day(self.last),
-                    "Times in": self.timezone,
-                    "Exported": ""
-                    if self.now is None
-                    else self.now.replace(tzinfo=ZoneInfo("UTC"))
-                    .astimezone(ZoneInfo(self.timezone))
-                    .strftime("%Y-%m-%d %H:%M"),
-                    "Suppression": "none: an internal, row-level table. Share it only with "
-                    "the planning committee; publish a public pack instead "
-                    "(engage export pack --public).",
-                    "Participants": "pseudonymous keys, stable across exports of this district",
-                    "Contact details": "INCLUDED: personal data, keep it safe"
-                    if self.contacts
-                    else "",
-                }
-            ),
-            notes=("Columns are described in docs/synthesis.md.",),
-        )
-
-
-def scales_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """The tidy `value` of scale questions as numbers (other values stay text)."""
-    if "value" not in frame.columns or "question_type" not in frame.columns:
-        return frame
-    scale = (frame["question_type"] == QuestionType.SCALE.value).to_numpy()
-    if not scale.any():
-        return frame
-    numbers = pd.to_numeric(frame["value"].where(scale), errors="coerce")
-    value = frame["value"].astype(object).copy()
-    found = numbers.notna().to_numpy()
-    value[found] = [int(n) if float(n).is_integer() else float(n) for n in numbers[found]]
-    return frame.assign(value=value)
-
-
-def _xlsx_rows(frames: Iterable[pd.DataFrame], facts_: _Facts) -> Iterator[tuple[Any, ...]]:
-    for frame in frames:
-        if facts_.rows + len(frame) > XLSX_MAX_ROWS:
-            raise ExportError(
-                f"{facts_.activity_key} has more answers than an Excel sheet holds "
-                f"({XLSX_MAX_ROWS}): use --format parquet or csv"
-            )
-        facts_.see(frame)
-        yield from scales_as_numbers(frame).itertuples(index=False, name=None)
-
-
-def _write_xlsx(
-    frames: Iterable[pd.DataFrame], columns: Sequence[str], temporary: Path, facts_: _Facts
-) -> None:
-    name, description = TABLE_SHEETS.get(facts_.table, (facts_.table, ""))
-    sheet = Sheet(name, description, list(columns), _xlsx_rows(frames, facts_))
-    write_workbook([sheet], temporary, facts_.about)
-
-
-def _write(
-    frame: pd.DataFrame, temporary: Path, fmt: ExportFormat, facts_: _Facts | None = None
-) -> None:
-    match fmt:
-        case ExportFormat.CSV:
-            write_csv(frame, temporary)
-        case ExportFormat.XLSX:
-            if len(frame) > XLSX_MAX_ROWS:
-                raise ExportError(
-                    f"{len(frame)} rows do not fit in an Excel sheet "
-                    f"({XLSX_MAX_ROWS} at most): use --format parquet or csv"
-                )
-            facts_ = facts_ or _Facts("table", "table", "UTC", None)
-            _write_xlsx([frame], list(frame.columns), temporary, facts_)
-        case ExportFormat.PARQUET:
-            frame.to_parquet(temporary, index=False, engine="pyarrow")
-
-
-def write_table(
-    frame: pd.DataFrame,
-    path: Path,
-    fmt: ExportFormat,
-    *,
-    facts_: _Facts | None = None,
-) -> Path:
-    """Write `frame` as `fmt`; written to a temporary name first, so nothing is half-written."""
-    temporary = _open_for_writing(path)
-    try:
-        _write(frame, temporary, fmt, facts_)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return _finish(temporary, path)
-
-
 def write_tidy(
     engine: Engine,
     activity_key: str,
@@ -949,7 +581,7 @@ def write_tidy(
     Raises ExportError, leaving nothing at `path`, when the activity is unknown,
     has no answers yet, or `path` cannot be written.
     """
-    temporary = _open_for_writing(path)
+    temporary = open_for_writing(path)
     rows = 0
     try:
         tables = _iter_tables(
@@ -971,11 +603,11 @@ def write_tidy(
                 write_csv(table.to_pandas(), temporary, append=rows > 0)
                 rows += table.num_rows
         else:
-            gathered = _Facts(activity_key, "tidy", timezone, now)
+            gathered = TableFacts(activity_key, "tidy", timezone, now)
             frames = (table.to_pandas() for table in tables)
             first = next(frames, None)
             if first is not None:
-                _write_xlsx(
+                write_xlsx(
                     itertools.chain([first], frames), list(first.columns), temporary, gathered
                 )
             rows = gathered.rows
@@ -984,7 +616,7 @@ def write_tidy(
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _finish(temporary, path)
+    finish_writing(temporary, path)
     return rows
 
 
@@ -1015,7 +647,7 @@ def export_activity(
     unknown, has no answers yet, or `path` cannot be written.
     """
     if wide:
-        _open_for_writing(path).unlink()
+        open_for_writing(path).unlink()
         tidy = tidy_responses(
             engine, activity_key, parse, secret, timezone, include_contacts=include_contacts
         )
@@ -1025,7 +657,7 @@ def export_activity(
             versions = activity_versions(connection, activity_key, parse)
         questions = [(key, kind) for key, kind, _ in question_order(versions)]
         frame = wide_responses(tidy, questions)
-        write_table(frame, path, fmt, facts_=_Facts(activity_key, "wide", timezone, now))
+        write_table(frame, path, fmt, facts_=TableFacts(activity_key, "wide", timezone, now))
         rows = len(frame)
     else:
         rows = write_tidy(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.messages import InboundMessage, message_from_record, message_to_record
-from storage.files import create_private, private_folder
+from bot.files.private import create_private, private_folder
 
 __all__ = ["Spool"]
 

@@ -144,11 +144,11 @@ def report(
     """
     from bot.authoring.activities import parse_activity
     from bot.bootstrap import pseudonym_secret
+    from bot.files.private import create_private
     from bot.services.inbound import utcnow
     from bot.synthesis.pack import board_data
     from bot.synthesis.report import render_board_report
     from storage.activities import record_audit
-    from storage.files import create_private
 
     runtime = command_runtime(ctx)
     path = output or Path(f"{activity}-report.html")

@@ -134,10 +134,11 @@ def demo(
 
     from bot.authoring.activities import parse_activity
     from bot.bootstrap import build_runtime
+    from bot.files.tables import write_table
     from bot.services.inbound import utcnow
     from bot.settings import Settings
     from storage.activities import store_activity
-    from storage.export import ExportFormat, tidy_responses, write_table
+    from storage.export import ExportFormat, tidy_responses
 
     examples = examples_folder()
     if not examples.is_dir():

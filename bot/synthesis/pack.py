@@ -29,9 +29,13 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
+from bot.core.keys import participant_key
 from bot.core.texts import text as system_text
+from bot.core.versions import Parse, Version, question_order
 from bot.core.workbook import About, facts, frame_sheet
-from bot.errors import RepresentationError
+from bot.errors import ExportError, RepresentationError
+from bot.files.answers import scales_as_numbers, wide_responses
+from bot.files.tables import TABLE_SHEETS, XLSX_MAX_ROWS, write_csv, write_workbook
 from bot.synthesis.charts import bar_chart, column_chart
 from bot.synthesis.public import publish
 from bot.synthesis.representation import Representation, measure_representation
@@ -39,22 +43,7 @@ from bot.synthesis.suppression import DEFAULT_THRESHOLD, marker
 from bot.synthesis.themes import find_themes
 from storage import models
 from storage.activities import record_audit
-from storage.export import (
-    TABLE_SHEETS,
-    XLSX_MAX_ROWS,
-    ExportError,
-    Parse,
-    Version,
-    activity_versions,
-    participant_key,
-    question_order,
-    scales_as_numbers,
-    snapshot,
-    tidy_responses,
-    wide_responses,
-    write_csv,
-    write_workbook,
-)
+from storage.export import activity_versions, snapshot, tidy_responses
 from storage.households import first_school
 from storage.representation import SqlRepresentation
 

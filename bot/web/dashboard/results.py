@@ -112,9 +112,10 @@ def activity_results(
 def _work_out(
     engine: Engine, parse: Parse, activity_key: str, timezone: str, threshold: int
 ) -> Results | None:
+    from bot.core.versions import question_order
     from bot.synthesis.pack import period, summarize, theme_table
     from bot.synthesis.public import publish
-    from storage.export import activity_versions, question_order, tidy_responses
+    from storage.export import activity_versions, tidy_responses
 
     tidy = tidy_responses(engine, activity_key, parse, _SECRET, timezone)
     if tidy.empty:

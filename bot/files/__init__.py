@@ -1,0 +1,1 @@
+"""The files the project writes: private (0600) files, answer tables, spreadsheet-safe writers."""
