@@ -30,7 +30,7 @@ from bot.core.roster import MAX_STUDENTS_PER_PHONE, RosterRules
 from bot.core.state import OnboardingStep, Program, School
 from bot.errors import ConfigError, EngageError
 from bot.logs import hide_in_logs
-from bot.ports import ChannelSender, QueuedKind
+from bot.ports import ChannelSender, QueuedKind, SynthesisStore
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.services.idea_desk import IdeaDesk
 from bot.services.inbound import Service, utcnow
@@ -225,6 +225,14 @@ def build_privacy(runtime: Runtime) -> Privacy:
         utcnow,
         region=runtime.settings.phone_region,
     )
+
+
+def build_synthesis_store(runtime: Runtime) -> SynthesisStore:
+    """What the synthesis pack, the board report and an exchange's report read."""
+    # pandas, only when a report is made: `engage --help` stays quick.
+    from storage.synthesis import SqlSynthesisStore
+
+    return SqlSynthesisStore(runtime.engine)
 
 
 def district_file_in_use(settings: Settings) -> Path | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from bot.core.audience import Audience, AudienceCounts, AudienceRules, Group, Recipient
 from bot.core.broadcasts import (
@@ -46,7 +46,11 @@ from bot.core.staff import (
 )
 from bot.core.state import ConversationState, ParticipantState, Response
 from bot.core.urgency import Assessment
+from bot.core.versions import Parse, Version
 from bot.errors import DeliveryFailure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ActivityRow",
@@ -57,6 +61,7 @@ __all__ = [
     "ChannelPauses",
     "ChannelSender",
     "EnqueueBatch",
+    "ExchangeTables",
     "ExchangeUnitOfWork",
     "FollowUp",
     "HeardCounts",
@@ -64,6 +69,8 @@ __all__ = [
     "InboundQueue",
     "InboxPoster",
     "InboxStore",
+    "LetsTalkLog",
+    "LetsTalkMessage",
     "LinkUnitOfWork",
     "ModerationUnitOfWork",
     "Outbox",
@@ -78,6 +85,7 @@ __all__ = [
     "QueueDepth",
     "Queued",
     "QueuedKind",
+    "QueuedStaffReply",
     "QueuedStatus",
     "Redeemed",
     "RepresentationStore",
@@ -86,6 +94,8 @@ __all__ = [
     "SenderRecord",
     "SentLookup",
     "StaffDirectory",
+    "StaffReplyEntry",
+    "SynthesisStore",
     "UnitOfWork",
 ]
 
@@ -1129,3 +1139,110 @@ class StaffDirectory(Protocol):
     """channels.slack.SlackChannel"""
 
     async def profile(self, user_id: str) -> StaffProfile: ...
+
+
+# -- Synthesis: what the pack, the board report and an exchange's report read ---------
+
+
+@dataclass(frozen=True, slots=True)
+class LetsTalkMessage:
+    """A Let's Talk message with who sent it, for the pack's lets_talk table."""
+
+    id: int
+    participant_id: int
+    activity_id: int | None
+    text: str
+    language: str | None
+    status: str
+    slack_channel: str | None
+    slack_ts: str | None
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    role: str | None
+    school: str | None
+    export_salt: str  # every participant has one (`engage init`)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffReplyEntry:
+    """A staff member's reply to a Let's Talk thread as audited: who, and `detail`
+    naming the thread (`item`), the words (`text`) and the outbox row (`outbox_id`)."""
+
+    actor: str
+    detail: Mapping[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedStaffReply:
+    """A staff reply queued to a participant (an outbox row), audited or not."""
+
+    id: int
+    body: str
+    created_at: datetime
+    participant_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LetsTalkLog:
+    """Every Let's Talk message about some activity versions (and unsolicited ones),
+    oldest first, with what staff replied, all read in one snapshot.
+
+    `roots`: the first message id of each Slack thread, by (channel, ts)."""
+
+    messages: tuple[LetsTalkMessage, ...]
+    roots: Mapping[tuple[str | None, str | None], int]
+    audited_replies: tuple[StaffReplyEntry, ...]
+    queued_replies: tuple[QueuedStaffReply, ...]
+
+
+@dataclass(frozen=True)
+class ExchangeTables:
+    """An exchange as tables for the analysis (bot.synthesis.ideas.ExchangeVotes has the columns).
+
+    Participants are numbered from 1 in the order they first took part;
+    `participant_ids` maps those numbers back to database ids, for the
+    service only (nothing written out carries a database id).
+    """
+
+    ideas: pd.DataFrame
+    votes: pd.DataFrame
+    participants: pd.DataFrame
+    participant_ids: Mapping[int, int]
+
+
+class SynthesisStore(Protocol):
+    """What the synthesis pack, the board report and an exchange's report read, and the
+    little they write (storage.synthesis.SqlSynthesisStore)."""
+
+    @property
+    def representation(self) -> RepresentationStore: ...
+
+    def versions(self, activity_key: str, parse: Parse) -> list[Version]:
+        """Every stored version of `activity_key`, oldest first; ExportError if none."""
+        ...
+
+    def tidy_responses(
+        self,
+        activity_key: str,
+        parse: Parse,
+        secret: str,
+        timezone: str,
+        *,
+        include_contacts: bool = False,
+    ) -> pd.DataFrame:
+        """Every answer to `activity_key`, one row each (bot.files.answers.TIDY_COLUMNS)."""
+        ...
+
+    def lets_talk(self, version_ids: Sequence[int]) -> LetsTalkLog: ...
+
+    def exchange_tables(self, activity_key: str, language: str) -> ExchangeTables: ...
+
+    def set_group_splits(self, activity_key: str, splits: Mapping[int, float | None]) -> None:
+        """Keep each idea's spread between opinion groups (by idea number) for the next picks."""
+        ...
+
+    def record_audit(
+        self, actor: str, action: str, detail: dict[str, object], now: datetime
+    ) -> None: ...

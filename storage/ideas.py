@@ -9,7 +9,6 @@ rows, never the reactions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select,
 from bot.core.activity import Activity
 from bot.core.ideas import IdeaStatus, IdeaTally, Vote
 from bot.core.moderation import KnownName
+from bot.ports import ExchangeTables
 from storage import models
 from storage.households import first_school
 
@@ -49,21 +49,6 @@ SEED_TRANSLATOR = "activity file"
 COUNTERS = {Vote.AGREE: "agree", Vote.DISAGREE: "disagree", Vote.PASS: "passed"}
 
 INSERT_CHUNK = 20_000
-
-
-@dataclass(frozen=True)
-class ExchangeTables:
-    """An exchange as tables for the analysis (bot.synthesis.ideas.ExchangeVotes has the columns).
-
-    Participants are numbered from 1 in the order they first took part;
-    `participant_ids` maps those numbers back to database ids, for the
-    service only (nothing written out carries a database id).
-    """
-
-    ideas: pd.DataFrame
-    votes: pd.DataFrame
-    participants: pd.DataFrame
-    participant_ids: Mapping[int, int]
 
 
 def idea_tallies(connection: Connection, activity_key: str) -> list[IdeaTally]:

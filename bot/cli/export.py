@@ -50,7 +50,7 @@ def export(
     Example: engage export family-priorities-2026 --pack synthesis/ (add --public to share)
     """
     from bot.authoring.activities import parse_activity
-    from bot.bootstrap import pseudonym_secret
+    from bot.bootstrap import build_synthesis_store, pseudonym_secret
     from bot.services.inbound import utcnow
     from bot.synthesis.pack import write_pack
     from storage.export import export_activity
@@ -70,7 +70,7 @@ def export(
         threshold = runtime.settings.suppression_threshold
         with err.status(f"Writing the synthesis pack of {activity}…"):
             report = write_pack(
-                runtime.engine,
+                build_synthesis_store(runtime),
                 activity,
                 parse_activity,
                 secret,
@@ -143,20 +143,20 @@ def report(
     Example: engage report family-priorities-2026 -o board-report.html
     """
     from bot.authoring.activities import parse_activity
-    from bot.bootstrap import pseudonym_secret
+    from bot.bootstrap import build_synthesis_store, pseudonym_secret
     from bot.files.private import create_private
     from bot.services.inbound import utcnow
     from bot.synthesis.pack import board_data
     from bot.synthesis.report import render_board_report
-    from storage.activities import record_audit
 
     runtime = command_runtime(ctx)
     path = output or Path(f"{activity}-report.html")
     threshold = runtime.settings.suppression_threshold
     now = utcnow()
+    store = build_synthesis_store(runtime)
     with err.status(f"Writing the board report of {activity}…"):
         data = board_data(
-            runtime.engine,
+            store,
             activity,
             parse_activity,
             pseudonym_secret(runtime.settings),
@@ -174,8 +174,7 @@ def report(
         except OSError as error:
             temporary.unlink(missing_ok=True)
             raise EngageError(f"cannot write {path}: {error.strerror or error}") from error
-    record_audit(
-        runtime.engine,
+    store.record_audit(
         actor(),
         "export.report",
         {"activity": activity, "path": str(path.resolve()), "quotes": with_quotes},

@@ -217,19 +217,19 @@ def ideas_report(
     Example: engage ideas report belonging-ideas --public -o public/
     """
     from bot.authoring.activities import parse_activity
+    from bot.bootstrap import build_synthesis_store
     from bot.synthesis.pack import write_exchange_report
-    from storage.export import activity_versions
 
     runtime = command_runtime(ctx)
-    with runtime.engine.connect() as connection:
-        definition = activity_versions(connection, activity, parse_activity)[-1].activity
+    store = build_synthesis_store(runtime)
+    definition = store.versions(activity, parse_activity)[-1].activity
     if definition.exchange is None:
         raise EngageError(f"{activity} is a {definition.kind.value}, not an exchange")
     folder = output or Path(f"ideas-{activity}")
     threshold = runtime.settings.suppression_threshold
     with err.status(f"Analysing {activity}…"):
         report = write_exchange_report(
-            runtime.engine, definition, folder, public=public, threshold=threshold
+            store, definition, folder, public=public, threshold=threshold
         )
     for note in report.notes:
         err.print(f"[yellow]note:[/yellow] {note}", highlight=False)

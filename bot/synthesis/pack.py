@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
 
 from bot.core.activity import Activity, QuestionType
 from bot.core.keys import participant_key
@@ -36,16 +35,12 @@ from bot.core.workbook import About, facts, frame_sheet
 from bot.errors import ExportError, RepresentationError
 from bot.files.answers import scales_as_numbers, wide_responses
 from bot.files.tables import TABLE_SHEETS, XLSX_MAX_ROWS, write_csv, write_workbook
+from bot.ports import LetsTalkMessage, SynthesisStore
 from bot.synthesis.charts import bar_chart, column_chart
 from bot.synthesis.public import publish
 from bot.synthesis.representation import Representation, measure_representation
 from bot.synthesis.suppression import DEFAULT_THRESHOLD, marker
 from bot.synthesis.themes import find_themes
-from storage import models
-from storage.activities import record_audit
-from storage.export import activity_versions, snapshot, tidy_responses
-from storage.households import first_school
-from storage.representation import SqlRepresentation
 
 __all__ = [
     "BoardData",
@@ -57,21 +52,12 @@ __all__ = [
     "write_pack",
 ]
 
-lets_talk = models.table(models.LetsTalk)
-participants = models.table(models.Participant)
-outbox = models.table(models.Outbox)
-contacts = models.table(models.Contact)
-audit = models.table(models.AuditEntry)
-
 MANIFEST = "pack.json"
 DIMENSIONS = ("school", "role", "language")
 EXCLUSIVE = frozenset(
     {QuestionType.SINGLE_CHOICE.value, QuestionType.YES_NO.value, QuestionType.SCALE.value}
 )
 COUNTED = EXCLUSIVE | {QuestionType.MULTIPLE_CHOICE.value, QuestionType.RANKING.value}
-# How storage.inbox records a staff member's reply to a Let's Talk thread.
-STAFF_REPLY_KINDS = ("staff_reply",)
-STAFF_REPLY_ACTION = "lets_talk.reply"
 UNKNOWN = "(unknown)"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -306,7 +292,7 @@ def _rankings(
 
 
 def lets_talk_threads(
-    engine: Engine, versions: Sequence[Version], secret: str, timezone: str
+    store: SynthesisStore, versions: Sequence[Version], secret: str, timezone: str
 ) -> pd.DataFrame:
     """Let's Talk messages about the activity and unsolicited ones, one row each, with
     staff replies on the first row of their thread.
@@ -317,60 +303,12 @@ def lets_talk_threads(
     the person's latest message before it.
     """
     zone = ZoneInfo(timezone)
-    ids = [v.id for v in versions]
     keys = {v.id: v.activity.key for v in versions}
-    with snapshot(engine) as connection:
-        items = connection.execute(
-            select(
-                lets_talk.c.id,
-                lets_talk.c.participant_id,
-                lets_talk.c.activity_id,
-                lets_talk.c.text,
-                lets_talk.c.language,
-                lets_talk.c.status,
-                lets_talk.c.slack_channel,
-                lets_talk.c.slack_ts,
-                lets_talk.c.created_at,
-                lets_talk.c.first_response_at,
-                lets_talk.c.resolved_at,
-                participants.c.role,
-                first_school().label("school"),
-                participants.c.export_salt,
-            )
-            .join(participants, participants.c.id == lets_talk.c.participant_id)
-            .where(lets_talk.c.activity_id.in_(ids) | lets_talk.c.activity_id.is_(None))
-            .order_by(lets_talk.c.created_at, lets_talk.c.id)
-        ).all()
-        roots = {
-            (row.slack_channel, row.slack_ts): row.root
-            for row in connection.execute(
-                select(
-                    lets_talk.c.slack_channel,
-                    lets_talk.c.slack_ts,
-                    func.min(lets_talk.c.id).label("root"),
-                )
-                .where(lets_talk.c.slack_ts.is_not(None))
-                .group_by(lets_talk.c.slack_channel, lets_talk.c.slack_ts)
-            )
-        }
-        audited = connection.execute(
-            select(audit.c.actor, audit.c.detail, audit.c.created_at)
-            .where(audit.c.action == STAFF_REPLY_ACTION)
-            .order_by(audit.c.created_at, audit.c.id)
-        ).all()
-        people = sorted({item.participant_id for item in items})
-        queued = (
-            connection.execute(
-                select(outbox.c.id, outbox.c.body, outbox.c.created_at, contacts.c.participant_id)
-                .join(contacts, contacts.c.id == outbox.c.contact_id)
-                .where(outbox.c.kind.in_(STAFF_REPLY_KINDS), contacts.c.participant_id.in_(people))
-                .order_by(outbox.c.created_at, outbox.c.id)
-            ).all()
-            if people
-            else []
-        )
+    log = store.lets_talk([v.id for v in versions])
+    items, roots = log.messages, log.roots
+    audited, queued = log.audited_replies, log.queued_replies
 
-    def thread_of(item: Any) -> int:
+    def thread_of(item: LetsTalkMessage) -> int:
         posted = item.slack_ts is not None and not str(item.slack_ts).startswith("lease:")
         return int(roots.get((item.slack_channel, item.slack_ts), item.id)) if posted else item.id
 
@@ -385,7 +323,7 @@ def lets_talk_threads(
             replies.setdefault(root, []).append(f"[{when}] {entry.actor}: {detail.get('text', '')}")
             if detail.get("outbox_id") is not None:
                 seen_outbox.add(int(detail["outbox_id"]))
-    by_person: dict[int, list[Any]] = {}
+    by_person: dict[int, list[LetsTalkMessage]] = {}
     for item in items:
         by_person.setdefault(item.participant_id, []).append(item)
     for reply in queued:
@@ -945,7 +883,7 @@ def _swap(staging: Path, directory: Path) -> None:
 
 
 def write_pack(
-    engine: Engine,
+    store: SynthesisStore,
     activity_key: str,
     parse: Parse,
     secret: str,
@@ -971,7 +909,7 @@ def write_pack(
     staging = _prepare(directory)
     try:
         report = _build(
-            engine,
+            store,
             activity_key,
             parse,
             secret,
@@ -990,8 +928,7 @@ def write_pack(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    record_audit(
-        engine,
+    store.record_audit(
         actor,
         "export.pack",
         {
@@ -1023,7 +960,7 @@ class ExchangeReport:
 
 
 def write_exchange_report(
-    engine: Engine, activity: Activity, directory: Path, *, public: bool, threshold: int
+    store: SynthesisStore, activity: Activity, directory: Path, *, public: bool, threshold: int
 ) -> ExchangeReport:
     """Analyse an idea exchange and write its report into `directory` (docs/exchange.md).
 
@@ -1031,12 +968,10 @@ def write_exchange_report(
     tables of `public_tables`, every count under `threshold` hidden.
     """
     from bot.synthesis.ideas import ExchangeVotes, analyse_exchange, write_report
-    from storage.ideas import exchange_tables, set_group_splits
 
     assert activity.exchange is not None
     language = activity.default_language
-    with engine.connect() as connection:
-        tables = exchange_tables(connection, activity.key, language)
+    tables = store.exchange_tables(activity.key, language)
     if tables.votes.empty:
         raise ExportError(f"{activity.key} has no reactions yet: nothing to analyse")
     data = ExchangeVotes(
@@ -1049,8 +984,7 @@ def write_exchange_report(
     )
     report = analyse_exchange(data, threshold=threshold)
     # The next-idea rule puts ideas that split the groups found here in front.
-    with engine.begin() as connection:
-        set_group_splits(connection, activity.key, report.group_splits())
+    store.set_group_splits(activity.key, report.group_splits())
     files = write_report(data, report, directory, public=public)
     top = report.top(5)
     consensus = report.consensus["text"] if "text" in report.consensus else pd.Series([])
@@ -1067,7 +1001,7 @@ def write_exchange_report(
 
 
 def _build_exchange(
-    engine: Engine,
+    store: SynthesisStore,
     activity: Activity,
     folder: Path,
     directory: Path,
@@ -1076,7 +1010,7 @@ def _build_exchange(
     public: bool,
     threshold: int,
 ) -> PackReport:
-    written = write_exchange_report(engine, activity, folder, public=public, threshold=threshold)
+    written = write_exchange_report(store, activity, folder, public=public, threshold=threshold)
     generated = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
     kind = (
         f"**PUBLIC.** Aggregates only; every count under {threshold} shows as "
@@ -1127,7 +1061,7 @@ def _build_exchange(
 
 
 def _build(
-    engine: Engine,
+    store: SynthesisStore,
     activity_key: str,
     parse: Parse,
     secret: str,
@@ -1140,19 +1074,17 @@ def _build(
     threshold: int,
     include_contacts: bool,
 ) -> PackReport:
-    with engine.connect() as connection:
-        newest_version = activity_versions(connection, activity_key, parse)[-1].activity
+    newest_version = store.versions(activity_key, parse)[-1].activity
     if newest_version.exchange is not None:
         return _build_exchange(
-            engine, newest_version, folder, directory, now, timezone, public, threshold
+            store, newest_version, folder, directory, now, timezone, public, threshold
         )
-    tidy = tidy_responses(
-        engine, activity_key, parse, secret, timezone, include_contacts=include_contacts
+    tidy = store.tidy_responses(
+        activity_key, parse, secret, timezone, include_contacts=include_contacts
     )
     if tidy.empty:
         raise ExportError(f"{activity_key} has no answers yet: nothing to export")
-    with engine.connect() as connection:
-        versions = activity_versions(connection, activity_key, parse)
+    versions = store.versions(activity_key, parse)
     newest = versions[-1].activity
     files: list[str] = []
     notes: list[str] = []
@@ -1175,11 +1107,11 @@ def _build(
         questions = [(key, kind) for key, kind, _ in question_order(versions)]
         _table(wide_responses(tidy, questions), folder, "wide", files, notes, context)
     sheets = summarize(tidy, versions)
-    threads = lets_talk_threads(engine, versions, secret, timezone)
+    threads = lets_talk_threads(store, versions, secret, timezone)
     themes = theme_table(tidy, versions, threads, public=public, threshold=threshold)
     representation: Representation | None = None
     try:
-        representation = measure_representation(SqlRepresentation(engine), activity_key)
+        representation = measure_representation(store.representation, activity_key)
     except RepresentationError as error:
         notes.append(f"no representation table: {error}")
     tables = representation_tables(representation) if representation is not None else {}
@@ -1274,7 +1206,7 @@ class BoardData:
 
 
 def board_data(
-    engine: Engine,
+    store: SynthesisStore,
     activity_key: str,
     parse: Parse,
     secret: str,
@@ -1289,17 +1221,16 @@ def board_data(
     """
     if threshold < 1:
         raise ExportError(f"the suppression threshold must be at least 1, not {threshold}")
-    tidy = tidy_responses(engine, activity_key, parse, secret, timezone)
+    tidy = store.tidy_responses(activity_key, parse, secret, timezone)
     if tidy.empty:
         raise ExportError(f"{activity_key} has no answers yet: nothing to report")
-    with engine.connect() as connection:
-        versions = activity_versions(connection, activity_key, parse)
+    versions = store.versions(activity_key, parse)
     sheets = summarize(tidy, versions)
     themes = theme_table(tidy, versions, None, public=True, threshold=threshold)
     internal = theme_table(tidy, versions, None)
     representation: Representation | None = None
     try:
-        representation = measure_representation(SqlRepresentation(engine), activity_key)
+        representation = measure_representation(store.representation, activity_key)
     except RepresentationError:
         representation = None
     tables = representation_tables(representation) if representation is not None else {}

@@ -21,6 +21,7 @@ from bot.synthesis.pack import write_pack
 from storage.database import connect, migrate
 from storage.export import export_activity
 from storage.spool import Spool
+from storage.synthesis import SqlSynthesisStore
 from tests.integration.round_data import seed_round
 
 SECRET = "district-secret-of-some-length"
@@ -94,7 +95,7 @@ def test_the_pack_folder_is_private(engine: Engine, tmp_path: Path) -> None:
     survey.full_survey(survey.person(phone="+15550100001"), why="more buses")
     folder = tmp_path / "pack"
 
-    write_pack(engine, "priorities", parse_activity, SECRET, ZONE, folder, NOW)
+    write_pack(SqlSynthesisStore(engine), "priorities", parse_activity, SECRET, ZONE, folder, NOW)
 
     assert mode(folder) == 0o700
 

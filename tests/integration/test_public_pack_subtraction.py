@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from bot.authoring.activities import parse_activity
 from bot.synthesis.pack import write_pack
 from storage.database import connect, migrate
+from storage.synthesis import SqlSynthesisStore
 from tests.integration.round_data import Round, enroll, seed_round
 
 SECRET = "district-secret"
@@ -293,7 +294,16 @@ def test_no_hidden_count_of_a_public_pack_can_be_worked_out(
     engine: Engine, round_: Round, tmp_path: Path
 ) -> None:
     folder = tmp_path / "public"
-    write_pack(engine, "priorities", parse_activity, SECRET, ZONE, folder, NOW, public=True)
+    write_pack(
+        SqlSynthesisStore(engine),
+        "priorities",
+        parse_activity,
+        SECRET,
+        ZONE,
+        folder,
+        NOW,
+        public=True,
+    )
 
     attacker = read_pack(folder)
 
@@ -322,7 +332,7 @@ def test_the_attacker_finds_what_hiding_small_cells_alone_would_give_away(
 ) -> None:
     """The test can fail: the internal pack, with its small cells blanked, leaks."""
     folder = tmp_path / "internal"
-    write_pack(engine, "priorities", parse_activity, SECRET, ZONE, folder, NOW)
+    write_pack(SqlSynthesisStore(engine), "priorities", parse_activity, SECRET, ZONE, folder, NOW)
     naive = tmp_path / "naive"
     naive.mkdir()
     for name in ("summary.xlsx", "representation.xlsx"):

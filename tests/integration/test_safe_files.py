@@ -25,6 +25,7 @@ from bot.synthesis.pack import write_pack
 from storage import models
 from storage.database import connect, migrate
 from storage.export import export_activity
+from storage.synthesis import SqlSynthesisStore
 from tests.integration.round_data import Round, seed_round
 
 SECRET = "district-secret"
@@ -137,7 +138,7 @@ def test_every_file_of_the_pack_is_safe_to_open(
     engine: Engine, round_: Round, tmp_path: Path
 ) -> None:
     folder = tmp_path / "pack"
-    write_pack(engine, "priorities", parse_activity, SECRET, ZONE, folder, NOW)
+    write_pack(SqlSynthesisStore(engine), "priorities", parse_activity, SECRET, ZONE, folder, NOW)
 
     assert_safe_to_open(folder)
     for name in ("tidy.csv", "wide.csv", "lets_talk.csv"):

@@ -14,6 +14,7 @@ from bot.authoring.activities import parse_activity
 from bot.synthesis.pack import write_pack
 from storage import models
 from storage.export import ExportError
+from storage.synthesis import SqlSynthesisStore
 from tests.integration.round_data import Round, enroll, seed_round
 
 SECRET = "district-secret"
@@ -55,7 +56,7 @@ def round_(engine: Engine) -> Round:
 
 def pack(engine: Engine, folder: Path, **options: object) -> object:
     return write_pack(
-        engine,
+        SqlSynthesisStore(engine),
         "priorities",
         parse_activity,
         SECRET,
@@ -331,7 +332,7 @@ def test_bad_input_is_a_clear_error_and_leaves_nothing_behind(
     before = sorted(p.name for p in tmp_path.iterdir())
 
     with pytest.raises(ExportError, match=expected):
-        write_pack(engine, key, parse_activity, SECRET, ZONE, folder, NOW)
+        write_pack(SqlSynthesisStore(engine), key, parse_activity, SECRET, ZONE, folder, NOW)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if problem == "not-a-pack":

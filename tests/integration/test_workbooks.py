@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from bot.authoring.activities import parse_activity
 from bot.synthesis.pack import write_pack
 from storage.export import ExportFormat, export_activity
+from storage.synthesis import SqlSynthesisStore
 from tests.integration.round_data import Round, enroll, seed_round
 
 SECRET = "district-secret"
@@ -67,7 +68,7 @@ def test_every_workbook_of_the_pack_reads_as_it_is(
     engine: Engine, round_: Round, tmp_path: Path
 ) -> None:
     folder = tmp_path / "pack"
-    write_pack(engine, "priorities", parse_activity, SECRET, ZONE, folder, NOW)
+    write_pack(SqlSynthesisStore(engine), "priorities", parse_activity, SECRET, ZONE, folder, NOW)
 
     books = sorted(folder.glob("*.xlsx"))
     assert {p.name for p in books} >= {"summary.xlsx", "tidy.xlsx", "wide.xlsx", "themes.xlsx"}
@@ -102,7 +103,15 @@ def test_the_public_pack_says_its_suppression_rule_and_keeps_markers_as_text(
 ) -> None:
     folder = tmp_path / "public"
     write_pack(
-        engine, "priorities", parse_activity, SECRET, ZONE, folder, NOW, public=True, threshold=10
+        SqlSynthesisStore(engine),
+        "priorities",
+        parse_activity,
+        SECRET,
+        ZONE,
+        folder,
+        NOW,
+        public=True,
+        threshold=10,
     )
 
     for path in folder.glob("*.xlsx"):
