@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
@@ -53,9 +53,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "ActivityProgress",
     "ActivityRow",
     "Arrival",
     "AuthorAddress",
+    "BroadcastLine",
     "BroadcastStorage",
     "ChannelPause",
     "ChannelPauses",
@@ -64,6 +66,7 @@ __all__ = [
     "ExchangeTables",
     "ExchangeUnitOfWork",
     "FollowUp",
+    "FunnelStep",
     "HeardCounts",
     "IdeaCards",
     "InboundQueue",
@@ -71,6 +74,7 @@ __all__ = [
     "InboxStore",
     "LetsTalkLog",
     "LetsTalkMessage",
+    "LetsTalkSummary",
     "LinkUnitOfWork",
     "ModerationUnitOfWork",
     "Outbox",
@@ -91,6 +95,7 @@ __all__ = [
     "RepresentationStore",
     "RosterUnitOfWork",
     "Scrubbed",
+    "SendProblem",
     "SenderRecord",
     "SentLookup",
     "StaffDirectory",
@@ -1246,3 +1251,77 @@ class SynthesisStore(Protocol):
     def record_audit(
         self, actor: str, action: str, detail: dict[str, object], now: datetime
     ) -> None: ...
+
+
+# -- the organizers' dashboard (bot.web.dashboard) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityProgress:
+    """An activity, all its versions together: who started, completed and answered it."""
+
+    key: str
+    title: str
+    kind: str
+    version: int
+    is_open: bool
+    started: int
+    completed: int
+    answers: int
+    last_answer_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStep:
+    """One question: how many people reached it, answered, skipped or were not understood."""
+
+    question: str
+    prompt: str
+    reached: int
+    answered: int
+    skipped: int
+    unparsed: int
+
+
+@dataclass(frozen=True, slots=True)
+class LetsTalkSummary:
+    """How Let's Talk stands on the dashboard: open and answered threads, the oldest,
+    how fast staff first reply, and the latest open ones."""
+
+    open: int
+    resolved: int
+    awaiting_first_reply: int
+    median_hours_to_first_reply: float | None
+    oldest_open_at: datetime | None
+    by_language: dict[str, int]
+    latest_open: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SendProblem:
+    """Messages of one broadcast that failed (or wait to be retried) for one reason."""
+
+    channel: str
+    code: str | None
+    count: int
+    retrying: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastLine:
+    """One broadcast and where its messages are."""
+
+    id: int
+    kind: str
+    activity: str | None
+    status: str
+    paused: bool
+    scheduled_at: datetime
+    created_by: str
+    total: int
+    counts: dict[str, int]
+    problems: list[SendProblem] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        return self.counts.get(OutboxStatus.PENDING, 0) + self.counts.get(OutboxStatus.SENDING, 0)

@@ -3,12 +3,9 @@ why messages failed. Read-only queries; the dashboard says what they mean."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-
 from sqlalchemy import Engine, func, select
 
-from bot.ports import OutboxStatus
+from bot.ports import BroadcastLine, OutboxStatus, SendProblem
 from storage import models
 
 __all__ = ["BroadcastLine", "SendProblem", "recent_broadcasts"]
@@ -16,36 +13,6 @@ __all__ = ["BroadcastLine", "SendProblem", "recent_broadcasts"]
 broadcasts = models.table(models.Broadcast)
 activities = models.table(models.Activity)
 outbox = models.table(models.Outbox)
-
-
-@dataclass(frozen=True, slots=True)
-class SendProblem:
-    """Messages of one broadcast that failed (or wait to be retried) for one reason."""
-
-    channel: str
-    code: str | None
-    count: int
-    retrying: bool
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastLine:
-    """One broadcast and where its messages are."""
-
-    id: int
-    kind: str
-    activity: str | None
-    status: str
-    paused: bool
-    scheduled_at: datetime
-    created_by: str
-    total: int
-    counts: dict[str, int]
-    problems: list[SendProblem] = field(default_factory=list)
-
-    @property
-    def waiting(self) -> int:
-        return self.counts.get(OutboxStatus.PENDING, 0) + self.counts.get(OutboxStatus.SENDING, 0)
 
 
 def recent_broadcasts(engine: Engine, limit: int = 8) -> list[BroadcastLine]:

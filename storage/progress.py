@@ -7,7 +7,6 @@ so the dashboard stays fast on a round of a million answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,13 +15,14 @@ import pandas as pd
 from sqlalchemy import Engine, case, func, select
 
 from bot.core.activity import Activity
+from bot.ports import ActivityProgress, FunnelStep, LetsTalkSummary
 from storage import models
 from storage.households import first_school
 
 __all__ = [
     "ActivityProgress",
     "FunnelStep",
-    "InboxSummary",
+    "LetsTalkSummary",
     "activity_progress",
     "answers_per_day",
     "inbox_summary",
@@ -36,42 +36,6 @@ lets_talk = models.table(models.LetsTalk)
 participants = models.table(models.Participant)
 
 UTC = ZoneInfo("UTC")
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityProgress:
-    key: str
-    title: str
-    kind: str
-    version: int
-    is_open: bool
-    started: int
-    completed: int
-    answers: int
-    last_answer_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class FunnelStep:
-    """One question: how many people reached it, answered, skipped or were not understood."""
-
-    question: str
-    prompt: str
-    reached: int
-    answered: int
-    skipped: int
-    unparsed: int
-
-
-@dataclass(frozen=True, slots=True)
-class InboxSummary:
-    open: int
-    resolved: int
-    awaiting_first_reply: int
-    median_hours_to_first_reply: float | None
-    oldest_open_at: datetime | None
-    by_language: dict[str, int]
-    latest_open: list[dict[str, Any]]
 
 
 def activity_progress(engine: Engine) -> list[ActivityProgress]:
@@ -219,7 +183,7 @@ def answers_per_day(
     return counts.reindex(index, fill_value=0).astype("int64")
 
 
-def inbox_summary(engine: Engine, latest: int = 5) -> InboxSummary:
+def inbox_summary(engine: Engine, latest: int = 5) -> LetsTalkSummary:
     """The Let's Talk inbox: open and resolved threads, reply times, the newest open ones."""
     with engine.connect() as connection:
         rows = connection.execute(
@@ -253,7 +217,7 @@ def inbox_summary(engine: Engine, latest: int = 5) -> InboxSummary:
     by_language: dict[str, int] = {}
     for r in open_rows:
         by_language[r.language or "?"] = by_language.get(r.language or "?", 0) + 1
-    return InboxSummary(
+    return LetsTalkSummary(
         open=len(open_rows),
         resolved=sum(1 for r in rows if r.status == "resolved"),
         awaiting_first_reply=sum(1 for r in open_rows if r.first_response_at is None),

@@ -59,7 +59,7 @@ REFUSAL = (
 
 
 class ProgressRow(Protocol):
-    """An activity's progress (storage.progress.ActivityProgress)."""
+    """An activity's progress (bot.ports.ActivityProgress)."""
 
     @property
     def key(self) -> str: ...

@@ -7,8 +7,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from bot.core.send_errors import plain_error
-from bot.ports import OutboxStatus
-from storage.dashboard_lists import BroadcastLine
+from bot.ports import BroadcastLine, OutboxStatus
 
 __all__ = ["render_broadcasts"]
 

@@ -42,7 +42,15 @@ from bot.core.inbox_report import InboxReport
 from bot.core.promise import ReplyPromise
 from bot.core.setup_problems import WHAT_HAPPENS, explain
 from bot.errors import RepresentationError
-from bot.ports import ChannelPause, FollowUp, QueueDepth
+from bot.ports import (
+    ActivityProgress,
+    BroadcastLine,
+    ChannelPause,
+    FollowUp,
+    FunnelStep,
+    LetsTalkSummary,
+    QueueDepth,
+)
 from bot.synthesis.representation import (
     Representation,
     measure_representation,
@@ -55,7 +63,7 @@ from bot.web.dashboard.lists import render_broadcasts
 from bot.web.dashboard.results import Results, activity_results, render_results, version_of
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
 from storage.channel_pauses import SqlChannelPauses
-from storage.dashboard_lists import BroadcastLine, recent_broadcasts
+from storage.dashboard_lists import recent_broadcasts
 from storage.inbound_queue import SqlInboundQueue
 from storage.logins import (
     begin_login,
@@ -65,9 +73,6 @@ from storage.logins import (
     start_session,
 )
 from storage.progress import (
-    ActivityProgress,
-    FunnelStep,
-    InboxSummary,
     activity_progress,
     answers_per_day,
     inbox_summary,
@@ -212,7 +217,7 @@ class Overview:
     per_day: pd.Series
     representation: Representation | None
     representation_problem: str
-    inbox: InboxSummary
+    inbox: LetsTalkSummary
     plans: list[FollowUp]
     pauses: list[ChannelPause] = field(default_factory=list)
     exchange: ExchangeView | None = None
