@@ -30,7 +30,13 @@ from bot.core.roster import MAX_STUDENTS_PER_PHONE, RosterRules
 from bot.core.state import OnboardingStep, Program, School
 from bot.errors import ConfigError, EngageError
 from bot.logs import hide_in_logs
-from bot.ports import ChannelSender, QueuedKind, SynthesisStore
+from bot.ports import (
+    ChannelSender,
+    DashboardSessions,
+    DashboardStore,
+    QueuedKind,
+    SynthesisStore,
+)
 from bot.services.broadcasting import Broadcasting, BroadcastPolicy, parse_delay
 from bot.services.idea_desk import IdeaDesk
 from bot.services.inbound import Service, utcnow
@@ -233,6 +239,14 @@ def build_synthesis_store(runtime: Runtime) -> SynthesisStore:
     from storage.synthesis import SqlSynthesisStore
 
     return SqlSynthesisStore(runtime.engine)
+
+
+def build_dashboard_ports(runtime: Runtime) -> tuple[DashboardStore, DashboardSessions]:
+    """What the organizers' dashboard reads, and its sign-ins and sessions."""
+    from storage.dashboard import SqlDashboardStore
+    from storage.logins import SqlDashboardSessions
+
+    return SqlDashboardStore(runtime.engine), SqlDashboardSessions(runtime.engine)
 
 
 def district_file_in_use(settings: Settings) -> Path | None:

@@ -62,6 +62,8 @@ __all__ = [
     "ChannelPause",
     "ChannelPauses",
     "ChannelSender",
+    "DashboardSessions",
+    "DashboardStore",
     "EnqueueBatch",
     "ExchangeTables",
     "ExchangeUnitOfWork",
@@ -1325,3 +1327,71 @@ class BroadcastLine:
     @property
     def waiting(self) -> int:
         return self.counts.get(OutboxStatus.PENDING, 0) + self.counts.get(OutboxStatus.SENDING, 0)
+
+
+class DashboardStore(SynthesisStore, Protocol):
+    """What the organizers' dashboard reads (storage.dashboard.SqlDashboardStore); its
+    results and exchange sections read what the synthesis pack does."""
+
+    @property
+    def database(self) -> str:
+        """Which database it reads (the dashboard keeps results per database)."""
+        ...
+
+    def progress(self) -> list[ActivityProgress]:
+        """Every activity (all versions together), open ones first, then by key."""
+        ...
+
+    def funnel(self, activity_key: str, parse: Parse) -> list[FunnelStep]:
+        """How far people got in `activity_key`, question by question."""
+        ...
+
+    def answers_per_day(
+        self, activity_key: str | None, timezone: str, days: int, now: datetime
+    ) -> pd.Series:
+        """Answers per local day over the last `days` days (all activities when None)."""
+        ...
+
+    def lets_talk_summary(self) -> LetsTalkSummary: ...
+
+    def inbox_roots(self) -> list[InboxItem]:
+        """Every Let's Talk thread's first item (and every item not posted yet), oldest first."""
+        ...
+
+    def recent_broadcasts(self) -> list[BroadcastLine]: ...
+
+    def pauses(self) -> list[ChannelPause]: ...
+
+    def inbound_depth(self, now: datetime) -> QueueDepth: ...
+
+    def waiting_ideas(self, activity_key: str) -> list[IdeaCard]:
+        """An exchange's ideas waiting for a moderator, oldest first."""
+        ...
+
+    def enrolled(self, column: str) -> dict[str, int]:
+        """Enrollment summed per `column` (language or school)."""
+        ...
+
+
+class DashboardSessions(Protocol):
+    """The dashboard's sign-in attempts and sessions, shared by every server process
+    (storage.logins.SqlDashboardSessions)."""
+
+    def begin_login(self, client: str, since: datetime, now: datetime) -> tuple[int, int]:
+        """Record an attempt from `client` (an IP address) as failed, and count the failed
+        ones since `since` before it: (the attempt's id, failures before it)."""
+        ...
+
+    def finish_login(self, attempt: int) -> None:
+        """The attempt's token was right: it was a sign-in, not a failure."""
+        ...
+
+    def start_session(
+        self, session_id: str, client: str, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def is_live_session(self, session_id: str, now: datetime) -> bool:
+        """Whether the session exists, has not expired and was not signed out."""
+        ...
+
+    def revoke_session(self, session_id: str, now: datetime) -> None: ...

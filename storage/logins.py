@@ -18,6 +18,7 @@ from storage import models
 
 __all__ = [
     "FAILED_LOGIN",
+    "SqlDashboardSessions",
     "begin_login",
     "finish_login",
     "is_live_session",
@@ -101,3 +102,27 @@ def revoke_session(engine: Engine, session_id: str, now: datetime) -> None:
             update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None)),
             {"revoked_at": now},
         )
+
+
+class SqlDashboardSessions:
+    """bot.ports.DashboardSessions on the database: each call its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def begin_login(self, client: str, since: datetime, now: datetime) -> tuple[int, int]:
+        return begin_login(self.engine, client, since, now)
+
+    def finish_login(self, attempt: int) -> None:
+        finish_login(self.engine, attempt)
+
+    def start_session(
+        self, session_id: str, client: str, now: datetime, expires_at: datetime
+    ) -> None:
+        start_session(self.engine, session_id, client, now, expires_at)
+
+    def is_live_session(self, session_id: str, now: datetime) -> bool:
+        return is_live_session(self.engine, session_id, now)
+
+    def revoke_session(self, session_id: str, now: datetime) -> None:
+        revoke_session(self.engine, session_id, now)

@@ -20,6 +20,7 @@ from bot.authoring.inbox_config import promise_for
 from bot.bootstrap import (
     Runtime,
     build_broadcasting,
+    build_dashboard_ports,
     build_drain,
     build_outbox_sender,
     build_slack_desk,
@@ -33,7 +34,12 @@ from bot.services.inbound_queue import Intake
 from bot.services.organizers import PlannedBroadcasts
 from bot.settings import Settings
 from bot.web.context import UnsupportedLog, Web, web_of
-from bot.web.dashboard.routes import DashboardConfig, dashboard_off_routes, dashboard_routes
+from bot.web.dashboard.routes import (
+    Dashboard,
+    DashboardConfig,
+    dashboard_off_routes,
+    dashboard_routes,
+)
 from bot.web.webhooks import slack, telegram, twilio
 from storage.channel_pauses import SqlChannelPauses
 
@@ -97,15 +103,17 @@ def create_app(runtime: Runtime, *, run_sender: bool = True, run_engine: bool = 
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         *twilio.routes,
         *telegram.routes,
         *slack.routes,
         Route("/healthz", healthz, methods=["GET"]),
-        *_dashboard(web),
     ]
+    dashboard = _dashboard(web)
+    routes += dashboard_routes() if dashboard is not None else dashboard_off_routes()
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.web = web
+    app.state.dashboard = dashboard
     return app
 
 
@@ -192,12 +200,13 @@ async def _drain_spool(web: Web, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=5)
 
 
-def _dashboard(web: Web) -> list[BaseRoute]:
-    """The organizers' dashboard at `/`; off (404) without ENGAGE_ADMIN_TOKEN, never open."""
+def _dashboard(web: Web) -> Dashboard | None:
+    """The organizers' dashboard at `/`; None (off: 404) without ENGAGE_ADMIN_TOKEN, never
+    open."""
     runtime = web.runtime
     token = runtime.settings.admin_token
     if token is None or not token.get_secret_value():
-        return dashboard_off_routes()
+        return None
     if not runtime.settings.public_url.startswith("https://"):
         # The token and the session cookie would cross the network in the clear.
         log.warning(
@@ -212,7 +221,8 @@ def _dashboard(web: Web) -> list[BaseRoute]:
         promise=promise_for(runtime.district.inbox, runtime.district.timezone),
         threshold=runtime.settings.suppression_threshold,
     )
-    return dashboard_routes(runtime.engine, parse_activity, config, web.run_db, utcnow)
+    store, sessions = build_dashboard_ports(runtime)
+    return Dashboard(store, sessions, parse_activity, config, web.run_db, utcnow)
 
 
 def _announce(runtime: Runtime) -> None:

@@ -1,8 +1,9 @@
 """The import contract: dependencies point one way (docs/architecture.md).
 
 web and cli -> services -> core and ports; storage implements the ports and
-imports only bot.core, bot.ports and bot.errors; channels know only core
-types; bot.core does no I/O and imports no SQL, web framework or provider SDK.
+imports only bot.core, bot.ports, bot.errors and bot.files; channels know only
+core types; bot.core does no I/O and imports no SQL, web framework or provider
+SDK; synthesis and the dashboard read through ports, never storage or SQL.
 Every import counts, including those inside functions and under TYPE_CHECKING.
 """
 
@@ -54,6 +55,16 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     ),
     "bot.authoring": (*OUTER, "bot.services", "bot.synthesis", "storage", "channels"),
     "bot.synthesis": (*OUTER, "bot.services", "storage", "channels", *SQL, *WEB, *SDKS),
+    # The dashboard reads through bot.ports.DashboardStore, wired in bot/bootstrap.py.
+    "bot.web.dashboard": (
+        "bot.cli",
+        "bot.bootstrap",
+        "bot.services",
+        "storage",
+        "channels",
+        *SQL,
+        *SDKS,
+    ),
     "storage": (*OUTER, "bot.services", "bot.authoring", "bot.synthesis", "bot.settings"),
     "channels": (*OUTER, "bot.services", "bot.authoring", "bot.synthesis", "storage", *SQL),
 }
@@ -147,6 +158,9 @@ def test_each_known_debt_is_still_owed() -> None:
         ("bot.synthesis.themes", "from ..services import inbound", "bot.services"),
         ("bot.synthesis.pack", "from storage.export import tidy_responses", "storage"),
         ("bot.synthesis.pack", "from sqlalchemy import select", "sqlalchemy"),
+        ("bot.web.dashboard.routes", "from storage.progress import activity_progress", "storage"),
+        ("bot.web.dashboard.exchange", "from sqlalchemy import Engine", "sqlalchemy"),
+        ("bot.web.dashboard.results", "from bot.bootstrap import Runtime", "bot.bootstrap"),
         ("bot.files.tables", "from storage.export import snapshot", "storage"),
         ("bot.files.tables", "from sqlalchemy import select", "sqlalchemy"),
     ],
@@ -164,6 +178,8 @@ def test_a_forbidden_import_is_caught(module: str, source: str, rule: str) -> No
         ("bot.web.app", "from storage.outbox import OutboxStore"),
         ("bot.cli.export", "from bot.synthesis.pack import write_pack"),
         ("storage.export", "from bot.files.tables import write_csv"),
+        ("bot.web.dashboard.routes", "from bot.ports import DashboardStore"),
+        ("bot.web.app", "from bot.web.dashboard.routes import dashboard_routes"),
     ],
 )
 def test_an_allowed_import_passes(module: str, source: str) -> None:

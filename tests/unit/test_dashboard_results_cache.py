@@ -10,6 +10,7 @@ from sqlalchemy import create_engine
 
 from bot.web.dashboard import results
 from bot.web.dashboard.results import REFRESH_SECONDS, activity_results
+from storage.dashboard import SqlDashboardStore
 
 
 def test_results_wait_for_new_answers_and_then_for_the_refresh_time(
@@ -21,11 +22,11 @@ def test_results_wait_for_new_answers_and_then_for_the_refresh_time(
         worked.append(args[2])
 
     monkeypatch.setattr(results, "_work_out", work_out)
-    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    store = SqlDashboardStore(create_engine(f"sqlite:///{tmp_path / 'x.db'}"))
     now = [1000.0]
 
     def ask(version: tuple[int, str]) -> None:
-        activity_results(engine, None, "survey", "UTC", 10, version, clock=lambda: now[0])  # type: ignore[arg-type]
+        activity_results(store, None, "survey", "UTC", 10, version, clock=lambda: now[0])  # type: ignore[arg-type]
 
     ask((1, "a"))
     ask((1, "a"))

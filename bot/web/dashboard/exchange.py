@@ -17,16 +17,13 @@ from html import escape
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Engine, func, select
 
 from bot.core.activity import Activity
 from bot.core.moderation import IdeaCard
+from bot.ports import DashboardStore
 from bot.synthesis.ideas import ExchangeVotes, IdeasReport, analyse_exchange, group_name
 from bot.synthesis.suppression import DEFAULT_THRESHOLD
 from bot.web.dashboard.charts import PALETTE
-from storage import models
-from storage.ideas import exchange_tables
-from storage.moderation import SqlModerationUnitOfWork
 
 __all__ = ["ExchangeView", "gather_exchange", "opinion_map", "render_exchange"]
 
@@ -69,17 +66,8 @@ def _analysed(key: str, data: ExchangeVotes, reactions: int) -> IdeasReport | No
     return report
 
 
-def _enrolled(engine: Engine, column: str) -> dict[str, int]:
-    table = models.table(models.Enrollment)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(table.c[column], func.sum(table.c.count)).group_by(table.c[column])
-        ).all()
-    return {str(value): int(total or 0) for value, total in rows}
-
-
 def _taking_part(
-    engine: Engine, votes: pd.DataFrame, people: pd.DataFrame, column: str, default: str
+    store: DashboardStore, votes: pd.DataFrame, people: pd.DataFrame, column: str, default: str
 ) -> pd.DataFrame:
     """People and reactions per `column` (language or school), with enrollment beside them."""
     who = people[column].replace("", pd.NA)
@@ -90,7 +78,7 @@ def _taking_part(
     counts = reacting.groupby("group").agg(
         people=("participant", "nunique"), reactions=("idea", "size")
     )
-    enrolled = pd.Series(_enrolled(engine, column), dtype="int64")
+    enrolled = pd.Series(store.enrolled(column), dtype="int64")
     table = counts.join(enrolled.rename("enrolled"), how="outer").fillna(0).astype("int64")
     table["share"] = np.where(
         table["enrolled"] > 0, table["people"] / table["enrolled"].clip(lower=1), np.nan
@@ -98,13 +86,11 @@ def _taking_part(
     return table.sort_values(["people", "enrolled"], ascending=False)
 
 
-def gather_exchange(engine: Engine, activity: Activity) -> ExchangeView:
+def gather_exchange(store: DashboardStore, activity: Activity) -> ExchangeView:
     """Everything the exchange section shows."""
     language = activity.default_language
-    with SqlModerationUnitOfWork(engine) as uow:
-        waiting = uow.cards(activity.key, ("pending",))
-    with engine.connect() as connection:
-        tables = exchange_tables(connection, activity.key, language)
+    waiting = store.waiting_ideas(activity.key)
+    tables = store.exchange_tables(activity.key, language)
     prompt = activity.exchange.prompt.get(language) if activity.exchange else ""
     data = ExchangeVotes(activity.key, prompt, "", tables.ideas, tables.votes, tables.participants)
     reactions = len(tables.votes)
@@ -115,8 +101,8 @@ def gather_exchange(engine: Engine, activity: Activity) -> ExchangeView:
         people=int(tables.votes["participant"].nunique()) if reactions else 0,
         reactions=reactions,
         report=_analysed(activity.key, data, reactions),
-        by_language=_taking_part(engine, tables.votes, tables.participants, "language", language),
-        by_school=_taking_part(engine, tables.votes, tables.participants, "school", language),
+        by_language=_taking_part(store, tables.votes, tables.participants, "language", language),
+        by_school=_taking_part(store, tables.votes, tables.participants, "school", language),
     )
 
 

@@ -7,11 +7,9 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
 from bot.core.inbox_report import InboxReport, PromiseShare, inbox_report
 from bot.core.promise import ReplyPromise
-from storage.inbox import SqlInbox
+from bot.ports import DashboardStore
 
 __all__ = ["gather_inbox", "render_inbox_report"]
 
@@ -19,9 +17,9 @@ __all__ = ["gather_inbox", "render_inbox_report"]
 SHOWN = 25
 
 
-def gather_inbox(engine: Engine, promise: ReplyPromise, now: datetime) -> InboxReport:
+def gather_inbox(store: DashboardStore, promise: ReplyPromise, now: datetime) -> InboxReport:
     """Every thread against `promise`, now."""
-    return inbox_report(SqlInbox(engine).roots(), promise, now)
+    return inbox_report(store.inbox_roots(), promise, now)
 
 
 def _age(age: timedelta) -> str:

@@ -24,14 +24,13 @@ from html import escape
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine
 
-from bot.core.activity import Activity
+from bot.core.versions import Parse
+from bot.ports import DashboardStore
 from bot.web.dashboard.charts import horizontal_bars
 
 __all__ = ["QuestionResult", "Results", "activity_results", "render_results", "version_of"]
 
-Parse = Callable[[str, str], Activity]
 CACHED = 8
 # Pseudonyms are worked out on the way and never shown: a key of this process only.
 _SECRET = secrets.token_hex(32)
@@ -78,7 +77,7 @@ REFRESH_SECONDS = 300.0
 
 
 def activity_results(
-    engine: Engine,
+    store: DashboardStore,
     parse: Parse,
     activity_key: str,
     timezone: str,
@@ -93,14 +92,14 @@ def activity_results(
     latest time): results are worked out again only then, and at most every
     `REFRESH_SECONDS` (a round with answers arriving all the time).
     """
-    key = (str(engine.url), activity_key, timezone, threshold)
+    key = (store.database, activity_key, timezone, threshold)
     with _lock:
         cached = _cache.get(key)
     if cached is not None:
         seen, when, results = cached
         if seen == version or clock() - when < REFRESH_SECONDS:
             return results
-    results = _work_out(engine, parse, activity_key, timezone, threshold)
+    results = _work_out(store, parse, activity_key, timezone, threshold)
     with _lock:
         _cache.pop(key, None)
         while len(_cache) >= CACHED:
@@ -110,18 +109,16 @@ def activity_results(
 
 
 def _work_out(
-    engine: Engine, parse: Parse, activity_key: str, timezone: str, threshold: int
+    store: DashboardStore, parse: Parse, activity_key: str, timezone: str, threshold: int
 ) -> Results | None:
     from bot.core.versions import question_order
     from bot.synthesis.pack import period, summarize, theme_table
     from bot.synthesis.public import publish
-    from storage.export import activity_versions, tidy_responses
 
-    tidy = tidy_responses(engine, activity_key, parse, _SECRET, timezone)
+    tidy = store.tidy_responses(activity_key, parse, _SECRET, timezone)
     if tidy.empty:
         return None
-    with engine.connect() as connection:
-        versions = activity_versions(connection, activity_key, parse)
+    versions = store.versions(activity_key, parse)
     sheets = summarize(tidy, versions)
     themes = theme_table(tidy, versions, None, public=True, threshold=threshold)
     quotes = theme_table(tidy, versions, None)

@@ -32,20 +32,21 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.core.activity import Activity
 from bot.core.inbox_report import InboxReport
 from bot.core.promise import ReplyPromise
 from bot.core.setup_problems import WHAT_HAPPENS, explain
+from bot.core.versions import Parse
 from bot.errors import RepresentationError
 from bot.ports import (
     ActivityProgress,
     BroadcastLine,
     ChannelPause,
+    DashboardSessions,
+    DashboardStore,
     FollowUp,
     FunnelStep,
     LetsTalkSummary,
@@ -62,25 +63,9 @@ from bot.web.dashboard.inbox import gather_inbox, render_inbox_report
 from bot.web.dashboard.lists import render_broadcasts
 from bot.web.dashboard.results import Results, activity_results, render_results, version_of
 from bot.web.requests import LIMITS, BodyTooLarge, read_form_pairs, too_large
-from storage.channel_pauses import SqlChannelPauses
-from storage.dashboard_lists import recent_broadcasts
-from storage.inbound_queue import SqlInboundQueue
-from storage.logins import (
-    begin_login,
-    finish_login,
-    is_live_session,
-    revoke_session,
-    start_session,
-)
-from storage.progress import (
-    activity_progress,
-    answers_per_day,
-    inbox_summary,
-    question_funnel,
-)
-from storage.representation import SqlRepresentation
 
 __all__ = [
+    "Dashboard",
     "DashboardConfig",
     "SessionSigner",
     "dashboard_off_routes",
@@ -90,7 +75,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 RunDb = Callable[[Callable[[], Any]], Awaitable[Any]]
-Parse = Callable[[str, str], Activity]
 
 COOKIE = "engage_session"
 MAX_FAILURES = 5
@@ -141,7 +125,7 @@ def login_delay(failures: int) -> float:
 
 
 class SessionSigner:
-    """Signed, expiring session values naming a session row (storage.logins)."""
+    """Signed, expiring session values naming a session row (bot.ports.DashboardSessions)."""
 
     def __init__(self, admin_token: str, hours: int) -> None:
         self._key = hmac.new(admin_token.encode(), b"engage-dashboard-session", hashlib.sha256)
@@ -237,7 +221,7 @@ def latest_answered(progress: Sequence[ActivityProgress]) -> ActivityProgress | 
 
 
 def gather(
-    engine: Engine,
+    store: DashboardStore,
     parse: Parse,
     activity_key: str | None,
     timezone: str,
@@ -247,7 +231,7 @@ def gather(
 ) -> Overview:
     """Everything the dashboard shows for `activity_key` (by default, the activity
     answered most recently: what an organizer is following)."""
-    progress = activity_progress(engine)
+    progress = store.progress()
     selected = next((a for a in progress if a.key == activity_key), None)
     if selected is None and activity_key is None:
         selected = latest_answered(progress)
@@ -255,35 +239,32 @@ def gather(
     representation, problem = None, ""
     if selected is not None:
         try:
-            representation = measure_representation(SqlRepresentation(engine), key)
+            representation = measure_representation(store.representation, key)
         except RepresentationError as error:
             problem = str(error)
     exchange = None
     if selected is not None and key is not None and selected.kind == "exchange":
-        from storage.export import activity_versions
-
-        with engine.connect() as connection:
-            definition = activity_versions(connection, key, parse)[-1].activity
-        exchange = gather_exchange(engine, definition)
+        definition = store.versions(key, parse)[-1].activity
+        exchange = gather_exchange(store, definition)
     results = None
     if selected is not None and key is not None and selected.kind != "exchange":
         version = version_of(selected.answers, selected.last_answer_at)
-        results = activity_results(engine, parse, key, timezone, threshold, version)
+        results = activity_results(store, parse, key, timezone, threshold, version)
     return Overview(
         exchange=exchange,
         results=results,
-        broadcasts=recent_broadcasts(engine),
+        broadcasts=store.recent_broadcasts(),
         activities=progress,
         selected=selected,
-        funnel=question_funnel(engine, key, parse) if key else [],
-        per_day=answers_per_day(engine, key, timezone, DAYS, now),
+        funnel=store.funnel(key, parse) if key else [],
+        per_day=store.answers_per_day(key, timezone, DAYS, now),
         representation=representation,
         representation_problem=problem,
-        inbox=inbox_summary(engine),
-        plans=SqlRepresentation(engine).follow_up_plans(),
-        pauses=SqlChannelPauses(engine).pauses(),
-        inbox_promise=gather_inbox(engine, promise, now) if promise is not None else None,
-        inbound=SqlInboundQueue(engine).depth(now),
+        inbox=store.lets_talk_summary(),
+        plans=store.representation.follow_up_plans(),
+        pauses=store.pauses(),
+        inbox_promise=gather_inbox(store, promise, now) if promise is not None else None,
+        inbound=store.inbound_depth(now),
     )
 
 
@@ -616,137 +597,165 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def dashboard_routes(
-    engine: Engine,
-    parse: Parse,
-    config: DashboardConfig,
-    run_db: RunDb,
-    clock: Callable[[], datetime],
-) -> list[BaseRoute]:
-    """The dashboard's routes: `/`, `/login`, `/logout`, `/follow-up`."""
-    signer = SessionSigner(config.admin_token, config.session_hours)
-    # On https, browsers are told to come back on https only.
-    headers = {**HEADERS, **({"Strict-Transport-Security": HSTS} if config.secure_cookie else {})}
+@dataclass
+class Dashboard:
+    """What the dashboard's routes share, built once (bot/web/app.py) from the ports
+    bot/bootstrap.py wires, and found by each request (`dashboard_of`)."""
 
-    def html(content: str, status: int = 200, **more: str) -> HTMLResponse:
-        return HTMLResponse(content, status_code=status, headers={**headers, **more})
+    store: DashboardStore
+    sessions: DashboardSessions
+    parse: Parse
+    config: DashboardConfig
+    run_db: RunDb
+    clock: Callable[[], datetime]
+    signer: SessionSigner = field(init=False)
+    headers: dict[str, str] = field(init=False)
 
-    def redirect(url: str) -> RedirectResponse:
-        return RedirectResponse(url, status_code=303, headers=headers)
+    def __post_init__(self) -> None:
+        self.signer = SessionSigner(self.config.admin_token, self.config.session_hours)
+        # On https, browsers are told to come back on https only.
+        secure = {"Strict-Transport-Security": HSTS} if self.config.secure_cookie else {}
+        self.headers = {**HEADERS, **secure}
 
-    async def session_of(request: Request) -> str | None:
+    def html(self, content: str, status: int = 200, **more: str) -> HTMLResponse:
+        return HTMLResponse(content, status_code=status, headers={**self.headers, **more})
+
+    def redirect(self, url: str) -> RedirectResponse:
+        return RedirectResponse(url, status_code=303, headers=self.headers)
+
+    async def session_of(self, request: Request) -> str | None:
         """The id of the request's live session: signed, not expired, not signed out."""
-        now = clock()
-        session = signer.session_id(request.cookies.get(COOKIE), now)
+        now = self.clock()
+        session = self.signer.session_id(request.cookies.get(COOKIE), now)
         if session is None:
             return None
-        live: bool = await run_db(lambda: is_live_session(engine, session, now))
+        live: bool = await self.run_db(lambda: self.sessions.is_live_session(session, now))
         return session if live else None
 
-    async def home(request: Request) -> Response:
-        session = await session_of(request)
-        if session is None:
-            return redirect("/login")
-        now = clock()
-        activity = request.query_params.get("activity") or None
-        overview: Overview = await run_db(
-            lambda: gather(
-                engine, parse, activity, config.timezone, now, config.promise, config.threshold
-            )
+
+def dashboard_of(request: Request) -> Dashboard:
+    """The dashboard the app was built with (its routes exist only when it is on)."""
+    dashboard: Dashboard = request.app.state.dashboard
+    return dashboard
+
+
+async def home(request: Request) -> Response:
+    dash = dashboard_of(request)
+    session = await dash.session_of(request)
+    if session is None:
+        return dash.redirect("/login")
+    config, now = dash.config, dash.clock()
+    activity = request.query_params.get("activity") or None
+    overview: Overview = await dash.run_db(
+        lambda: gather(
+            dash.store, dash.parse, activity, config.timezone, now, config.promise, config.threshold
         )
-        notice = problem = ""
-        if activity is not None and overview.selected is None:
-            problem = f"No activity named {activity!r}."
-        planned = request.query_params.get("planned", "")
-        plan = next((p for p in overview.plans if str(p.id) == planned), None)
-        if plan is not None:
-            notice = (
-                f"Follow-up planned for {len(plan.groups)} group(s): {plan.audience:,} people "
-                "to reach. Broadcast it with the audience filters listed below."
-            )
-        problem = problem or PROBLEMS.get(request.query_params.get("problem", ""), "")
-        page = render_dashboard(overview, config, signer.csrf(session), now, notice, problem)
-        return html(page, 404 if activity is not None and overview.selected is None else 200)
-
-    async def login_form(request: Request) -> Response:
-        if await session_of(request) is not None:
-            return redirect("/")
-        return html(_login_page(config))
-
-    async def login(request: Request) -> Response:
-        client = _client(request)
-        try:
-            form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
-        except BodyTooLarge:
-            return too_large("dashboard.login")
-        now = clock()
-        # Counted (as a failure) before the token is looked at, so attempts made all
-        # at once each see the ones before them.
-        attempt, failures = await run_db(
-            lambda: begin_login(engine, client, now - FAILURE_WINDOW, now)
+    )
+    notice = problem = ""
+    if activity is not None and overview.selected is None:
+        problem = f"No activity named {activity!r}."
+    planned = request.query_params.get("planned", "")
+    plan = next((p for p in overview.plans if str(p.id) == planned), None)
+    if plan is not None:
+        notice = (
+            f"Follow-up planned for {len(plan.groups)} group(s): {plan.audience:,} people "
+            "to reach. Broadcast it with the audience filters listed below."
         )
-        delay = login_delay(failures)
-        if delay:
-            log.warning("dashboard.login_slowed", extra={"client": client, "delay_s": delay})
-            await asyncio.sleep(delay)
-        given = form.get("token", "")
-        if not (given and signer.is_token(given)):
-            log.warning("dashboard.login_failed", extra={"client": client})
-            return html(_login_page(config, "That token is not right."), 401)
-        await run_db(lambda: finish_login(engine, attempt))
-        cookie, session, expires_at = signer.issue(now)
-        await run_db(lambda: start_session(engine, session, client, now, expires_at))
-        response = redirect("/")
-        response.set_cookie(
-            COOKIE,
-            cookie,
-            max_age=config.session_hours * 3600,
-            httponly=True,
-            samesite="strict",
-            secure=config.secure_cookie,
-            path="/",
+    problem = problem or PROBLEMS.get(request.query_params.get("problem", ""), "")
+    page = render_dashboard(overview, config, dash.signer.csrf(session), now, notice, problem)
+    return dash.html(page, 404 if activity is not None and overview.selected is None else 200)
+
+
+async def login_form(request: Request) -> Response:
+    dash = dashboard_of(request)
+    if await dash.session_of(request) is not None:
+        return dash.redirect("/")
+    return dash.html(_login_page(dash.config))
+
+
+async def login(request: Request) -> Response:
+    dash = dashboard_of(request)
+    client = _client(request)
+    try:
+        form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
+    except BodyTooLarge:
+        return too_large("dashboard.login")
+    now = dash.clock()
+    # Counted (as a failure) before the token is looked at, so attempts made all
+    # at once each see the ones before them.
+    attempt, failures = await dash.run_db(
+        lambda: dash.sessions.begin_login(client, now - FAILURE_WINDOW, now)
+    )
+    delay = login_delay(failures)
+    if delay:
+        log.warning("dashboard.login_slowed", extra={"client": client, "delay_s": delay})
+        await asyncio.sleep(delay)
+    given = form.get("token", "")
+    if not (given and dash.signer.is_token(given)):
+        log.warning("dashboard.login_failed", extra={"client": client})
+        return dash.html(_login_page(dash.config, "That token is not right."), 401)
+    await dash.run_db(lambda: dash.sessions.finish_login(attempt))
+    cookie, session, expires_at = dash.signer.issue(now)
+    await dash.run_db(lambda: dash.sessions.start_session(session, client, now, expires_at))
+    response = dash.redirect("/")
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=dash.config.session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=dash.config.secure_cookie,
+        path="/",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    dash = dashboard_of(request)
+    session = await dash.session_of(request)
+    if session is None:
+        return dash.redirect("/login")
+    try:
+        form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
+    except BodyTooLarge:
+        return too_large("dashboard.logout")
+    if not hmac.compare_digest(form.get("csrf", ""), dash.signer.csrf(session)):
+        return dash.redirect(f"/?{urlencode({'problem': 'csrf'})}")
+    now = dash.clock()
+    await dash.run_db(lambda: dash.sessions.revoke_session(session, now))
+    response = dash.redirect("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+async def follow_up(request: Request) -> Response:
+    dash = dashboard_of(request)
+    session = await dash.session_of(request)
+    if session is None:
+        return dash.html(_login_page(dash.config, "Please sign in again."), 401)
+    try:
+        form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
+    except BodyTooLarge:
+        return too_large("dashboard.follow_up")
+    activity = form.get("activity", "")
+    query = {"activity": activity}
+    if not hmac.compare_digest(form.get("csrf", ""), dash.signer.csrf(session)):
+        return dash.redirect(f"/?{urlencode({**query, 'problem': 'csrf'})}")
+    actor = f"dashboard:{_client(request)}"
+    try:
+        plan = await dash.run_db(
+            lambda: plan_follow_up(dash.store.representation, activity, actor, dash.clock())
         )
-        return response
+    except RepresentationError as error:
+        code = "enrollment" if "enrollment" in str(error) else "none"
+        return dash.redirect(f"/?{urlencode({**query, 'problem': code})}")
+    log.info("dashboard.follow_up", extra={"activity": activity, "groups": len(plan.groups)})
+    return dash.redirect(f"/?activity={quote(activity)}&planned={plan.id}")
 
-    async def logout(request: Request) -> Response:
-        session = await session_of(request)
-        if session is None:
-            return redirect("/login")
-        try:
-            form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
-        except BodyTooLarge:
-            return too_large("dashboard.logout")
-        if not hmac.compare_digest(form.get("csrf", ""), signer.csrf(session)):
-            return redirect(f"/?{urlencode({'problem': 'csrf'})}")
-        now = clock()
-        await run_db(lambda: revoke_session(engine, session, now))
-        response = redirect("/login")
-        response.delete_cookie(COOKIE, path="/")
-        return response
 
-    async def follow_up(request: Request) -> Response:
-        session = await session_of(request)
-        if session is None:
-            return html(_login_page(config, "Please sign in again."), 401)
-        try:
-            form = dict(await read_form_pairs(request, LIMITS["dashboard"]))
-        except BodyTooLarge:
-            return too_large("dashboard.follow_up")
-        activity = form.get("activity", "")
-        query = {"activity": activity}
-        if not hmac.compare_digest(form.get("csrf", ""), signer.csrf(session)):
-            return redirect(f"/?{urlencode({**query, 'problem': 'csrf'})}")
-        actor = f"dashboard:{_client(request)}"
-        try:
-            plan = await run_db(
-                lambda: plan_follow_up(SqlRepresentation(engine), activity, actor, clock())
-            )
-        except RepresentationError as error:
-            code = "enrollment" if "enrollment" in str(error) else "none"
-            return redirect(f"/?{urlencode({**query, 'problem': code})}")
-        log.info("dashboard.follow_up", extra={"activity": activity, "groups": len(plan.groups)})
-        return redirect(f"/?activity={quote(activity)}&planned={plan.id}")
-
+def dashboard_routes() -> list[BaseRoute]:
+    """The dashboard's routes: `/`, `/login`, `/logout`, `/follow-up`; each finds the
+    `Dashboard` on `app.state.dashboard`."""
     return [
         Route("/", home, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
