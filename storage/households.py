@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, bindparam, func, null, select, union_all
+from sqlalchemy import Connection, Subquery, bindparam, func, literal, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage import models
+from storage.prepared import Prepared
 
 __all__ = [
     "activity_schools",
@@ -25,6 +26,7 @@ __all__ = [
     "first_school",
     "household_of",
     "schools_of",
+    "schools_of_one",
     "ties",
 ]
 
@@ -91,6 +93,34 @@ _OWN = (
     .where(participant_schools.c.participant_id.in_(bindparam("ids", expanding=True)))
     .order_by(participant_schools.c.participant_id, participant_schools.c.school)
 )
+
+
+# The same, for one participant in one statement (the inbound path, every message).
+_ONE_THROUGH_STUDENTS = (
+    select(
+        literal(0).label("source"),
+        guardianships.c.contact_order.label("rank"),
+        students.c.id.label("student"),
+        students.c.school,
+    )
+    .join(students, students.c.id == guardianships.c.student_id)
+    .where(guardianships.c.participant_id == bindparam("participant"))
+)
+_ONE_OWN = select(
+    literal(1).label("source"),
+    null().label("rank"),
+    null().label("student"),
+    participant_schools.c.school,
+).where(participant_schools.c.participant_id == bindparam("participant"))
+_SCHOOLS_OF_ONE = Prepared(
+    union_all(_ONE_THROUGH_STUDENTS, _ONE_OWN).order_by("source", "rank", "student", "school")
+)
+
+
+def schools_of_one(connection: Connection, participant_id: int) -> tuple[str, ...]:
+    """`schools_of` one participant."""
+    found = _SCHOOLS_OF_ONE.all(connection, {"participant": participant_id})
+    return tuple(dict.fromkeys(row.school for row in found))
 
 
 def schools_of(

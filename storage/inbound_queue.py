@@ -32,6 +32,7 @@ from bot.core.messages import Channel
 from bot.errors import StoreBusy
 from bot.ports import Arrival, Queued, QueueDepth, QueuedKind, QueuedStatus
 from storage import models
+from storage.prepared import savepoint
 from storage.unit_of_work import SHARED_CONNECTION
 
 __all__ = ["SqlInboundQueue", "SqlQueueBatch", "sender_key"]
@@ -326,7 +327,7 @@ class SqlQueueBatch:
         this thread) write into it; if the block raises, none of it stays."""
         token = SHARED_CONNECTION.set(self.connection)
         try:
-            with self.connection.begin_nested():
+            with savepoint(self.connection, "attempt"):
                 yield
         finally:
             SHARED_CONNECTION.reset(token)

@@ -17,7 +17,6 @@ from typing import Any, Self
 from sqlalchemy import (
     Connection,
     Engine,
-    NestedTransaction,
     bindparam,
     insert,
     literal,
@@ -40,7 +39,13 @@ from bot.core.urgency import Assessment
 from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
 from storage import consent, models
-from storage.households import activity_schools, add_own_schools, conversation_schools, schools_of
+from storage.households import (
+    activity_schools,
+    add_own_schools,
+    conversation_schools,
+    schools_of_one,
+)
+from storage.prepared import Prepared, savepoint
 from storage.privacy import is_forgotten_address
 from storage.states import state_of, with_state
 
@@ -68,8 +73,8 @@ _SENDER = with_state(
 )
 
 
-# The statements every inbound message runs, built once: SQLAlchemy then finds each
-# compiled form in its cache by the statement alone, without rebuilding it per message.
+# The statements every inbound message runs, built and compiled once and handed
+# straight to the driver (storage.prepared).
 _FIND_SENDER = _SENDER.where(
     contacts.c.channel == bindparam("channel"), contacts.c.address == bindparam("address")
 )
@@ -98,18 +103,69 @@ def _record_inbound(dialect_insert: Any) -> Any:
 
 _RECORD_INBOUND_PG = _record_inbound(postgresql.insert)
 _RECORD_INBOUND_SQLITE = _record_inbound(sqlite.insert)
-# Bound names differ from the columns they set (SQLAlchemy keeps those for the SET clause).
-_SAVE_PARTICIPANT = update(participants).where(participants.c.id == bindparam("participant_key"))
-_SAVE_CONVERSATION = update(conversations).where(
-    conversations.c.id == bindparam("conversation_key")
-)
-_ADD_RESPONSES = insert(responses)
-_ENQUEUE = insert(outbox)
 _TOUCH_CONTACT = (
     update(contacts)
     .where(contacts.c.id == bindparam("contact_id"))
     .values(last_inbound_at=bindparam("now"))
 )
+_FIND = Prepared(_FIND_SENDER)
+_FIND_LOCKED = Prepared(_FIND_SENDER_LOCKED)
+_RECORD = {"postgresql": Prepared(_RECORD_INBOUND_PG), "sqlite": Prepared(_RECORD_INBOUND_SQLITE)}
+_TOUCH = Prepared(_TOUCH_CONTACT)
+# Bound names differ from the columns they set (SQLAlchemy keeps those for the SET clause).
+_SAVE_PARTICIPANT = Prepared(
+    update(participants).where(participants.c.id == bindparam("participant_key")),
+    keys=[
+        "language",
+        "role",
+        "consent",
+        "onboarding",
+        "onboarding_started",
+        "awaiting",
+        "attempts",
+        "pending",
+        "updated_at",
+    ],
+)
+_CONVERSATION = update(conversations).where(conversations.c.id == bindparam("conversation_key"))
+# What a conversation's row changes: on completion, as it goes on, or only its time.
+_SAVE_CONVERSATION: dict[tuple[str, ...], Prepared] = {
+    keys: Prepared(_CONVERSATION, keys=keys)
+    for keys in (
+        ("updated_at", "status", "completed_at", "question"),
+        ("updated_at", "question", "attempts", "answers"),
+        ("updated_at",),
+    )
+}
+_RESPONSE_KEYS = (
+    "participant_id",
+    "conversation_id",
+    "activity_id",
+    "question",
+    "value",
+    "text",
+    "status",
+    "language",
+    "detected_language",
+    "channel",
+    "message_id",
+    "created_at",
+)
+_ADD_RESPONSES = Prepared(insert(responses), keys=_RESPONSE_KEYS)
+_OUTBOX_KEYS = (
+    "contact_id",
+    "channel",
+    "address",
+    "body",
+    "choices",
+    "kind",
+    "status",
+    "attempts",
+    "not_before",
+    "broadcast_id",
+    "created_at",
+)
+_ENQUEUE = Prepared(insert(outbox), keys=_OUTBOX_KEYS)
 
 
 def new_pseudonym() -> str:
@@ -149,7 +205,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
-        self._nested: NestedTransaction | None = None
+        self._nested: savepoint | None = None
         self._for_update = engine.dialect.name == "postgresql"
         self._dialect_insert = postgresql.insert if self._for_update else sqlite.insert
         # The schools each participant had when loaded: a new one is a school they named.
@@ -167,7 +223,7 @@ class SqlUnitOfWork:
             # its transaction, so many messages share one commit and one that fails
             # takes nothing of the others with it.
             self._connection = shared
-            self._nested = shared.begin_nested()
+            self._nested = savepoint(shared, "unit_of_work", keep_on_exit=False).__enter__()
             return self
         self._connection = self.engine.connect()
         self._connection.begin()
@@ -183,8 +239,7 @@ class SqlUnitOfWork:
         nested, self._nested = self._nested, None
         if nested is not None:
             self._connection = None
-            if nested.is_active:
-                nested.rollback()
+            nested.__exit__(exc_type, exc, tb)
         else:
             try:
                 if connection.in_transaction():
@@ -198,7 +253,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         if self._nested is not None:
-            self._nested.commit()
+            self._nested.keep()
         else:
             self.connection.commit()
 
@@ -209,11 +264,11 @@ class SqlUnitOfWork:
 
     def find_sender(self, channel: Channel, address: str) -> SenderRecord | None:
         # Two messages from one person at once take turns (PostgreSQL).
-        query = _FIND_SENDER_LOCKED if self._for_update else _FIND_SENDER
-        row = self.connection.execute(query, {"channel": channel.value, "address": address}).first()
+        query = _FIND_LOCKED if self._for_update else _FIND
+        row = query.first(self.connection, {"channel": channel.value, "address": address})
         if row is None:
             return None
-        schools = schools_of(self.connection, [row.participant_id]).get(row.participant_id, ())
+        schools = schools_of_one(self.connection, row.participant_id)
         self._schools[row.participant_id] = schools
         state = state_of(row, schools, opted_out=row.opted_out_at is not None)
         return SenderRecord(
@@ -286,9 +341,9 @@ class SqlUnitOfWork:
         detected_language: str | None,
         now: datetime,
     ) -> int | None:
-        statement = _RECORD_INBOUND_PG if self._for_update else _RECORD_INBOUND_SQLITE
-        message_id: int | None = self.connection.execute(
-            statement,
+        statement = _RECORD[self.engine.dialect.name]
+        message_id: int | None = statement.scalar(
+            self.connection,
             {
                 "channel": message.channel.value,
                 "contact_id": sender.contact_id,
@@ -298,10 +353,10 @@ class SqlUnitOfWork:
                 "detected_language": detected_language,
                 "now": now,
             },
-        ).scalar()
+        )
         if message_id is not None:
             # Quiet hours and audiences read when a person last wrote.
-            self.connection.execute(_TOUCH_CONTACT, {"contact_id": sender.contact_id, "now": now})
+            _TOUCH.execute(self.connection, {"contact_id": sender.contact_id, "now": now})
         return message_id
 
     # -- activities ----------------------------------------------------------
@@ -347,7 +402,7 @@ class SqlUnitOfWork:
             "pending": list(state.pending),
             "updated_at": now,
         }
-        self.connection.execute(_SAVE_PARTICIPANT, {**values, "participant_key": participant_id})
+        _SAVE_PARTICIPANT.execute(self.connection, {**values, "participant_key": participant_id})
         known = self._schools.get(participant_id, ())
         named = [school for school in state.schools if school not in known]
         if named:
@@ -387,7 +442,8 @@ class SqlUnitOfWork:
                 attempts=state.conversation.attempts,
                 answers=_answers_to_json(state.conversation),
             )
-        self.connection.execute(_SAVE_CONVERSATION, {**values, "conversation_key": conversation_id})
+        statement = _SAVE_CONVERSATION[tuple(values)]
+        statement.execute(self.connection, {**values, "conversation_key": conversation_id})
 
     def add_responses(
         self,
@@ -417,8 +473,7 @@ class SqlUnitOfWork:
             }
             for r in responses_
         ]
-        if rows:
-            self.connection.execute(_ADD_RESPONSES, rows)
+        _ADD_RESPONSES.execute_many(self.connection, rows)
 
     # -- outbox, opt-out, Let's Talk -------------------------------------------
 
@@ -448,8 +503,7 @@ class SqlUnitOfWork:
             }
             for reply in replies
         ]
-        if rows:
-            self.connection.execute(_ENQUEUE, rows)
+        _ENQUEUE.execute_many(self.connection, rows)
 
     def resume_after_template(self, contact_id: int, now: datetime) -> int:
         resumed = self.connection.execute(
