@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    bindparam,
     case,
     insert,
     literal,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.messages import Channel
 from storage import models
+from storage.prepared import Prepared
 from storage.withdrawals import withhold_contacts
 
 __all__ = [
@@ -86,14 +88,7 @@ def append(
 ) -> int:
     """Add `change` to the ledger once for each of these contacts; how many rows."""
     ids = contact_ids if isinstance(contact_ids, Select) else list(contact_ids)
-    live_address = case(
-        (contacts.c.address.like(f"{FORGOTTEN_PREFIX}%"), null()), else_=contacts.c.address
-    )
-    rows = select(
-        contacts.c.participant_id,
-        contacts.c.id,
-        contacts.c.channel,
-        live_address,
+    rows = _event_rows(
         literal(change.kind.value),
         literal(change.source.value),
         literal(change.words),
@@ -102,21 +97,70 @@ def append(
         literal(message_id),
         literal(now),
     ).where(contacts.c.id.in_(ids))
-    columns = [
-        "participant_id",
-        "contact_id",
-        "channel",
-        "address",
-        "kind",
-        "source",
-        "words",
-        "code",
-        "actor",
-        "message_id",
-        "created_at",
-    ]
-    added = connection.execute(insert(events).from_select(columns, rows).returning(events.c.id))
+    added = connection.execute(
+        insert(events).from_select(_EVENT_COLUMNS, rows).returning(events.c.id)
+    )
     return len(added.all())
+
+
+_EVENT_COLUMNS = [
+    "participant_id",
+    "contact_id",
+    "channel",
+    "address",
+    "kind",
+    "source",
+    "words",
+    "code",
+    "actor",
+    "message_id",
+    "created_at",
+]
+
+
+def _event_rows(*values: ColumnElement[Any]) -> Select[Any]:
+    """An event's row for each contact selected: its person, channel and address (none
+    once forgotten), then `values` (kind, source, words, code, actor, message_id, time)."""
+    live_address = case(
+        (contacts.c.address.like(f"{FORGOTTEN_PREFIX}%"), null()), else_=contacts.c.address
+    )
+    return select(
+        contacts.c.participant_id, contacts.c.id, contacts.c.channel, live_address, *values
+    )
+
+
+# The inbound path's consent statements, for the contact a message came from.
+_APPEND_ONE = Prepared(
+    insert(events).from_select(
+        _EVENT_COLUMNS,
+        _event_rows(
+            *(
+                bindparam(name, type_=events.c[column].type)
+                for name, column in (
+                    ("kind", "kind"),
+                    ("source", "source"),
+                    ("words", "words"),
+                    ("code", "code"),
+                    ("actor", "actor"),
+                    ("message_id", "message_id"),
+                    ("now", "created_at"),
+                )
+            )
+        ).where(contacts.c.id == bindparam("contact")),
+    )
+)
+_PERSON = select(contacts.c.participant_id).where(contacts.c.id == bindparam("contact"))
+_OPT_IN = Prepared(
+    update(contacts).where(contacts.c.id == bindparam("contact")), keys=["opted_out_at"]
+)
+_CONSENT = Prepared(
+    update(participants).where(participants.c.id == _PERSON.scalar_subquery()),
+    keys=["consent", "consent_at"],
+)
+_WITHDRAW = Prepared(
+    update(participants).where(participants.c.id == _PERSON.scalar_subquery()),
+    keys=["consent"],
+)
 
 
 def apply(
@@ -132,28 +176,34 @@ def apply(
     An opt-out covers every contact of the person and withholds everything not yet
     in flight to them; an opt-in re-opens only the contact it came from.
     """
-    person = select(contacts.c.participant_id).where(contacts.c.id == contact_id)
     match change.kind:
         case ConsentKind.OPT_OUT:
+            person = select(contacts.c.participant_id).where(contacts.c.id == contact_id)
             _opt_out_person(connection, person.scalar_subquery(), change, now, message_id)
             return
         case ConsentKind.OPT_IN:
-            connection.execute(
-                update(contacts).where(contacts.c.id == contact_id), {"opted_out_at": None}
-            )
+            _OPT_IN.execute(connection, {"contact": contact_id, "opted_out_at": None})
         case ConsentKind.CONSENT_GIVEN:
-            connection.execute(
-                update(participants).where(participants.c.id == person.scalar_subquery()),
-                {"consent": True, "consent_at": now},
+            _CONSENT.execute(
+                connection, {"contact": contact_id, "consent": True, "consent_at": now}
             )
         case ConsentKind.CONSENT_WITHDRAWN:
-            connection.execute(
-                update(participants).where(participants.c.id == person.scalar_subquery()),
-                {"consent": False},
-            )
+            _WITHDRAW.execute(connection, {"contact": contact_id, "consent": False})
         case ConsentKind.HELP:
             pass
-    append(connection, [contact_id], change, now, message_id=message_id)
+    _APPEND_ONE.execute(
+        connection,
+        {
+            "contact": contact_id,
+            "kind": change.kind.value,
+            "source": change.source.value,
+            "words": change.words,
+            "code": change.code,
+            "actor": change.actor,
+            "message_id": message_id,
+            "now": now,
+        },
+    )
 
 
 def record_staff_opt_out(

@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, bindparam, func, literal, null, select, union_all
+from sqlalchemy import Connection, Subquery, bindparam, func, literal, null, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage import models
 from storage.prepared import Prepared
 
 __all__ = [
+    "activity_school",
     "activity_schools",
     "add_own_schools",
     "conversation_schools",
+    "conversation_schools_one",
     "first_school",
     "household_of",
     "schools_of",
@@ -157,6 +159,54 @@ def household_of(connection: Connection, participant_id: int) -> int | None:
         select(participants.c.household_id).where(participants.c.id == participant_id)
     ).scalar()
     return household
+
+
+_SCHOOL_OF_ACTIVITY = Prepared(
+    select(activities.c.school).where(activities.c.id == bindparam("activity"))
+)
+
+
+def activity_school(connection: Connection, activity_id: int) -> str | None:
+    """`activity_schools` of one activity version."""
+    school: str | None = _SCHOOL_OF_ACTIVITY.scalar(connection, {"activity": activity_id})
+    return school
+
+
+_HOUSEHOLD = Prepared(
+    select(participants.c.household_id).where(participants.c.id == bindparam("participant"))
+)
+
+
+def _ties_seen_together() -> Prepared:
+    tie = ties()
+    household = select(participants.c.id).where(participants.c.household_id == bindparam("home"))
+    return Prepared(
+        select(tie.c.school, tie.c.grade).where(
+            or_(
+                tie.c.participant_id == bindparam("participant"),
+                tie.c.participant_id.in_(household),
+            )
+        )
+    )
+
+
+_SEEN_TOGETHER = _ties_seen_together()
+
+
+def conversation_schools_one(
+    connection: Connection, participant_id: int, school: str | None
+) -> tuple[int | None, dict[str, list[str]]]:
+    """`conversation_schools` of one participant starting an activity of `school`, in
+    two statements (the inbound path)."""
+    household: int | None = _HOUSEHOLD.scalar(connection, {"participant": participant_id})
+    seen: dict[str, set[str]] = {}
+    for tied, grade in _SEEN_TOGETHER.all(
+        connection, {"participant": participant_id, "home": household}
+    ):
+        found = seen.setdefault(tied, set())
+        if grade is not None:
+            found.add(grade)
+    return household, _seen_by([participant_id], {participant_id: seen}, school)
 
 
 def conversation_schools(

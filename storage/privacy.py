@@ -18,13 +18,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from bot.core.consent import ConsentChange, ConsentKind, ConsentSource
 from bot.core.staff import ItemStatus
 from bot.ports import ActivityRow, OutboxStatus, PersonOnFile, Scrubbed
 from storage import consent, models
 from storage.activities import audit_in
+from storage.prepared import Prepared
 
 __all__ = ["SqlPrivacyStore", "SqlPrivacyUnitOfWork", "is_forgotten_address"]
 
@@ -50,12 +51,12 @@ FORGOTTEN_BY = "forgotten"
 WIPE_TRIES = 20
 
 
+_FORGOTTEN = Prepared(select(forgotten.c.digest).where(forgotten.c.digest == bindparam("digest")))
+
+
 def is_forgotten_address(connection: Connection, digest: str) -> bool:
     """Whether an address with this keyed hash belongs to someone forgotten."""
-    found = connection.execute(
-        select(forgotten.c.digest).where(forgotten.c.digest == digest)
-    ).first()
-    return found is not None
+    return _FORGOTTEN.first(connection, {"digest": digest}) is not None
 
 
 class SqlPrivacyStore:

@@ -40,9 +40,9 @@ from bot.errors import StoreBusy
 from bot.ports import ActivityRow, OutboxKind, OutboxRow, OutboxStatus, SenderRecord
 from storage import consent, models
 from storage.households import (
-    activity_schools,
+    activity_school,
     add_own_schools,
-    conversation_schools,
+    conversation_schools_one,
     schools_of_one,
 )
 from storage.prepared import Prepared, savepoint
@@ -166,6 +166,37 @@ _OUTBOX_KEYS = (
     "created_at",
 )
 _ENQUEUE = Prepared(insert(outbox), keys=_OUTBOX_KEYS)
+_START_CONVERSATION = Prepared(
+    insert(conversations).returning(conversations.c.id),
+    keys=[
+        "participant_id",
+        "activity_id",
+        "status",
+        "attempts",
+        "answers",
+        "household_id",
+        "schools",
+        "started_at",
+        "updated_at",
+    ],
+)
+_ADD_PARTICIPANT = Prepared(
+    insert(participants).returning(participants.c.id),
+    keys=[
+        "pseudonym",
+        "role",
+        "name",
+        "onboarding_started",
+        "attempts",
+        "pending",
+        "created_at",
+        "updated_at",
+    ],
+)
+_ADD_CONTACT = Prepared(
+    insert(contacts).returning(contacts.c.id),
+    keys=["participant_id", "channel", "address", "created_at"],
+)
 
 
 def new_pseudonym() -> str:
@@ -290,8 +321,8 @@ class SqlUnitOfWork:
         name: str | None = None,
     ) -> SenderRecord:
         pseudonym = new_pseudonym()
-        participant_id = self.connection.execute(
-            insert(participants).returning(participants.c.id),
+        participant_id = _ADD_PARTICIPANT.scalar(
+            self.connection,
             {
                 "pseudonym": pseudonym,
                 "role": role,
@@ -302,16 +333,16 @@ class SqlUnitOfWork:
                 "created_at": now,
                 "updated_at": now,
             },
-        ).scalar_one()
-        contact_id = self.connection.execute(
-            insert(contacts).returning(contacts.c.id),
+        )
+        contact_id = _ADD_CONTACT.scalar(
+            self.connection,
             {
                 "participant_id": participant_id,
                 "channel": channel.value,
                 "address": address,
                 "created_at": now,
             },
-        ).scalar_one()
+        )
         return SenderRecord(contact_id, participant_id, pseudonym, ParticipantState(role=role))
 
     def add_contact(
@@ -410,12 +441,10 @@ class SqlUnitOfWork:
             self._schools[participant_id] = (*known, *named)
 
     def start_conversation(self, participant_id: int, activity_id: int, now: datetime) -> int:
-        scope = activity_schools(self.connection, [activity_id]).get(activity_id)
-        household, schools = conversation_schools(
-            self.connection, [participant_id], {participant_id: scope}
-        )[participant_id]
-        conversation_id: int = self.connection.execute(
-            insert(conversations).returning(conversations.c.id),
+        scope = activity_school(self.connection, activity_id)
+        household, schools = conversation_schools_one(self.connection, participant_id, scope)
+        conversation_id: int = _START_CONVERSATION.scalar(
+            self.connection,
             {
                 "participant_id": participant_id,
                 "activity_id": activity_id,
@@ -427,7 +456,7 @@ class SqlUnitOfWork:
                 "started_at": now,
                 "updated_at": now,
             },
-        ).scalar_one()
+        )
         return conversation_id
 
     def save_conversation(
