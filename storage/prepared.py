@@ -30,11 +30,11 @@ class _Form:
     """A statement compiled for one dialect, with what its executions need."""
 
     sql: str
-    # Bound names in the order of a positional paramstyle's markers (None: by name).
-    order: tuple[str, ...] | None
-    # Values the statement itself binds (`.values(status="received")`).
-    fixed: Mapping[str, Any]
-    convert: Mapping[str, Processor]
+    # Whether the driver takes the parameters in order (else by name).
+    positional: bool
+    # Each parameter (in the markers' order, when positional): its name, the value the
+    # statement itself binds (`.values(status="received")`) if any, its conversion.
+    slots: tuple[tuple[str, Any, Processor | None], ...]
     row: Callable[..., Any] | None
     read: tuple[Processor | None, ...]
 
@@ -59,12 +59,12 @@ class Prepared:
     def _compile(self, dialect: Dialect) -> _Form:
         compiled: Any = self.statement.compile(dialect=dialect, column_keys=self.keys)
         fixed = compiled.construct_params(_check=False)
-        convert = {}
-        for bind, name in compiled.bind_names.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                convert[name] = processor
-        order = tuple(compiled.positiontup) if compiled.positional else None
+        convert = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for bind, name in compiled.bind_names.items()
+        }
+        order = compiled.positiontup if compiled.positional else fixed
+        slots = tuple((name, fixed.get(name), convert.get(name)) for name in order)
         row = None
         read: tuple[Processor | None, ...] = ()
         columns = getattr(self.statement, "selected_columns", None)
@@ -79,16 +79,19 @@ class Prepared:
             read = tuple(
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
             )
-        return _Form(compiled.string, order, fixed, convert, row, read)
+        return _Form(compiled.string, bool(compiled.positional), slots, row, read)
 
-    def _parameters(self, form: _Form, params: Mapping[str, Any]) -> Any:
-        values = {**form.fixed, **params}
-        for name, processor in form.convert.items():
-            if name in values:
-                values[name] = processor(values[name])
-        if form.order is None:
+    @staticmethod
+    def _parameters(form: _Form, params: Mapping[str, Any]) -> Any:
+        values = [
+            (params[name] if name in params else fixed)
+            if convert is None
+            else convert(params[name] if name in params else fixed)
+            for name, fixed, convert in form.slots
+        ]
+        if form.positional:
             return values
-        return tuple(values.get(name) for name in form.order)
+        return {name: value for (name, _, _), value in zip(form.slots, values, strict=True)}
 
     def _run(self, connection: Connection, params: Any, many: bool = False) -> tuple[_Form, Any]:
         form = self._form(connection.dialect)
