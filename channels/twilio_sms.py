@@ -127,6 +127,7 @@ SEND_TIMEOUT_SECONDS: Final = 15.0
 # Runs of digits as in a phone number, so provider error texts can be stored and logged.
 _PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{5,}\d")
 _LETTERS = re.compile(r"[^\W\d_]")
+_NANP = re.compile(r"\+1[2-9][0-9]{9}")
 # Set by the aiohttp trace of the request the current task made; Twilio's
 # exceptions carry no headers.
 _retry_after: ContextVar[float | None] = ContextVar("twilio_retry_after", default=None)
@@ -186,6 +187,8 @@ def _first(values: Mapping[str, str], *names: str) -> str | None:
 def _address(raw: str) -> str:
     """E.164 when it reads as a phone number; short codes and names (`VERIZON`) as given."""
     raw = raw.strip()
+    if _NANP.fullmatch(raw):  # already E.164, as Twilio sends North American numbers
+        return raw
     # phonenumbers reads letters as keypad digits (1-800-FLOWERS); a sender name is no number.
     if not raw.startswith("+") or _LETTERS.search(raw):
         return raw

@@ -32,7 +32,7 @@ from bot.core.messages import Channel
 from bot.errors import StoreBusy
 from bot.ports import Arrival, Queued, QueueDepth, QueuedKind, QueuedStatus
 from storage import models
-from storage.prepared import savepoint
+from storage.prepared import Prepared, savepoint
 from storage.unit_of_work import SHARED_CONNECTION
 
 __all__ = ["SqlInboundQueue", "SqlQueueBatch", "sender_key"]
@@ -72,8 +72,8 @@ class SqlInboundQueue:
             nullcontext() if self.is_postgres else self._writer_lock.lock
         )
         dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
-        # Compiled once (SQLAlchemy caches it): the webhook's one statement.
-        self._put = (
+        # The webhook's one statement, compiled once and handed to the driver.
+        self._put = Prepared(
             dialect_insert(queue)
             .values(
                 channel=bindparam("channel"),
@@ -105,8 +105,8 @@ class SqlInboundQueue:
         whether it was new (False: a redelivery)."""
         with self._writer, self.put_engine.begin() as connection:
             return [
-                connection.execute(
-                    self._put,
+                self._put.first(
+                    connection,
                     {
                         "channel": arrival.channel.value,
                         "provider_id": arrival.provider_id,
@@ -115,7 +115,7 @@ class SqlInboundQueue:
                         "payload": dict(arrival.payload),
                         "now": now,
                     },
-                ).scalar()
+                )
                 is not None
                 for arrival in arrivals
             ]
