@@ -3,6 +3,7 @@ and channels/ implement them)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -605,6 +606,12 @@ class InboundQueue(Protocol):
         ...
 
     def depth(self, now: datetime) -> QueueDepth: ...
+
+    def watch(self, arrived: Callable[[], None], stop: threading.Event) -> bool:
+        """Call `arrived` each time another process records rows, until `stop` is set
+        (it blocks: run it in a thread); False at once where the database cannot
+        tell (SQLite, where one server records and drains)."""
+        ...
 
 
 # -- paused channels: the provider refused our credentials or sender (bot.services.sender) --

@@ -8,8 +8,9 @@ provider id, so a redelivery still collides, but not its payload.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,11 +38,18 @@ from storage.unit_of_work import SHARED_CONNECTION
 
 __all__ = ["SqlInboundQueue", "SqlQueueBatch", "sender_key"]
 
+log = logging.getLogger(__name__)
+
 queue = models.table(models.InboundQueue)
 # Built once: an alias copies every column of the table.
 _CANDIDATE, _EARLIER, _HEAD = queue.alias("candidate"), queue.alias("earlier"), queue.alias("head")
 
 MAX_ERROR = 500
+# PostgreSQL: the channel `put_many` notifies and drainers LISTEN on (`watch`); how
+# long a watcher waits before looking at `stop` again, and before connecting again.
+ARRIVALS = "engage_inbound"
+WATCH_TIMEOUT = 1.0
+WATCH_RETRY = 2.0
 # How long a webhook waits for its turn to write (SQLite) before it parks the request.
 PUT_WAIT = 0.5
 RETRY_CAP = 60
@@ -104,7 +112,7 @@ class SqlInboundQueue:
         """Record `arrivals` in one transaction, one commit for all of them; for each,
         whether it was new (False: a redelivery)."""
         with self._writer, self.put_engine.begin() as connection:
-            return [
+            fresh = [
                 self._put.first(
                     connection,
                     {
@@ -119,6 +127,35 @@ class SqlInboundQueue:
                 is not None
                 for arrival in arrivals
             ]
+            if self.is_postgres and any(fresh):
+                # Delivered at the commit, to every drainer waiting in `watch`.
+                _NOTIFY.execute(connection, {})
+            return fresh
+
+    def watch(self, arrived: Callable[[], None], stop: threading.Event) -> bool:
+        """PostgreSQL: LISTEN on a connection of its own, and call `arrived` for each
+        notification `put_many` sends (and once on connecting, for rows recorded while
+        nobody listened); a lost connection is opened again. SQLite: False at once."""
+        if not self.is_postgres:
+            return False
+        dialect = self.engine.dialect
+        while not stop.is_set():
+            try:
+                arguments, options = dialect.create_connect_args(self.engine.url)
+                connection: Any = dialect.connect(*arguments, **options)
+                try:
+                    connection.autocommit = True
+                    connection.execute(f"LISTEN {ARRIVALS}")
+                    arrived()
+                    while not stop.is_set():
+                        for _ in connection.notifies(timeout=WATCH_TIMEOUT):
+                            arrived()
+                finally:
+                    connection.close()
+            except dialect.loaded_dbapi.Error as error:
+                log.warning("inbound.watch_lost", extra={"error": type(error).__name__})
+                stop.wait(WATCH_RETRY)
+        return True
 
     def claim(self, kind: QueuedKind, limit: int, now: datetime, lease: timedelta) -> list[Queued]:
         due = self._due(kind, limit, now)
@@ -307,6 +344,7 @@ _BATCH_SQLITE = select(*_ROW).where(
         ).scalar_subquery()
     )
 )
+_NOTIFY = Prepared(select(func.pg_notify(ARRIVALS, "")))
 _FINISH = (
     update(queue)
     .where(queue.c.id.in_(bindparam("ids", expanding=True)))

@@ -282,7 +282,28 @@ class Drain:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set (and now and then forget long-handled rows)."""
+        """Drain until `stop` is set (and now and then forget long-handled rows).
+
+        Where the queue can tell (PostgreSQL), rows other processes record wake the
+        drainer at once; it looks every `IDLE_POLL` seconds as well.
+        """
+        loop = asyncio.get_running_loop()
+
+        def arrived() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.wake)
+
+        halt = threading.Event()
+        watcher = threading.Thread(
+            target=self.queue.watch, args=(arrived, halt), name="inbound-watch", daemon=True
+        )
+        watcher.start()
+        try:
+            await self._run(stop)
+        finally:
+            halt.set()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         pruned = time.monotonic()
         while not stop.is_set():
             self._wake.clear()

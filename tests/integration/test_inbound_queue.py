@@ -21,6 +21,7 @@ from bot.services.inbound import Service
 from bot.services.inbound_queue import Drain, Intake, MessageBatches
 from storage import models
 from storage.activities import store_activity
+from storage.database import connect
 from storage.inbound_queue import SqlInboundQueue, sender_key
 from storage.unit_of_work import SqlUnitOfWork
 from tests.integration.test_service import PROGRAM, SURVEY_YAML
@@ -273,3 +274,41 @@ def test_two_drainers_never_interleave_one_sender(db_url: str, engine: Engine) -
     assert overlaps == []
     assert dict(seen) == {phone: list(range(per_sender)) for phone in PHONES}
     assert statuses(engine) == {"done": per_sender * len(PHONES)}
+
+
+def test_a_drainer_hears_at_once_of_rows_another_process_records(
+    db_url: str, engine: Engine, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = SqlInboundQueue(engine)
+    if not db_url.startswith("postgresql"):
+        # One server records and drains a SQLite file: nothing to listen for.
+        assert queue.watch(lambda: None, threading.Event()) is False
+        return
+    # Without the notification the drainer would look again only after a minute.
+    monkeypatch.setattr("bot.services.inbound_queue.IDLE_POLL", 60.0)
+    webhooks = connect(db_url)  # another process's engine, as `engage serve --no-engine`
+    batches = MessageBatches(queue, service.handle_once, lambda: NOW)
+
+    async def run_db(work: Callable[[], T]) -> T:
+        return await asyncio.to_thread(work)
+
+    async def seconds_to_handle() -> float:
+        drain = Drain(queue, run_db, lambda: NOW, {}, batches=batches)
+        stop = asyncio.Event()
+        running = asyncio.create_task(drain.run(stop))
+        await asyncio.sleep(0.5)  # idle, and listening
+        started = time.monotonic()
+        put(SqlInboundQueue(webhooks), PHONES[0], "Hola", "SM1")
+        while statuses(engine).get("pending") and time.monotonic() - started < 30:
+            await asyncio.sleep(0.01)
+        elapsed = time.monotonic() - started
+        stop.set()
+        await running
+        return elapsed
+
+    try:
+        elapsed = asyncio.run(seconds_to_handle())
+    finally:
+        webhooks.dispose()
+    assert elapsed < 5
+    assert statuses(engine) == {"done": 1}
