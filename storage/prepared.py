@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -33,8 +35,10 @@ class _Form:
     # Whether the driver takes the parameters in order (else by name).
     positional: bool
     # Each parameter (in the markers' order, when positional): its name, the value the
-    # statement itself binds (`.values(status="received")`) if any, its conversion.
-    slots: tuple[tuple[str, Any, Processor | None], ...]
+    # statement itself binds (`.values(status="received")`) if any, what makes its
+    # column's Python-side default when it is not given (`default=new_export_salt`),
+    # its conversion.
+    slots: tuple[tuple[str, Any, Callable[[], Any] | None, Processor | None], ...]
     row: Callable[..., Any] | None
     read: tuple[Processor | None, ...]
 
@@ -64,7 +68,8 @@ class Prepared:
             for bind, name in compiled.bind_names.items()
         }
         order = compiled.positiontup if compiled.positional else fixed
-        slots = tuple((name, fixed.get(name), convert.get(name)) for name in order)
+        made = _python_defaults(compiled)
+        slots = tuple((name, fixed.get(name), made.get(name), convert.get(name)) for name in order)
         row = None
         read: tuple[Processor | None, ...] = ()
         columns = getattr(self.statement, "selected_columns", None)
@@ -83,15 +88,18 @@ class Prepared:
 
     @staticmethod
     def _parameters(form: _Form, params: Mapping[str, Any]) -> Any:
-        values = [
-            (params[name] if name in params else fixed)
-            if convert is None
-            else convert(params[name] if name in params else fixed)
-            for name, fixed, convert in form.slots
-        ]
+        values = []
+        for name, fixed, make, convert in form.slots:
+            if name in params:
+                value = params[name]
+            elif make is not None:
+                value = make()
+            else:
+                value = fixed
+            values.append(value if convert is None else convert(value))
         if form.positional:
             return values
-        return {name: value for (name, _, _), value in zip(form.slots, values, strict=True)}
+        return {slot[0]: value for slot, value in zip(form.slots, values, strict=True)}
 
     def _run(self, connection: Connection, params: Any, many: bool = False) -> tuple[_Form, Any]:
         form = self._form(connection.dialect)
@@ -141,6 +149,27 @@ class Prepared:
         return form.row(
             [v if read is None else read(v) for v, read in zip(values, form.read, strict=True)]
         )
+
+
+def _python_defaults(compiled: Any) -> dict[str, Callable[[], Any]]:
+    """What makes each Python-side column default (or on-update value) the statement
+    fills in when its parameters leave the column out, by bound name."""
+    made: dict[str, Callable[[], Any]] = {}
+    for columns, attribute in (
+        (compiled.insert_prefetch, "default"),
+        (compiled.update_prefetch, "onupdate"),
+    ):
+        for column in columns:
+            default = getattr(column, attribute)
+            if default is None:
+                continue
+            if default.is_callable:
+                made[column.key] = partial(default.arg, None)
+            elif default.is_scalar:
+                made[column.key] = partial(copy, default.arg)
+            else:
+                raise NotImplementedError(f"{column}: only Python-side defaults are prepared")
+    return made
 
 
 class savepoint:  # noqa: N801 - used as a context manager, like contextlib's
