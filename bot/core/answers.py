@@ -277,6 +277,11 @@ def parse_language_request(text: str, languages: Sequence[str]) -> str | None:
     the keyword of any language with the name of one of `languages`, so a
     family need not go through the menu.
     """
+    return _parse_language_request(text, frozenset(languages))
+
+
+@lru_cache(maxsize=8192)
+def _parse_language_request(text: str, languages: frozenset[str]) -> str | None:
     words = split_words(text)
     if not words or len(words) > MAX_YES_NO_WORDS:
         return None

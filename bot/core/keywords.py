@@ -266,6 +266,12 @@ def match_keyword(text: str, languages: Collection[str]) -> KeywordMatch | None:
     are no keyword at all. `language` is the one language whose words the
     message used, None when it was in words several configured languages share.
     """
+    return _match_keyword(text, frozenset(languages))
+
+
+# Families send the same short replies ("1", "si", "STOP") again and again.
+@lru_cache(maxsize=8192)
+def _match_keyword(text: str, languages: frozenset[str]) -> KeywordMatch | None:
     words = split_words(text)
     if not words or len(words) > MAX_KEYWORD_WORDS:
         return None
