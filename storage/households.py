@@ -150,8 +150,12 @@ def add_own_schools(
         {"participant_id": participant_id, "school": school, "created_at": now}
         for school in dict.fromkeys(schools)
     ]
-    if rows:
-        connection.execute(participant_schools.insert(), rows)
+    _ADD_OWN_SCHOOL.execute_many(connection, rows)
+
+
+_ADD_OWN_SCHOOL = Prepared(
+    participant_schools.insert(), keys=["participant_id", "school", "created_at"]
+)
 
 
 def household_of(connection: Connection, participant_id: int) -> int | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from bot.core.keywords import ALWAYS_COUNTED, Phrasebook, split_words
 from bot.core.vocabulary import vocabulary
@@ -41,6 +41,11 @@ class StopRequest:
 
 def find_stop_request(text: str, languages: Collection[str]) -> StopRequest | None:
     """The first request to stop in `text`, in one of `languages` or English, or None."""
+    return _find_stop_request(text, frozenset(languages))
+
+
+@lru_cache(maxsize=8192)  # the same short replies come again and again
+def _find_stop_request(text: str, languages: frozenset[str]) -> StopRequest | None:
     words = split_words(text)
     if not words:
         return None
