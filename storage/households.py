@@ -9,14 +9,26 @@ schools are its students' schools.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, bindparam, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Subquery,
+    bindparam,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage import models
+from storage.bulk import among
 from storage.prepared import Prepared
 
 __all__ = [
@@ -210,7 +222,7 @@ def conversation_schools_one(
         found = seen.setdefault(tied, set())
         if grade is not None:
             found.add(grade)
-    return household, _seen_by([participant_id], {participant_id: seen}, school)
+    return household, _as_seen(seen, school)
 
 
 def conversation_schools(
@@ -223,59 +235,101 @@ def conversation_schools(
     the grades of the household's students there); a district activity sees
     every school of the household. A participant outside any household is
     seen alone.
+
+    The database lists each household's schools and grades as one string, so a
+    broadcast to a district reads a row a household; households listed alike (most
+    are) share one worked-out view, which callers only read.
     """
     ids = list(participant_ids)
     if not ids:
         return {}
-    homes = dict(
+    homes: dict[int, int | None] = dict(
         connection.execute(
-            select(participants.c.id, participants.c.household_id).where(participants.c.id.in_(ids))
+            select(participants.c.id, participants.c.household_id).where(
+                among(connection, participants.c.id, ids)
+            )
         ).all()
     )
     households = {h for h in homes.values() if h is not None}
-    members: dict[Any, set[int]] = {}
-    if households:
-        for pid, household in connection.execute(
-            select(participants.c.id, participants.c.household_id).where(
-                participants.c.household_id.in_(households)
-            )
-        ):
-            members.setdefault(household, set()).add(pid)
-    everyone = set(ids) | {pid for group in members.values() for pid in group}
-    grades: dict[int, dict[str, set[str]]] = {}
-    tie = ties()
-    for pid, school, grade in connection.execute(
-        select(tie.c.participant_id, tie.c.school, tie.c.grade).where(
-            tie.c.participant_id.in_(everyone)
-        )
+    alone = [pid for pid in ids if homes.get(pid) is None]
+    parts: dict[tuple[bool, int], list[str]] = {}
+    for in_household, key, listed in connection.execute(
+        _listed_ties(connection, households, alone)
     ).all():
-        seen = grades.setdefault(pid, {}).setdefault(school, set())
-        if grade is not None:
-            seen.add(grade)
-    # Everyone of a household with the same scope sees the same: worked out once, and
-    # shared (callers only read it).
-    views: dict[tuple[int | None, int, str | None], dict[str, list[str]]] = {}
+        parts.setdefault((bool(in_household), key), []).append(listed)
+    views: dict[tuple[str, str | None], dict[str, list[str]]] = {}
     result: dict[int, tuple[int | None, dict[str, list[str]]]] = {}
     for pid in ids:
         household = homes.get(pid)
-        school = scope.get(pid)
-        key = (household, pid if household is None else 0, school)
-        if key not in views:
-            group = members.get(household, {pid}) if household is not None else {pid}
-            views[key] = _seen_by(group, grades, school)
-        result[pid] = (household, views[key])
+        found = parts.get((True, household) if household is not None else (False, pid), ())
+        key = (_ITEM.join(found), scope.get(pid))
+        view = views.get(key)
+        if view is None:
+            view = views[key] = _seen_in(*key)
+        result[pid] = (household, view)
     return result
 
 
-def _seen_by(
-    group: Iterable[int], grades: Mapping[int, Mapping[str, set[str]]], school: str | None
-) -> dict[str, list[str]]:
-    """School -> grades a conversation of `group` records: every school of theirs, or
-    only `school` (with their grades there)."""
+# How a household's ties are listed in one string: `school<_GRADE>grade` (or the
+# school alone when it has no grade), `_ITEM` between them; no code or grade holds either.
+_ITEM, _GRADE = "\x1e", "\x1f"
+
+
+def _listed_ties(
+    connection: Connection, households: Collection[int], alone: Collection[int]
+) -> CompoundSelect[Any]:
+    """SQL: (in a household, household or participant id, ties listed) for `households`
+    (each member's ties together) and the participants `alone`; a key may have two rows
+    (ties through students, and schools of their own)."""
+    item = func.coalesce(
+        students.c.school.concat(literal(_GRADE)).concat(students.c.grade), students.c.school
+    )
+    selects = []
+    for in_household, key, wanted in (
+        (True, participants.c.household_id, households),
+        (False, participants.c.id, alone),
+    ):
+        if not wanted:
+            continue
+        tag = literal(in_household)
+        where = among(connection, key, wanted)
+        selects.append(
+            select(tag, key, func.aggregate_strings(item, _ITEM))
+            .select_from(
+                participants.join(
+                    guardianships, guardianships.c.participant_id == participants.c.id
+                ).join(students, students.c.id == guardianships.c.student_id)
+            )
+            .where(where)
+            .group_by(key)
+        )
+        selects.append(
+            select(tag, key, func.aggregate_strings(participant_schools.c.school, _ITEM))
+            .select_from(
+                participants.join(
+                    participant_schools, participant_schools.c.participant_id == participants.c.id
+                )
+            )
+            .where(where)
+            .group_by(key)
+        )
+    return union_all(*selects)
+
+
+def _seen_in(listed: str, school: str | None) -> dict[str, list[str]]:
+    """School -> grades a conversation records from ties `listed` (see `_listed_ties`):
+    every school, or only `school` (with the grades there)."""
     combined: dict[str, set[str]] = {}
-    for member in group:
-        for tied, found in grades.get(member, {}).items():
-            combined.setdefault(tied, set()).update(found)
+    for item in listed.split(_ITEM) if listed else ():
+        tied, has_grade, grade = item.partition(_GRADE)
+        grades = combined.setdefault(tied, set())
+        if has_grade:
+            grades.add(grade)
+    return _as_seen(combined, school)
+
+
+def _as_seen(combined: Mapping[str, set[str]], school: str | None) -> dict[str, list[str]]:
+    """School -> grades in order, of every school in `combined`, or only `school`."""
     if school is not None:
         combined = {school: combined.get(school, set())}
     return {s: sorted(g, key=_grade_order) for s, g in sorted(combined.items())}
