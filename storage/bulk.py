@@ -16,7 +16,7 @@ makes a parameter of each (which SQLAlchemy names, checks and expands one by one
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -64,7 +64,9 @@ def insert_rows(
     tail = f" ON CONFLICT ({unless}) DO NOTHING" if unless else ""
     tail += f" RETURNING {returning}" if returning else ""
     found: list[Any] = []
-    for page in _pages(_ready(connection, table, columns, rows), PAGE):
+    ready = _ready(connection, table, columns, rows)
+    for start in range(0, len(ready), PAGE):
+        page = ready[start : start + PAGE]
         statement = head + ", ".join([marks] * len(page)) + tail
         result = connection.exec_driver_sql(statement, tuple(chain.from_iterable(page)))
         if returning:
@@ -85,7 +87,7 @@ def update_rows(
     mark = _mark(connection)
     assignments = ", ".join(f"{name} = {mark}" for name in columns)
     statement = f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}"
-    connection.exec_driver_sql(statement, list(_ready(connection, table, [*columns, key], rows)))
+    connection.exec_driver_sql(statement, _ready(connection, table, [*columns, key], rows))
 
 
 def _with_defaults(
@@ -118,48 +120,35 @@ def _mark(connection: Connection) -> str:
 
 def _ready(
     connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> Iterator[tuple[Any, ...]]:
+) -> list[tuple[Any, ...]]:
     """The rows with each value as the driver takes it, converted as SQLAlchemy would."""
     dialect = connection.dialect
     processors = [
-        (at, _once_each(process))
+        (at, process)
         for at, process in enumerate(
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
         )
         if process is not None
     ]
-    for row in rows:
-        values = list(row)
-        for at, process in processors:
-            values[at] = process(values[at])
-        yield tuple(values)
+    if not processors or not rows:
+        return [tuple(row) for row in rows]
+    values: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for at, process in processors:
+        values[at] = _converted(process, values[at])
+    return list(zip(*values, strict=True))
 
 
-def _once_each(process: Processor) -> Processor:
-    """`process`, run once per distinct value: by equality for hashable values, by
-    identity for the rest (lists and dicts the rows share; alive while the rows are)."""
-    by_value: dict[Any, Any] = {}
-    by_identity: dict[int, Any] = {}
-
-    def run(value: Any) -> Any:
-        if isinstance(value, list | dict):
-            key = id(value)
-            if key not in by_identity:
-                by_identity[key] = process(value)
-            return by_identity[key]
-        if value not in by_value:
-            by_value[value] = process(value)
-        return by_value[value]
-
-    return run
-
-
-def _pages(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    page: list[tuple[Any, ...]] = []
-    for row in rows:
-        page.append(row)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
-        yield page
+def _converted(process: Processor, column: Sequence[Any]) -> list[Any]:
+    """`process` applied down a column, once per distinct value: by type and equality for
+    hashable values (True and 1 stay apart), by identity for the rest (lists and dicts
+    the rows share; alive while the rows are)."""
+    try:
+        keys: Iterable[Any] = list(zip(map(type, column), column, strict=True))
+        distinct = dict.fromkeys(keys)
+    except TypeError:  # a list or dict among them
+        keys = list(map(id, column))
+        distinct = dict(zip(keys, column, strict=True))
+        done = {key: process(value) for key, value in distinct.items()}
+    else:
+        done = {key: process(key[1]) for key in distinct}
+    return list(map(done.__getitem__, keys))
