@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
     CompoundSelect,
     Connection,
+    Select,
     Subquery,
     bindparam,
     func,
@@ -94,19 +96,31 @@ def first_school() -> ColumnElement[str]:
     return func.coalesce(through_student, own)
 
 
+def _through_students(wanted: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(guardianships.c.participant_id, students.c.school)
+        .join(students, students.c.id == guardianships.c.student_id)
+        .where(wanted)
+        .order_by(guardianships.c.participant_id, guardianships.c.contact_order, students.c.id)
+    )
+
+
+def _own(wanted: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(participant_schools.c.participant_id, participant_schools.c.school)
+        .where(wanted)
+        .order_by(participant_schools.c.participant_id, participant_schools.c.school)
+    )
+
+
 # Built once (SQLAlchemy then finds their compiled form by the statement alone): the
 # inbound path asks for one participant's schools with every message.
-_THROUGH_STUDENTS = (
-    select(guardianships.c.participant_id, students.c.school)
-    .join(students, students.c.id == guardianships.c.student_id)
-    .where(guardianships.c.participant_id.in_(bindparam("ids", expanding=True)))
-    .order_by(guardianships.c.participant_id, guardianships.c.contact_order, students.c.id)
+_THROUGH_STUDENTS = _through_students(
+    guardianships.c.participant_id.in_(bindparam("ids", expanding=True))
 )
-_OWN = (
-    select(participant_schools.c.participant_id, participant_schools.c.school)
-    .where(participant_schools.c.participant_id.in_(bindparam("ids", expanding=True)))
-    .order_by(participant_schools.c.participant_id, participant_schools.c.school)
-)
+_OWN = _own(participant_schools.c.participant_id.in_(bindparam("ids", expanding=True)))
+# More ids than this go as one parameter (a broadcast's batch), not one each.
+_FEW = 10
 
 
 # The same, for one participant in one statement (the inbound path, every message).
@@ -145,9 +159,17 @@ def schools_of(
     found: dict[int, list[str]] = {}
     if not ids:
         return {}
-    rows = list(connection.execute(_THROUGH_STUDENTS, {"ids": ids}))
-    rows += connection.execute(_OWN, {"ids": ids}).all()
-    for pid, school in rows:
+    if len(ids) <= _FEW:
+        through = connection.execute(_THROUGH_STUDENTS, {"ids": ids}).all()
+        own = connection.execute(_OWN, {"ids": ids}).all()
+    else:
+        through = connection.execute(
+            _through_students(among(connection, guardianships.c.participant_id, ids))
+        ).all()
+        own = connection.execute(
+            _own(among(connection, participant_schools.c.participant_id, ids))
+        ).all()
+    for pid, school in chain(through, own):
         schools = found.setdefault(pid, [])
         if school not in schools:
             schools.append(school)

@@ -6,9 +6,11 @@ both read the same columns and build the same `ParticipantState` from them.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import FromClause, Select, and_, select
+from sqlalchemy import FromClause, Select, Text, and_, cast, select
 
 from bot.core.state import Awaiting, ConversationState, OnboardingStep, ParticipantState
 from storage import models
@@ -27,7 +29,8 @@ _STATE_COLUMNS = (
     participants.c.onboarding_started,
     participants.c.awaiting,
     participants.c.attempts,
-    participants.c.pending,
+    # As its JSON text: most people wait for nothing, and a few lists are read once each.
+    cast(participants.c.pending, Text).label("pending"),
     conversations.c.id.label("conversation_id"),
     conversations.c.activity_id,
     conversations.c.question,
@@ -79,5 +82,11 @@ def state_of(row: Any, schools: tuple[str, ...], *, opted_out: bool = False) -> 
         awaiting=Awaiting(row.awaiting) if row.awaiting else None,
         attempts=row.attempts or 0,
         conversation=conversation,
-        pending=tuple(row.pending or ()),
+        pending=_pending_of(row.pending),
     )
+
+
+@lru_cache(maxsize=1024)
+def _pending_of(stored: str | None) -> tuple[str, ...]:
+    """The activities a participant waits for, from `pending` as stored (JSON text)."""
+    return tuple(json.loads(stored) or ()) if stored else ()
