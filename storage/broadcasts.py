@@ -14,7 +14,6 @@ row written; the sender does the rest), or `cancelled`.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,9 +33,9 @@ from bot.core.broadcasts import (
     LoadedState,
     Progress,
 )
-from bot.core.messages import Reply, Template
+from bot.core.messages import Channel, Reply, Template
 from bot.core.places import Place, place_of_number
-from bot.core.state import ConversationState
+from bot.core.state import ConversationState, ParticipantState
 from bot.ports import ActivityRow, OutboxKind, OutboxStatus
 from storage import models
 from storage.activities import audit_in
@@ -240,28 +239,36 @@ class EnqueueBatch:
         """Insert the outbox rows; the contact ids whose row is new."""
         if not self._messages:
             return set()
-        # Most rows share a few replies: each one's choices and template made once.
-        choices = functools.cache(reply_to_row)
-        template = functools.cache(template_to_row)
-        rows = [
-            (
-                m.recipient.contact_id,
-                m.recipient.channel.value if m.recipient.channel else "",
-                m.recipient.address,
-                m.reply.text,
-                choices(m.reply),
-                OutboxKind.BROADCAST.value,
-                OutboxStatus.PENDING.value,
-                0,
-                m.not_before,
-                self.broadcast_id,
-                self._places.get(m.recipient.participant_id),
-                dedup_key(self.broadcast_id, m.recipient.contact_id or 0),
-                self.now,
-                template(m.template),
+        # Most rows share a few replies: each one's choices and template made once
+        # (by identity; the replies live as long as the batch).
+        choices = _once_each(reply_to_row)
+        template = _once_each(template_to_row)
+        # Enum members' values read once, not per row (each read is a descriptor call;
+        # members are singletons, so their ids name them).
+        kind, status = OutboxKind.BROADCAST.value, OutboxStatus.PENDING.value
+        channels = {id(c): c.value for c in Channel} | {id(None): ""}
+        broadcast_id, now, places = self.broadcast_id, self.now, self._places
+        rows = []
+        for m in self._messages:
+            recipient = m.recipient
+            rows.append(
+                (
+                    recipient.contact_id,
+                    channels[id(recipient.channel)],
+                    recipient.address,
+                    m.reply.text,
+                    choices(m.reply),
+                    kind,
+                    status,
+                    0,
+                    m.not_before,
+                    broadcast_id,
+                    places.get(recipient.participant_id),
+                    dedup_key(broadcast_id, recipient.contact_id or 0),
+                    now,
+                    template(m.template),
+                )
             )
-            for m in self._messages
-        ]
         new = insert_rows(
             self.connection,
             outbox,
@@ -271,6 +278,19 @@ class EnqueueBatch:
             returning="contact_id",
         )
         return set(new)
+
+
+def _once_each(make: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`make`, run once per object (by identity, each object held while it is cached)."""
+    made: dict[int, tuple[Any, Any]] = {}
+
+    def run(value: Any) -> Any:
+        found = made.get(id(value))
+        if found is None:
+            found = made[id(value)] = (value, make(value))
+        return found[1]
+
+    return run
 
 
 _CONVERSATION_COLUMNS = (
@@ -707,11 +727,10 @@ class BroadcastStore:
                 if not found:
                     break
                 reachable = sorted({r.participant_id for r in found if r.reach is Reach.SEND})
-                states = self._lock_and_load(connection, reachable)
+                states, places = self._lock_and_load(connection, reachable)
                 introduced = _introduced(
                     connection, [r.contact_id for r in found if r.contact_id is not None]
                 )
-                places = _places(connection, reachable)
                 batch = EnqueueBatch(
                     connection, broadcast_id, found, states, now, introduced, places
                 )
@@ -726,9 +745,13 @@ class BroadcastStore:
                 withdraw_broadcasts(connection, [broadcast_id], "broadcast cancelled")
         return total
 
-    def _lock_and_load(self, connection: Connection, ids: list[int]) -> dict[int, LoadedState]:
+    def _lock_and_load(
+        self, connection: Connection, ids: list[int]
+    ) -> tuple[dict[int, LoadedState], dict[int, str]]:
+        """The participants' states, and where the roster says those it says live
+        (`Place.key()`)."""
         if not ids:
-            return {}
+            return {}, {}
         if self.is_postgres:
             # Lock first, then read: a read after the lock sees what an inbound
             # message committed while we waited (READ COMMITTED).
@@ -740,7 +763,31 @@ class BroadcastStore:
             ).all()
         rows = connection.execute(_STATE.where(among(connection, participants.c.id, ids))).all()
         found = schools_of(connection, ids)
-        return {row.id: _loaded(row, found.get(row.id, ())) for row in rows}
+        # Most people have no conversation yet and are in one of a few states (language,
+        # role, schools): those share one ParticipantState (it is frozen).
+        shared: dict[tuple[Any, ...], ParticipantState] = {}
+        loaded = {}
+        for row in rows:
+            schools = found.get(row.id, ())
+            if row.conversation_id is None:
+                key = (
+                    row.language,
+                    row.role,
+                    row.consent,
+                    row.onboarding,
+                    row.onboarding_started,
+                    row.awaiting,
+                    row.attempts,
+                    row.pending,  # JSON text
+                    schools,
+                )
+                state = shared.get(key)
+                if state is None:
+                    state = shared[key] = state_of(row, schools)
+            else:
+                state = state_of(row, schools)
+            loaded[row.id] = LoadedState(row.id, state, row.conversation_id, row.activity_id)
+        return loaded, {row.id: row.place for row in rows if row.place is not None}
 
     def reminder_targets(self, broadcast_id: int, activity_key: str) -> list[int]:
         """Participants invited by `broadcast_id` whose conversation on the activity is still open."""
@@ -761,19 +808,6 @@ class BroadcastStore:
                 .distinct()
             )
             return sorted(rows.scalars())
-
-
-def _places(connection: Connection, participant_ids: list[int]) -> dict[int, str]:
-    """Where the roster says these participants live (`Place.key()`), for those it says."""
-    if not participant_ids:
-        return {}
-    rows = connection.execute(
-        select(participants.c.id, participants.c.place).where(
-            among(connection, participants.c.id, participant_ids),
-            participants.c.place.is_not(None),
-        )
-    )
-    return {row.id: row.place for row in rows}
 
 
 def _introduced(connection: Connection, contact_ids: list[int]) -> frozenset[int]:
@@ -880,9 +914,4 @@ def _record(row: Any) -> BroadcastRecord:
     )
 
 
-_STATE = with_state(participants.c.id)
-
-
-def _loaded(row: Any, schools: tuple[str, ...]) -> LoadedState:
-    state = state_of(row, schools)
-    return LoadedState(row.id, state, row.conversation_id, row.activity_id)
+_STATE = with_state(participants.c.id, participants.c.place)
