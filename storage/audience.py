@@ -525,7 +525,7 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
     if usable:
         best = usable[0] if len(usable) == 1 else min(usable, key=_preference)
         return Recipient(
-            first.id, language, Reach.SEND, best.contact_id, Channel(best.channel), best.address
+            first.id, language, Reach.SEND, best.contact_id, _CHANNELS[best.channel], best.address
         )
     if any(r.contact_id is not None and r.opted_out_at is not None for r in rows):
         return Recipient(first.id, language, Reach.OPTED_OUT)
@@ -534,7 +534,13 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
 
 def _may_start(row: Any) -> bool:
     # WhatsApp lets a business write first only to someone who opted in on WhatsApp.
-    return bool(row.channel != Channel.WHATSAPP.value or row.opted_in_here)
+    return bool(row.channel != _WHATSAPP or row.opted_in_here)
+
+
+# Read once: an enum member's value is a descriptor call, and Channel(value) a lookup
+# through the enum's machinery; a row a person asks for both.
+_WHATSAPP = Channel.WHATSAPP.value
+_CHANNELS = {channel.value: channel for channel in Channel}
 
 
 def _through(recipient: Recipient, rows: list[Any], rules: AudienceRules) -> Recipient:
@@ -547,7 +553,7 @@ def _through(recipient: Recipient, rows: list[Any], rules: AudienceRules) -> Rec
             best.language or rules.default_language,
             Reach.SEND,
             best.contact_id,
-            Channel(best.channel),
+            _CHANNELS[best.channel],
             best.address,
             person_id=recipient.participant_id,
         )

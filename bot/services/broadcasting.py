@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 Parse = Callable[[str, str], Activity]
 # The (school, language, role) groups under-represented in an activity (None: in every answer).
 Flagged = Callable[[str | None], Sequence[Group]]
+# (id of a reply, language) -> the reply, and it opened as a first contact in that language.
+Opened = dict[tuple[int, str], tuple[Reply, Reply]]
 
 # A time this far in the past is a typo, not "now".
 PAST_TOLERANCE = timedelta(minutes=1)
@@ -589,6 +591,7 @@ class Broadcasting:
         # invite() is pure, and most people are in one of a few states (language,
         # role, school, no conversation): each state is run through it once.
         invited: dict[ParticipantState, tuple[Step, Reply]] = {}
+        opened: Opened = {}
 
         def invitation(state: ParticipantState, current: Activity | None) -> tuple[Step, Reply]:
             if state.conversation is not None:  # not hashable, and rarer
@@ -624,7 +627,7 @@ class Broadcasting:
                     )
                     batch.send(
                         recipient,
-                        self._first_contact(batch, recipient, result.state.language, reply),
+                        self._first_contact(batch, recipient, result.state.language, reply, opened),
                         self._not_before(recipient, batch),
                         start=start,
                         pending=pending,
@@ -640,11 +643,13 @@ class Broadcasting:
     def _messages(
         self, record: BroadcastRecord, activity: Activity
     ) -> Callable[[EnqueueBatch], None]:
+        opened: Opened = {}
+
         def decide(batch: EnqueueBatch) -> None:
             for recipient, loaded in batch.reachable:
                 language = loaded.state.language or self.program.default_language
                 body = record.message.get(language) or self._update_text(activity, language)
-                reply = self._first_contact(batch, recipient, language, Reply(body))
+                reply = self._first_contact(batch, recipient, language, Reply(body), opened)
                 batch.send(
                     recipient,
                     reply,
@@ -655,12 +660,26 @@ class Broadcasting:
         return decide
 
     def _first_contact(
-        self, batch: EnqueueBatch, recipient: Recipient, language: str | None, reply: Reply
+        self,
+        batch: EnqueueBatch,
+        recipient: Recipient,
+        language: str | None,
+        reply: Reply,
+        opened: Opened,
     ) -> Reply:
-        """`reply`, opened by who we are and how to stop if the contact never heard from us."""
+        """`reply`, opened by who we are and how to stop if the contact never heard from us.
+
+        `opened` keeps each reply so opened, per language, for the rest of the enqueue
+        (a broadcast sends a few replies to many). It is keyed by the reply's identity,
+        and holds the reply, so no other object can take its id while it is there.
+        """
         if batch.is_introduced(recipient):
             return reply
-        return introduce(reply, self.program.name, language or self.program.default_language)
+        key = (id(reply), language or self.program.default_language)
+        found = opened.get(key)
+        if found is None:
+            found = opened[key] = (reply, introduce(reply, self.program.name, key[1]))
+        return found[1]
 
     def _reminders(self, activity: Activity) -> Callable[[EnqueueBatch], None]:
         def decide(batch: EnqueueBatch) -> None:
