@@ -20,9 +20,11 @@ same stream into numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -439,23 +441,22 @@ def recipients(
     Each contact is used once: a second person it would reach is `Reach.SHARED`.
     `seen` holds the contacts used so far (pass the same set to every slice of
     one broadcast). `after`/`limit` select a slice by participant id (how
-    broadcasts enqueue in batches); rows are streamed, never all loaded.
+    broadcasts enqueue in batches, each read at once); without a limit rows are
+    streamed, never all loaded.
     """
     used = seen if seen is not None else set()
     query = audience_query(audience, rules, after=after, limit=limit, only=only)
-    result = connection.execute(query, execution_options={"yield_per": _CHUNK})
+    rows: Iterable[Any]
+    if limit is None:
+        rows = connection.execute(query, execution_options={"yield_per": _CHUNK})
+    else:
+        rows = connection.execute(query).all()
     chunk: list[list[Any]] = []
-    current: list[Any] = []
-    for row in result:
-        if current and current[0].id != row.id:
-            chunk.append(current)
-            current = []
-            if len(chunk) >= _CHUNK:
-                yield from _resolve(connection, audience, rules, chunk, used)
-                chunk = []
-        current.append(row)
-    if current:
-        chunk.append(current)
+    for _, person in groupby(rows, key=itemgetter(0)):  # the participant id
+        chunk.append(list(person))
+        if len(chunk) >= _CHUNK:
+            yield from _resolve(connection, audience, rules, chunk, used)
+            chunk = []
     if chunk:
         yield from _resolve(connection, audience, rules, chunk, used)
 
@@ -510,10 +511,21 @@ def _resolve(
 
 
 def _choose(rows: list[Any], default_language: str) -> Recipient:
-    first = rows[0]
-    language = first.language or default_language
-    if first.consent is False:
-        return Recipient(first.id, language, Reach.DECLINED)
+    # Unpacked: each attribute of a row is looked up by name, a Python call each.
+    (pid, language, consent, _, contact, channel, address, opted_out, invalid, _, opted_in) = rows[
+        0
+    ]
+    language = language or default_language
+    if consent is False:
+        return Recipient(pid, language, Reach.DECLINED)
+    if (  # most people: one contact, and usable
+        len(rows) == 1
+        and contact is not None
+        and opted_out is None
+        and invalid is None
+        and (channel != _WHATSAPP or opted_in)
+    ):
+        return Recipient(pid, language, Reach.SEND, contact, _CHANNELS[channel], address)
     usable = [
         r
         for r in rows
@@ -525,11 +537,11 @@ def _choose(rows: list[Any], default_language: str) -> Recipient:
     if usable:
         best = usable[0] if len(usable) == 1 else min(usable, key=_preference)
         return Recipient(
-            first.id, language, Reach.SEND, best.contact_id, _CHANNELS[best.channel], best.address
+            pid, language, Reach.SEND, best.contact_id, _CHANNELS[best.channel], best.address
         )
     if any(r.contact_id is not None and r.opted_out_at is not None for r in rows):
-        return Recipient(first.id, language, Reach.OPTED_OUT)
-    return Recipient(first.id, language, Reach.UNREACHABLE)
+        return Recipient(pid, language, Reach.OPTED_OUT)
+    return Recipient(pid, language, Reach.UNREACHABLE)
 
 
 def _may_start(row: Any) -> bool:
