@@ -13,9 +13,9 @@ have no usable contact on an enabled channel (none, or numbers that failed
 for good), and `declined` when they said no to taking part.
 
 `recipients()` is one SELECT over participants and their own contacts,
-ordered by participant id and streamed, with one more for the shared phones
-of each chunk of people who have no contact of their own; `count()` folds the
-same stream into numbers.
+ordered by participant id (streamed, or read at once for a broadcast's batch),
+with one more for the shared phones of each chunk of people who have no contact
+of their own; `count()` folds the same stream into numbers.
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ def audience_query(
     if limit is not None:
         people = people.order_by(participants.c.id).limit(limit)
     return (
-        select(
+        select(  # `_choose` reads these by position
             participants.c.id,
             participants.c.language,
             participants.c.consent,
