@@ -266,6 +266,25 @@ def test_someone_in_another_activity_gets_it_queued_behind_not_a_second_conversa
     assert pending["1"] == ["priorities"] and pending["3"] == []
 
 
+def test_people_alike_but_for_what_they_wait_for_are_told_apart_in_one_batch(
+    broadcasting: Broadcasting, district: Engine
+) -> None:
+    # 1 and 2: same language, role and school, no conversation; 2 already waits for it.
+    p = models.Participant.__table__
+    with district.begin() as connection:
+        connection.execute(update(p).where(p.c.external_id == "1"), {"language": "vi"})
+        connection.execute(update(p).where(p.c.external_id == "2"), {"pending": ["priorities"]})
+    outcome = broadcasting.enqueue(
+        broadcasting.confirm(broadcasting.plan("priorities", "all"), "ana")
+    )
+    assert outcome is not None and (outcome.queued, outcome.skipped) == (2, 1)
+    assert [row[0] for row in queued(district)] == ["1", "3"]
+    assert [c[:2] for c in conversations(district)] == [
+        ("1", "priorities"),
+        ("3", "priorities"),
+    ]
+
+
 def test_enqueueing_again_after_a_crash_adds_nothing_twice(
     broadcasting: Broadcasting, district: Engine
 ) -> None:
