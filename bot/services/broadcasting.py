@@ -591,16 +591,24 @@ class Broadcasting:
         # invite() is pure, and most people are in one of a few states (language,
         # role, school, no conversation): each state is run through it once.
         invited: dict[ParticipantState, tuple[Step, Reply]] = {}
+        # The store hands people in one state the same object: found by identity first
+        # (hashing a state hashes every field). Each entry holds its state, so no other
+        # object takes that id while it is here.
+        by_identity: dict[int, tuple[ParticipantState, tuple[Step, Reply]]] = {}
         opened: Opened = {}
 
         def invitation(state: ParticipantState, current: Activity | None) -> tuple[Step, Reply]:
             if state.conversation is not None:  # not hashable, and rarer
                 result = invite(state, activity, self.program, current)
                 return result, combine(result.replies)
+            known = by_identity.get(id(state))
+            if known is not None:
+                return known[1]
             found = invited.get(state)
             if found is None:
                 result = invite(state, activity, self.program, None)
                 found = invited[state] = (result, combine(result.replies))
+            by_identity[id(state)] = (state, found)
             return found
 
         def decide(batch: EnqueueBatch) -> None:
