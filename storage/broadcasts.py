@@ -98,6 +98,7 @@ class EnqueueBatch:
         now: datetime,
         introduced: frozenset[int] = frozenset(),
         places: Mapping[int, str] | None = None,
+        households: Mapping[int, int | None] | None = None,
     ) -> None:
         self.connection = connection
         self.broadcast_id = broadcast_id
@@ -106,6 +107,7 @@ class EnqueueBatch:
         self.now = now
         self._introduced = introduced
         self._places = dict(places or {})
+        self._households = households
         self.outcome = BatchOutcome(
             last_participant=max((r.person for r in recipients_), default=0)
         )
@@ -200,6 +202,7 @@ class EnqueueBatch:
                 self.connection,
                 [s.participant_id for s in starts],
                 {s.participant_id: scopes.get(s.activity_id) for s in starts},
+                self._households,
             )
             no_answers: dict[str, Any] = {}
             insert_rows(
@@ -726,12 +729,12 @@ class BroadcastStore:
                 if not found:
                     break
                 reachable = sorted({r.participant_id for r in found if r.reach is Reach.SEND})
-                states, places = self._lock_and_load(connection, reachable)
+                states, places, households = self._lock_and_load(connection, reachable)
                 introduced = _introduced(
                     connection, [r.contact_id for r in found if r.contact_id is not None]
                 )
                 batch = EnqueueBatch(
-                    connection, broadcast_id, found, states, now, introduced, places
+                    connection, broadcast_id, found, states, now, introduced, places, households
                 )
                 decide(batch)
                 total.merge(batch.write())
@@ -746,11 +749,11 @@ class BroadcastStore:
 
     def _lock_and_load(
         self, connection: Connection, ids: list[int]
-    ) -> tuple[dict[int, LoadedState], dict[int, str]]:
-        """The participants' states, and where the roster says those it says live
-        (`Place.key()`)."""
+    ) -> tuple[dict[int, LoadedState], dict[int, str], dict[int, int | None]]:
+        """The participants' states, where the roster says those it says live
+        (`Place.key()`), and their households."""
         if not ids:
-            return {}, {}
+            return {}, {}, {}
         if self.is_postgres:
             # Lock first, then read: a read after the lock sees what an inbound
             # message committed while we waited (READ COMMITTED).
@@ -764,16 +767,17 @@ class BroadcastStore:
         found = schools_of(connection, ids)
         # Most people have no conversation yet and are in one of a few states (language,
         # role, schools): those share one ParticipantState (it is frozen). Such a state is
-        # every column after the id and place, and the schools.
+        # every column after the id, place and household, and the schools.
         shared: dict[tuple[Any, ...], ParticipantState] = {}
         loaded = {}
         places = {}
+        households = {}
         for row in rows:
-            pid, place = row[0], row[1]
+            pid, place, households[pid] = row[0], row[1], row[2]
             schools = found.get(pid, ())
             conversation, activity = row[_CONVERSATION], row[_CONVERSATION_ACTIVITY]
             if conversation is None:
-                key = (row[2:], schools)
+                key = (row[3:], schools)
                 state = shared.get(key)
                 if state is None:
                     state = shared[key] = state_of(row, schools)
@@ -782,7 +786,7 @@ class BroadcastStore:
             loaded[pid] = LoadedState(pid, state, conversation, activity)
             if place is not None:
                 places[pid] = place
-        return loaded, places
+        return loaded, places, households
 
     def reminder_targets(self, broadcast_id: int, activity_key: str) -> list[int]:
         """Participants invited by `broadcast_id` whose conversation on the activity is still open."""
@@ -909,6 +913,6 @@ def _record(row: Any) -> BroadcastRecord:
     )
 
 
-_STATE = with_state(participants.c.id, participants.c.place)
+_STATE = with_state(participants.c.id, participants.c.place, participants.c.household_id)
 _CONVERSATION = list(_STATE.selected_columns.keys()).index("conversation_id")
 _CONVERSATION_ACTIVITY = list(_STATE.selected_columns.keys()).index("activity_id")

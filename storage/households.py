@@ -248,7 +248,10 @@ def conversation_schools_one(
 
 
 def conversation_schools(
-    connection: Connection, participant_ids: Iterable[int], scope: Mapping[int, str | None]
+    connection: Connection,
+    participant_ids: Iterable[int],
+    scope: Mapping[int, str | None],
+    households: Mapping[int, int | None] | None = None,
 ) -> dict[int, tuple[int | None, dict[str, list[str]]]]:
     """What a new conversation records: the household, and school -> grades it saw.
 
@@ -256,7 +259,8 @@ def conversation_schools(
     (None for a district activity). A school's round sees its own school (with
     the grades of the household's students there); a district activity sees
     every school of the household. A participant outside any household is
-    seen alone.
+    seen alone. `households` gives the participants' households where the caller
+    read them already (in the same transaction); the others are looked up.
 
     The database lists each household's schools and grades as one string, so a
     broadcast to a district reads a row a household; households listed alike (most
@@ -265,18 +269,21 @@ def conversation_schools(
     ids = list(participant_ids)
     if not ids:
         return {}
-    homes: dict[int, int | None] = dict(
-        connection.execute(
-            select(participants.c.id, participants.c.household_id).where(
-                among(connection, participants.c.id, ids)
-            )
-        ).all()
-    )
-    households = {h for h in homes.values() if h is not None}
+    known = households or {}
+    homes = {pid: known[pid] for pid in ids if pid in known}
+    unknown = [pid for pid in ids if pid not in homes]
+    if unknown:
+        homes.update(
+            connection.execute(
+                select(participants.c.id, participants.c.household_id).where(
+                    among(connection, participants.c.id, unknown)
+                )
+            ).all()
+        )
     alone = [pid for pid in ids if homes.get(pid) is None]
     parts: dict[tuple[bool, int], list[str]] = {}
     for in_household, key, listed in connection.execute(
-        _listed_ties(connection, households, alone)
+        _listed_ties(connection, {h for h in homes.values() if h is not None}, alone)
     ).all():
         parts.setdefault((bool(in_household), key), []).append(listed)
     views: dict[tuple[str, str | None], dict[str, list[str]]] = {}

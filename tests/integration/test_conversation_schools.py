@@ -83,6 +83,9 @@ def test_a_district_activity_sees_every_school_of_the_household_with_its_grades_
     district(engine)
     with engine.connect() as connection:
         seen = conversation_schools(connection, [1, 2, 3, 4, 5], dict.fromkeys(range(1, 6)))
+        # Households the caller read already are taken as read; the others looked up.
+        told = conversation_schools(connection, [1, 2, 3, 4, 5], {}, {1: 1, 3: 2, 5: None})
+    assert told == seen
     household = {
         "garfield-es": [],
         "kennedy-hs": ["10"],
