@@ -34,7 +34,7 @@ from bot.errors import StoreBusy
 from bot.ports import Arrival, Queued, QueueDepth, QueuedKind, QueuedStatus
 from storage import models
 from storage.prepared import Prepared, savepoint
-from storage.unit_of_work import SHARED_CONNECTION
+from storage.unit_of_work import SHARED, Shared
 
 __all__ = ["SqlInboundQueue", "SqlQueueBatch", "sender_key"]
 
@@ -363,12 +363,12 @@ class SqlQueueBatch:
     def attempt(self) -> Iterator[None]:
         """Run one row's work in a savepoint: units of work opened in the block (in
         this thread) write into it; if the block raises, none of it stays."""
-        token = SHARED_CONNECTION.set(self.connection)
-        try:
-            with savepoint(self.connection, "attempt"):
+        with savepoint(self.connection, "attempt") as point:
+            token = SHARED.set(Shared(self.connection, point))
+            try:
                 yield
-        finally:
-            SHARED_CONNECTION.reset(token)
+            finally:
+                SHARED.reset(token)
 
     def finish(self, ids: Sequence[int], now: datetime) -> None:
         if ids:

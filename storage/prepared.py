@@ -123,7 +123,9 @@ class Prepared:
         return count
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
+        if len(rows) == 1:  # psycopg sends a batch as a pipeline, with a sync of its own
+            self.execute(connection, rows[0])
+        elif rows:
             self._run(connection, rows, many=True)[1].close()
 
     def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
@@ -199,6 +201,10 @@ class savepoint:  # noqa: N801 - used as a context manager, like contextlib's
     def __enter__(self) -> savepoint:
         self._send(f"SAVEPOINT {self._name}")
         return self
+
+    def rollback(self) -> None:
+        """Undo what was written since the savepoint, which stays (to be kept or undone)."""
+        self._send(f"ROLLBACK TO SAVEPOINT {self._name}")
 
     def keep(self) -> None:
         if not self._kept:

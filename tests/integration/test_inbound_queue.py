@@ -312,3 +312,34 @@ def test_a_drainer_hears_at_once_of_rows_another_process_records(
         webhooks.dispose()
     assert elapsed < 5
     assert statuses(engine) == {"done": 1}
+
+
+def test_in_a_batch_a_unit_of_work_left_uncommitted_leaves_nothing_and_others_stay(
+    engine: Engine,
+) -> None:
+    queue = SqlInboundQueue(engine)
+    put(queue, PHONES[0], "hello", "SM1")
+    phones = [f"+1312555{n:04d}" for n in range(4)]
+    with queue.batch(QueuedKind.MESSAGE, 10, NOW) as batch:
+        with batch.attempt():
+            with SqlUnitOfWork(engine) as uow:  # the message's first: its savepoint
+                uow.add_sender(Channel.SMS, phones[0], NOW)
+            with SqlUnitOfWork(engine) as uow:  # the savepoint again, now kept
+                uow.add_sender(Channel.SMS, phones[1], NOW)
+                uow.commit()
+            with SqlUnitOfWork(engine) as uow:  # a savepoint of its own
+                uow.add_sender(Channel.SMS, phones[2], NOW)
+            with pytest.raises(RuntimeError), SqlUnitOfWork(engine) as uow:
+                uow.add_sender(Channel.SMS, phones[3], NOW)
+                uow.commit()
+                raise RuntimeError("after the commit: still within the message")
+        with pytest.raises(RuntimeError), batch.attempt():
+            with SqlUnitOfWork(engine) as uow:
+                uow.add_sender(Channel.SMS, "+13125559999", NOW)
+                uow.commit()
+            raise RuntimeError("the message failed after its unit of work")
+        batch.finish([row.id for row in batch.rows], NOW)
+    contacts = models.table(models.Contact)
+    with engine.connect() as connection:
+        kept = connection.execute(select(contacts.c.address).order_by(contacts.c.id)).scalars()
+        assert list(kept) == [phones[1], phones[3]]
