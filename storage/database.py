@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.files.private import create_private
 
@@ -50,6 +53,16 @@ def _plain_savepoints(engine: Engine) -> Engine:
     return engine
 
 
+# One lock per SQLite file for this process's writers (`connect`).
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writers_of(database: str) -> threading.Lock:
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(str(Path(database).resolve()), threading.Lock())
+
+
 def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     """An engine with the settings each backend needs.
 
@@ -59,6 +72,12 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
     the lock instead of failing half-way with "database is locked". The busy
     timeout (seconds) is short: the service retries, and Twilio gives up on a
     webhook after 15 s.
+
+    The writers of one process (webhooks, the engine, the sender, an enqueue)
+    take turns on a lock of the process's own before SQLite's: the next one
+    starts the moment the last commits, where SQLite's busy handler would poll
+    in sleeps growing to 100 ms, and a webhook's one write can starve behind a
+    busy sender. Other processes still wait in SQLite's busy handler.
     """
     url = normalize_url(url)
     if not url.startswith("sqlite"):
@@ -83,11 +102,30 @@ def connect(url: str, busy_timeout: float = 2.0, **options: Any) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
+    writers = _writers_of(database) if database not in (None, "", ":memory:") else None
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if writers is None or mode != "IMMEDIATE":
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        if not writers.acquire(timeout=busy_timeout):
+            busy = sqlite3.OperationalError("database is locked")
+            raise OperationalError(f"BEGIN {mode}", None, busy)
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            writers.release()
+            raise
+        connection.info["writing"] = True
 
+    def _end(connection: Any) -> None:
+        if connection.info.pop("writing", False) and writers is not None:
+            writers.release()
+
+    event.listen(engine, "commit", _end)
+    event.listen(engine, "rollback", _end)
     return _plain_savepoints(engine)
 
 
