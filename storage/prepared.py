@@ -74,8 +74,7 @@ class Prepared:
         read: tuple[Processor | None, ...] = ()
         columns = getattr(self.statement, "selected_columns", None)
         if columns is None:
-            columns = getattr(self.statement, "_returning", None) or ()
-            columns = [c for c in columns]
+            columns = list(getattr(self.statement, "_returning", None) or ())
             names = [c.key for c in columns]
         else:
             names = list(columns.keys())

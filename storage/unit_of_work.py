@@ -122,8 +122,6 @@ def _record_inbound(dialect_insert: Any) -> Any:
     )
 
 
-_RECORD_INBOUND_PG = _record_inbound(postgresql.insert)
-_RECORD_INBOUND_SQLITE = _record_inbound(sqlite.insert)
 _TOUCH_CONTACT = (
     update(contacts)
     .where(contacts.c.id == bindparam("contact_id"))
@@ -131,7 +129,10 @@ _TOUCH_CONTACT = (
 )
 _FIND = Prepared(_FIND_SENDER)
 _FIND_LOCKED = Prepared(_FIND_SENDER_LOCKED)
-_RECORD = {"postgresql": Prepared(_RECORD_INBOUND_PG), "sqlite": Prepared(_RECORD_INBOUND_SQLITE)}
+_RECORD = {
+    "postgresql": Prepared(_record_inbound(postgresql.insert)),
+    "sqlite": Prepared(_record_inbound(sqlite.insert)),
+}
 _TOUCH = Prepared(_TOUCH_CONTACT)
 # Bound names differ from the columns they set (SQLAlchemy keeps those for the SET clause).
 _SAVE_PARTICIPANT = Prepared(
@@ -262,7 +263,6 @@ class SqlUnitOfWork:
         self._borrowed: Shared | None = None
         self._kept = False
         self._for_update = engine.dialect.name == "postgresql"
-        self._dialect_insert = postgresql.insert if self._for_update else sqlite.insert
         # The schools each participant had when loaded: a new one is a school they named.
         self._schools: dict[int, tuple[str, ...]] = {}
 
